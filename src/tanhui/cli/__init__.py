@@ -1,0 +1,1 @@
+"""The `tanhui` command (Typer + Rich): translates arguments to service calls and errors to lines."""

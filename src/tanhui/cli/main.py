@@ -1,0 +1,43 @@
+"""Entry point: `tanhui ...`. Every error becomes one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from tanhui.cli import db as db_cli
+from tanhui.cli import ledger as ledger_cli
+from tanhui.cli import scheme as scheme_cli
+from tanhui.errors import TanhuiError
+from tanhui.messages import current_lang
+
+app = typer.Typer(
+    name="tanhui",
+    help="Tanhui 碳惠 — carbon inclusion platform with personal carbon accounts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_cli.app, name="db")
+app.add_typer(scheme_cli.app, name="scheme")
+app.command("verify")(ledger_cli.verify)
+
+EXIT_ERROR = 2
+
+
+def main() -> None:
+    try:
+        app()
+    except TanhuiError as error:
+        sys.stderr.write(f"error[{error.code}]: {error.message(current_lang())}\n")
+        sys.exit(EXIT_ERROR)
+    except (OperationalError, ProgrammingError) as error:
+        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error).splitlines()[0]
+        sys.stderr.write(f"error[database]: {first_line}\n")
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Errors are values with machine codes; adapters render them (JSON body, CLI line, web page).
+
+Hierarchy::
+
+    TanhuiError                 code + params; message looked up in tanhui.messages
+      ├── NotFound              the object does not exist (or the caller may not see it)
+      ├── Conflict              idempotency key reused with other content, duplicate ids
+      ├── InvalidInput          bad input from a caller (field errors in ``details``)
+      └── BusinessRuleViolation insufficient balance, already reversed, ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tanhui.messages import render
+
+
+class TanhuiError(Exception):
+    """Base of every error an adapter may show to a person or a partner."""
+
+    http_status = 400
+
+    def __init__(self, code: str, details: dict[str, Any] | None = None, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        self.details = details or {}
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "zh-CN") -> str:
+        return render(self.code, lang, **self.params)
+
+    def to_dict(self, lang: str = "zh-CN") -> dict[str, Any]:
+        return {"code": self.code, "message": self.message(lang), "details": self.details}
+
+
+class NotFound(TanhuiError):
+    http_status = 404
+
+
+class Conflict(TanhuiError):
+    http_status = 409
+
+
+class InvalidInput(TanhuiError):
+    http_status = 422
+
+
+class BusinessRuleViolation(TanhuiError):
+    http_status = 422

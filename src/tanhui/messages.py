@@ -1,0 +1,95 @@
+"""User-facing texts by machine code, zh-CN first with an English option.
+
+One table so that every adapter shows the same words for the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEFAULT_LANG = "zh-CN"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "scheme_exists": {
+        "zh-CN": "方案 {scheme_id} 已存在",
+        "en": "scheme {scheme_id} already exists",
+    },
+    "scheme_not_found": {
+        "zh-CN": "找不到方案 {scheme_id}",
+        "en": "scheme {scheme_id} not found",
+    },
+    "invalid_scheme_id": {
+        "zh-CN": "方案编号 {scheme_id!r} 无效：只能用小写字母、数字、- 和 _（2–32 个字符，以字母开头）",
+        "en": "invalid scheme id {scheme_id!r}: use 2-32 of a-z, 0-9, - and _, starting with a letter",
+    },
+    "invalid_timezone": {
+        "zh-CN": "未知时区 {timezone!r}（例如 Asia/Shanghai）",
+        "en": "unknown time zone {timezone!r} (e.g. Asia/Shanghai)",
+    },
+    "invalid_name": {
+        "zh-CN": "名称不能为空，且不超过 {max_len} 个字符",
+        "en": "the name must be 1 to {max_len} characters",
+    },
+    "account_not_found": {
+        "zh-CN": "找不到账户 {account_id}",
+        "en": "account {account_id} not found",
+    },
+    "ledger_account_not_found": {
+        "zh-CN": "找不到账本账户 {ledger_account_id}",
+        "en": "ledger account {ledger_account_id} not found",
+    },
+    "invalid_posting": {
+        "zh-CN": "记账分录无效：{reason}",
+        "en": "invalid posting: {reason}",
+    },
+    "insufficient_balance": {
+        "zh-CN": "余额不足：账户 {ledger_account_id} 余额 {balance}，需要 {amount}",
+        "en": "insufficient balance: account {ledger_account_id} holds {balance}, needs {amount}",
+    },
+    "idempotency_conflict": {
+        "zh-CN": "幂等键 {key} 已用于内容不同的请求",
+        "en": "idempotency key {key} was already used with different content",
+    },
+    "entry_not_found": {
+        "zh-CN": "找不到账本记录 {entry_id}",
+        "en": "journal entry {entry_id} not found",
+    },
+    "already_reversed": {
+        "zh-CN": "账本记录 {entry_id} 已被冲正",
+        "en": "journal entry {entry_id} was already reversed",
+    },
+    "cannot_reverse_reversal": {
+        "zh-CN": "冲正记录 {entry_id} 不能再次冲正",
+        "en": "journal entry {entry_id} is itself a reversal and cannot be reversed",
+    },
+    "invalid_database_url": {
+        "zh-CN": "数据库地址无效：{url}",
+        "en": "invalid database URL: {url}",
+    },
+    "database_not_initialised": {
+        "zh-CN": "数据库尚未初始化，请先运行 tanhui db upgrade",
+        "en": "the database is not initialised: run `tanhui db upgrade` first",
+    },
+    "invalid_json": {
+        "zh-CN": "不是有效的 JSON：{reason}",
+        "en": "not valid JSON: {reason}",
+    },
+}
+
+
+def current_lang() -> str:
+    """The language for CLI output: ``TANHUI_LANG`` (zh-CN or en), zh-CN by default."""
+    lang = os.environ.get("TANHUI_LANG", DEFAULT_LANG)
+    return "en" if lang.lower().startswith("en") else "zh-CN"
+
+
+def render(code: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
+    texts = MESSAGES.get(code)
+    if texts is None:
+        return code if not params else f"{code}: {params}"
+    template = texts.get(lang) or texts[DEFAULT_LANG]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template

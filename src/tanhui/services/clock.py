@@ -1,0 +1,9 @@
+"""The clock lives here, outside the domain; services pass the instant down."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

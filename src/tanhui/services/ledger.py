@@ -1,0 +1,128 @@
+"""Posting to, reversing in and verifying the ledger."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tanhui.domain.ledger import LedgerVerifier, Posting, TransferGroup, VerifyReport, reversing_postings
+from tanhui.domain.schemes import Scheme
+from tanhui.errors import BusinessRuleViolation, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.store import Store
+from tanhui.store.repositories.ledger import Appended
+from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.uow import UnitOfWork
+
+
+def chain_for(scheme: Scheme, idempotency_key: str | None) -> str:
+    """The same key always lands on the same chain, so a replay waits behind the first attempt."""
+    if idempotency_key is None:
+        shard = random.randrange(scheme.ledger_chains)
+    else:
+        shard = zlib.crc32(idempotency_key.encode("utf-8")) % scheme.ledger_chains
+    return chain_id(scheme.id, shard)
+
+
+def _scheme(uow: UnitOfWork, scheme_id: str) -> Scheme:
+    scheme = uow.schemes.get(scheme_id)
+    if scheme is None:
+        raise NotFound("scheme_not_found", scheme_id=scheme_id)
+    return scheme
+
+
+def post(store: Store, group: TransferGroup, now: datetime | None = None) -> Appended:
+    """Record one transfer group; a replay of its idempotency key returns the stored entry."""
+    with store.unit_of_work() as uow:
+        return post_in(uow, group, now or utcnow())
+
+
+def post_in(uow: UnitOfWork, group: TransferGroup, now: datetime) -> Appended:
+    """Same as ``post`` inside a caller's unit of work (so other writes share the transaction)."""
+    scheme = _scheme(uow, group.scheme_id)
+    [outcome] = uow.ledger.append([group], chain_id=chain_for(scheme, group.idempotency_key), now=now)
+    return outcome
+
+
+def transfer(
+    store: Store,
+    scheme_id: str,
+    postings: Sequence[tuple[int, int, int]],
+    *,
+    kind: str,
+    idempotency_key: str | None = None,
+    memo: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Appended:
+    group = TransferGroup(
+        scheme_id=scheme_id,
+        kind=kind,
+        postings=tuple(Posting(a, b, amount) for a, b, amount in postings),
+        idempotency_key=idempotency_key,
+        memo=dict(memo or {}),
+    )
+    return post(store, group, now)
+
+
+def reverse(
+    store: Store,
+    scheme_id: str,
+    entry_id: int,
+    *,
+    idempotency_key: str | None = None,
+    reason: str = "correction",
+    now: datetime | None = None,
+) -> Appended:
+    """A correction: a new entry moving every amount back; the original stays as it was."""
+    with store.unit_of_work() as uow:
+        original = uow.ledger.entry(entry_id)
+        if original is None or original.scheme_id != scheme_id:
+            raise NotFound("entry_not_found", entry_id=entry_id)
+        if original.reverses_entry_id is not None:
+            raise BusinessRuleViolation("cannot_reverse_reversal", entry_id=entry_id)
+        group = TransferGroup(
+            scheme_id=scheme_id,
+            kind="reversal",
+            postings=reversing_postings(original.postings),
+            idempotency_key=idempotency_key,
+            memo={"reason": reason},
+            reverses_entry_id=entry_id,
+        )
+        # The original's chain: two reversals of one entry queue behind the same head lock.
+        [outcome] = uow.ledger.append([group], chain_id=original.chain_id, now=now or utcnow())
+        return outcome
+
+
+def balance(store: Store, ledger_account_id: int) -> int:
+    with store.unit_of_work(write=False) as uow:
+        return uow.ledger.balance(ledger_account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    co2e_account_id: int
+    points_account_id: int
+
+
+def holdings(store: Store, account_id: int) -> Holdings:
+    with store.unit_of_work(write=False) as uow:
+        found = uow.ledger.holdings(account_id)
+    if not found:
+        raise NotFound("account_not_found", account_id=account_id)
+    return Holdings(found["CO2E"].id, found["POINTS"].id)
+
+
+def verify(store: Store) -> VerifyReport:
+    """Recompute every hash link and every balance from the journal, in one consistent snapshot."""
+    store.require_initialised()
+    with store.unit_of_work(write=False) as uow:
+        if store.dialect.is_postgresql:
+            uow.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        verifier = LedgerVerifier(uow.ledger.all_accounts())
+        for entry, stored, stored_hash in uow.ledger.stream_journal():
+            verifier.feed(entry, stored, stored_hash)
+        return verifier.finish(uow.ledger.stored_balances(), uow.ledger.chain_heads())

@@ -1,0 +1,23 @@
+"""Alembic environment: runs against the Store handed over in ``config.attributes['store']``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from tanhui.store.engine import open_store
+from tanhui.store.schema import metadata
+
+config = context.config
+store = config.attributes.get("store") or open_store()
+
+with store.engine.connect() as connection:
+    connection.info["tanhui_write"] = True
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=store.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

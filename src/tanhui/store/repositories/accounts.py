@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from tanhui.domain.ledger import ASSETS, HOLDINGS
+from tanhui.store.repositories.base import Repository
+from tanhui.store.schema import account_profiles, accounts, ledger_accounts
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    scheme_id: str
+    kind: str
+    created_at: datetime
+    erased_at: datetime | None
+
+
+class AccountRepository(Repository):
+    def open(
+        self,
+        scheme_id: str,
+        now: datetime,
+        kind: str = "person",
+        display_name: str | None = None,
+    ) -> int:
+        """A new account with one holdings ledger account per asset (balance 0, never negative)."""
+        account_id = self.conn.execute(
+            insert(accounts).values(scheme_id=scheme_id, kind=kind, created_at=now).returning(accounts.c.id)
+        ).scalar_one()
+        self.conn.execute(
+            insert(ledger_accounts),
+            [
+                {
+                    "scheme_id": scheme_id,
+                    "asset": asset,
+                    "code": HOLDINGS,
+                    "owner_account_id": account_id,
+                    "non_negative": True,
+                    "tracked": True,
+                    "balance": 0,
+                }
+                for asset in ASSETS
+            ],
+        )
+        if display_name is not None:
+            self.conn.execute(
+                insert(account_profiles).values(account_id=account_id, display_name=display_name, updated_at=now)
+            )
+        return int(account_id)
+
+    def get(self, account_id: int) -> AccountRow | None:
+        row = self.conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        if row is None:
+            return None
+        return AccountRow(row.id, row.scheme_id, row.kind, row.created_at, row.erased_at)

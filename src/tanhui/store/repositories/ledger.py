@@ -1,0 +1,380 @@
+"""The journal, its postings and the balance projection.
+
+``append`` is the one write path into the ledger. It takes the chain's head lock first and then the
+tracked balances in ascending id order (the order every writer uses, so PostgreSQL never deadlocks),
+decides every group with the pure rules in ``tanhui.domain.ledger``, and writes the whole batch
+with set-based statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from tanhui.domain.ledger import (
+    ASSETS,
+    SYSTEM_ACCOUNT_CODES,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+    StoredPosting,
+    TransferGroup,
+    apply_postings,
+    chain_entry,
+    validate_group,
+)
+from tanhui.errors import BusinessRuleViolation, Conflict, NotFound, TanhuiError
+from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.schema import journal_chains, journal_entries, ledger_accounts, postings
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The outcome of one group: the entry (new or, on a replay, the stored one) or an error."""
+
+    entry: JournalEntry | None
+    replayed: bool = False
+    error: TanhuiError | None = None
+
+
+def _account(row: object) -> LedgerAccount:
+    return LedgerAccount(
+        id=row.id,  # type: ignore[attr-defined]
+        scheme_id=row.scheme_id,  # type: ignore[attr-defined]
+        asset=row.asset,  # type: ignore[attr-defined]
+        code=row.code,  # type: ignore[attr-defined]
+        non_negative=bool(row.non_negative),  # type: ignore[attr-defined]
+        tracked=bool(row.tracked),  # type: ignore[attr-defined]
+        owner_account_id=row.owner_account_id,  # type: ignore[attr-defined]
+    )
+
+
+def _entry(row: object, entry_postings: tuple[Posting, ...]) -> JournalEntry:
+    return JournalEntry(
+        id=row.id,  # type: ignore[attr-defined]
+        scheme_id=row.scheme_id,  # type: ignore[attr-defined]
+        chain_id=row.chain_id,  # type: ignore[attr-defined]
+        seq=row.seq,  # type: ignore[attr-defined]
+        kind=row.kind,  # type: ignore[attr-defined]
+        idempotency_key=row.idempotency_key,  # type: ignore[attr-defined]
+        content_hash=row.content_hash,  # type: ignore[attr-defined]
+        postings=entry_postings,
+        memo=row.memo,  # type: ignore[attr-defined]
+        reverses_entry_id=row.reverses_entry_id,  # type: ignore[attr-defined]
+        created_at=row.created_at,  # type: ignore[attr-defined]
+        prev_hash=row.prev_hash,  # type: ignore[attr-defined]
+        entry_hash=row.entry_hash,  # type: ignore[attr-defined]
+    )
+
+
+class LedgerRepository(Repository):
+    # -- accounts ---------------------------------------------------------------------------
+
+    def create_system_accounts(self, scheme_id: str) -> None:
+        self.conn.execute(
+            insert(ledger_accounts),
+            [
+                {
+                    "scheme_id": scheme_id,
+                    "asset": asset,
+                    "code": code,
+                    "owner_account_id": None,
+                    "non_negative": False,
+                    "tracked": False,
+                    "balance": None,
+                }
+                for asset in ASSETS
+                for code in SYSTEM_ACCOUNT_CODES
+            ],
+        )
+
+    def system_account(self, scheme_id: str, asset: str, code: str) -> LedgerAccount:
+        row = self.conn.execute(
+            select(ledger_accounts).where(
+                ledger_accounts.c.scheme_id == scheme_id,
+                ledger_accounts.c.asset == asset,
+                ledger_accounts.c.code == code,
+                ledger_accounts.c.owner_account_id.is_(None),
+            )
+        ).first()
+        if row is None:
+            raise NotFound("ledger_account_not_found", ledger_account_id=f"{scheme_id}:{asset}:{code}")
+        return _account(row)
+
+    def holdings(self, account_id: int) -> dict[str, LedgerAccount]:
+        rows = self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.owner_account_id == account_id))
+        return {row.asset: _account(row) for row in rows}
+
+    def accounts_by_id(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
+        found: dict[int, LedgerAccount] = {}
+        for batch in chunks(sorted(set(ids))):
+            for row in self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.id.in_(batch))):
+                found[row.id] = _account(row)
+        return found
+
+    def all_accounts(self) -> dict[int, LedgerAccount]:
+        return {row.id: _account(row) for row in self.conn.execute(select(ledger_accounts))}
+
+    def balance(self, ledger_account_id: int) -> int:
+        """A tracked account's materialised balance; an untracked one's sum from the postings."""
+        row = self.conn.execute(
+            select(ledger_accounts.c.tracked, ledger_accounts.c.balance).where(ledger_accounts.c.id == ledger_account_id)
+        ).first()
+        if row is None:
+            raise NotFound("ledger_account_not_found", ledger_account_id=ledger_account_id)
+        if row.tracked:
+            return int(row.balance)
+        return self.balance_from_postings(ledger_account_id)
+
+    def balance_from_postings(self, ledger_account_id: int) -> int:
+        incoming = self.conn.execute(
+            select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.to_account_id == ledger_account_id)
+        ).scalar_one()
+        outgoing = self.conn.execute(
+            select(func.coalesce(func.sum(postings.c.amount), 0)).where(postings.c.from_account_id == ledger_account_id)
+        ).scalar_one()
+        return int(incoming) - int(outgoing)
+
+    def stored_balances(self) -> dict[int, int | None]:
+        return {row.id: row.balance for row in self.conn.execute(select(ledger_accounts.c.id, ledger_accounts.c.balance))}
+
+    # -- reading the journal ----------------------------------------------------------------
+
+    def entry(self, entry_id: int) -> JournalEntry | None:
+        row = self.conn.execute(select(journal_entries).where(journal_entries.c.id == entry_id)).first()
+        if row is None:
+            return None
+        return _entry(row, self._postings_of([row.id])[row.id])
+
+    def entries_by_keys(self, scheme_id: str, keys: Sequence[str]) -> dict[str, JournalEntry]:
+        rows = []
+        for batch in chunks(keys):
+            rows.extend(
+                self.conn.execute(
+                    select(journal_entries).where(
+                        journal_entries.c.scheme_id == scheme_id, journal_entries.c.idempotency_key.in_(batch)
+                    )
+                )
+            )
+        by_entry = self._postings_of([row.id for row in rows])
+        return {row.idempotency_key: _entry(row, by_entry[row.id]) for row in rows}
+
+    def reversed_ids(self, entry_ids: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        for batch in chunks(list(entry_ids)):
+            found.update(
+                self.conn.execute(
+                    select(journal_entries.c.reverses_entry_id).where(journal_entries.c.reverses_entry_id.in_(batch))
+                ).scalars()
+            )
+        return found
+
+    def _postings_of(self, entry_ids: Sequence[int]) -> dict[int, tuple[Posting, ...]]:
+        grouped: dict[int, list[Posting]] = {entry_id: [] for entry_id in entry_ids}
+        for batch in chunks(entry_ids):
+            rows = self.conn.execute(
+                select(postings.c.entry_id, postings.c.from_account_id, postings.c.to_account_id, postings.c.amount)
+                .where(postings.c.entry_id.in_(batch))
+                .order_by(postings.c.id)
+            )
+            for row in rows:
+                grouped[row.entry_id].append(Posting(row.from_account_id, row.to_account_id, row.amount))
+        return {entry_id: tuple(items) for entry_id, items in grouped.items()}
+
+    def chain_heads(self) -> dict[str, tuple[int, str]]:
+        return {row.id: (row.seq, row.head_hash) for row in self.conn.execute(select(journal_chains))}
+
+    def stream_journal(self, partition_size: int = 5000) -> Iterator[tuple[JournalEntry, list[StoredPosting], str]]:
+        """Every entry in (chain, seq) order with its stored postings, streamed in constant memory."""
+        query = (
+            select(
+                journal_entries,
+                postings.c.from_account_id,
+                postings.c.to_account_id,
+                postings.c.amount,
+                postings.c.from_balance_after,
+                postings.c.to_balance_after,
+            )
+            .select_from(journal_entries.outerjoin(postings, postings.c.entry_id == journal_entries.c.id))
+            .order_by(journal_entries.c.chain_id, journal_entries.c.seq, postings.c.id)
+        )
+        result = self.conn.execution_options(stream_results=True, yield_per=partition_size).execute(query)
+        current = None
+        items: list[StoredPosting] = []
+        for row in result:
+            if current is None or row.id != current.id:
+                if current is not None:
+                    yield _entry(current, tuple(i.posting for i in items)), items, current.entry_hash
+                current, items = row, []
+            if row.amount is not None:
+                items.append(
+                    StoredPosting(
+                        Posting(row.from_account_id, row.to_account_id, row.amount),
+                        row.from_balance_after,
+                        row.to_balance_after,
+                    )
+                )
+        if current is not None:
+            yield _entry(current, tuple(i.posting for i in items)), items, current.entry_hash
+
+    # -- the write path ---------------------------------------------------------------------
+
+    def append(
+        self,
+        groups: Sequence[TransferGroup],
+        *,
+        chain_id: str,
+        now: datetime,
+        raise_on_error: bool = True,
+    ) -> list[Appended]:
+        """Record groups at the end of one chain; each group is all or nothing.
+
+        With ``raise_on_error`` (single requests) the first refused group raises and the caller's
+        unit of work rolls back. Without it (batches) a refused group gets an ``Appended`` carrying
+        the error and the others are still written.
+        """
+        head = self.conn.execute(
+            self.dialect.for_update(
+                select(journal_chains.c.seq, journal_chains.c.head_hash).where(journal_chains.c.id == chain_id)
+            )
+        ).first()
+        if head is None:
+            raise NotFound("ledger_account_not_found", ledger_account_id=f"chain {chain_id}")
+        seq, prev_hash = int(head.seq), head.head_hash
+
+        keys_by_scheme: dict[str, list[str]] = {}
+        for group in groups:
+            if group.idempotency_key is not None:
+                keys_by_scheme.setdefault(group.scheme_id, []).append(group.idempotency_key)
+        existing: dict[tuple[str, str], JournalEntry] = {}
+        for scheme_id, keys in keys_by_scheme.items():
+            for key, entry in self.entries_by_keys(scheme_id, keys).items():
+                existing[(scheme_id, key)] = entry
+        already_reversed = self.reversed_ids(g.reverses_entry_id for g in groups if g.reverses_entry_id is not None)
+
+        account_ids = {p.from_account_id for g in groups for p in g.postings} | {
+            p.to_account_id for g in groups for p in g.postings
+        }
+        accounts, balances = self._lock_accounts(account_ids)
+
+        outcomes: list[Appended] = []
+        new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]] = []
+        touched: dict[int, int] = {}
+        for group in groups:
+            try:
+                if group.idempotency_key is not None:
+                    stored = existing.get((group.scheme_id, group.idempotency_key))
+                    if stored is not None:
+                        if stored.content_hash != group.content_hash():
+                            raise Conflict("idempotency_conflict", key=group.idempotency_key)
+                        outcomes.append(Appended(stored, replayed=True))
+                        continue
+                if group.reverses_entry_id is not None and group.reverses_entry_id in already_reversed:
+                    raise BusinessRuleViolation("already_reversed", entry_id=group.reverses_entry_id)
+                validate_group(group, accounts)
+                changed, after = apply_postings(group.postings, accounts, balances)
+            except TanhuiError as error:
+                if raise_on_error:
+                    raise
+                outcomes.append(Appended(None, error=error))
+                continue
+            balances.update(changed)
+            touched.update(changed)
+            seq += 1
+            entry = chain_entry(group, chain_id=chain_id, seq=seq, prev_hash=prev_hash, created_at=now)
+            prev_hash = entry.entry_hash
+            new_entries.append((entry, after))
+            outcomes.append(Appended(entry))
+            if group.idempotency_key is not None:
+                existing[(group.scheme_id, group.idempotency_key)] = entry
+            if group.reverses_entry_id is not None:
+                already_reversed.add(group.reverses_entry_id)
+
+        if new_entries:
+            ids = self._write(new_entries, touched, chain_id=chain_id, seq=seq, head_hash=prev_hash, now=now)
+            by_position = iter(ids)
+            outcomes = [
+                Appended(_with_id(o.entry, next(by_position)))
+                if o.entry is not None and not o.replayed
+                else o
+                for o in outcomes
+            ]
+        return outcomes
+
+    def _lock_accounts(self, account_ids: set[int]) -> tuple[dict[int, LedgerAccount], dict[int, int]]:
+        accounts: dict[int, LedgerAccount] = {}
+        balances: dict[int, int] = {}
+        for batch in chunks(sorted(account_ids)):
+            query = self.dialect.for_update(
+                select(ledger_accounts).where(ledger_accounts.c.id.in_(batch)).order_by(ledger_accounts.c.id)
+            )
+            for row in self.conn.execute(query):
+                accounts[row.id] = _account(row)
+                if row.tracked:
+                    balances[row.id] = int(row.balance)
+        return accounts, balances
+
+    def _write(
+        self,
+        new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]],
+        touched: dict[int, int],
+        *,
+        chain_id: str,
+        seq: int,
+        head_hash: str,
+        now: datetime,
+    ) -> list[int]:
+        entry_rows = [
+            {
+                "scheme_id": e.scheme_id,
+                "chain_id": e.chain_id,
+                "seq": e.seq,
+                "kind": e.kind,
+                "idempotency_key": e.idempotency_key,
+                "content_hash": e.content_hash,
+                "memo": dict(e.memo),
+                "reverses_entry_id": e.reverses_entry_id,
+                "created_at": e.created_at,
+                "prev_hash": e.prev_hash,
+                "entry_hash": e.entry_hash,
+            }
+            for e, _after in new_entries
+        ]
+        ids = list(
+            self.conn.execute(
+                insert(journal_entries).returning(journal_entries.c.id, sort_by_parameter_order=True), entry_rows
+            ).scalars()
+        )
+        posting_rows = [
+            {
+                "entry_id": entry_id,
+                "from_account_id": p.from_account_id,
+                "to_account_id": p.to_account_id,
+                "amount": p.amount,
+                "from_balance_after": source_after,
+                "to_balance_after": target_after,
+            }
+            for entry_id, (entry, after) in zip(ids, new_entries, strict=True)
+            for p, (source_after, target_after) in zip(entry.postings, after, strict=True)
+        ]
+        self.conn.execute(insert(postings), posting_rows)
+        if touched:
+            self.conn.execute(
+                update(ledger_accounts)
+                .where(ledger_accounts.c.id == bindparam("b_id"))
+                .values(balance=bindparam("b_balance")),
+                [{"b_id": account_id, "b_balance": balance} for account_id, balance in sorted(touched.items())],
+            )
+        self.conn.execute(
+            update(journal_chains)
+            .where(journal_chains.c.id == chain_id)
+            .values(seq=seq, head_hash=head_hash, updated_at=now)
+        )
+        return [int(i) for i in ids]
+
+
+def _with_id(entry: JournalEntry, entry_id: int) -> JournalEntry:
+    return replace(entry, id=entry_id)

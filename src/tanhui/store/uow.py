@@ -1,0 +1,22 @@
+"""A unit of work is one transaction; its repositories share the connection.
+
+Leaving the ``with store.unit_of_work()`` block commits; an exception rolls everything back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from tanhui.store.dialect import Dialect
+from tanhui.store.repositories.accounts import AccountRepository
+from tanhui.store.repositories.ledger import LedgerRepository
+from tanhui.store.repositories.schemes import SchemeRepository
+
+
+class UnitOfWork:
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.schemes = SchemeRepository(conn, dialect)
+        self.accounts = AccountRepository(conn, dialect)
+        self.ledger = LedgerRepository(conn, dialect)
