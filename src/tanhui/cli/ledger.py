@@ -7,9 +7,12 @@ from tanhui.services import ledger as ledger_service
 from tanhui.store import open_store
 
 
-def verify(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+def verify(
+    scheme: str | None = typer.Option(None, "--scheme", help="Check one scheme only (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
     """Recompute the hash chain and every balance from the journal; exit 1 at the first break."""
-    report = ledger_service.verify(open_store())
+    report = ledger_service.verify(open_store(), scheme)
     if as_json:
         print_json(
             {

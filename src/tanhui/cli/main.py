@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tanhui.cli import db as db_cli
+from tanhui.cli import demo as demo_cli
 from tanhui.cli import ledger as ledger_cli
 from tanhui.cli import scheme as scheme_cli
 from tanhui.errors import TanhuiError
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(scheme_cli.app, name="scheme")
 app.command("verify")(ledger_cli.verify)
+app.command("demo")(demo_cli.demo)
 
 EXIT_ERROR = 2
 

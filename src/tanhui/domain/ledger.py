@@ -248,35 +248,32 @@ class StoredPosting:
 
 
 class LedgerVerifier:
-    """Streams a stored journal chain by chain and reports every break, first break first.
+    """Streams the stored journal in recording order and reports every break, first break first.
 
-    Feed entries in (chain, seq) order with their stored postings; then ``finish`` with the stored
-    balances. It recomputes each entry hash, the chain links, each running balance after every
-    posting, the materialised balances, zero sums per (scheme, asset) and non-negativity.
+    Feed entries in id order (the order they were recorded: a writer takes its chain's head lock
+    and its accounts' locks before it inserts, so ids follow each chain's seq and each account's
+    history); then ``finish`` with the stored balances and chain heads. It recomputes each entry
+    hash, the chain links, the balance after every posting, the materialised balances, zero sums
+    per (scheme, asset) and non-negativity.
     """
 
     def __init__(self, accounts: Mapping[int, LedgerAccount]) -> None:
         self.accounts = accounts
         self.report = VerifyReport(accounts=len(accounts))
-        self._chain: str | None = None
-        self._prev_hash = GENESIS_HASH
-        self._prev_seq = 0
+        self._last: dict[str, tuple[int, str]] = {}
         self._balances: dict[int, int] = {}
         self._reversed: set[int] = set()
-        self._last: dict[str, tuple[int, str]] = {}
 
     def feed(self, entry: JournalEntry, stored: Iterable[StoredPosting], stored_entry_hash: str) -> None:
         report = self.report
         where = f"entry {entry.id} (chain {entry.chain_id} seq {entry.seq})"
-        if entry.chain_id != self._chain:
-            self._chain = entry.chain_id
-            self._prev_hash = GENESIS_HASH
-            self._prev_seq = 0
+        prev_seq, prev_hash = self._last.get(entry.chain_id, (0, GENESIS_HASH))
+        if entry.chain_id not in self._last:
             report.chains += 1
         report.entries += 1
-        if entry.seq != self._prev_seq + 1:
-            report.problems.append(f"{where}: sequence gap after seq {self._prev_seq}")
-        if entry.prev_hash != self._prev_hash:
+        if entry.seq != prev_seq + 1:
+            report.problems.append(f"{where}: sequence gap after seq {prev_seq}")
+        if entry.prev_hash != prev_hash:
             report.problems.append(f"{where}: prev_hash does not match the previous entry's hash")
         stored = list(stored)
         postings = tuple(s.posting for s in stored)
@@ -321,8 +318,6 @@ class LedgerVerifier:
                     f"{where}: balance after posting of account {target.id} is {item.to_balance_after}, "
                     f"journal gives {self._balances[target.id]}"
                 )
-        self._prev_hash = stored_entry_hash
-        self._prev_seq = entry.seq
         self._last[entry.chain_id] = (entry.seq, stored_entry_hash)
 
     def finish(self, stored_balances: Mapping[int, int | None], chain_heads: Mapping[str, tuple[int, str]]) -> VerifyReport:

@@ -116,13 +116,18 @@ def holdings(store: Store, account_id: int) -> Holdings:
     return Holdings(found["CO2E"].id, found["POINTS"].id)
 
 
-def verify(store: Store) -> VerifyReport:
-    """Recompute every hash link and every balance from the journal, in one consistent snapshot."""
+def verify(store: Store, scheme_id: str | None = None) -> VerifyReport:
+    """Recompute every hash link and every balance from the journal, in one consistent snapshot.
+
+    ``scheme_id`` limits the check to one scheme (its chains, accounts and sums are self-contained).
+    """
     store.require_initialised()
     with store.unit_of_work(write=False) as uow:
         if store.dialect.is_postgresql:
             uow.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        verifier = LedgerVerifier(uow.ledger.all_accounts())
-        for entry, stored, stored_hash in uow.ledger.stream_journal():
+        if scheme_id is not None:
+            _scheme(uow, scheme_id)
+        verifier = LedgerVerifier(uow.ledger.all_accounts(scheme_id))
+        for entry, stored, stored_hash in uow.ledger.stream_journal(scheme_id):
             verifier.feed(entry, stored, stored_hash)
-        return verifier.finish(uow.ledger.stored_balances(), uow.ledger.chain_heads())
+        return verifier.finish(uow.ledger.stored_balances(scheme_id), uow.ledger.chain_heads(scheme_id))

@@ -115,8 +115,11 @@ class LedgerRepository(Repository):
                 found[row.id] = _account(row)
         return found
 
-    def all_accounts(self) -> dict[int, LedgerAccount]:
-        return {row.id: _account(row) for row in self.conn.execute(select(ledger_accounts))}
+    def all_accounts(self, scheme_id: str | None = None) -> dict[int, LedgerAccount]:
+        query = select(ledger_accounts)
+        if scheme_id is not None:
+            query = query.where(ledger_accounts.c.scheme_id == scheme_id)
+        return {row.id: _account(row) for row in self.conn.execute(query)}
 
     def balance(self, ledger_account_id: int) -> int:
         """A tracked account's materialised balance; an untracked one's sum from the postings."""
@@ -138,8 +141,11 @@ class LedgerRepository(Repository):
         ).scalar_one()
         return int(incoming) - int(outgoing)
 
-    def stored_balances(self) -> dict[int, int | None]:
-        return {row.id: row.balance for row in self.conn.execute(select(ledger_accounts.c.id, ledger_accounts.c.balance))}
+    def stored_balances(self, scheme_id: str | None = None) -> dict[int, int | None]:
+        query = select(ledger_accounts.c.id, ledger_accounts.c.balance)
+        if scheme_id is not None:
+            query = query.where(ledger_accounts.c.scheme_id == scheme_id)
+        return {row.id: row.balance for row in self.conn.execute(query)}
 
     # -- reading the journal ----------------------------------------------------------------
 
@@ -184,11 +190,16 @@ class LedgerRepository(Repository):
                 grouped[row.entry_id].append(Posting(row.from_account_id, row.to_account_id, row.amount))
         return {entry_id: tuple(items) for entry_id, items in grouped.items()}
 
-    def chain_heads(self) -> dict[str, tuple[int, str]]:
-        return {row.id: (row.seq, row.head_hash) for row in self.conn.execute(select(journal_chains))}
+    def chain_heads(self, scheme_id: str | None = None) -> dict[str, tuple[int, str]]:
+        query = select(journal_chains)
+        if scheme_id is not None:
+            query = query.where(journal_chains.c.scheme_id == scheme_id)
+        return {row.id: (row.seq, row.head_hash) for row in self.conn.execute(query)}
 
-    def stream_journal(self, partition_size: int = 5000) -> Iterator[tuple[JournalEntry, list[StoredPosting], str]]:
-        """Every entry in (chain, seq) order with its stored postings, streamed in constant memory."""
+    def stream_journal(
+        self, scheme_id: str | None = None, partition_size: int = 5000
+    ) -> Iterator[tuple[JournalEntry, list[StoredPosting], str]]:
+        """Every entry in recording (id) order with its stored postings, streamed in constant memory."""
         query = (
             select(
                 journal_entries,
@@ -199,8 +210,10 @@ class LedgerRepository(Repository):
                 postings.c.to_balance_after,
             )
             .select_from(journal_entries.outerjoin(postings, postings.c.entry_id == journal_entries.c.id))
-            .order_by(journal_entries.c.chain_id, journal_entries.c.seq, postings.c.id)
+            .order_by(journal_entries.c.id, postings.c.id)
         )
+        if scheme_id is not None:
+            query = query.where(journal_entries.c.scheme_id == scheme_id)
         result = self.conn.execution_options(stream_results=True, yield_per=partition_size).execute(query)
         current = None
         items: list[StoredPosting] = []

@@ -1,0 +1,126 @@
+"""Shared fixtures: a fresh store on SQLite and on a real PostgreSQL server.
+
+PostgreSQL tests create their own database and drop it afterwards. Where no server answers, they
+skip with the reason, except in CI (CI=true), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tanhui.store import Store, migrate
+
+PG_ADMIN_URL = os.environ.get("TANHUI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_pg_problem: list[str] = []
+
+
+def _pg_reachable() -> str | None:
+    """None when the server answers, else why not (remembered for the session)."""
+    if _pg_problem:
+        return _pg_problem[0] or None
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        _pg_problem.append("")
+    except Exception as error:  # any failure to connect means "no server here"
+        _pg_problem.append(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(error).__name__}); "
+                           "set TANHUI_TEST_PG_ADMIN_URL to run these tests")
+    return _pg_problem[0] or None
+
+
+def require_postgres() -> None:
+    problem = _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but {problem}")
+        pytest.skip(problem)
+
+
+class PgDatabases:
+    """Creates throw-away databases on the server and drops them with FORCE at the end."""
+
+    def __init__(self) -> None:
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"tanhui_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.created:
+            self.created.remove(name)
+
+    def close(self) -> None:
+        for name in list(self.created):
+            with self.admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    require_postgres()
+    databases = PgDatabases()
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def pg_shared_store(pg_databases: PgDatabases) -> Iterator[Store]:
+    """One migrated PostgreSQL database for the session; tests keep apart by unique scheme ids."""
+    store = Store(pg_databases.create())
+    migrate.upgrade(store)
+    yield store
+    store.dispose()
+
+
+def new_sqlite_store(path: Path) -> Store:
+    store = Store(f"sqlite:///{path}")
+    migrate.upgrade(store)
+    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store on each engine. SQLite: a fresh file; PostgreSQL: the session database."""
+    if request.param == "sqlite":
+        store = new_sqlite_store(tmp_path / "tanhui.db")
+        yield store
+        store.dispose()
+    else:
+        yield request.getfixturevalue("pg_shared_store")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database of its own (for CLI runs and tests that damage the database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tanhui.db'}"
+    else:
+        databases: PgDatabases = request.getfixturevalue("pg_databases")
+        url = databases.create()
+        yield url
+        databases.drop(url)
+
+
+@pytest.fixture
+def scheme_id() -> str:
+    """A scheme id no other test uses (the PostgreSQL database is shared within a session)."""
+    return f"s{uuid.uuid4().hex[:12]}"

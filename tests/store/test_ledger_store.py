@@ -1,0 +1,149 @@
+"""The ledger through the real store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from tanhui.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from tanhui.services import ledger, schemes
+from tanhui.store import Store, migrate
+from tests.store.helpers import build
+
+
+def test_migrations_match_the_models(store: Store) -> None:
+    migrate.check(store)  # raises if schema.py and the migrations drift apart
+    assert migrate.current(store) is not None
+
+
+def test_upgrade_twice_is_harmless(store: Store) -> None:
+    migrate.upgrade(store)
+    migrate.check(store)
+
+
+def test_issue_spend_and_read_balances(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    alice, bob = f.people[0], f.people[1]
+    ledger.transfer(store, scheme_id, [(f.issuance, alice, 100)], kind="reward", idempotency_key="r1")
+    ledger.transfer(store, scheme_id, [(alice, bob, 30), (alice, f.redeemed, 20)], kind="spend", idempotency_key="s1")
+    assert ledger.balance(store, alice) == 50
+    assert ledger.balance(store, bob) == 30
+    assert ledger.balance(store, f.redeemed) == 20
+    assert ledger.balance(store, f.issuance) == -100
+    report = ledger.verify(store, scheme_id)
+    assert report.ok, report.problems
+    assert report.entries == 2 and report.postings == 3
+
+
+def test_replay_returns_the_stored_entry_and_changes_nothing(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    first = ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="evt-1")
+    again = ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="evt-1")
+    assert not first.replayed and again.replayed
+    assert again.entry is not None and first.entry is not None
+    assert again.entry.id == first.entry.id and again.entry.entry_hash == first.entry.entry_hash
+    assert ledger.balance(store, f.people[0]) == 10
+
+
+def test_same_key_other_content_is_a_conflict(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="evt-1")
+    with pytest.raises(Conflict) as caught:
+        ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 11)], kind="reward", idempotency_key="evt-1")
+    assert caught.value.code == "idempotency_conflict"
+    assert ledger.balance(store, f.people[0]) == 10
+
+
+def test_insufficient_balance_writes_nothing(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
+    with pytest.raises(BusinessRuleViolation) as caught:
+        ledger.transfer(store, scheme_id, [(f.people[0], f.redeemed, 5), (f.people[0], f.redeemed, 6)], kind="spend", idempotency_key="s")
+    assert caught.value.code == "insufficient_balance"
+    assert ledger.balance(store, f.people[0]) == 10
+    assert ledger.verify(store, scheme_id).entries == 1
+
+
+def test_postings_across_schemes_are_refused(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    other = build(store, scheme_id + "b")
+    with pytest.raises(InvalidInput):
+        ledger.transfer(store, scheme_id, [(f.issuance, other.people[0], 10)], kind="reward")
+
+
+def test_reversal_restores_balances_once(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    credit = ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
+    assert credit.entry is not None
+    undo = ledger.reverse(store, scheme_id, credit.entry.id, idempotency_key="undo-r")
+    assert undo.entry is not None and undo.entry.reverses_entry_id == credit.entry.id
+    assert ledger.balance(store, f.people[0]) == 0
+    replay = ledger.reverse(store, scheme_id, credit.entry.id, idempotency_key="undo-r")
+    assert replay.replayed
+    with pytest.raises(BusinessRuleViolation) as caught:
+        ledger.reverse(store, scheme_id, credit.entry.id, idempotency_key="undo-r-again")
+    assert caught.value.code == "already_reversed"
+    with pytest.raises(BusinessRuleViolation):
+        ledger.reverse(store, scheme_id, undo.entry.id)
+    with pytest.raises(NotFound):
+        ledger.reverse(store, scheme_id, 10**9)
+    assert ledger.verify(store, scheme_id).ok
+
+
+def test_reversal_of_spent_points_is_refused(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    credit = ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
+    ledger.transfer(store, scheme_id, [(f.people[0], f.redeemed, 8)], kind="spend", idempotency_key="s")
+    assert credit.entry is not None
+    with pytest.raises(BusinessRuleViolation) as caught:
+        ledger.reverse(store, scheme_id, credit.entry.id)
+    assert caught.value.code == "insufficient_balance"
+
+
+def test_batch_append_keeps_going_past_a_refused_group(store: Store, scheme_id: str) -> None:
+    from tanhui.domain.ledger import Posting, TransferGroup
+    from tanhui.services.clock import utcnow
+
+    f = build(store, scheme_id)
+    groups = [
+        TransferGroup(scheme_id, "reward", (Posting(f.issuance, f.people[0], 5),), idempotency_key="a"),
+        TransferGroup(scheme_id, "spend", (Posting(f.people[1], f.redeemed, 5),), idempotency_key="b"),  # no funds
+        TransferGroup(scheme_id, "reward", (Posting(f.issuance, f.people[0], 5),), idempotency_key="a"),  # replay in batch
+        TransferGroup(scheme_id, "reward", (Posting(f.issuance, f.people[0], 6),), idempotency_key="a"),  # conflict
+        TransferGroup(scheme_id, "reward", (Posting(f.issuance, f.people[2], 7),), idempotency_key="c"),
+    ]
+    with store.unit_of_work() as uow:
+        outcomes = uow.ledger.append(groups, chain_id=f"{scheme_id}/0", now=utcnow(), raise_on_error=False)
+    assert [o.error.code if o.error else ("replayed" if o.replayed else "new") for o in outcomes] == [
+        "new", "insufficient_balance", "replayed", "idempotency_conflict", "new",
+    ]
+    assert outcomes[0].entry and outcomes[4].entry and outcomes[4].entry.id > outcomes[0].entry.id
+    assert ledger.balance(store, f.people[0]) == 5 and ledger.balance(store, f.people[2]) == 7
+    assert ledger.verify(store, scheme_id).ok
+
+
+def test_the_database_refuses_to_rewrite_the_journal(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
+    for statement in ("UPDATE postings SET amount = 11", "DELETE FROM postings", "UPDATE journal_entries SET kind = 'x'"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with store.engine.begin() as conn:
+                conn.execute(text(statement))
+
+
+def test_negative_user_balance_is_refused_by_the_database_too(store: Store, scheme_id: str) -> None:
+    f = build(store, scheme_id)
+    with pytest.raises(DBAPIError):
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE ledger_accounts SET balance = -1 WHERE id = :id"), {"id": f.people[0]})
+
+
+def test_scheme_create_conflict_and_unknown(store: Store, scheme_id: str) -> None:
+    schemes.create_scheme(store, scheme_id, "一")
+    with pytest.raises(Conflict):
+        schemes.create_scheme(store, scheme_id, "二")
+    with pytest.raises(NotFound):
+        schemes.get_scheme(store, scheme_id + "x")
+    with pytest.raises(NotFound):
+        ledger.verify(store, scheme_id + "x")
