@@ -75,6 +75,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "不是有效的 JSON：{reason}",
         "en": "not valid JSON: {reason}",
     },
+    "invalid_data": {
+        "zh-CN": "行为数据无效：{fields}",
+        "en": "invalid behaviour data: {fields}",
+    },
+    "implausible": {
+        "zh-CN": "行为数据不合常理（规则 {rule}：{text}）",
+        "en": "implausible behaviour data (rule {rule}: {text})",
+    },
+    "unknown_scenario": {
+        "zh-CN": "未知场景 {scenario}，或该场景在 {date} 没有生效的方法学",
+        "en": "unknown scenario {scenario}, or no methodology for it in force on {date}",
+    },
+    "unknown_methodology": {
+        "zh-CN": "找不到方法学 {ref}",
+        "en": "methodology {ref} not found",
+    },
+    "invalid_methodology": {
+        "zh-CN": "方法学文件 {file} 的字段 {field} 无效：{reason}",
+        "en": "methodology file {file}: field {field} is invalid: {reason}",
+    },
+    "invalid_methodology_pin": {
+        "zh-CN": "场景 {scenario} 锁定的方法学 {pin} 不存在或不属于该场景",
+        "en": "the methodology {pin} pinned for scenario {scenario} does not exist or quantifies another scenario",
+    },
 }
 
 

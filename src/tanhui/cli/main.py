@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
 from tanhui.cli import ledger as ledger_cli
+from tanhui.cli import methodology as methodology_cli
 from tanhui.cli import scheme as scheme_cli
 from tanhui.errors import TanhuiError
 from tanhui.messages import current_lang
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db_cli.app, name="db")
 app.add_typer(scheme_cli.app, name="scheme")
+app.add_typer(methodology_cli.app, name="methodology")
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)
 
