@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,28 @@ def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 def scheme_id() -> str:
     """A scheme id no other test uses (the PostgreSQL database is shared within a session)."""
     return f"s{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start real servers (separate processes) on a database URL; all stopped at teardown."""
+    from tests.live import LiveServer, cli
+
+    started: list[LiveServer] = []
+
+    def start(database_url: str, *, migrate_first: bool = True, **options: Any) -> LiveServer:
+        if migrate_first:
+            cli(database_url, "db", "upgrade")
+        server = LiveServer(database_url, tmp_path / f"server-{len(started)}.log", **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live(live_server_factory: Any, fresh_store_url: str) -> Any:
+    """A real server on a fresh database of each engine."""
+    return live_server_factory(fresh_store_url)

@@ -3,6 +3,7 @@
 Hierarchy::
 
     TanhuiError                 code + params; message looked up in tanhui.messages
+      ├── Unauthorised          no or bad credentials (HTTP 401)
       ├── NotFound              the object does not exist (or the caller may not see it)
       ├── Conflict              idempotency key reused with other content, duplicate ids
       ├── InvalidInput          bad input from a caller (field errors in ``details``)
@@ -32,6 +33,10 @@ class TanhuiError(Exception):
 
     def to_dict(self, lang: str = "zh-CN") -> dict[str, Any]:
         return {"code": self.code, "message": self.message(lang), "details": self.details}
+
+
+class Unauthorised(TanhuiError):
+    http_status = 401
 
 
 class NotFound(TanhuiError):

@@ -75,6 +75,44 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "不是有效的 JSON：{reason}",
         "en": "not valid JSON: {reason}",
     },
+    "partner_not_found": {"zh-CN": "找不到合作方 {partner_id}", "en": "partner {partner_id} not found"},
+    "invalid_scenarios": {
+        "zh-CN": "场景无效：{scenarios}（须为方法学库中的场景，如 bus_ride）",
+        "en": "invalid scenarios: {scenarios} (use scenario keys of the methodology library, e.g. bus_ride)",
+    },
+    "unknown_partner": {"zh-CN": "未知或已停用的合作方", "en": "unknown or disabled partner"},
+    "bad_signature": {"zh-CN": "签名缺失或不正确（{reason}）", "en": "missing or wrong signature ({reason})"},
+    "stale_request": {
+        "zh-CN": "请求时间戳与服务器时间相差超过 {skew_s} 秒",
+        "en": "request timestamp more than {skew_s} s from the server clock",
+    },
+    "replayed_request": {
+        "zh-CN": "该 nonce 已在 {window_s} 秒内使用过",
+        "en": "this nonce was already used within the last {window_s} s",
+    },
+    "consent_not_found": {
+        "zh-CN": "找不到用户 {user_ref} 的有效授权",
+        "en": "no active consent for user {user_ref}",
+    },
+    "invalid_binding_code": {"zh-CN": "绑定码无效或已过期", "en": "unknown or expired binding code"},
+    "user_ref_linked": {
+        "zh-CN": "用户 {user_ref} 已关联到另一个账户",
+        "en": "user {user_ref} is already linked to another account",
+    },
+    "invalid_points_rule": {"zh-CN": "积分规则无效：{field}", "en": "invalid points rule: {field}"},
+    "invalid_request": {"zh-CN": "请求内容无效", "en": "invalid request"},
+    "not_found": {"zh-CN": "找不到该路径", "en": "no such path"},
+    "payload_too_large": {
+        "zh-CN": "请求过大：{what}",
+        "en": "payload too large: {what}",
+    },
+    "rate_limited": {
+        "zh-CN": "请求过于频繁，请 {retry_after} 秒后再试",
+        "en": "too many requests: retry after {retry_after} s",
+    },
+    "unauthorised": {"zh-CN": "需要有效的登录令牌", "en": "a valid bearer token is required"},
+    "method_not_allowed": {"zh-CN": "不支持该请求方法", "en": "method not allowed"},
+    "internal_error": {"zh-CN": "服务器内部错误，请稍后重试", "en": "internal error: please retry later"},
     "invalid_data": {
         "zh-CN": "行为数据无效：{fields}",
         "en": "invalid behaviour data: {fields}",

@@ -101,12 +101,6 @@ def test_many_events_in_batches_and_a_quoted_user_ref(live_server: RunningServer
         assert tanhui.revoke_consent(user_ref)["status"] == "revoked"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a user_ref containing '/' is accepted by POST /v1/partner/consents but its "
-    "path routes (accounts, sessions, DELETE consent) answer 404 not_found, because %2F is decoded "
-    "before routing",
-)
 def test_a_user_ref_with_a_slash_reaches_its_account(live_server: RunningServer) -> None:
     partner = set_up_partner(live_server)
     with client_of(live_server, partner) as tanhui:

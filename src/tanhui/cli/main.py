@@ -9,9 +9,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
+from tanhui.cli import importer as importer_cli
 from tanhui.cli import ledger as ledger_cli
 from tanhui.cli import methodology as methodology_cli
+from tanhui.cli import partner as partner_cli
 from tanhui.cli import scheme as scheme_cli
+from tanhui.cli import serve as serve_cli
 from tanhui.errors import TanhuiError
 from tanhui.messages import current_lang
 
@@ -25,6 +28,9 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(scheme_cli.app, name="scheme")
 app.add_typer(methodology_cli.app, name="methodology")
+app.add_typer(partner_cli.app, name="partner")
+app.add_typer(importer_cli.app, name="import")
+app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)
 

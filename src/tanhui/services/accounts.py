@@ -7,6 +7,7 @@ from datetime import datetime
 from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
+from tanhui.store.uow import UnitOfWork
 
 
 def open_account(
@@ -16,3 +17,71 @@ def open_account(
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         return uow.accounts.open(scheme_id, now or utcnow(), kind=kind, display_name=display_name)
+
+
+def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
+    """The account's headline figures: totals, balance, events, rank in its scheme."""
+    from sqlalchemy import func, select
+
+    from tanhui.store.schema import ledger_accounts
+
+    holdings = uow.ledger.holdings(account_id)
+    if not holdings:
+        raise NotFound("account_not_found", account_id=account_id)
+    carbon = holdings["CO2E"]
+    carbon_g = uow.ledger.balance(carbon.id)
+    points = uow.ledger.balance(holdings["POINTS"].id)
+    by_scenario = uow.events.totals_for_account(account_id)
+    ahead = uow.conn.execute(
+        select(func.count()).where(
+            ledger_accounts.c.scheme_id == carbon.scheme_id,
+            ledger_accounts.c.asset == "CO2E",
+            ledger_accounts.c.code == "holdings",
+            ledger_accounts.c.balance > carbon_g,
+        )
+    ).scalar_one()
+    return {
+        "account_id": str(account_id),
+        "scheme_id": carbon.scheme_id,
+        "carbon_g_total": carbon_g,
+        "points_balance": points,
+        "events_credited": sum(v["events"] for v in by_scenario.values()),
+        "by_scenario": by_scenario,
+        "rank_in_scheme": int(ahead) + 1,
+    }
+
+
+def summary(store: Store, account_id: int) -> dict[str, object]:
+    with store.unit_of_work(write=False) as uow:
+        return summary_in(uow, account_id)
+
+
+HISTORY_LIMIT_MAX = 100
+
+
+def history(store: Store, account_id: int, cursor: str | None = None, limit: int = 20) -> dict[str, object]:
+    """Credited behaviours, newest first, each with the calculation that credited it."""
+    from tanhui.errors import InvalidInput
+
+    if cursor is not None and not cursor.isdigit():
+        raise InvalidInput("invalid_request", details={"cursor": "invalid"})
+    if not 1 <= limit <= HISTORY_LIMIT_MAX:
+        raise InvalidInput("invalid_request", details={"limit": f"1..{HISTORY_LIMIT_MAX}"})
+    with store.unit_of_work(write=False) as uow:
+        rows = uow.events.history(account_id, int(cursor) if cursor else None, limit + 1)
+    items = [
+        {
+            "id": str(r.id),
+            "event_id": r.event_id,
+            "scenario": r.scenario,
+            "occurred_at": r.occurred_at.isoformat() if r.occurred_at else None,
+            "received_at": r.received_at.isoformat(),
+            "carbon_g": r.carbon_g,
+            "points": r.points,
+            "methodology": r.methodology,
+            "explanation": r.explanation,
+        }
+        for r in rows[:limit]
+    ]
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return {"events": items, "next_cursor": next_cursor}

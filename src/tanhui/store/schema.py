@@ -141,3 +141,132 @@ postings = Table(
 Index("ix_postings_entry_id", postings.c.entry_id)
 Index("ix_postings_from_account_id", postings.c.from_account_id)
 Index("ix_postings_to_account_id", postings.c.to_account_id)
+
+# -- partners, consent and sessions ---------------------------------------------------------
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),  # public id, e.g. ptn_3f9a...
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scenarios", JSONText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'disabled')", name="status"),
+)
+
+partner_secrets = Table(
+    "partner_secrets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime, nullable=True),
+)
+Index("ix_partner_secrets_partner_pk", partner_secrets.c.partner_pk)
+
+partner_nonces = Table(
+    "partner_nonces",
+    metadata,
+    Column("partner_pk", BigId, primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+Index("ix_partner_nonces_seen_at", partner_nonces.c.seen_at)
+
+partner_links = Table(
+    "partner_links",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
+    Column("user_ref", String(128), nullable=True),  # NULL once the person is erased (unlinked)
+    Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner_pk", "user_ref"),
+)
+Index("ix_partner_links_account_id", partner_links.c.account_id)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(40), nullable=False, unique=True),
+    Column("link_id", BigId, ForeignKey("partner_links.id"), nullable=False),
+    Column("scopes", JSONText, nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),  # when the person authorised the partner
+    Column("recorded_at", UTCDateTime, nullable=False),  # when Tanhui recorded it
+    Column("granted_via", String(32), nullable=False),  # partner_api, binding_code
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_by", String(16), nullable=True),  # partner, person
+)
+Index(
+    "uq_consents_active_link",
+    consents.c.link_id,
+    unique=True,
+    sqlite_where=consents.c.revoked_at.is_(None),
+    postgresql_where=consents.c.revoked_at.is_(None),
+)
+
+binding_codes = Table(
+    "binding_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # only the SHA-256 of a token is kept
+    Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # session, login_ticket
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+Index("ix_user_tokens_account_id", user_tokens.c.account_id)
+
+# -- behaviour events ------------------------------------------------------------------------
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scheme_id", String(32), nullable=False),
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("user_ref", String(128), nullable=True),
+    Column("account_id", BigId, nullable=True),
+    Column("scenario", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("local_day", Integer, nullable=True),  # date.toordinal() of the scheme-local day
+    Column("status", String(12), nullable=False),
+    Column("reason", String(32), nullable=True),
+    Column("carbon_g", BigInteger, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("methodology", String(80), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("fingerprint", String(32), nullable=True),  # the behaviour's identity, credited events only
+    Column("entry_id", BigId, nullable=True),
+    Column("data", JSONText, nullable=True),
+    Column("explanation", JSONText, nullable=True),
+    Column("details", JSONText, nullable=True),
+    CheckConstraint("status IN ('credited', 'rejected')", name="status"),
+    UniqueConstraint("partner_pk", "event_id"),
+)
+Index("ix_events_account_id_local_day", events.c.account_id, events.c.local_day)
+Index(
+    "uq_events_fingerprint",
+    events.c.fingerprint,
+    unique=True,
+    sqlite_where=events.c.fingerprint.is_not(None),
+    postgresql_where=events.c.fingerprint.is_not(None),
+)

@@ -9,7 +9,10 @@ from sqlalchemy import Connection
 
 from tanhui.store.dialect import Dialect
 from tanhui.store.repositories.accounts import AccountRepository
+from tanhui.store.repositories.consents import ConsentRepository
+from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.ledger import LedgerRepository
+from tanhui.store.repositories.partners import PartnerRepository
 from tanhui.store.repositories.schemes import SchemeRepository
 
 
@@ -20,3 +23,6 @@ class UnitOfWork:
         self.schemes = SchemeRepository(conn, dialect)
         self.accounts = AccountRepository(conn, dialect)
         self.ledger = LedgerRepository(conn, dialect)
+        self.partners = PartnerRepository(conn, dialect)
+        self.consents = ConsentRepository(conn, dialect)
+        self.events = EventRepository(conn, dialect)

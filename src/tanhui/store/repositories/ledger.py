@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from tanhui.domain.ledger import (
     ASSETS,
+    HOLDINGS,
     SYSTEM_ACCOUNT_CODES,
     JournalEntry,
     LedgerAccount,
@@ -107,6 +108,24 @@ class LedgerRepository(Repository):
     def holdings(self, account_id: int) -> dict[str, LedgerAccount]:
         rows = self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.owner_account_id == account_id))
         return {row.asset: _account(row) for row in rows}
+
+    def holdings_many(self, account_ids: Iterable[int]) -> dict[int, dict[str, LedgerAccount]]:
+        found: dict[int, dict[str, LedgerAccount]] = {}
+        for batch in chunks(sorted(set(account_ids))):
+            rows = self.conn.execute(
+                select(ledger_accounts).where(
+                    ledger_accounts.c.owner_account_id.in_(batch), ledger_accounts.c.code == HOLDINGS
+                )
+            )
+            for row in rows:
+                found.setdefault(row.owner_account_id, {})[row.asset] = _account(row)
+        return found
+
+    def lock_chain(self, chain_id: str) -> None:
+        """Take a chain's head lock early, so checks made before appending stay true until commit."""
+        self.conn.execute(
+            self.dialect.for_update(select(journal_chains.c.seq).where(journal_chains.c.id == chain_id))
+        ).first()
 
     def accounts_by_id(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
         found: dict[int, LedgerAccount] = {}

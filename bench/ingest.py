@@ -1,0 +1,127 @@
+"""Ingestion throughput, end to end, through the bulk importer and through the HTTP API.
+
+    python -m bench.ingest --engine sqlite --events 100000 [--http] [--bulk] [--append-docs]
+
+Each run builds a fresh database with a scheme, a partner and consenting people, then sends the
+same synthetic city events through the path(s) chosen, and reports events/s and what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import append_report, engine_version, fresh_database, machine, setup_city, synthetic_events, tanhui
+from tanhui.domain import signing
+
+
+def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: Path) -> dict[str, Any]:
+    path = workdir / "events.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for event in synthetic_events(events, people):
+            handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+    started = time.perf_counter()
+    summary = json.loads(tanhui(url, "import", "events", str(path), "--partner", partner["partner_id"], "--json").stdout)
+    elapsed = time.perf_counter() - started
+    return {"path": "bulk importer (tanhui import events, one process)", "seconds": elapsed, "summary": summary}
+
+
+def http(url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int, clients: int) -> dict[str, Any]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (workdir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tanhui.cli.main", "serve", "--port", str(port), "--workers", str(workers)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        all_events = list(synthetic_events(events, people))
+        batches = [all_events[i : i + 1000] for i in range(0, len(all_events), 1000)]
+        bodies = [json.dumps({"events": b}, ensure_ascii=False, separators=(",", ":")).encode() for b in batches]
+        totals = {"credited": 0, "duplicate": 0, "rejected": 0}
+
+        def send(body: bytes, http_client: httpx.Client) -> dict[str, int]:
+            ts, nonce = str(int(time.time())), os.urandom(16).hex()
+            headers = {
+                "Tanhui-Partner": partner["partner_id"], "Tanhui-Timestamp": ts, "Tanhui-Nonce": nonce,
+                "Tanhui-Signature": signing.sign(partner["secret"], ts, nonce, "POST", "/v1/partner/events", body),
+                "Content-Type": "application/json",
+            }
+            response = http_client.post("/v1/partner/events", content=body, headers=headers)
+            response.raise_for_status()
+            return response.json()["summary"]
+
+        clients_ = [httpx.Client(base_url=base, timeout=300) for _ in range(clients)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            for summary in pool.map(lambda ib: send(ib[1], clients_[ib[0] % clients]), enumerate(bodies)):
+                for key in totals:
+                    totals[key] += summary[key]
+        elapsed = time.perf_counter() - started
+        for c in clients_:
+            c.close()
+        return {"path": f"HTTP API (batches of 1,000, {clients} concurrent clients, {workers} server worker(s))", "seconds": elapsed, "summary": totals}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--people", type=int, default=0, help="consenting people (default: events / 20, at most 20,000)")
+    parser.add_argument("--bulk", action="store_true")
+    parser.add_argument("--http", action="store_true")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--append-docs", action="store_true")
+    args = parser.parse_args()
+    paths = [p for p, on in (("bulk", args.bulk), ("http", args.http)) if on] or ["bulk", "http"]
+    people = args.people or min(20_000, max(100, args.events // 20))
+    lines = ["| engine | path | events | people | seconds | events/s | credited | duplicate | rejected |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    print(f"machine: {machine()}")
+    for path in paths:
+        with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
+            setup_started = time.perf_counter()
+            partner = setup_city(url, people)
+            print(f"[{args.engine}/{path}] set up {people} consenting people in {time.perf_counter() - setup_started:.1f} s")
+            if path == "bulk":
+                result = bulk(url, partner, args.events, people, Path(tmp))
+            else:
+                result = http(url, partner, args.events, people, Path(tmp), args.workers, args.clients)
+            version = engine_version(url)
+            rate = args.events / result["seconds"]
+            s = result["summary"]
+            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
+            print(line)
+            lines.append(line)
+            verify = tanhui(url, "verify")
+            print(verify.stdout.strip())
+    command = "python -m bench.ingest " + " ".join(sys.argv[1:])
+    if args.append_docs:
+        append_report(f"Ingestion throughput ({args.engine})", command, lines)
+
+
+if __name__ == "__main__":
+    main()

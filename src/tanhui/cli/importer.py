@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tanhui.cli.output import console, print_json, say
+from tanhui.errors import InvalidInput
+from tanhui.importers import FORMATS, detect_format, read_csv, read_jsonl
+from tanhui.services import ingest
+from tanhui.store import open_store
+
+app = typer.Typer(help="Bulk import (批量导入) of partner files.", no_args_is_help=True)
+
+
+@app.command("events")
+def import_events(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="A .jsonl or .csv file of events."),
+    partner: str = typer.Option(..., "--partner", help="The partner id the file comes from."),
+    results: Path | None = typer.Option(None, "--results", help="Write one result per event to this JSON Lines file."),
+    file_format: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file name)."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10000, help="Events per transaction."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Run a file through the same pipeline as the API; running it again changes nothing."""
+    fmt = file_format or _format(file)
+    if fmt not in FORMATS:
+        raise InvalidInput("invalid_request", details={"format": fmt})
+    store = open_store()
+    store.require_initialised()
+    found = ingest.find_partner(store, partner)
+    totals = {"credited": 0, "duplicate": 0, "rejected": 0, "carbon_g": 0, "points": 0}
+    reasons: dict[str, int] = {}
+    out = results.open("w", encoding="utf-8") if results else None
+    size = file.stat().st_size
+    try:
+        with file.open("rb") as stream, Progress(
+            TextColumn("[bold green]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[events]} events"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, transient=as_json, disable=as_json,
+        ) as progress:
+            task = progress.add_task("导入 importing", total=size, events=0)
+            reader = read_jsonl(stream) if fmt == "jsonl" else read_csv(stream)
+            pending: list[tuple[int, object | None, str | None]] = []  # in file order
+            count = 0
+
+            def flush() -> None:
+                events = [event for _, event, problem in pending if problem is None]
+                outcome = iter(ingest.ingest_events(store, found, events).results if events else ())
+                for line, _event, problem in pending:
+                    item = next(outcome) if problem is None else _unreadable(problem)
+                    _tally(item, totals, reasons)
+                    if out is not None:
+                        out.write(json.dumps({"line": line, **item}, ensure_ascii=False) + "\n")
+                pending.clear()
+
+            for line, event, problem in reader:
+                count += 1
+                pending.append((line, event, problem))
+                if len(pending) >= batch_size:
+                    flush()
+                    progress.update(task, completed=stream.tell(), events=count)
+            if pending:
+                flush()
+            progress.update(task, completed=size, events=count)
+    finally:
+        if out is not None:
+            out.close()
+    summary = {**totals, "events": sum(totals[k] for k in ("credited", "duplicate", "rejected")), "rejected_by_reason": reasons}
+    if as_json:
+        print_json(summary)
+        return
+    table = Table("", "count")
+    for key in ("events", "credited", "duplicate", "rejected"):
+        table.add_row(key, str(summary[key]))
+    table.add_row("carbon_g", str(totals["carbon_g"]))
+    table.add_row("points", str(totals["points"]))
+    for reason, n in sorted(reasons.items()):
+        table.add_row(f"  rejected: {reason}", str(n))
+    console.print(table)
+    if results:
+        say(f"逐条结果已写入 {results}", f"results written to {results}")
+
+
+def _unreadable(problem: str) -> dict[str, object]:
+    return {"event_id": None, "status": "rejected", "reason": "invalid_data", "carbon_g": 0, "points": 0,
+            "methodology": None, "details": {"line": problem}}
+
+
+def _format(file: Path) -> str:
+    try:
+        return detect_format(file)
+    except ValueError:
+        raise InvalidInput("invalid_request", details={"format": "use --format jsonl|csv"}) from None
+
+
+def _tally(item: dict[str, object], totals: dict[str, int], reasons: dict[str, int]) -> None:
+    status = str(item["status"])
+    totals[status] += 1
+    if status == "credited":
+        totals["carbon_g"] += int(item["carbon_g"])  # type: ignore[arg-type]
+        totals["points"] += int(item["points"])  # type: ignore[arg-type]
+    if status == "rejected":
+        reason = str(item["reason"])
+        reasons[reason] = reasons.get(reason, 0) + 1

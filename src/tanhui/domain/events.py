@@ -1,0 +1,186 @@
+"""Behaviour events: the shape partners send, and the rules that decide each event's outcome.
+
+Everything here is pure; the ingest service feeds it what the store knows (consents, earlier
+events, today's usage) and writes what it decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from tanhui.domain.canonical import canonical_json, sha256_hex
+
+EVENT_ID_LEN_MAX = 128
+USER_REF_LEN_MAX = 128
+SCENARIO_LEN_MAX = 64
+BATCH_SIZE_MAX = 1000
+DEFAULT_ACCEPTANCE_WINDOW_DAYS = 7
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+CREDITED = "credited"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+# api-v1.md: when several reasons apply, the first in this order is given.
+REASON_ORDER = (
+    "duplicate_event",
+    "event_id_reused",
+    "unknown_scenario",
+    "scenario_not_allowed",
+    "invalid_data",
+    "no_consent",
+    "too_old",
+    "in_future",
+    "implausible",
+    "duplicate_behaviour",
+    "cap_reached",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """One event as parsed from a partner's batch; ``problems`` non-empty means invalid_data."""
+
+    event_id: str | None
+    user_ref: str | None
+    scenario: str | None
+    occurred_at: datetime | None
+    data: Mapping[str, Any]
+    raw: Any
+    problems: Mapping[str, str] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """What makes a replay the same event: everything the partner sent for it."""
+        return sha256_hex(canonical_json(self.raw if isinstance(self.raw, dict) else {"raw": repr(self.raw)}))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """RFC 3339 with an offset ("Z" allowed); None when absent, naive or malformed."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None or "T" not in text.upper():
+        return None
+    return moment.astimezone(timezone.utc)
+
+
+def parse_event(raw: Any) -> IncomingEvent:
+    problems: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return IncomingEvent(None, None, None, None, {}, raw, {"event": "not_an_object"})
+
+    def text(name: str, max_len: int) -> str | None:
+        value = raw.get(name)
+        if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+            problems[name] = "missing" if value is None else "invalid"
+            return None
+        return value
+
+    event_id = text("event_id", EVENT_ID_LEN_MAX)
+    user_ref = text("user_ref", USER_REF_LEN_MAX)
+    scenario = text("scenario", SCENARIO_LEN_MAX)
+    occurred_at = parse_time(raw.get("occurred_at"))
+    if occurred_at is None:
+        problems["occurred_at"] = "missing" if raw.get("occurred_at") is None else "invalid"
+    data = raw.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems["data"] = "invalid"
+        data = {}
+    return IncomingEvent(event_id, user_ref, scenario, occurred_at, data, raw, problems)
+
+
+def time_window_reason(occurred_at: datetime, received_at: datetime, window_days: int) -> str | None:
+    if occurred_at > received_at + FUTURE_TOLERANCE:
+        return "in_future"
+    if occurred_at < received_at - timedelta(days=window_days):
+        return "too_old"
+    return None
+
+
+def fingerprint(scenario: str, scope: str, parts: tuple[str, ...], account_id: int | None) -> str:
+    """A behaviour's identity: the same trip, meal, session or person-day gives the same value.
+
+    ``global`` identities (a trip id, an order id) are the same whichever partner or scheme reports
+    them; ``account`` identities (a day's step total) are per person. 128 bits of SHA-256, as hex.
+    """
+    owner = "" if scope == "global" else str(account_id)
+    body = "\x1f".join((scenario, scope, owner, *parts))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+
+
+def local_day(moment: datetime, tz: Any) -> date:
+    return moment.astimezone(tz).date()
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a person already earned from one scenario in one period (day or month)."""
+
+    events: int = 0
+    carbon_g: int = 0
+    points: int = 0
+
+
+def cap_allows(max_events: int | None, max_carbon_g: int | None, used: Usage, carbon_g: int) -> tuple[bool, int]:
+    """Whether one more event fits the cap, and how many grams of it do.
+
+    An event cap refuses the event once used up; a grams cap credits what is left of it (so a
+    day's step total is credited up to the cap) and refuses only when nothing is left.
+    """
+    if max_events is not None and used.events >= max_events:
+        return False, 0
+    if max_carbon_g is not None:
+        left = max_carbon_g - used.carbon_g
+        if left <= 0:
+            return False, 0
+        return True, min(carbon_g, left)
+    return True, carbon_g
+
+
+def result(
+    event_id: str | None,
+    status: str,
+    reason: str | None = None,
+    carbon_g: int = 0,
+    points: int = 0,
+    methodology: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One entry of the events endpoint's `results` (api-v1.md)."""
+    item: dict[str, Any] = {
+        "event_id": event_id,
+        "status": status,
+        "reason": reason,
+        "carbon_g": carbon_g,
+        "points": points,
+        "methodology": methodology,
+    }
+    if details:
+        item["details"] = dict(details)
+    return item
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
+    summary = {"credited": 0, "duplicate": 0, "rejected": 0, "carbon_g": 0, "points": 0}
+    for item in results:
+        summary[item["status"]] += 1
+        if item["status"] == CREDITED:
+            summary["carbon_g"] += item["carbon_g"]
+            summary["points"] += item["points"]
+    return summary

@@ -1,0 +1,86 @@
+"""Request limits enforced before any work: body size, and a per-partner request rate."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from tanhui.messages import render
+
+BODY_BYTES_MAX = 4 * 1024 * 1024  # 1,000 events of ~1 KB each, with room to spare
+
+
+class BodySizeLimit:
+    """ASGI middleware: a body larger than the limit gets 413 before the app reads it whole."""
+
+    def __init__(self, app: Any, max_bytes: int = BODY_BYTES_MAX) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        too_big = False
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    too_big = True
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
+        lang = "zh-CN"
+        for key, value in scope.get("headers") or []:
+            if key == b"accept-language" and value.decode("latin-1").lower().startswith("en"):
+                lang = "en"
+        what = f"> {self.max_bytes} bytes"
+        body = json.dumps(
+            {"error": {"code": "payload_too_large", "message": render("payload_too_large", lang, what=what), "details": {"max_bytes": self.max_bytes}}},
+            ensure_ascii=False,
+        ).encode("utf-8")
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RateLimiter:
+    """A token bucket per partner, per server process (N processes allow N times the rate)."""
+
+    def __init__(self, per_minute: int, burst: int | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst if burst is not None else max(1, per_minute // 6))
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed; otherwise seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate if self.rate > 0 else 60.0

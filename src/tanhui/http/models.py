@@ -1,0 +1,150 @@
+"""Pydantic models of the API's bodies, for the OpenAPI document and response validation.
+
+Request bodies are parsed by the services themselves (a batch must survive one bad event, and the
+signature covers the raw bytes), so these describe the wire format rather than gate it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ConsentIn(BaseModel):
+    user_ref: str = Field(min_length=1, max_length=128)
+    scopes: list[Literal["behaviour:report"]] = Field(min_length=1)
+    granted_at: str = Field(description="RFC 3339 with an offset")
+    display_name: str | None = Field(default=None, max_length=200)
+    binding_code: str | None = Field(default=None, max_length=64)
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    account_id: str
+    user_ref: str | None
+    scopes: list[str]
+    status: Literal["active", "revoked"]
+    granted_at: str
+
+
+class RevokedOut(BaseModel):
+    status: Literal["revoked"]
+    revoked_at: str
+
+
+class PartnerAccountOut(BaseModel):
+    account_id: str
+    carbon_g_total: int
+    points_balance: int
+    events_credited: int
+    rank_in_scheme: int
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: str
+    login_url: str
+
+
+class EventIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=128, description="unique per partner: the idempotency key")
+    user_ref: str = Field(min_length=1, max_length=128)
+    scenario: str
+    occurred_at: str = Field(description="RFC 3339 with an offset")
+    data: dict[str, Any] = {}
+
+
+class EventsIn(BaseModel):
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class EventResult(BaseModel):
+    event_id: str | None
+    status: Literal["credited", "duplicate", "rejected"]
+    reason: str | None
+    carbon_g: int
+    points: int
+    methodology: str | None
+    details: dict[str, Any] | None = None
+
+
+class EventsSummary(BaseModel):
+    credited: int
+    duplicate: int
+    rejected: int
+    carbon_g: int
+    points: int
+
+
+class EventsOut(BaseModel):
+    results: list[EventResult]
+    summary: EventsSummary
+
+
+class ScenarioTotals(BaseModel):
+    events: int
+    carbon_g: int
+    points: int
+
+
+class MeOut(BaseModel):
+    account_id: str
+    scheme_id: str
+    carbon_g_total: int
+    points_balance: int
+    events_credited: int
+    by_scenario: dict[str, ScenarioTotals]
+    rank_in_scheme: int
+
+
+class MyEvent(BaseModel):
+    id: str
+    event_id: str
+    scenario: str
+    occurred_at: str | None
+    received_at: str
+    carbon_g: int
+    points: int
+    methodology: str | None
+    explanation: dict[str, Any] | None
+
+
+class MyEventsOut(BaseModel):
+    events: list[MyEvent]
+    next_cursor: str | None
+
+
+class MyConsent(BaseModel):
+    consent_id: str
+    account_id: str
+    partner_id: str
+    user_ref: str | None
+    scopes: list[str]
+    purpose: str
+    status: Literal["active", "revoked"]
+    granted_at: str
+    revoked_at: str | None
+
+
+class MyConsentsOut(BaseModel):
+    consents: list[MyConsent]
+
+
+class BindingCodeOut(BaseModel):
+    code: str
+    expires_at: str
+
+
+class Health(BaseModel):
+    status: str

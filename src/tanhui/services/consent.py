@@ -1,0 +1,222 @@
+"""Consent (api-v1.md "Consent"): a partner asserts a person authorised it; the person can withdraw.
+
+No behaviour is credited without an active consent; withdrawal takes effect for the next event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as random_secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tanhui.domain.events import USER_REF_LEN_MAX, parse_time
+from tanhui.errors import Conflict, InvalidInput, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.services.partners import spend_nonce
+from tanhui.store import Store
+from tanhui.store.repositories.consents import ConsentRow
+from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.uow import UnitOfWork
+
+SCOPES = ("behaviour:report",)
+DEFAULT_PURPOSE = "记录低碳行为并计入个人碳账户 / record low-carbon behaviour in the personal carbon account"
+BINDING_CODE_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(minutes=15)
+WEB_SESSION_TTL = timedelta(days=7)
+DISPLAY_NAME_LEN_MAX = 200
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_consent_id() -> str:
+    return "cns_" + random_secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequest:
+    user_ref: str
+    scopes: list[str]
+    granted_at: datetime
+    display_name: str | None
+    binding_code: str | None
+
+
+def parse_consent_request(body: Any) -> ConsentRequest:
+    problems: dict[str, str] = {}
+    if not isinstance(body, dict):
+        raise InvalidInput("invalid_request", details={"body": "not_an_object"})
+    user_ref = body.get("user_ref")
+    if not isinstance(user_ref, str) or not 1 <= len(user_ref) <= USER_REF_LEN_MAX:
+        problems["user_ref"] = "missing" if user_ref is None else "invalid"
+    scopes = body.get("scopes")
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
+        problems["scopes"] = "missing" if scopes is None else "invalid"
+    elif any(s not in SCOPES for s in scopes):
+        problems["scopes"] = "unknown_scope"
+    granted_at = parse_time(body.get("granted_at"))
+    if granted_at is None:
+        problems["granted_at"] = "missing" if body.get("granted_at") is None else "invalid"
+    display_name = body.get("display_name")
+    if display_name is not None and (not isinstance(display_name, str) or len(display_name) > DISPLAY_NAME_LEN_MAX):
+        problems["display_name"] = "invalid"
+    binding_code = body.get("binding_code")
+    if binding_code is not None and (not isinstance(binding_code, str) or not 1 <= len(binding_code) <= 64):
+        problems["binding_code"] = "invalid"
+    if problems:
+        raise InvalidInput("invalid_request", details=problems)
+    return ConsentRequest(user_ref, sorted(set(scopes)), granted_at, display_name, binding_code)  # type: ignore[arg-type]
+
+
+def consent_view(consent: ConsentRow) -> dict[str, Any]:
+    return {
+        "consent_id": consent.public_id,
+        "account_id": str(consent.account_id),
+        "user_ref": consent.user_ref,
+        "scopes": list(consent.scopes),
+        "status": "active" if consent.active else "revoked",
+        "granted_at": consent.granted_at.isoformat(),
+    }
+
+
+def grant(store: Store, partner: PartnerRow, nonce: str, body: Any, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+    """(created, consent). Granting again while active returns the existing consent."""
+    request = parse_consent_request(body)
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        spend_nonce(uow, partner, nonce, now)
+        link = uow.consents.link(partner.pk, request.user_ref)
+        if link is not None:
+            active = uow.consents.active_for_link(link[0])
+            if active is not None:
+                return False, consent_view(active)
+        account_id = _bound_account(uow, partner, request, now)
+        if link is None:
+            if account_id is None:
+                account_id = uow.accounts.open(partner.scheme_id, now, display_name=request.display_name)
+            link_id = uow.consents.add_link(partner.pk, request.user_ref, account_id, now)
+        else:
+            link_id, linked_account = link
+            if account_id is not None and account_id != linked_account:
+                raise Conflict("user_ref_linked", user_ref=request.user_ref)
+        via = "binding_code" if request.binding_code else "partner_api"
+        consent_id = uow.consents.grant(new_consent_id(), link_id, request.scopes, DEFAULT_PURPOSE, request.granted_at, via, now)
+        consent = uow.consents.get(consent_id)
+        assert consent is not None
+        return True, consent_view(consent)
+
+
+def _bound_account(uow: UnitOfWork, partner: PartnerRow, request: ConsentRequest, now: datetime) -> int | None:
+    if request.binding_code is None:
+        return None
+    account_id = uow.consents.use_binding_code(token_hash(request.binding_code), now)
+    if account_id is None:
+        raise InvalidInput("invalid_binding_code", details={"binding_code": "unknown_or_expired"})
+    account = uow.accounts.get(account_id)
+    if account is None or account.scheme_id != partner.scheme_id or account.erased_at is not None:
+        raise InvalidInput("invalid_binding_code", details={"binding_code": "unknown_or_expired"})
+    return account_id
+
+
+def _active_consent(uow: UnitOfWork, partner: PartnerRow, user_ref: str) -> ConsentRow:
+    """The partner's view of a person exists only while that person's consent to it is active."""
+    link = uow.consents.link(partner.pk, user_ref)
+    consent = None if link is None else uow.consents.active_for_link(link[0])
+    if consent is None:
+        raise NotFound("consent_not_found", user_ref=user_ref)
+    return consent
+
+
+def revoke_by_partner(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        spend_nonce(uow, partner, nonce, now)
+        consent = _active_consent(uow, partner, user_ref)
+        uow.consents.revoke(consent.id, now, by="partner")
+    return {"status": "revoked", "revoked_at": now.isoformat()}
+
+
+def revoke_by_person(store: Store, account_id: int, consent_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        consent = uow.consents.get_public(consent_public_id)
+        if consent is None or consent.account_id != account_id:
+            raise NotFound("consent_not_found", user_ref=consent_public_id)
+        if consent.active:
+            uow.consents.revoke(consent.id, now, by="person")
+        consent = uow.consents.get(consent.id)
+        assert consent is not None
+    return {**consent.to_dict()}
+
+
+def consents_of(store: Store, account_id: int) -> list[dict[str, Any]]:
+    with store.unit_of_work(write=False) as uow:
+        return [c.to_dict() for c in uow.consents.for_account(account_id)]
+
+
+def partner_account_view(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+    from tanhui.services.accounts import summary_in
+
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        spend_nonce(uow, partner, nonce, now)
+        consent = _active_consent(uow, partner, user_ref)
+        summary = summary_in(uow, consent.account_id)
+    return {
+        "account_id": str(consent.account_id),
+        "carbon_g_total": summary["carbon_g_total"],
+        "points_balance": summary["points_balance"],
+        "events_credited": summary["events_credited"],
+        "rank_in_scheme": summary["rank_in_scheme"],
+    }
+
+
+def open_session(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+    """A short-lived user token and a one-time login URL for the partner's app (api-v1.md)."""
+    now = now or utcnow()
+    token = "ut_" + random_secrets.token_urlsafe(32)
+    ticket = random_secrets.token_urlsafe(24)
+    expires_at = now + SESSION_TTL
+    with store.unit_of_work() as uow:
+        spend_nonce(uow, partner, nonce, now)
+        consent = _active_consent(uow, partner, user_ref)
+        uow.consents.add_token(token_hash(token), consent.account_id, "session", now, expires_at)
+        uow.consents.add_token(token_hash(ticket), consent.account_id, "login_ticket", now, expires_at)
+    return {"token": token, "expires_at": expires_at.isoformat(), "login_url": f"/login/ticket/{ticket}"}
+
+
+def account_for_token(store: Store, token: str, now: datetime | None = None) -> int | None:
+    with store.unit_of_work(write=False) as uow:
+        return uow.consents.token_account(token_hash(token), "session", now or utcnow())
+
+
+def use_login_ticket(store: Store, ticket: str, now: datetime | None = None) -> int | None:
+    with store.unit_of_work() as uow:
+        return uow.consents.use_token(token_hash(ticket), "login_ticket", now or utcnow())
+
+
+def new_binding_code(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """A short single-use code the person gives to another partner's app to connect it."""
+    now = now or utcnow()
+    code = "".join(random_secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
+    expires_at = now + BINDING_CODE_TTL
+    with store.unit_of_work() as uow:
+        uow.consents.add_binding_code(token_hash(code), account_id, now, expires_at)
+    return {"code": code, "expires_at": expires_at.isoformat()}
+
+
+def web_session(store: Store, account_id: int, now: datetime | None = None) -> str:
+    """A browser session after a login ticket was used; the cookie carries the token."""
+    now = now or utcnow()
+    token = "ws_" + random_secrets.token_urlsafe(32)
+    with store.unit_of_work() as uow:
+        uow.consents.add_token(token_hash(token), account_id, "web", now, now + WEB_SESSION_TTL)
+    return token
+
+
+def account_for_web_session(store: Store, token: str, now: datetime | None = None) -> int | None:
+    with store.unit_of_work(write=False) as uow:
+        return uow.consents.token_account(token_hash(token), "web", now or utcnow())

@@ -1,0 +1,397 @@
+"""Ingest behaviour events: each report becomes exactly one outcome (api-v1.md "Behaviour events").
+
+validate -> consent -> de-duplicate -> fraud rules -> quantify -> credit carbon and points.
+
+Pure work (parsing, quantifying) happens before the transaction; inside it, one set-based query per
+kind of fact (earlier events, consents, claimed behaviours, today's usage), then the decisions in
+Python, then one insert per table. One transaction per batch; one bad event never fails the batch.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from tanhui.domain import events as ev
+from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, Posting, TransferGroup
+from tanhui.domain.methodology import Library, Methodology, QuantifyContext
+from tanhui.domain.points import rule_for, rules_for_scheme
+from tanhui.domain.schemes import Scheme
+from tanhui.errors import BusinessRuleViolation, InvalidInput, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.services.methodologies import REGION_KEY, default_library, scheme_pins
+from tanhui.services.partners import spend_nonce
+from tanhui.store import Store
+from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.uow import UnitOfWork
+
+ATTEMPTS_MAX = 3  # a unique-key race with another process: the batch is decided again
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass(slots=True)
+class Staged:
+    """One event after the pure stage: what the store does not need to know to judge."""
+
+    index: int
+    event: ev.IncomingEvent
+    reason: str | None = None  # the first reason found before the store is asked
+    details: dict[str, Any] | None = None
+    methodology: Methodology | None = None
+    carbon_g: int = 0
+    explanation: dict[str, Any] | None = None
+    identity: tuple[str, ...] | None = None
+    identity_scope: str = "global"
+    implausible: dict[str, Any] | None = None
+    late_reason: str | None = None  # too_old / in_future: judged after consent
+    day: date | None = None
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    results: list[dict[str, Any]]
+    summary: dict[str, int]
+    stored: int = 0
+
+
+@dataclass(slots=True)
+class _Usage:
+    day: dict[tuple[int, str, int], ev.Usage] = field(default_factory=dict)
+    month: dict[tuple[int, str, int], ev.Usage] = field(default_factory=dict)
+
+    def get(self, table: dict[tuple[int, str, int], ev.Usage], key: tuple[int, str, int]) -> ev.Usage:
+        found = table.get(key)
+        if found is None:
+            found = table[key] = ev.Usage()
+        return found
+
+
+def _month_key(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def stage(events: Sequence[Any], partner: PartnerRow, scheme: Scheme, library: Library, received_at: datetime) -> list[Staged]:
+    """Parse, resolve the methodology and quantify every event; no store access."""
+    tz = _zone(scheme.timezone)
+    window_days = int(scheme.settings.get("acceptance_window_days", ev.DEFAULT_ACCEPTANCE_WINDOW_DAYS))
+    pins = scheme_pins(scheme)
+    region = scheme.settings.get(REGION_KEY)
+    allowed = set(partner.scenarios)
+    staged: list[Staged] = []
+    for index, raw in enumerate(events):
+        event = ev.parse_event(raw)
+        item = Staged(index, event)
+        staged.append(item)
+        if event.event_id is None:
+            item.reason, item.details = "invalid_data", dict(event.problems)
+            continue
+        if event.scenario is None:
+            item.reason, item.details = "invalid_data", dict(event.problems)
+            continue
+        if event.occurred_at is not None:
+            item.day = event.occurred_at.astimezone(tz).date()
+        try:
+            methodology = library.resolve(event.scenario, on=item.day or received_at.astimezone(tz).date(), pins=pins)
+        except NotFound:
+            item.reason = "unknown_scenario"
+            continue
+        if methodology.scenario != event.scenario:
+            item.reason = "unknown_scenario"  # partners send scenario keys, not methodology ids
+            continue
+        item.methodology = methodology
+        if event.scenario not in allowed:
+            item.reason = "scenario_not_allowed"
+            continue
+        if event.problems:
+            item.reason, item.details = "invalid_data", dict(event.problems)
+            continue
+        assert event.occurred_at is not None and item.day is not None
+        try:
+            quantity = methodology.quantify(
+                event.data, QuantifyContext(occurred_at=event.occurred_at, local_date=item.day, default_region=region)
+            )
+        except InvalidInput as error:
+            item.reason, item.details = "invalid_data", dict(error.details)
+            continue
+        except BusinessRuleViolation as error:
+            if error.code != "implausible":
+                raise
+            item.implausible = dict(error.details) or {"rule": error.message("en")}
+        else:
+            item.carbon_g = quantity.carbon_g
+            item.explanation = quantity.explanation
+            item.identity = quantity.identity
+            item.identity_scope = quantity.identity_scope
+        item.late_reason = ev.time_window_reason(event.occurred_at, received_at, window_days)
+    return staged
+
+
+def ingest_events(
+    store: Store,
+    partner: PartnerRow,
+    events: Sequence[Any],
+    *,
+    nonce: str | None = None,
+    now: datetime | None = None,
+    library: Library | None = None,
+) -> BatchOutcome:
+    """Decide and store one batch. A replayed batch changes nothing and answers `duplicate`."""
+    received_at = now or utcnow()
+    library = library or default_library()
+    for attempt in range(ATTEMPTS_MAX):
+        try:
+            with store.unit_of_work() as uow:
+                if nonce is not None:
+                    spend_nonce(uow, partner, nonce, received_at)
+                scheme = uow.schemes.get(partner.scheme_id)
+                if scheme is None:
+                    raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
+                staged = stage(events, partner, scheme, library, received_at)
+                return _decide_and_write(uow, partner, scheme, staged, received_at)
+        except IntegrityError:
+            # Another process claimed one of these event ids or behaviours between our read and
+            # our write; everything rolled back, so deciding again gives the right answers.
+            if attempt == ATTEMPTS_MAX - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list[Staged], received_at: datetime) -> BatchOutcome:
+    chain = chain_id(scheme.id, zlib.crc32(partner.id.encode()) % scheme.ledger_chains)
+    # One partner's batches queue on one chain: the checks below stay true until we commit.
+    uow.ledger.lock_chain(chain)
+
+    ids = [s.event.event_id for s in staged if s.event.event_id is not None]
+    earlier = uow.events.outcomes(partner.pk, ids)
+    user_refs = [s.event.user_ref for s in staged if s.event.user_ref is not None and s.reason is None]
+    links = uow.consents.links_with_active_consent(partner.pk, user_refs)
+
+    rules = rules_for_scheme(scheme.settings)
+    results: list[dict[str, Any] | None] = [None] * len(staged)
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}  # event_id -> (content hash, result) within the batch
+    candidates: list[tuple[Staged, int]] = []
+    replays: list[tuple[int, str, str]] = []
+    rows: list[dict[str, Any]] = []
+
+    for item in staged:
+        event = item.event
+        event_id = event.event_id
+        if event_id is None:
+            results[item.index] = ev.result(_shown_id(event.raw), ev.REJECTED, "invalid_data", details=item.details)
+            continue
+        content_hash = event.content_hash()
+        before = earlier.get(event_id)
+        if before is not None:
+            results[item.index] = _replay(event_id, content_hash, before.content_hash, before.carbon_g, before.points, before.methodology)
+            continue
+        if event_id in seen:
+            replays.append((item.index, event_id, content_hash))  # answered once the first is decided
+            continue
+        link = links.get(event.user_ref) if event.user_ref is not None else None
+        reason = item.reason
+        if reason is None and (link is None or link.consent_granted_at is None):
+            reason = "no_consent"
+        reason = reason or item.late_reason or ("implausible" if item.implausible is not None else None)
+        methodology_ref = item.methodology.ref if item.methodology is not None else None
+        if reason is not None:
+            details = item.details if reason == "invalid_data" else (item.implausible if reason == "implausible" else None)
+            result = ev.result(event_id, ev.REJECTED, reason, methodology=methodology_ref, details=details)
+            results[item.index] = result
+            seen[event_id] = (content_hash, result)
+            rows.append(_row(scheme, partner, item, content_hash, received_at, link.account_id if link else None, result))
+            continue
+        assert link is not None
+        candidates.append((item, link.account_id))
+        seen[event_id] = (content_hash, {"carbon_g": 0, "points": 0, "methodology": methodology_ref})
+
+    if candidates:
+        rows.extend(_credit(uow, partner, scheme, candidates, rules, results, seen, received_at, chain))
+    for index, event_id, content_hash in replays:
+        first_hash, first = seen[event_id]
+        results[index] = _replay(event_id, content_hash, first_hash, first["carbon_g"], first["points"], first["methodology"])
+    uow.events.add_many(rows)
+    final = [r for r in results if r is not None]
+    assert len(final) == len(staged)
+    return BatchOutcome(final, ev.summarise(final), stored=len(rows))
+
+
+def _credit(
+    uow: UnitOfWork,
+    partner: PartnerRow,
+    scheme: Scheme,
+    candidates: list[tuple[Staged, int]],
+    rules: dict[str, Any],
+    results: list[dict[str, Any] | None],
+    seen: dict[str, tuple[str, dict[str, Any]]],
+    received_at: datetime,
+    chain: str,
+) -> list[dict[str, Any]]:
+    """Behaviour de-duplication, caps and points for the events that passed every other rule."""
+    fingerprints: dict[int, str] = {}
+    for item, account_id in candidates:
+        if item.identity is not None:
+            assert item.event.scenario is not None
+            fingerprints[item.index] = ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
+    claimed = uow.events.claimed(fingerprints.values())
+
+    days = [item.day for item, _ in candidates if item.day is not None]
+    first_day = min(days).replace(day=1)
+    usage = _Usage()
+    for account_id, scenario, day_number, count, carbon_g, points in uow.events.usage(
+        [a for _, a in candidates], first_day.toordinal(), max(days).toordinal()
+    ):
+        day = date.fromordinal(day_number)
+        for table, key in ((usage.day, (account_id, scenario, day_number)), (usage.month, (account_id, scenario, _month_key(day)))):
+            u = usage.get(table, key)
+            u.events += count
+            u.carbon_g += carbon_g
+            u.points += points
+
+    holdings = uow.ledger.holdings_many({a for _, a in candidates})
+    issuance_co2e = uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE).id
+    issuance_points = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+
+    rows: list[dict[str, Any]] = []
+    credited: list[tuple[Staged, int, dict[str, Any], str, str | None]] = []
+    groups: list[TransferGroup] = []
+    for item, account_id in candidates:
+        event = item.event
+        assert event.event_id is not None and event.scenario is not None and item.methodology is not None and item.day is not None
+        methodology = item.methodology
+        content_hash = seen[event.event_id][0]
+        fp = fingerprints.get(item.index)
+        if fp is not None and fp in claimed:
+            result = ev.result(event.event_id, ev.REJECTED, "duplicate_behaviour", methodology=methodology.ref)
+            _settle(item, result, results, seen, content_hash)
+            rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result))
+            continue
+        day_usage = usage.get(usage.day, (account_id, event.scenario, item.day.toordinal()))
+        month_usage = usage.get(usage.month, (account_id, event.scenario, _month_key(item.day)))
+        carbon_g = item.carbon_g
+        allowed = True
+        for cap in methodology.caps:
+            used = day_usage if cap.period == "day" else month_usage
+            allowed, carbon_g = ev.cap_allows(cap.max_events, cap.max_carbon_g, used, carbon_g)
+            if not allowed:
+                break
+        if not allowed:
+            result = ev.result(event.event_id, ev.REJECTED, "cap_reached", methodology=methodology.ref)
+            _settle(item, result, results, seen, content_hash)
+            rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result))
+            continue
+        rule = rule_for(rules, event.scenario)
+        points = rule.capped(rule.points_for(carbon_g), day_usage.points)
+        for u in (day_usage, month_usage):
+            u.events += 1
+            u.carbon_g += carbon_g
+            u.points += points
+        if fp is not None:
+            claimed.add(fp)
+        result = ev.result(event.event_id, ev.CREDITED, None, carbon_g, points, methodology.ref)
+        _settle(item, result, results, seen, content_hash)
+        explanation = item.explanation
+        if explanation is not None and carbon_g != item.carbon_g:
+            explanation = {**explanation, "capped_carbon_g": carbon_g}
+        postings = []
+        mine = holdings[account_id]
+        if carbon_g > 0:
+            postings.append(Posting(issuance_co2e, mine[ASSET_CO2E].id, carbon_g))
+        if points > 0:
+            postings.append(Posting(issuance_points, mine[ASSET_POINTS].id, points))
+        if postings:
+            groups.append(
+                TransferGroup(
+                    scheme_id=scheme.id,
+                    kind="behaviour_credit",
+                    postings=tuple(postings),
+                    memo={"partner": partner.id, "event_id": event.event_id, "scenario": event.scenario},
+                )
+            )
+        credited.append((item, account_id, result, content_hash, fp))
+        item.explanation = explanation
+
+    appended = iter(uow.ledger.append(groups, chain_id=chain, now=received_at)) if groups else iter(())
+    for item, account_id, result, content_hash, fp in credited:
+        entry_id = None
+        if result["carbon_g"] > 0 or result["points"] > 0:
+            entry = next(appended).entry
+            assert entry is not None
+            entry_id = entry.id
+        rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result, fp, entry_id))
+    return rows
+
+
+def _settle(item: Staged, result: dict[str, Any], results: list[dict[str, Any] | None], seen: dict[str, tuple[str, dict[str, Any]]], content_hash: str) -> None:
+    results[item.index] = result
+    assert item.event.event_id is not None
+    seen[item.event.event_id] = (content_hash, result)
+
+
+def _replay(event_id: str, content_hash: str, first_hash: str, carbon_g: int, points: int, methodology: str | None) -> dict[str, Any]:
+    if content_hash == first_hash:
+        return ev.result(event_id, ev.DUPLICATE, "duplicate_event", carbon_g, points, methodology)
+    return ev.result(event_id, ev.REJECTED, "event_id_reused")
+
+
+def _shown_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("event_id"), str):
+        return raw["event_id"][:128]
+    return None
+
+
+def _row(
+    scheme: Scheme,
+    partner: PartnerRow,
+    item: Staged,
+    content_hash: str,
+    received_at: datetime,
+    account_id: int | None,
+    result: dict[str, Any],
+    fingerprint: str | None = None,
+    entry_id: int | None = None,
+) -> dict[str, Any]:
+    event = item.event
+    credited = result["status"] == ev.CREDITED
+    return {
+        "scheme_id": scheme.id,
+        "partner_pk": partner.pk,
+        "event_id": event.event_id,
+        "user_ref": event.user_ref,
+        "account_id": account_id,
+        "scenario": (event.scenario or "")[:64],
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "local_day": item.day.toordinal() if item.day is not None else None,
+        "status": result["status"],
+        "reason": result["reason"],
+        "carbon_g": result["carbon_g"],
+        "points": result["points"],
+        "methodology": result["methodology"],
+        "content_hash": content_hash,
+        "fingerprint": fingerprint if credited else None,
+        "entry_id": entry_id,
+        "data": dict(event.data) if event.data else None,
+        "explanation": item.explanation if credited else None,
+        "details": result.get("details"),
+    }
+
+
+def find_partner(store: Store, partner_id: str) -> PartnerRow:
+    with store.unit_of_work(write=False) as uow:
+        partner = uow.partners.get(partner_id)
+    if partner is None:
+        raise NotFound("partner_not_found", partner_id=partner_id)
+    return partner
+

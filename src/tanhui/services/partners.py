@@ -1,0 +1,152 @@
+"""Partners: creation, secrets and their rotation, and request authentication."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from tanhui.domain import signing
+from tanhui.domain.schemes import validate_name
+from tanhui.errors import InvalidInput, NotFound, Unauthorised
+from tanhui.services.clock import utcnow
+from tanhui.store import Store
+from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.uow import UnitOfWork
+
+
+def new_partner_id() -> str:
+    return "ptn_" + random_secrets.token_hex(8)
+
+
+def new_secret() -> str:
+    return "sk_" + random_secrets.token_urlsafe(32)
+
+
+def _clean_scenarios(scenarios: list[str]) -> list[str]:
+    from tanhui.services.methodologies import default_library
+
+    known = set(default_library().scenarios)
+    cleaned = sorted({s.strip() for s in scenarios if s.strip()})
+    if not cleaned:
+        raise InvalidInput("invalid_scenarios", details={"field": "scenarios"}, scenarios="")
+    unknown = [s for s in cleaned if s not in known]
+    if unknown:
+        raise InvalidInput("invalid_scenarios", details={"field": "scenarios", "unknown": unknown}, scenarios=", ".join(unknown))
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedPartner:
+    partner: PartnerRow
+    secret: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "partner_id": self.partner.id,
+            "secret": self.secret,
+            "scheme_id": self.partner.scheme_id,
+            "name": self.partner.name,
+            "scenarios": list(self.partner.scenarios),
+        }
+
+
+def create_partner(store: Store, scheme_id: str, name: str, scenarios: list[str], now: datetime | None = None) -> CreatedPartner:
+    name = validate_name(name)
+    cleaned = _clean_scenarios(scenarios)
+    secret = new_secret()
+    with store.unit_of_work() as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        partner = uow.partners.add(new_partner_id(), scheme_id, name, cleaned, secret, now or utcnow())
+    return CreatedPartner(partner, secret)
+
+
+def _get(uow: UnitOfWork, partner_id: str) -> PartnerRow:
+    partner = uow.partners.get(partner_id)
+    if partner is None:
+        raise NotFound("partner_not_found", partner_id=partner_id)
+    return partner
+
+
+def rotate_secret(store: Store, partner_id: str, now: datetime | None = None) -> str:
+    """A new secret; the old one stays valid until `retire_old_secrets` (no downtime while rotating)."""
+    secret = new_secret()
+    with store.unit_of_work() as uow:
+        partner = _get(uow, partner_id)
+        uow.partners.add_secret(partner.pk, secret, now or utcnow())
+    return secret
+
+
+def retire_old_secrets(store: Store, partner_id: str, now: datetime | None = None) -> int:
+    with store.unit_of_work() as uow:
+        return uow.partners.retire_secrets_except_newest(_get(uow, partner_id).pk, now or utcnow())
+
+
+def set_status(store: Store, partner_id: str, status: str) -> PartnerRow:
+    with store.unit_of_work() as uow:
+        partner = _get(uow, partner_id)
+        uow.partners.set_status(partner.pk, status)
+        return _get(uow, partner_id)
+
+
+def set_scenarios(store: Store, partner_id: str, scenarios: list[str]) -> PartnerRow:
+    cleaned = _clean_scenarios(scenarios)
+    with store.unit_of_work() as uow:
+        partner = _get(uow, partner_id)
+        uow.partners.set_scenarios(partner.pk, cleaned)
+        return _get(uow, partner_id)
+
+
+def list_partners(store: Store, scheme_id: str | None = None) -> list[PartnerRow]:
+    with store.unit_of_work(write=False) as uow:
+        return uow.partners.list(scheme_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    partner_id: str | None
+    timestamp: str | None
+    nonce: str | None
+    signature: str | None
+    method: str
+    path: str
+    body: bytes
+
+
+def authenticate(store: Store, request: SignedRequest, now: datetime | None = None) -> PartnerRow:
+    """Check a partner's signature and clock (read-only). The nonce is spent by `spend_nonce`
+    inside the request's own unit of work, so a request that fails leaves its nonce unused."""
+    now = now or utcnow()
+    if not request.partner_id:
+        raise Unauthorised("bad_signature", reason="Tanhui-Partner")
+    with store.unit_of_work(write=False) as uow:
+        partner = uow.partners.get(request.partner_id)
+        if partner is None or partner.status != "active":
+            raise Unauthorised("unknown_partner", partner_id=request.partner_id)
+        active = uow.partners.active_secrets(partner.pk)
+    if not (request.timestamp and request.nonce and request.signature):
+        raise Unauthorised("bad_signature", reason="Tanhui-Timestamp, Tanhui-Nonce, Tanhui-Signature")
+    timestamp = signing.parse_timestamp(request.timestamp)
+    if timestamp is None or not signing.valid_nonce(request.nonce):
+        raise Unauthorised("bad_signature", reason="Tanhui-Timestamp / Tanhui-Nonce format")
+    if not signing.signature_matches(
+        active, request.signature, request.timestamp, request.nonce, request.method, request.path, request.body
+    ):
+        raise Unauthorised("bad_signature", reason="HMAC")
+    if not signing.is_fresh(timestamp, int(now.timestamp())):
+        raise Unauthorised("stale_request", skew_s=signing.TIMESTAMP_SKEW_S)
+    return partner
+
+
+def spend_nonce(uow: UnitOfWork, partner: PartnerRow, nonce: str, now: datetime) -> None:
+    """Record the request's nonce in the shared store (every server process sees it)."""
+    if not uow.partners.use_nonce(partner.pk, nonce, now):
+        raise Unauthorised("replayed_request", window_s=signing.NONCE_TTL_S)
+
+
+def forget_old_nonces(store: Store, now: datetime | None = None) -> int:
+    """Nonces older than the replay window can go: a request that old is refused as stale anyway."""
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        return uow.partners.forget_nonces_before(uow.partners.nonce_cutoff(now, signing.NONCE_TTL_S))

@@ -1,0 +1,210 @@
+"""Partner links (user_ref -> account), consent records, binding codes and user tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, update
+
+from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    id: int
+    public_id: str
+    link_id: int
+    partner_id: str
+    user_ref: str | None
+    account_id: int
+    scopes: tuple[str, ...]
+    purpose: str
+    granted_at: datetime
+    recorded_at: datetime
+    granted_via: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "consent_id": self.public_id,
+            "account_id": str(self.account_id),
+            "partner_id": self.partner_id,
+            "user_ref": self.user_ref,
+            "scopes": list(self.scopes),
+            "purpose": self.purpose,
+            "status": "active" if self.active else "revoked",
+            "granted_at": self.granted_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+_CONSENT_COLUMNS = (
+    consents,
+    partner_links.c.user_ref,
+    partner_links.c.account_id,
+    partners.c.id.label("partner_id"),
+)
+
+
+def _consent(row: object) -> ConsentRow:
+    r = row
+    return ConsentRow(
+        r.id, r.public_id, r.link_id, r.partner_id, r.user_ref, r.account_id, tuple(r.scopes), r.purpose,  # type: ignore[attr-defined]
+        r.granted_at, r.recorded_at, r.granted_via, r.revoked_at, r.revoked_by,  # type: ignore[attr-defined]
+    )
+
+
+def _joined():  # type: ignore[no-untyped-def]
+    return consents.join(partner_links, partner_links.c.id == consents.c.link_id).join(
+        partners, partners.c.pk == partner_links.c.partner_pk
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    id: int
+    account_id: int
+    consent_granted_at: datetime | None  # of the active consent, None when there is none
+
+
+class ConsentRepository(Repository):
+    # -- links --------------------------------------------------------------------------
+
+    def link(self, partner_pk: int, user_ref: str) -> tuple[int, int] | None:
+        row = self.conn.execute(
+            select(partner_links.c.id, partner_links.c.account_id).where(
+                partner_links.c.partner_pk == partner_pk, partner_links.c.user_ref == user_ref
+            )
+        ).first()
+        return None if row is None else (int(row.id), int(row.account_id))
+
+    def add_link(self, partner_pk: int, user_ref: str, account_id: int, now: datetime) -> int:
+        return int(
+            self.conn.execute(
+                insert(partner_links)
+                .values(partner_pk=partner_pk, user_ref=user_ref, account_id=account_id, created_at=now)
+                .returning(partner_links.c.id)
+            ).scalar_one()
+        )
+
+    def links_with_active_consent(self, partner_pk: int, user_refs: Iterable[str]) -> dict[str, Link]:
+        """user_ref -> its link and active consent, for a whole batch in one query per chunk."""
+        found: dict[str, Link] = {}
+        for batch in chunks(sorted(set(user_refs))):
+            rows = self.conn.execute(
+                select(partner_links.c.user_ref, partner_links.c.id, partner_links.c.account_id, consents.c.granted_at)
+                .select_from(
+                    partner_links.outerjoin(
+                        consents, and_(consents.c.link_id == partner_links.c.id, consents.c.revoked_at.is_(None))
+                    )
+                )
+                .where(partner_links.c.partner_pk == partner_pk, partner_links.c.user_ref.in_(batch))
+            )
+            for row in rows:
+                found[row.user_ref] = Link(int(row.id), int(row.account_id), row.granted_at)
+        return found
+
+    # -- consents -----------------------------------------------------------------------
+
+    def active_for_link(self, link_id: int) -> ConsentRow | None:
+        row = self.conn.execute(
+            select(*_CONSENT_COLUMNS).select_from(_joined()).where(
+                consents.c.link_id == link_id, consents.c.revoked_at.is_(None)
+            )
+        ).first()
+        return None if row is None else _consent(row)
+
+    def grant(
+        self, public_id: str, link_id: int, scopes: list[str], purpose: str, granted_at: datetime, via: str, now: datetime
+    ) -> int:
+        return int(
+            self.conn.execute(
+                insert(consents)
+                .values(
+                    public_id=public_id, link_id=link_id, scopes=scopes, purpose=purpose, granted_at=granted_at,
+                    recorded_at=now, granted_via=via,
+                )
+                .returning(consents.c.id)
+            ).scalar_one()
+        )
+
+    def get(self, consent_id: int) -> ConsentRow | None:
+        row = self.conn.execute(select(*_CONSENT_COLUMNS).select_from(_joined()).where(consents.c.id == consent_id)).first()
+        return None if row is None else _consent(row)
+
+    def get_public(self, public_id: str) -> ConsentRow | None:
+        row = self.conn.execute(
+            select(*_CONSENT_COLUMNS).select_from(_joined()).where(consents.c.public_id == public_id)
+        ).first()
+        return None if row is None else _consent(row)
+
+    def revoke(self, consent_id: int, now: datetime, by: str) -> None:
+        self.conn.execute(
+            update(consents)
+            .where(consents.c.id == consent_id, consents.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_by=by)
+        )
+
+    def for_account(self, account_id: int) -> list[ConsentRow]:
+        rows = self.conn.execute(
+            select(*_CONSENT_COLUMNS)
+            .select_from(_joined())
+            .where(partner_links.c.account_id == account_id)
+            .order_by(consents.c.id)
+        )
+        return [_consent(row) for row in rows]
+
+    # -- binding codes and user tokens --------------------------------------------------
+
+    def add_binding_code(self, code_hash: str, account_id: int, now: datetime, expires_at: datetime) -> None:
+        self.conn.execute(
+            insert(binding_codes).values(code_hash=code_hash, account_id=account_id, created_at=now, expires_at=expires_at)
+        )
+
+    def use_binding_code(self, code_hash: str, now: datetime) -> int | None:
+        """The code's account, marking it used; None when unknown, used or expired."""
+        row = self.conn.execute(
+            self.dialect.for_update(select(binding_codes).where(binding_codes.c.code_hash == code_hash))
+        ).first()
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            return None
+        self.conn.execute(update(binding_codes).where(binding_codes.c.code_hash == code_hash).values(used_at=now))
+        return int(row.account_id)
+
+    def add_token(self, token_hash: str, account_id: int, kind: str, now: datetime, expires_at: datetime) -> None:
+        self.conn.execute(
+            insert(user_tokens).values(
+                token_hash=token_hash, account_id=account_id, kind=kind, created_at=now, expires_at=expires_at
+            )
+        )
+
+    def token_account(self, token_hash: str, kind: str, now: datetime) -> int | None:
+        row = self.conn.execute(
+            select(user_tokens.c.account_id, user_tokens.c.expires_at, user_tokens.c.used_at).where(
+                user_tokens.c.token_hash == token_hash, user_tokens.c.kind == kind
+            )
+        ).first()
+        if row is None or row.expires_at <= now or row.used_at is not None:
+            return None
+        return int(row.account_id)
+
+    def use_token(self, token_hash: str, kind: str, now: datetime) -> int | None:
+        """A single-use token (a login ticket): its account, and never again."""
+        account_id = self.token_account(token_hash, kind, now)
+        if account_id is None:
+            return None
+        done = self.conn.execute(
+            update(user_tokens)
+            .where(user_tokens.c.token_hash == token_hash, user_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+            .returning(user_tokens.c.account_id)
+        ).first()
+        return account_id if done is not None else None
