@@ -167,3 +167,19 @@ def test_verifier_finds_a_broken_link() -> None:
     entries[1] = replace(entries[1], prev_hash="f" * 64)
     report = _verify(entries, stored, balances, heads)
     assert "prev_hash does not match" in report.problems[0]
+
+
+def test_canonical_json_equals_the_standard_library_form() -> None:
+    import json
+    from decimal import Decimal
+
+    from tanhui.domain.canonical import canonical_json
+
+    samples = [
+        {"b": 1, "a": [1, 2, {"z": None, "y": True}], "中文": "碳普惠 ✓", "n": -5},
+        {"quote": 'he said "hi"\n', "tab": "\t", "ctl": "\u0001", "big": 2**62},
+        {"decimal": "8.2", "empty": {}, "list": []},
+    ]
+    for sample in samples:
+        assert canonical_json(sample) == json.dumps(sample, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json({"d": Decimal("1.50"), "t": AT}) == '{"d":"1.50","t":"2026-11-25T08:30:00.000000Z"}'

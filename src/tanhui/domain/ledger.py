@@ -196,7 +196,9 @@ def chain_entry(
     group: TransferGroup, *, chain_id: str, seq: int, prev_hash: str, created_at: datetime
 ) -> JournalEntry:
     """Turn a validated group into the next entry of a chain."""
-    content = group.content_hash()
+    # Only a keyed group can be replayed, so only it needs the hash a replay is compared with;
+    # the entry hash below covers every posting and the memo either way.
+    content = group.content_hash() if group.idempotency_key is not None else ""
     digest = entry_hash(
         prev_hash,
         scheme_id=group.scheme_id,

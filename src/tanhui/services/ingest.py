@@ -246,22 +246,31 @@ def _credit(
             fingerprints[item.index] = ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
     claimed = uow.events.claimed(fingerprints.values())
 
-    days = [item.day for item, _ in candidates if item.day is not None]
-    first_day = min(days).replace(day=1)
+    # Usage on the days this batch touches; whole months only for scenarios with a monthly cap.
     usage = _Usage()
     for account_id, scenario, day_number, count, carbon_g, points in uow.events.usage(
-        [a for _, a in candidates], first_day.toordinal(), max(days).toordinal()
+        {(account_id, item.day.toordinal()) for item, account_id in candidates if item.day is not None}
     ):
-        day = date.fromordinal(day_number)
-        for table, key in ((usage.day, (account_id, scenario, day_number)), (usage.month, (account_id, scenario, _month_key(day)))):
-            u = usage.get(table, key)
+        usage.day[(account_id, scenario, day_number)] = ev.Usage(count, carbon_g, points)
+    monthly = [
+        (item.day, account_id)
+        for item, account_id in candidates
+        if item.day is not None and any(cap.period == "month" for cap in item.methodology.caps)  # type: ignore[union-attr]
+    ]
+    if monthly:
+        first = min(day for day, _ in monthly).replace(day=1)
+        last = ev.month_bounds(max(day for day, _ in monthly))[1]
+        for account_id, scenario, day_number, count, carbon_g, points in uow.events.usage_between(
+            {a for _, a in monthly}, first.toordinal(), last.toordinal()
+        ):
+            u = usage.get(usage.month, (account_id, scenario, _month_key(date.fromordinal(day_number))))
             u.events += count
             u.carbon_g += carbon_g
             u.points += points
 
     holdings = uow.ledger.holdings_many({a for _, a in candidates})
-    issuance_co2e = uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE).id
-    issuance_points = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+    issuance_co2e = uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE)
+    issuance_points = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)
 
     rows: list[dict[str, Any]] = []
     credited: list[tuple[Staged, int, dict[str, Any], str, str | None]] = []
@@ -307,9 +316,9 @@ def _credit(
         postings = []
         mine = holdings[account_id]
         if carbon_g > 0:
-            postings.append(Posting(issuance_co2e, mine[ASSET_CO2E].id, carbon_g))
+            postings.append(Posting(issuance_co2e.id, mine[ASSET_CO2E].id, carbon_g))
         if points > 0:
-            postings.append(Posting(issuance_points, mine[ASSET_POINTS].id, points))
+            postings.append(Posting(issuance_points.id, mine[ASSET_POINTS].id, points))
         if postings:
             groups.append(
                 TransferGroup(
@@ -322,7 +331,9 @@ def _credit(
         credited.append((item, account_id, result, content_hash, fp))
         item.explanation = explanation
 
-    appended = iter(uow.ledger.append(groups, chain_id=chain, now=received_at)) if groups else iter(())
+    known = {a.id: a for mine in holdings.values() for a in mine.values()}
+    known.update({a.id: a for a in (issuance_co2e, issuance_points)})
+    appended = iter(uow.ledger.append(groups, chain_id=chain, now=received_at, known_accounts=known)) if groups else iter(())
     for item, account_id, result, content_hash, fp in credited:
         entry_id = None
         if result["carbon_g"] > 0 or result["points"] > 0:

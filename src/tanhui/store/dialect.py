@@ -5,9 +5,11 @@ Everything else in the store writes portable SQLAlchemy Core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,3 +32,47 @@ class Dialect:
         """INSERT ... ON CONFLICT (cols) DO NOTHING."""
         maker = pg_insert if self.is_postgresql else sqlite_insert
         return maker(table).on_conflict_do_nothing(index_elements=index_elements)
+
+    # -- the hot path: plain DBAPI executemany, values already in the driver's form ------------
+
+    def bind_time(self, moment: datetime | None) -> Any:
+        """What UTCDateTime would bind: naive UTC text on SQLite, the aware datetime on PostgreSQL."""
+        if moment is None or self.is_postgresql:
+            return moment
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """INSERT many rows through the driver's executemany, skipping per-row SQLAlchemy work.
+
+        Callers pass values exactly as the column types would bind them (see ``bind_time`` and
+        ``canonical_json``); this is used only where a batch writes thousands of rows.
+        """
+        if not rows:
+            return
+        mark = "%s" if self.is_postgresql else "?"
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        conn.exec_driver_sql(sql, list(rows))
+
+    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+        """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
+        if not rows:
+            return
+        mark = "%s" if self.is_postgresql else "?"
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = {mark} WHERE {key_column} = {mark}", list(rows))
+
+    def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """Primary keys for rows about to be inserted by ``insert_rows``, in ascending order.
+
+        PostgreSQL draws them from the column's sequence; SQLite writers hold the database lock
+        (BEGIN IMMEDIATE), so the next ids after the current maximum are theirs.
+        """
+        if count <= 0:
+            return []
+        if self.is_postgresql:
+            rows = conn.execute(
+                text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
+                {"n": count},
+            )
+            return sorted(int(r[0]) for r in rows)
+        start = int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()) + 1
+        return list(range(start, start + count))

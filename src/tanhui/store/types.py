@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Text
 from sqlalchemy.types import TypeDecorator
+
+from tanhui.domain.canonical import canonical_json
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -41,7 +43,7 @@ class JSONText(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else orjson.loads(value)

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+
+from tanhui.domain.canonical import canonical_json
 
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import events
@@ -20,6 +22,11 @@ class StoredOutcome:
     carbon_g: int
     points: int
     methodology: str | None
+
+
+EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+TIME_COLUMNS = {"occurred_at", "received_at"}
+JSON_COLUMNS = {"data", "explanation", "details"}
 
 
 class EventRepository(Repository):
@@ -42,8 +49,28 @@ class EventRepository(Repository):
             found.update(self.conn.execute(select(events.c.fingerprint).where(events.c.fingerprint.in_(batch))).scalars())
         return found
 
-    def usage(self, account_ids: Iterable[int], day_from: int, day_to: int) -> list[tuple[int, str, int, int, int, int]]:
-        """(account, scenario, local_day, events, carbon_g, points) credited in the day range."""
+    def usage(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, str, int, int, int, int]]:
+        """(account, scenario, local_day, events, carbon_g, points) credited on exactly the given
+        (account, local_day) pairs: one indexed query per day (a row-value IN would scan)."""
+        by_day: dict[int, set[int]] = {}
+        for account_id, day in keys:
+            by_day.setdefault(day, set()).add(account_id)
+        rows: list[tuple[int, str, int, int, int, int]] = []
+        for day, account_ids in sorted(by_day.items()):
+            for batch in chunks(sorted(account_ids)):
+                result = self.conn.execute(
+                    select(
+                        events.c.account_id, events.c.scenario, events.c.local_day,
+                        func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points),
+                    )
+                    .where(events.c.account_id.in_(batch), events.c.local_day == day, events.c.status == "credited")
+                    .group_by(events.c.account_id, events.c.scenario, events.c.local_day)
+                )
+                rows.extend((int(a), s, int(d), int(n), int(c or 0), int(p or 0)) for a, s, d, n, c, p in result)
+        return rows
+
+    def usage_between(self, account_ids: Iterable[int], day_from: int, day_to: int) -> list[tuple[int, str, int, int, int, int]]:
+        """The same, for every day of a range (monthly caps)."""
         rows: list[tuple[int, str, int, int, int, int]] = []
         for batch in chunks(sorted(set(account_ids))):
             result = self.conn.execute(
@@ -63,8 +90,20 @@ class EventRepository(Repository):
         return rows
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(events), rows)
+        """The batch's audit rows, through the driver's executemany (thousands per batch)."""
+        d = self.dialect
+        d.insert_rows(
+            self.conn,
+            events,
+            EVENT_COLUMNS,
+            [
+                tuple(
+                    d.bind_time(r[c]) if c in TIME_COLUMNS else (canonical_json(r[c]) if c in JSON_COLUMNS and r[c] is not None else r[c])
+                    for c in EVENT_COLUMNS
+                )
+                for r in rows
+            ],
+        )
 
     def totals_for_account(self, account_id: int) -> dict[str, dict[str, int]]:
         result = self.conn.execute(

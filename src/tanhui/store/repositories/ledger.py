@@ -8,12 +8,13 @@ with set-based statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
+from tanhui.domain.canonical import canonical_json
 from tanhui.domain.ledger import (
     ASSETS,
     HOLDINGS,
@@ -69,6 +70,13 @@ def _entry(row: object, entry_postings: tuple[Posting, ...]) -> JournalEntry:
         prev_hash=row.prev_hash,  # type: ignore[attr-defined]
         entry_hash=row.entry_hash,  # type: ignore[attr-defined]
     )
+
+
+ENTRY_COLUMNS = (
+    "id", "scheme_id", "chain_id", "seq", "kind", "idempotency_key", "content_hash", "memo",
+    "reverses_entry_id", "created_at", "prev_hash", "entry_hash",
+)
+POSTING_COLUMNS = ("entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")
 
 
 class LedgerRepository(Repository):
@@ -261,12 +269,15 @@ class LedgerRepository(Repository):
         chain_id: str,
         now: datetime,
         raise_on_error: bool = True,
+        known_accounts: Mapping[int, LedgerAccount] | None = None,
     ) -> list[Appended]:
         """Record groups at the end of one chain; each group is all or nothing.
 
         With ``raise_on_error`` (single requests) the first refused group raises and the caller's
         unit of work rolls back. Without it (batches) a refused group gets an ``Appended`` carrying
-        the error and the others are still written.
+        the error and the others are still written. ``known_accounts`` spares re-reading ledger
+        accounts the caller already loaded in this transaction (their balances are still locked
+        and read here).
         """
         head = self.conn.execute(
             self.dialect.for_update(
@@ -290,7 +301,7 @@ class LedgerRepository(Repository):
         account_ids = {p.from_account_id for g in groups for p in g.postings} | {
             p.to_account_id for g in groups for p in g.postings
         }
-        accounts, balances = self._lock_accounts(account_ids)
+        accounts, balances = self._lock_accounts(account_ids, known_accounts or {})
 
         outcomes: list[Appended] = []
         new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]] = []
@@ -336,17 +347,24 @@ class LedgerRepository(Repository):
             ]
         return outcomes
 
-    def _lock_accounts(self, account_ids: set[int]) -> tuple[dict[int, LedgerAccount], dict[int, int]]:
-        accounts: dict[int, LedgerAccount] = {}
-        balances: dict[int, int] = {}
-        for batch in chunks(sorted(account_ids)):
-            query = self.dialect.for_update(
-                select(ledger_accounts).where(ledger_accounts.c.id.in_(batch)).order_by(ledger_accounts.c.id)
-            )
-            for row in self.conn.execute(query):
+    def _lock_accounts(
+        self, account_ids: set[int], known: Mapping[int, LedgerAccount]
+    ) -> tuple[dict[int, LedgerAccount], dict[int, int]]:
+        accounts = {i: known[i] for i in account_ids if i in known}
+        unknown = sorted(account_ids - accounts.keys())
+        for batch in chunks(unknown):
+            for row in self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.id.in_(batch))):
                 accounts[row.id] = _account(row)
-                if row.tracked:
-                    balances[row.id] = int(row.balance)
+        balances: dict[int, int] = {}
+        tracked = sorted(i for i, a in accounts.items() if a.tracked)
+        for batch in chunks(tracked):
+            query = self.dialect.for_update(
+                select(ledger_accounts.c.id, ledger_accounts.c.balance)
+                .where(ledger_accounts.c.id.in_(batch))
+                .order_by(ledger_accounts.c.id)
+            )
+            for account_id, balance in self.conn.execute(query):
+                balances[account_id] = int(balance)
         return accounts, balances
 
     def _write(
@@ -359,47 +377,32 @@ class LedgerRepository(Repository):
         head_hash: str,
         now: datetime,
     ) -> list[int]:
-        entry_rows = [
-            {
-                "scheme_id": e.scheme_id,
-                "chain_id": e.chain_id,
-                "seq": e.seq,
-                "kind": e.kind,
-                "idempotency_key": e.idempotency_key,
-                "content_hash": e.content_hash,
-                "memo": dict(e.memo),
-                "reverses_entry_id": e.reverses_entry_id,
-                "created_at": e.created_at,
-                "prev_hash": e.prev_hash,
-                "entry_hash": e.entry_hash,
-            }
-            for e, _after in new_entries
-        ]
-        ids = list(
-            self.conn.execute(
-                insert(journal_entries).returning(journal_entries.c.id, sort_by_parameter_order=True), entry_rows
-            ).scalars()
+        d = self.dialect
+        ids = d.allocate_ids(self.conn, journal_entries, len(new_entries))
+        d.insert_rows(
+            self.conn,
+            journal_entries,
+            ENTRY_COLUMNS,
+            [
+                (
+                    entry_id, e.scheme_id, e.chain_id, e.seq, e.kind, e.idempotency_key, e.content_hash,
+                    canonical_json(dict(e.memo)), e.reverses_entry_id, d.bind_time(e.created_at), e.prev_hash,
+                    e.entry_hash,
+                )
+                for entry_id, (e, _after) in zip(ids, new_entries, strict=True)
+            ],
         )
-        posting_rows = [
-            {
-                "entry_id": entry_id,
-                "from_account_id": p.from_account_id,
-                "to_account_id": p.to_account_id,
-                "amount": p.amount,
-                "from_balance_after": source_after,
-                "to_balance_after": target_after,
-            }
-            for entry_id, (entry, after) in zip(ids, new_entries, strict=True)
-            for p, (source_after, target_after) in zip(entry.postings, after, strict=True)
-        ]
-        self.conn.execute(insert(postings), posting_rows)
-        if touched:
-            self.conn.execute(
-                update(ledger_accounts)
-                .where(ledger_accounts.c.id == bindparam("b_id"))
-                .values(balance=bindparam("b_balance")),
-                [{"b_id": account_id, "b_balance": balance} for account_id, balance in sorted(touched.items())],
-            )
+        d.insert_rows(
+            self.conn,
+            postings,
+            POSTING_COLUMNS,
+            [
+                (entry_id, p.from_account_id, p.to_account_id, p.amount, source_after, target_after)
+                for entry_id, (entry, after) in zip(ids, new_entries, strict=True)
+                for p, (source_after, target_after) in zip(entry.postings, after, strict=True)
+            ],
+        )
+        d.update_rows(self.conn, ledger_accounts, "balance", "id", [(b, a) for a, b in sorted(touched.items())])
         self.conn.execute(
             update(journal_chains)
             .where(journal_chains.c.id == chain_id)
