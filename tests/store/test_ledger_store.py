@@ -147,3 +147,21 @@ def test_scheme_create_conflict_and_unknown(store: Store, scheme_id: str) -> Non
         schemes.get_scheme(store, scheme_id + "x")
     with pytest.raises(NotFound):
         ledger.verify(store, scheme_id + "x")
+
+
+def test_expired_nonces_are_forgotten_and_fresh_ones_kept(store: Store, scheme_id: str) -> None:
+    from datetime import timedelta
+
+    from tanhui.services import partners
+    from tanhui.services.clock import utcnow
+
+    schemes.create_scheme(store, scheme_id, "n")
+    created = partners.create_partner(store, scheme_id, "p", ["bus_ride"])
+    now = utcnow()
+    with store.unit_of_work() as uow:
+        partners.spend_nonce(uow, created.partner, "old-nonce-000000001", now - timedelta(seconds=700))
+        partners.spend_nonce(uow, created.partner, "new-nonce-000000001", now - timedelta(seconds=10))
+    assert partners.forget_old_nonces(store, now) >= 1
+    with store.unit_of_work() as uow:
+        assert uow.partners.use_nonce(created.partner.pk, "old-nonce-000000001", now)  # forgotten: usable (stale anyway)
+        assert not uow.partners.use_nonce(created.partner.pk, "new-nonce-000000001", now)  # still remembered

@@ -32,7 +32,9 @@ GENESIS_HASH = "0" * 64
 # the ingest path free of a hot row: their balance is the negated sum of everyone else's).
 SYSTEM_ISSUANCE = "issuance"
 SYSTEM_REDEEMED = "redeemed"
-SYSTEM_ACCOUNT_CODES = (SYSTEM_ISSUANCE, SYSTEM_REDEEMED)
+SYSTEM_HELD = "held"  # escrow of marketplace holds: an order's points wait here until posted or voided
+SYSTEM_EXPIRED = "expired"  # points that expired under the scheme's policy
+SYSTEM_ACCOUNT_CODES = (SYSTEM_ISSUANCE, SYSTEM_REDEEMED, SYSTEM_HELD, SYSTEM_EXPIRED)
 HOLDINGS = "holdings"
 
 

@@ -139,10 +139,22 @@ def authenticate(store: Store, request: SignedRequest, now: datetime | None = No
     return partner
 
 
+NONCE_SWEEP_EVERY = 500  # requests per process between sweeps of expired nonces
+_since_sweep = [0]
+
+
 def spend_nonce(uow: UnitOfWork, partner: PartnerRow, nonce: str, now: datetime) -> None:
-    """Record the request's nonce in the shared store (every server process sees it)."""
+    """Record the request's nonce in the shared store (every server process sees it).
+
+    Every few hundred requests the same transaction also forgets nonces past the replay window,
+    so the table stays as small as one window's traffic.
+    """
     if not uow.partners.use_nonce(partner.pk, nonce, now):
         raise Unauthorised("replayed_request", window_s=signing.NONCE_TTL_S)
+    _since_sweep[0] += 1
+    if _since_sweep[0] >= NONCE_SWEEP_EVERY:
+        _since_sweep[0] = 0
+        uow.partners.forget_nonces_before(uow.partners.nonce_cutoff(now, signing.NONCE_TTL_S))
 
 
 def forget_old_nonces(store: Store, now: datetime | None = None) -> int:

@@ -39,7 +39,11 @@ def _make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # prepare_threshold=None: every statement is planned with its real values; a cached generic
+        # plan for "event_id IN (...)" chose a sequential scan as the table grew.
+        return create_engine(
+            parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+        )
     raise InvalidInput("invalid_database_url", url=url)
 
 

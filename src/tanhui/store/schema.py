@@ -270,3 +270,28 @@ Index(
     sqlite_where=events.c.fingerprint.is_not(None),
     postgresql_where=events.c.fingerprint.is_not(None),
 )
+
+# -- organisations (enterprises, schools, communities: members, team totals, credit holders) ------
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(40), nullable=False, unique=True),  # org_...
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("invite_code", String(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('company', 'school', 'community', 'government', 'group')", name="kind"),
+)
+Index("ix_organisations_scheme_id", organisations.c.scheme_id)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("organisation_id", BigId, ForeignKey("organisations.id"), primary_key=True),
+    Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("joined_at", UTCDateTime, nullable=False),
+)
+Index("ix_memberships_account_id", memberships.c.account_id)
