@@ -295,3 +295,94 @@ memberships = Table(
     Column("joined_at", UTCDateTime, nullable=False),
 )
 Index("ix_memberships_account_id", memberships.c.account_id)
+
+# -- points economy and marketplace ------------------------------------------------------------
+
+market_items = Table(
+    "market_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(40), nullable=False, unique=True),  # itm_...
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("key", String(64), nullable=False),  # the operator's own name for it (scheme files)
+    Column("kind", String(16), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("title_zh", String(200), nullable=False),
+    Column("title_en", String(200), nullable=False),
+    Column("description_zh", String(2000), nullable=False),
+    Column("description_en", String(2000), nullable=False),
+    Column("points_price", BigInteger, nullable=False),
+    Column("stock", BigInteger, nullable=False),
+    Column("per_person_limit", Integer, nullable=True),
+    Column("sale_starts_at", UTCDateTime, nullable=True),
+    Column("sale_ends_at", UTCDateTime, nullable=True),
+    Column("merchant", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("stock >= 0", name="stock_non_negative"),
+    CheckConstraint("points_price > 0", name="price_positive"),
+    CheckConstraint("kind IN ('coupon', 'physical', 'service', 'donation')", name="kind"),
+    CheckConstraint("status IN ('active', 'hidden')", name="status"),
+    UniqueConstraint("scheme_id", "key"),
+)
+
+coupon_codes = Table(
+    "coupon_codes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("item_id", BigId, ForeignKey("market_items.id"), nullable=False),
+    Column("code", String(128), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("order_id", BigId, nullable=True),
+    UniqueConstraint("item_id", "code"),
+)
+Index("ix_coupon_codes_item_id_order_id", coupon_codes.c.item_id, coupon_codes.c.order_id)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(40), nullable=False, unique=True),  # ord_...
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
+    Column("item_id", BigId, ForeignKey("market_items.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("hold_entry_id", BigId, nullable=False),
+    Column("settle_entry_id", BigId, nullable=True),  # the post (fulfilled/delivered) or the void (cancelled)
+    Column("coupon_codes", JSONText, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("status IN ('pending', 'shipped', 'delivered', 'fulfilled', 'cancelled')", name="status"),
+    UniqueConstraint("account_id", "idempotency_key"),
+)
+Index("ix_orders_account_id", orders.c.account_id)
+Index("ix_orders_item_id", orders.c.item_id)
+
+order_history = Table(
+    "order_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(64), nullable=False),  # person, operator, system
+)
+Index("ix_order_history_order_id", order_history.c.order_id)
+
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("local_day", Integer, primary_key=True),  # date.toordinal() in the scheme's time zone
+    Column("streak", Integer, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("bonus", BigInteger, nullable=False),
+    Column("entry_id", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,133 @@
+"""The marketplace (积分商城): items, orders and their life cycle, as pure rules.
+
+An order holds the buyer's points in the scheme's escrow account (`held`) when it is placed; it is
+*posted* (escrow -> `redeemed`) when fulfilled (a coupon, at once) or delivered (a physical good),
+and *voided* (escrow -> buyer) when cancelled before shipping. Each of the three ledger movements has
+its own idempotency key, and the state machine below allows at most one of post/void per order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tanhui.errors import BusinessRuleViolation, InvalidInput
+
+KINDS = ("coupon", "physical", "service", "donation")
+QUANTITY_MAX = 10
+
+PENDING = "pending"  # placed, points held; a physical good not yet shipped
+SHIPPED = "shipped"
+DELIVERED = "delivered"  # points posted
+FULFILLED = "fulfilled"  # coupon/service/donation: points posted at once
+CANCELLED = "cancelled"  # points returned, stock returned
+
+# status -> statuses it may move to
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    PENDING: (SHIPPED, CANCELLED, FULFILLED),
+    SHIPPED: (DELIVERED,),
+    DELIVERED: (),
+    FULFILLED: (),
+    CANCELLED: (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    public_id: str
+    scheme_id: str
+    key: str
+    kind: str
+    category: str
+    title_zh: str
+    title_en: str
+    description_zh: str
+    description_en: str
+    points_price: int
+    stock: int
+    per_person_limit: int | None
+    sale_starts_at: datetime | None
+    sale_ends_at: datetime | None
+    merchant: str
+    status: str
+
+    def on_sale(self, now: datetime) -> bool:
+        if self.status != "active":
+            return False
+        if self.sale_starts_at is not None and now < self.sale_starts_at:
+            return False
+        return self.sale_ends_at is None or now < self.sale_ends_at
+
+    def title(self, lang: str) -> str:
+        return self.title_en if lang == "en" and self.title_en else self.title_zh
+
+    def to_dict(self, lang: str = "zh-CN") -> dict[str, Any]:
+        return {
+            "id": self.public_id,
+            "key": self.key,
+            "title": self.title(lang),
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "description": self.description_en if lang == "en" and self.description_en else self.description_zh,
+            "kind": self.kind,
+            "category": self.category,
+            "points_price": self.points_price,
+            "stock": self.stock,
+            "per_person_limit": self.per_person_limit,
+            "sale_starts_at": self.sale_starts_at.isoformat() if self.sale_starts_at else None,
+            "sale_ends_at": self.sale_ends_at.isoformat() if self.sale_ends_at else None,
+            "merchant": self.merchant,
+            "status": self.status,
+        }
+
+
+def check_order(item: Item, quantity: int, now: datetime, already_ordered: int) -> int:
+    """The points an order costs, or the first reason it cannot be placed."""
+    if type(quantity) is not int or not 1 <= quantity <= QUANTITY_MAX:
+        raise InvalidInput("invalid_request", details={"quantity": f"1..{QUANTITY_MAX}"})
+    if not item.on_sale(now):
+        raise BusinessRuleViolation("not_on_sale", item_id=item.public_id)
+    if item.per_person_limit is not None and already_ordered + quantity > item.per_person_limit:
+        raise BusinessRuleViolation("limit_reached", item_id=item.public_id, limit=item.per_person_limit)
+    if item.stock < quantity:
+        raise BusinessRuleViolation("out_of_stock", item_id=item.public_id)
+    return item.points_price * quantity
+
+
+def settles_at_once(kind: str) -> bool:
+    """Coupons, services and donations are fulfilled when ordered; physical goods ship first."""
+    return kind != "physical"
+
+
+def next_status(current: str, wanted: str, order_id: str) -> str:
+    if wanted not in TRANSITIONS.get(current, ()):
+        raise BusinessRuleViolation("order_transition", order_id=order_id, status=current, wanted=wanted)
+    return wanted
+
+
+def validate_item_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Operator input for an item: clear errors per field, nothing half-checked."""
+    problems: dict[str, str] = {}
+    kind = fields.get("kind", "coupon")
+    if kind not in KINDS:
+        problems["kind"] = f"one of {', '.join(KINDS)}"
+    title = (fields.get("title_zh") or "").strip()
+    if not title or len(title) > 200:
+        problems["title"] = "1..200 characters"
+    price = fields.get("points_price")
+    if type(price) is not int or price <= 0:
+        problems["points_price"] = "a positive integer"
+    stock = fields.get("stock", 0)
+    if type(stock) is not int or stock < 0:
+        problems["stock"] = "an integer >= 0"
+    limit = fields.get("per_person_limit")
+    if limit is not None and (type(limit) is not int or limit <= 0):
+        problems["per_person_limit"] = "a positive integer"
+    starts, ends = fields.get("sale_starts_at"), fields.get("sale_ends_at")
+    if starts is not None and ends is not None and ends <= starts:
+        problems["sale_ends_at"] = "after sale_starts_at"
+    if problems:
+        raise InvalidInput("invalid_item", details=problems, fields=", ".join(sorted(problems)))
+    return {**fields, "kind": kind, "title_zh": title}
