@@ -111,6 +111,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "too many requests: retry after {retry_after} s",
     },
     "unauthorised": {"zh-CN": "需要有效的登录令牌", "en": "a valid bearer token is required"},
+    # -- operations: readiness, backup and restore --
+    "not_ready": {"zh-CN": "服务尚未就绪（{reason}）", "en": "not ready ({reason})"},
+    "backup_target_exists": {"zh-CN": "{path} 已存在；要覆盖请加 --force", "en": "{path} exists; add --force to overwrite it"},
+    "backup_source_missing": {"zh-CN": "找不到数据库文件 {path}", "en": "database file {path} not found"},
+    "backup_needs_sqlite": {
+        "zh-CN": "PostgreSQL 数据库请用 pg_dump 备份（命令见上，参见 docs/operations.md）",
+        "en": "back up PostgreSQL with pg_dump (command above; see docs/operations.md)",
+    },
+    "restore_needs_sqlite": {
+        "zh-CN": "PostgreSQL 数据库请用 pg_restore 恢复，然后运行 tanhui verify（参见 docs/operations.md）",
+        "en": "restore PostgreSQL with pg_restore, then run tanhui verify (see docs/operations.md)",
+    },
+    "restore_target_exists": {"zh-CN": "{path} 已存在；要替换请加 --force", "en": "{path} exists; add --force to replace it"},
+    "restore_not_tanhui": {"zh-CN": "{path} 不是碳惠数据库（{reason}）", "en": "{path} is not a Tanhui database ({reason})"},
+    "restore_unknown_revision": {
+        "zh-CN": "{path} 的数据库版本 {revision} 本程序不认识",
+        "en": "{path} is at schema revision {revision}, which this version does not know",
+    },
+    "restore_verify_failed": {"zh-CN": "备份校验失败，未替换：{problem}", "en": "the backup failed verification and was not restored: {problem}"},
+    "restore_target_busy": {
+        "zh-CN": "{path} 正在被使用；请先停止服务",
+        "en": "{path} is in use; stop the server first",
+    },
     "method_not_allowed": {"zh-CN": "不支持该请求方法", "en": "method not allowed"},
     "internal_error": {"zh-CN": "服务器内部错误，请稍后重试", "en": "internal error: please retry later"},
     "invalid_data": {

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 from tanhui.cli.output import say
 from tanhui.store import migrate, open_store
 from tanhui.store.engine import describe
 
-app = typer.Typer(help="Database: create or upgrade the schema.", no_args_is_help=True)
+app = typer.Typer(help="Database: create or upgrade the schema; back it up and restore it.", no_args_is_help=True)
 
 
 @app.command("upgrade")
@@ -26,3 +29,51 @@ def check() -> None:
     store = open_store()
     migrate.check(store)
     say("模型与迁移一致", "models and migrations agree")
+
+
+@app.command("backup")
+def backup(
+    out: Path = typer.Argument(..., metavar="OUT.db", help="The backup file to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUT.db if it exists."),
+) -> None:
+    """Copy the SQLite database with SQLite's online backup API (safe while the server writes)."""
+    from tanhui.config import Settings
+    from tanhui.errors import TanhuiError
+    from tanhui.services import backup as backup_service
+
+    url = Settings.from_env().database_url
+    if backup_service.sqlite_path(url) is None:
+        sys.stdout.write(backup_service.pg_dump_command(url, str(out)) + "\n")
+        raise TanhuiError("backup_needs_sqlite")
+    summary = backup_service.backup(url, out, force=force)
+    say(
+        f"已备份到 {summary.path}：{summary.size_bytes} 字节，{summary.tables} 张表，账本记录 {summary.journal_entries} 条，"
+        f"事件 {summary.events} 条，数据库版本 {summary.revision}",
+        f"backed up to {summary.path}: {summary.size_bytes} bytes, {summary.tables} tables, "
+        f"{summary.journal_entries} ledger entries, {summary.events} events, schema revision {summary.revision}",
+    )
+
+
+@app.command("restore")
+def restore(
+    source: Path = typer.Argument(..., metavar="IN.db", help="A backup made by `tanhui db backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace the configured database file if it exists."),
+) -> None:
+    """Check a backup (schema, integrity, ledger verify) and only then swap it in atomically.
+
+    Stop the server first: the database file is replaced underneath it otherwise.
+    """
+    from tanhui.config import Settings
+    from tanhui.services import backup as backup_service
+
+    url = Settings.from_env().database_url
+    report = backup_service.restore(url, source, force=force)
+    summary = report.summary
+    upgraded = f"（已从 {report.upgraded_from} 升级）" if report.upgraded_from else ""
+    upgraded_en = f" (upgraded from {report.upgraded_from})" if report.upgraded_from else ""
+    say(
+        f"已恢复到 {summary.path}{upgraded}：{summary.tables} 张表，账本记录 {report.entries} 条，分录 {report.postings} 笔，"
+        f"事件 {summary.events} 条；校验一致",
+        f"restored to {summary.path}{upgraded_en}: {summary.tables} tables, {report.entries} ledger entries, "
+        f"{report.postings} postings, {summary.events} events; verified consistent",
+    )

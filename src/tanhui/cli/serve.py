@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import tempfile
+
 import typer
 import uvicorn
 
-from tanhui.cli.output import say
+from tanhui import logging as tanhui_logging
+from tanhui import metrics
 from tanhui.store import migrate, open_store
+
+log = logging.getLogger("tanhui.serve")
 
 
 def serve(
@@ -12,17 +20,33 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (they share the database)."),
 ) -> None:
-    """Serve the HTTP API and pages with uvicorn (uvloop + httptools)."""
+    """Serve the HTTP API and pages with uvicorn (uvloop + httptools); logs are JSON lines on stderr."""
+    level = tanhui_logging.level_from_env()
+    tanhui_logging.configure(level)
     store = open_store()
     migrate.upgrade(store)
     store.dispose()
-    say(f"服务地址 http://{host}:{port} （API 文档：/docs）", f"serving on http://{host}:{port} (API docs: /docs)")
-    uvicorn.run(
-        "tanhui.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # paths can carry one-time login tickets: keep them out of logs
-        log_level="info",
-    )
+    # Several workers: prometheus-client's multiprocess mode, so /metrics adds up every worker.
+    own_metrics_dir = None
+    chosen = metrics.multiprocess_dir()
+    if chosen:  # the operator's directory: emptied of an earlier run's files
+        os.makedirs(chosen, exist_ok=True)
+        metrics.prepare_multiprocess_dir(chosen)
+    elif workers > 1:
+        own_metrics_dir = tempfile.mkdtemp(prefix="tanhui-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = own_metrics_dir
+    log.info("serving on http://%s:%s (API docs: /docs)", host, port, extra={"fields": {"workers": workers}})
+    try:
+        uvicorn.run(
+            "tanhui.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # paths carry user_refs and one-time login tickets: our own line has the template
+            log_config=tanhui_logging.dict_config(level),
+            log_level=level.lower(),
+        )
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)

@@ -19,6 +19,7 @@ from tanhui import __version__
 from tanhui.domain.events import BATCH_SIZE_MAX
 from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import models
+from tanhui.http import observability
 from tanhui.http.errors import error_response, request_lang
 from tanhui.http.limits import BodySizeLimit, RateLimiter
 from tanhui.services import accounts, consent, ingest
@@ -96,6 +97,7 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
             body=body,
         )
         partner = await run_in_threadpool(authenticate, store, signed)
+        observability.note_partner(request, partner.id)
         wait = limiter.take(partner.id)
         if wait > 0:
             retry_after = max(1, int(wait + 0.999))
@@ -219,8 +221,9 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
     async def healthz() -> Any:
         return {"status": "ok"}
 
+    observability.install(app, store)  # /readyz, /metrics
     _with_request_schemas(app)
-    return BodySizeLimit(app)  # type: ignore[return-value]
+    return observability.outermost(BodySizeLimit(app), app)  # type: ignore[no-any-return]  # request ids outside the size limit
 
 
 class _RateLimited(Exception):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from tanhui import metrics
 from tanhui.domain import events as ev
 from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, Posting, TransferGroup
 from tanhui.domain.methodology import Library, Methodology, QuantifyContext
@@ -159,7 +160,9 @@ def ingest_events(
                 if scheme is None:
                     raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
                 staged = stage(events, partner, scheme, library, received_at)
-                return _decide_and_write(uow, partner, scheme, staged, received_at)
+                outcome = _decide_and_write(uow, partner, scheme, staged, received_at)
+            metrics.record_batch(outcome, partner.scheme_id, events)  # after the commit: counted once
+            return outcome
         except IntegrityError:
             # Another process claimed one of these event ids or behaviours between our read and
             # our write; everything rolled back, so deciding again gives the right answers.

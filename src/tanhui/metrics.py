@@ -1,0 +1,131 @@
+"""Prometheus metrics: one module owns every metric, its labels and how it is exposed.
+
+Labels are bounded on purpose: scheme ids (created by operators), scenario keys the methodology
+library knows (anything else is counted as ``other``), result statuses and reason codes, route
+*templates* (never a raw path: paths carry user_refs and login tickets), methods, status codes and
+error codes. Nothing a caller chooses freely becomes a label value.
+
+Several server processes (``tanhui serve --workers N``): prometheus-client's multiprocess mode. When
+``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported, every process writes its values
+to files in that directory and ``/metrics`` (served by any worker) adds them up. ``tanhui serve``
+sets it to a fresh temporary directory when N > 1 and removes it on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter as Tally
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OTHER = "other"
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+EVENTS = Counter(
+    "tanhui_events",
+    "Behaviour events decided by the ingestion pipeline (HTTP API and bulk importer), by outcome.",
+    ["scheme", "scenario", "status", "reason"],
+)
+LEDGER_POSTINGS = Counter(
+    "tanhui_ledger_postings",
+    "Ledger postings written for behaviour credits (one per asset moved: CO2E grams, points).",
+    ["scheme", "asset"],
+)
+HTTP_DURATION = Histogram(
+    "tanhui_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response, by route template.",
+    ["route", "method", "status"],
+)
+PARTNER_AUTH_FAILURES = Counter(
+    "tanhui_partner_auth_failures",
+    "Partner requests refused with 401, by error code (bad_signature, stale_request, unknown_partner, ...).",
+    ["code"],
+)
+IN_FLIGHT = Gauge(
+    "tanhui_http_requests_in_flight",
+    "HTTP requests received and not yet answered, summed over the live server processes.",
+    multiprocess_mode="livesum",
+)
+THREADPOOL_BUSY = Gauge(
+    "tanhui_threadpool_busy_threads",
+    "Worker threads running blocking work (database calls) as last seen at a request boundary.",
+    multiprocess_mode="livesum",
+)
+THREADPOOL_WAITING = Gauge(
+    "tanhui_threadpool_waiting_tasks",
+    "Blocking calls queued for a free worker thread as last seen at a request boundary.",
+    multiprocess_mode="livesum",
+)
+
+_known_scenarios: frozenset[str] | None = None
+
+
+def _scenarios() -> frozenset[str]:
+    global _known_scenarios
+    if _known_scenarios is None:
+        from tanhui.services.methodologies import default_library
+
+        _known_scenarios = frozenset(default_library().scenarios)
+    return _known_scenarios
+
+
+def _scenario_label(raw: Any) -> str:
+    scenario = raw.get("scenario") if isinstance(raw, dict) else None
+    return scenario if isinstance(scenario, str) and scenario in _scenarios() else OTHER
+
+
+def code_label(code: Any) -> str:
+    return code if isinstance(code, str) and _CODE.match(code) else OTHER
+
+
+def record_batch(outcome: Any, scheme_id: str, events: Sequence[Any]) -> None:
+    """Count one committed batch: its results (aligned with ``events``) and the postings it wrote."""
+    tally: Tally[tuple[str, str, str]] = Tally()
+    postings: Tally[str] = Tally()
+    for raw, result in zip(events, outcome.results):
+        status = result.get("status")
+        tally[(_scenario_label(raw), code_label(status), code_label(result.get("reason")) if result.get("reason") else "none")] += 1
+        if status == "credited":
+            if result.get("carbon_g", 0) > 0:
+                postings["CO2E"] += 1
+            if result.get("points", 0) > 0:
+                postings["POINTS"] += 1
+    for (scenario, status, reason), n in tally.items():
+        EVENTS.labels(scheme_id, scenario, status, reason).inc(n)
+    for asset, n in postings.items():
+        LEDGER_POSTINGS.labels(scheme_id, asset).inc(n)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every metric, added up over all worker processes when there are several."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(_DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_exiting(pid: int | None = None) -> None:
+    """Forget a finished worker's live gauges (in-flight requests, threadpool)."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
+
+
+def prepare_multiprocess_dir(path: str) -> None:
+    """Empty a metrics directory of earlier runs' files (prometheus-client needs a clean start)."""
+    for name in os.listdir(path):
+        if name.endswith(".db") and name.split("_", 1)[0] in {"counter", "gauge", "histogram", "summary"}:
+            os.remove(os.path.join(path, name))
