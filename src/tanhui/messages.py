@@ -160,6 +160,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "场景 {scenario} 锁定的方法学 {pin} 不存在或不属于该场景",
         "en": "the methodology {pin} pinned for scenario {scenario} does not exist or quantifies another scenario",
     },
+    # -- the credit registry (docs/registry.md) --
+    "registry_busy": {"zh-CN": "登记簿正忙，请重试", "en": "the registry is busy: please retry"},
+    "organisation_not_found": {"zh-CN": "找不到机构 {organisation_id}", "en": "organisation {organisation_id} not found"},
+    "invalid_organisation_kind": {"zh-CN": "机构类型 {kind} 无效（可选：{kinds}）", "en": "invalid organisation kind {kind} (one of: {kinds})"},
+    "invalid_serial_range": {"zh-CN": "序列号范围 {first}–{last} 无效", "en": "invalid serial range {first}-{last}"},
+    "invalid_quantity": {"zh-CN": "数量 {quantity} 无效：须为正整数", "en": "invalid quantity {quantity}: a positive whole number is needed"},
+    "invalid_block_id": {"zh-CN": "序列号区块编号 {block_id} 无效", "en": "invalid block id {block_id}"},
+    "insufficient_credits": {"zh-CN": "减排量不足：持有 {available} 吨，需要 {quantity} 吨", "en": "not enough credits: {available} held, {quantity} needed"},
+    "invalid_registry_settings": {"zh-CN": "方案的登记簿设置无效：{reason}", "en": "invalid registry settings: {reason}"},
+    "invalid_vintage": {"zh-CN": "年份 {vintage} 无效", "en": "invalid vintage {vintage}"},
+    "invalid_emission": {"zh-CN": "排放量 {emission_t} 无效：须为正数（吨 CO2e）", "en": "invalid emission estimate {emission_t}: a positive number of t CO2e is needed"},
+    "invalid_text": {"zh-CN": "{field} 不能为空，且不超过 {max_len} 个字符", "en": "{field} must be 1 to {max_len} characters"},
+    "invalid_idempotency_key": {"zh-CN": "幂等键须为 1–200 个字符", "en": "the idempotency key must be 1-200 characters"},
+    "same_holder": {"zh-CN": "转出方和转入方相同（{holder}）", "en": "the sender and the receiver are the same ({holder})"},
+    "batch_not_found": {"zh-CN": "找不到批次 {batch_id}", "en": "batch {batch_id} not found"},
+    "block_not_held": {"zh-CN": "转出方未持有序列号区块 {block_id}", "en": "the holder does not hold block {block_id}"},
+    "retirement_not_found": {"zh-CN": "找不到注销记录 {retirement_id}", "en": "retirement {retirement_id} not found"},
+    "event_not_found": {"zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}", "en": "event {event_id} of partner {partner_id} not found"},
 }
 
 

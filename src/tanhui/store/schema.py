@@ -386,3 +386,116 @@ checkins = Table(
     Column("entry_id", BigId, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- the credit registry (docs/registry.md): batches, blocks, movements, retirements ------------
+# Append-only except the per-scheme head row (next serial, log head), which writers lock first.
+
+credit_registry_heads = Table(
+    "credit_registry_heads",
+    metadata,
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), primary_key=True),
+    Column("next_serial", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+credit_movements = Table(
+    "credit_movements",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("from_org_id", BigId, ForeignKey("organisations.id"), nullable=True),
+    Column("to_org_id", BigId, ForeignKey("organisations.id"), nullable=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("memo", JSONText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    CheckConstraint("kind IN ('issue', 'transfer', 'retire')", name="kind"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    UniqueConstraint("scheme_id", "seq"),
+    UniqueConstraint("scheme_id", "idempotency_key"),
+)
+
+credit_batches = Table(
+    "credit_batches",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(200), nullable=False, unique=True),  # TH-{scheme}-{vintage}-{methodology}-{first}-{last}
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("vintage", Integer, nullable=False),
+    Column("methodology", String(80), nullable=False),
+    Column("serial_first", BigInteger, nullable=False),
+    Column("serial_last", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("consumed_g", BigInteger, nullable=False),
+    Column("carried_in_g", BigInteger, nullable=False),
+    Column("carried_out_g", BigInteger, nullable=False),
+    Column("previous_batch_id", BigId, ForeignKey("credit_batches.id"), nullable=True, unique=True),
+    Column("merkle_root", String(64), nullable=False),
+    Column("as_of_day", Integer, nullable=False),
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=False, unique=True),
+    Column("issued_at", UTCDateTime, nullable=False),
+    CheckConstraint("quantity > 0 AND serial_last - serial_first + 1 = quantity", name="serials"),
+    CheckConstraint("carried_in_g + consumed_g - carried_out_g = quantity * 1000000", name="grams"),
+    CheckConstraint("carried_in_g >= 0 AND carried_out_g >= 0", name="carried"),
+    UniqueConstraint("scheme_id", "serial_first"),
+)
+Index("ix_credit_batches_scheme_id_vintage", credit_batches.c.scheme_id, credit_batches.c.vintage)
+
+credit_batch_events = Table(
+    "credit_batch_events",
+    metadata,
+    Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),  # no event in two batches
+    Column("batch_id", BigId, ForeignKey("credit_batches.id"), nullable=False),
+    Column("position", Integer, nullable=False),  # the leaf's index in the batch's Merkle tree
+    Column("leaf_hash", String(64), nullable=False),
+    UniqueConstraint("batch_id", "position"),
+)
+
+credit_blocks = Table(
+    "credit_blocks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("batch_id", BigId, ForeignKey("credit_batches.id"), nullable=False),
+    Column("serial_first", BigInteger, nullable=False),
+    Column("serial_last", BigInteger, nullable=False),
+    Column("holder_org_id", BigId, ForeignKey("organisations.id"), nullable=True),  # NULL: the scheme
+    Column("status", String(8), nullable=False),
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=False),
+    CheckConstraint("serial_last >= serial_first", name="serials"),
+    CheckConstraint("status IN ('held', 'retired')", name="status"),
+)
+Index("ix_credit_blocks_batch_id", credit_blocks.c.batch_id)
+Index("ix_credit_blocks_scheme_id_holder_org_id", credit_blocks.c.scheme_id, credit_blocks.c.holder_org_id)
+
+credit_block_spends = Table(
+    "credit_block_spends",
+    metadata,
+    Column("block_id", BigId, ForeignKey("credit_blocks.id"), primary_key=True),  # a block is spent once
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=False),
+)
+Index("ix_credit_block_spends_movement_id", credit_block_spends.c.movement_id)
+
+credit_retirements = Table(
+    "credit_retirements",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("public_id", String(64), nullable=False, unique=True),  # RET-{scheme}-{n:06d}
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=False, unique=True),
+    Column("holder_org_id", BigId, ForeignKey("organisations.id"), nullable=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("beneficiary", String(200), nullable=False),
+    Column("purpose", String(500), nullable=False),
+    Column("details", JSONText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_credit_retirements_scheme_id", credit_retirements.c.scheme_id)

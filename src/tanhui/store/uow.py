@@ -12,7 +12,9 @@ from tanhui.store.repositories.accounts import AccountRepository
 from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.ledger import LedgerRepository
+from tanhui.store.repositories.organisations import OrganisationRepository
 from tanhui.store.repositories.partners import PartnerRepository
+from tanhui.store.repositories.registry import RegistryRepository
 from tanhui.store.repositories.schemes import SchemeRepository
 
 
@@ -26,3 +28,5 @@ class UnitOfWork:
         self.partners = PartnerRepository(conn, dialect)
         self.consents = ConsentRepository(conn, dialect)
         self.events = EventRepository(conn, dialect)
+        self.organisations = OrganisationRepository(conn, dialect)
+        self.registry = RegistryRepository(conn, dialect)
