@@ -136,6 +136,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "method_not_allowed": {"zh-CN": "不支持该请求方法", "en": "method not allowed"},
     "internal_error": {"zh-CN": "服务器内部错误，请稍后重试", "en": "internal error: please retry later"},
+    "item_exists": {"zh-CN": "商品 {key} 已存在", "en": "item {key} already exists"},
+    "item_not_found": {"zh-CN": "找不到商品 {item_id}", "en": "item {item_id} not found"},
+    "invalid_item": {"zh-CN": "商品信息无效：{fields}", "en": "invalid item: {fields}"},
+    "invalid_codes": {"zh-CN": "券码无效（{count} 个）", "en": "invalid coupon codes ({count})"},
+    "not_on_sale": {"zh-CN": "商品 {item_id} 当前不在兑换期内", "en": "item {item_id} is not on sale now"},
+    "limit_reached": {"zh-CN": "已达到每人限兑数量（{limit}）", "en": "per-person limit reached ({limit})"},
+    "out_of_stock": {"zh-CN": "商品 {item_id} 库存不足", "en": "item {item_id} is out of stock"},
+    "insufficient_points": {
+        "zh-CN": "积分不足：需要 {points}，当前 {balance}",
+        "en": "not enough points: {points} needed, {balance} available",
+    },
+    "order_not_found": {"zh-CN": "找不到订单 {order_id}", "en": "order {order_id} not found"},
+    "not_cancellable": {
+        "zh-CN": "订单 {order_id} 当前状态为 {status}，不能取消",
+        "en": "order {order_id} is {status} and can no longer be cancelled",
+    },
+    "order_transition": {
+        "zh-CN": "订单 {order_id} 不能从 {status} 变为 {wanted}",
+        "en": "order {order_id} cannot go from {status} to {wanted}",
+    },
+    "invalid_settings": {"zh-CN": "方案设置无效：{field}", "en": "invalid scheme settings: {field}"},
+    "invalid_scheme_file": {"zh-CN": "方案文件 {file} 无效：{reason}", "en": "invalid scheme file {file}: {reason}"},
     "invalid_data": {
         "zh-CN": "行为数据无效：{fields}",
         "en": "invalid behaviour data: {fields}",

@@ -7,12 +7,16 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from tanhui.cli import credits as credits_cli
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
 from tanhui.cli import importer as importer_cli
 from tanhui.cli import ledger as ledger_cli
+from tanhui.cli import market as market_cli
 from tanhui.cli import methodology as methodology_cli
+from tanhui.cli import org as org_cli
 from tanhui.cli import partner as partner_cli
+from tanhui.cli import points as points_cli
 from tanhui.cli import scheme as scheme_cli
 from tanhui.cli import serve as serve_cli
 from tanhui.errors import TanhuiError
@@ -29,7 +33,11 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(scheme_cli.app, name="scheme")
 app.add_typer(methodology_cli.app, name="methodology")
 app.add_typer(partner_cli.app, name="partner")
+app.add_typer(market_cli.app, name="market")
+app.add_typer(points_cli.app, name="points")
 app.add_typer(importer_cli.app, name="import")
+app.add_typer(org_cli.app, name="org")
+app.add_typer(credits_cli.app, name="credits")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)

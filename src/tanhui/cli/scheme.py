@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -43,3 +45,26 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     for s in schemes:
         table.add_row(s.id, s.name, s.timezone, s.created_at.isoformat() if s.created_at else "")
     console.print(table)
+
+
+@app.command("apply")
+def apply(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A scheme file (TOML): settings, partners, catalog."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report (with new partners' secrets) as JSON."),
+) -> None:
+    """Create or update a scheme from a file; applying the same file again changes nothing."""
+    from tanhui.services import scheme_file
+
+    report = scheme_file.apply(open_store(), file)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    say(
+        f"方案 {report.scheme_id}：{'已创建' if report.scheme_created else ('设置已更新' if report.settings_changed else '设置未变')}；"
+        f"商品 新增 {report.items_created}、更新 {report.items_updated}、未变 {report.items_unchanged}",
+        f"scheme {report.scheme_id}: {'created' if report.scheme_created else ('settings updated' if report.settings_changed else 'settings unchanged')}; "
+        f"items created {report.items_created}, updated {report.items_updated}, unchanged {report.items_unchanged}",
+    )
+    for p in report.partners_created:
+        say(f"新合作方 {p['partner_id']}（{p['name']}）密钥（只显示这一次）：{p['secret']}",
+            f"new partner {p['partner_id']} ({p['name']}) secret (shown once): {p['secret']}")

@@ -19,10 +19,11 @@ from tanhui import __version__
 from tanhui.domain.events import BATCH_SIZE_MAX
 from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import models
+from tanhui.http import registry_routes
 from tanhui.http import observability
 from tanhui.http.errors import error_response, request_lang
 from tanhui.http.limits import BodySizeLimit, RateLimiter
-from tanhui.services import accounts, consent, ingest
+from tanhui.services import accounts, consent, engagement, ingest, market
 from tanhui.services.partners import SignedRequest, authenticate
 from tanhui.store import Store, open_store
 from tanhui.store.repositories.partners import PartnerRow
@@ -192,6 +193,44 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
     async def binding_code(account_id: int = Depends(bearer_account)) -> Any:
         return await run_in_threadpool(consent.new_binding_code, store, account_id)
 
+    # -- points economy and marketplace --------------------------------------------------
+    @app.get("/v1/market/items", response_model=models.ItemsOut, tags=["market"])
+    async def market_items(request: Request, category: str | None = None, account_id: int = Depends(bearer_account)) -> Any:
+        lang = request_lang(request)
+
+        def run() -> Any:
+            scheme_id = accounts.scheme_of(store, account_id)
+            return {"items": [i.to_dict(lang) for i in market.list_items(store, scheme_id, only_active=True, category=category)]}
+
+        return await run_in_threadpool(run)
+
+    @app.post(
+        "/v1/me/orders", status_code=201, response_model=models.OrderOut, tags=["market"],
+        openapi_extra={**_body(models.OrderIn), "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}]},
+        responses={200: {"model": models.OrderOut, "description": "a retry with the same Idempotency-Key"}},
+    )
+    async def place_order(request: Request, account_id: int = Depends(bearer_account)) -> Any:
+        body = _json(await request.body())
+        if not isinstance(body, dict):
+            raise InvalidInput("invalid_request", details={"body": "an object with item_id and quantity"})
+        created, order = await run_in_threadpool(
+            market.place_order, store, account_id, body.get("item_id"), body.get("quantity", 1), request.headers.get("idempotency-key")
+        )
+        return JSONResponse(order, status_code=201 if created else 200)
+
+    @app.get("/v1/me/orders", response_model=models.OrdersOut, tags=["market"])
+    async def my_orders(account_id: int = Depends(bearer_account)) -> Any:
+        return {"orders": await run_in_threadpool(market.orders_of, store, account_id)}
+
+    @app.post("/v1/me/orders/{order_id}/cancel", response_model=models.OrderOut, tags=["market"])
+    async def cancel_my_order(order_id: str, account_id: int = Depends(bearer_account)) -> Any:
+        return await run_in_threadpool(lambda: market.cancel_order(store, order_id, account_id=account_id))
+
+    @app.post("/v1/me/checkins", status_code=201, response_model=models.CheckinOut, tags=["user"], responses={200: {"model": models.CheckinOut, "description": "already checked in today"}})
+    async def check_in(account_id: int = Depends(bearer_account)) -> Any:
+        created, view = await run_in_threadpool(engagement.checkin, store, account_id)
+        return JSONResponse(view, status_code=201 if created else 200)
+
     # -- web sign-in through a partner session ------------------------------------------
     @app.get("/login/ticket/{ticket}", include_in_schema=False)
     async def login_ticket(ticket: str, request: Request) -> Response:
@@ -222,6 +261,7 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
         return {"status": "ok"}
 
     observability.install(app, store)  # /readyz, /metrics
+    registry_routes.register(app, store)
     _with_request_schemas(app)
     return observability.outermost(BodySizeLimit(app), app)  # type: ignore[no-any-return]  # request ids outside the size limit
 

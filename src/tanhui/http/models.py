@@ -106,6 +106,15 @@ class MeOut(BaseModel):
     events_credited: int
     by_scenario: dict[str, ScenarioTotals]
     rank_in_scheme: int
+    streak: int
+    best_streak: int
+    badges: list[BadgeOut]
+
+
+class BadgeOut(BaseModel):
+    code: str
+    title_zh: str
+    title_en: str
 
 
 class MyEvent(BaseModel):
@@ -148,3 +157,55 @@ class BindingCodeOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class ItemOut(BaseModel):
+    id: str
+    key: str
+    title: str
+    title_zh: str
+    title_en: str
+    description: str
+    kind: Literal["coupon", "physical", "service", "donation"]
+    category: str
+    points_price: int
+    stock: int
+    per_person_limit: int | None
+    sale_starts_at: str | None
+    sale_ends_at: str | None
+    merchant: str
+    status: str
+
+
+class ItemsOut(BaseModel):
+    items: list[ItemOut]
+
+
+class OrderIn(BaseModel):
+    item_id: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(default=1, ge=1, le=10)
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    status: Literal["pending", "shipped", "delivered", "fulfilled", "cancelled"]
+    item_id: str
+    item_title: str
+    kind: str
+    quantity: int
+    points: int
+    created_at: str
+    updated_at: str
+    coupon_code: str | None = None
+    coupon_codes: list[str] | None = None
+
+
+class OrdersOut(BaseModel):
+    orders: list[OrderOut]
+
+
+class CheckinOut(BaseModel):
+    date: str
+    streak: int
+    points: int
+    bonus: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tanhui.domain.engagement import AccountStats, badges_for
 from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
@@ -40,6 +41,8 @@ def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
             ledger_accounts.c.balance > carbon_g,
         )
     ).scalar_one()
+    streak, best = _streaks(uow, account_id, carbon.scheme_id)
+    stats = AccountStats(carbon_g, {k: v["events"] for k, v in by_scenario.items()}, best)
     return {
         "account_id": str(account_id),
         "scheme_id": carbon.scheme_id,
@@ -48,7 +51,23 @@ def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
         "events_credited": sum(v["events"] for v in by_scenario.values()),
         "by_scenario": by_scenario,
         "rank_in_scheme": int(ahead) + 1,
+        "streak": streak,
+        "best_streak": best,
+        "badges": [{"code": b.code, "title_zh": b.title_zh, "title_en": b.title_en} for b in badges_for(stats)],
     }
+
+
+def _streaks(uow: UnitOfWork, account_id: int, scheme_id: str) -> tuple[int, int]:
+    """The current streak counts only while it is alive: the last check-in was today or yesterday."""
+    from zoneinfo import ZoneInfo
+
+    last = uow.market.last_checkin(account_id)
+    best = uow.market.best_streak(account_id)
+    if last is None:
+        return 0, best
+    scheme = uow.schemes.get(scheme_id)
+    today = utcnow().astimezone(ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")).date().toordinal()
+    return (last[1] if today - last[0] <= 1 else 0), best
 
 
 def summary(store: Store, account_id: int) -> dict[str, object]:
@@ -85,3 +104,11 @@ def history(store: Store, account_id: int, cursor: str | None = None, limit: int
     ]
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return {"events": items, "next_cursor": next_cursor}
+
+
+def scheme_of(store: Store, account_id: int) -> str:
+    with store.unit_of_work(write=False) as uow:
+        account = uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound("account_not_found", account_id=account_id)
+    return account.scheme_id

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tanhui import metrics
 from tanhui.domain import events as ev
+from tanhui.domain.engagement import Campaign, campaign_points, campaigns_from_settings
 from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, Posting, TransferGroup
 from tanhui.domain.methodology import Library, Methodology, QuantifyContext
 from tanhui.domain.points import rule_for, rules_for_scheme
@@ -182,6 +183,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
     links = uow.consents.links_with_active_consent(partner.pk, user_refs)
 
     rules = rules_for_scheme(scheme.settings)
+    campaigns = campaigns_from_settings(scheme.settings)
     results: list[dict[str, Any] | None] = [None] * len(staged)
     seen: dict[str, tuple[str, dict[str, Any]]] = {}  # event_id -> (content hash, result) within the batch
     candidates: list[tuple[Staged, int]] = []
@@ -220,7 +222,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
         seen[event_id] = (content_hash, {"carbon_g": 0, "points": 0, "methodology": methodology_ref})
 
     if candidates:
-        rows.extend(_credit(uow, partner, scheme, candidates, rules, results, seen, received_at, chain))
+        rows.extend(_credit(uow, partner, scheme, candidates, rules, campaigns, results, seen, received_at, chain))
     for index, event_id, content_hash in replays:
         first_hash, first = seen[event_id]
         results[index] = _replay(event_id, content_hash, first_hash, first["carbon_g"], first["points"], first["methodology"])
@@ -236,6 +238,7 @@ def _credit(
     scheme: Scheme,
     candidates: list[tuple[Staged, int]],
     rules: dict[str, Any],
+    campaigns: tuple[Campaign, ...],
     results: list[dict[str, Any] | None],
     seen: dict[str, tuple[str, dict[str, Any]]],
     received_at: datetime,
@@ -304,7 +307,9 @@ def _credit(
             rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result))
             continue
         rule = rule_for(rules, event.scenario)
-        points = rule.capped(rule.points_for(carbon_g), day_usage.points)
+        # Campaigns first (e.g. a low-carbon day's double points), then the daily cap keeps the budget.
+        earned, _campaigns = campaign_points(campaigns, event.scenario, item.day, rule.points_for(carbon_g))
+        points = rule.capped(earned, day_usage.points)
         for u in (day_usage, month_usage):
             u.events += 1
             u.carbon_g += carbon_g

@@ -12,6 +12,7 @@ from tanhui.store.repositories.accounts import AccountRepository
 from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.ledger import LedgerRepository
+from tanhui.store.repositories.market import MarketRepository
 from tanhui.store.repositories.organisations import OrganisationRepository
 from tanhui.store.repositories.partners import PartnerRepository
 from tanhui.store.repositories.registry import RegistryRepository
@@ -28,5 +29,6 @@ class UnitOfWork:
         self.partners = PartnerRepository(conn, dialect)
         self.consents = ConsentRepository(conn, dialect)
         self.events = EventRepository(conn, dialect)
+        self.market = MarketRepository(conn, dialect)
         self.organisations = OrganisationRepository(conn, dialect)
         self.registry = RegistryRepository(conn, dialect)

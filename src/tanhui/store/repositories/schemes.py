@@ -34,6 +34,11 @@ class SchemeRepository(Repository):
         row = self.conn.execute(select(schemes).where(schemes.c.id == scheme_id)).first()
         return None if row is None else _scheme(row)
 
+    def update(self, scheme_id: str, name: str, settings: dict) -> None:  # type: ignore[type-arg]
+        from sqlalchemy import update
+
+        self.conn.execute(update(schemes).where(schemes.c.id == scheme_id).values(name=name, settings=settings))
+
     def list(self) -> list[Scheme]:
         return [_scheme(row) for row in self.conn.execute(select(schemes).order_by(schemes.c.id))]
 

@@ -1,0 +1,116 @@
+"""Check-ins (one per local day, streaks) and points expiry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tanhui.domain import engagement as rules
+from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYSTEM_ISSUANCE, Posting, TransferGroup
+from tanhui.errors import InvalidInput, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.services.ledger import chain_for, post_in
+from tanhui.store import Store
+
+
+def checkin(store: Store, account_id: int, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+    """(created, check-in). Once per local day of the scheme; a second call answers the first."""
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        account = uow.accounts.get(account_id)
+        if account is None:
+            raise NotFound("account_not_found", account_id=account_id)
+        scheme = uow.schemes.get(account.scheme_id)
+        assert scheme is not None
+        policy = rules.checkin_policy(scheme.settings)
+        today = now.astimezone(ZoneInfo(scheme.timezone)).date()
+        last = uow.market.last_checkin(account_id)
+        if last is not None and last[0] == today.toordinal():
+            return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
+        previous_day = date.fromordinal(last[0]) if last else None
+        streak = rules.streak_after(previous_day, last[1] if last else 0, today)
+        points, bonus = rules.checkin_points(policy, streak)
+        row = {"account_id": account_id, "local_day": today.toordinal(), "streak": streak, "points": points, "bonus": bonus, "entry_id": None, "created_at": now}
+        if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
+            return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
+        if points + bonus > 0:
+            mine = uow.ledger.holdings(account_id)[ASSET_POINTS].id
+            issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+            group = TransferGroup(
+                scheme.id, "checkin", (Posting(issuance, mine, points + bonus),),
+                f"checkin:{account_id}:{today.isoformat()}", {"day": today.isoformat(), "streak": streak, "bonus": bonus},
+            )
+            entry = post_in(uow, group, now).entry
+            assert entry is not None
+            from sqlalchemy import update
+
+            from tanhui.store.schema import checkins
+
+            uow.conn.execute(
+                update(checkins).where(checkins.c.account_id == account_id, checkins.c.local_day == today.toordinal()).values(entry_id=entry.id)
+            )
+        return True, _view(uow.market.checkin(account_id, today.toordinal()), today)
+
+
+def _view(row: Any, day: date) -> dict[str, Any]:
+    return {"date": day.isoformat(), "streak": int(row.streak), "points": int(row.points), "bonus": int(row.bonus)}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryNotice:
+    account_id: int
+    points_account_id: int
+    amount: int
+    replayed: bool
+
+
+def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | None = None) -> list[ExpiryNotice]:
+    """Post the expiry of every point earned in years that have ended their life by `as_of`.
+
+    Points earned in year Y expire at the end of Y+1 (the default policy; `points_expiry.policy =
+    "never"` turns it off). Spending uses the oldest points first. Each person's expiry for a cut-off
+    year has one idempotency key, so running it again for the same date changes nothing.
+    """
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        scheme = uow.schemes.get(scheme_id)
+        if scheme is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
+        if policy == "never":
+            return []
+        if policy != "end_of_next_year":
+            raise InvalidInput("invalid_settings", details={"points_expiry.policy": "end_of_next_year or never"}, field="points_expiry.policy")
+        cutoff_year = rules.expiry_cutoff_year(as_of)
+        tz = ZoneInfo(scheme.timezone)
+        before = datetime.combine(date(cutoff_year + 1, 1, 1), time(), tz).astimezone(timezone.utc)
+        held = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_HELD).id
+        expired = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_EXPIRED).id
+        flows = uow.market.points_flows(scheme_id, held, before, now)
+        owners = {a.id: a.owner_account_id for a in uow.ledger.accounts_by_id(flows).values()}
+        groups, due = [], []
+        for points_account, (earned, paid, returned) in sorted(flows.items()):
+            amount = rules.amount_to_expire(earned, paid - returned)
+            if amount <= 0:
+                continue
+            key = f"expiry:{points_account}:{cutoff_year}"
+            groups.append(TransferGroup(scheme_id, "points_expiry", (Posting(points_account, expired, amount),), key, {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()}))
+            due.append((points_account, amount))
+        notices: list[ExpiryNotice] = []
+        if groups:
+            outcomes = uow.ledger.append(groups, chain_id=chain_for(scheme, f"expiry:{cutoff_year}"), now=now)
+            for (points_account, amount), outcome in zip(due, outcomes, strict=True):
+                owner = owners.get(points_account)
+                assert owner is not None
+                notices.append(ExpiryNotice(owner, points_account, amount, outcome.replayed))
+        return notices
+
+
+def account_engagement(store: Store, account_id: int) -> dict[str, Any]:
+    """Streaks for the account summary."""
+    with store.unit_of_work(write=False) as uow:
+        last = uow.market.last_checkin(account_id)
+        best = uow.market.best_streak(account_id)
+    return {"streak": last[1] if last else 0, "best_streak": best, "last_checkin": date.fromordinal(last[0]).isoformat() if last else None}

@@ -1,0 +1,284 @@
+"""The marketplace use cases: catalog, orders (hold -> post | void), coupon pools, exports."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+import zlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from tanhui.domain import market as rules
+from tanhui.domain.canonical import canonical_json, sha256_hex
+from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_HELD, SYSTEM_REDEEMED, Posting, TransferGroup
+from tanhui.domain.market import Item
+from tanhui.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.services.ledger import post_in
+from tanhui.store import Store
+from tanhui.store.repositories.market import OrderRow
+from tanhui.store.uow import UnitOfWork
+
+ATTEMPTS_MAX = 3
+IDEMPOTENCY_KEY_LEN_MAX = 128
+
+
+def new_public_id(prefix: str) -> str:
+    return f"{prefix}_{random_secrets.token_hex(8)}"
+
+
+# -- catalog ---------------------------------------------------------------------------------
+
+ITEM_FIELDS = (
+    "key", "kind", "category", "title_zh", "title_en", "description_zh", "description_en", "points_price", "stock",
+    "per_person_limit", "sale_starts_at", "sale_ends_at", "merchant", "status",
+)
+
+
+def add_item(store: Store, scheme_id: str, fields: dict[str, Any], now: datetime | None = None) -> Item:
+    now = now or utcnow()
+    checked = rules.validate_item_fields(fields)
+    with store.unit_of_work() as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        return _add_item_in(uow, scheme_id, checked, now)
+
+
+def _add_item_in(uow: UnitOfWork, scheme_id: str, checked: dict[str, Any], now: datetime) -> Item:
+    public_id = new_public_id("itm")
+    key = checked.get("key") or public_id
+    if uow.market.item_by_key(scheme_id, key) is not None:
+        raise Conflict("item_exists", key=key)
+    values = {
+        "public_id": public_id, "scheme_id": scheme_id, "key": key, "kind": checked["kind"],
+        "category": checked.get("category") or "other", "title_zh": checked["title_zh"],
+        "title_en": checked.get("title_en") or "", "description_zh": checked.get("description_zh") or "",
+        "description_en": checked.get("description_en") or "", "points_price": checked["points_price"],
+        "stock": checked.get("stock", 0), "per_person_limit": checked.get("per_person_limit"),
+        "sale_starts_at": checked.get("sale_starts_at"), "sale_ends_at": checked.get("sale_ends_at"),
+        "merchant": checked.get("merchant") or "", "status": checked.get("status") or "active",
+        "created_at": now, "updated_at": now,
+    }
+    return uow.market.add_item(values)
+
+
+def update_item(store: Store, item_public_id: str, changes: dict[str, Any], now: datetime | None = None) -> Item:
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        item = uow.market.item(item_public_id, lock=True)
+        if item is None:
+            raise NotFound("item_not_found", item_id=item_public_id)
+        return _update_item_in(uow, item, changes, now)
+
+
+def _update_item_in(uow: UnitOfWork, item: Item, changes: dict[str, Any], now: datetime) -> Item:
+    unknown = set(changes) - set(ITEM_FIELDS)
+    if unknown:
+        raise InvalidInput("invalid_item", details={f: "unknown field" for f in unknown}, fields=", ".join(sorted(unknown)))
+    merged = {**{f: getattr(item, f) for f in ITEM_FIELDS}, **changes}
+    if merged.get("status") not in ("active", "hidden"):
+        raise InvalidInput("invalid_item", details={"status": "active or hidden"}, fields="status")
+    rules.validate_item_fields(merged)
+    uow.market.update_item(item.id, {**{k: v for k, v in changes.items()}, "updated_at": now})
+    found = uow.market.item_by_pk(item.id)
+    assert found is not None
+    return found
+
+
+def list_items(store: Store, scheme_id: str, *, only_active: bool = False, category: str | None = None) -> list[Item]:
+    with store.unit_of_work(write=False) as uow:
+        return uow.market.items(scheme_id, only_active=only_active, category=category)
+
+
+def get_item(store: Store, item_public_id: str) -> Item:
+    with store.unit_of_work(write=False) as uow:
+        item = uow.market.item(item_public_id)
+    if item is None:
+        raise NotFound("item_not_found", item_id=item_public_id)
+    return item
+
+
+def import_codes(store: Store, item_public_id: str, codes: list[str], now: datetime | None = None) -> dict[str, int]:
+    """Add a merchant's coupon codes to an item's pool; the item's stock grows by the new codes."""
+    now = now or utcnow()
+    cleaned = [c.strip() for c in codes if c.strip()]
+    bad = [c for c in cleaned if len(c) > 128]
+    if bad:
+        raise InvalidInput("invalid_codes", details={"codes": "at most 128 characters each"}, count=len(bad))
+    with store.unit_of_work() as uow:
+        item = uow.market.item(item_public_id, lock=True)
+        if item is None:
+            raise NotFound("item_not_found", item_id=item_public_id)
+        if item.kind != "coupon":
+            raise InvalidInput("invalid_codes", details={"item": "not a coupon"}, count=len(cleaned))
+        added = uow.market.import_codes(item.id, cleaned, now)
+        uow.market.change_stock(item.id, added, now)
+        return {"added": added, "skipped": len(cleaned) - added, "unused": uow.market.unused_codes(item.id)}
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+def _request_hash(item_public_id: str, quantity: Any) -> str:
+    return sha256_hex(canonical_json({"item_id": item_public_id, "quantity": quantity}))
+
+
+def _held(uow: UnitOfWork, scheme_id: str) -> int:
+    return uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_HELD).id
+
+
+def _points_account(uow: UnitOfWork, account_id: int) -> int:
+    holdings = uow.ledger.holdings(account_id)
+    if not holdings:
+        raise NotFound("account_not_found", account_id=account_id)
+    return holdings[ASSET_POINTS].id
+
+
+def _move(uow: UnitOfWork, scheme_id: str, kind: str, source: int, target: int, amount: int, key: str, memo: dict[str, Any], now: datetime) -> int:
+    outcome = post_in(uow, TransferGroup(scheme_id, kind, (Posting(source, target, amount),), key, memo), now)
+    assert outcome.entry is not None and outcome.entry.id is not None
+    return outcome.entry.id
+
+
+def place_order(
+    store: Store, account_id: int, item_public_id: Any, quantity: Any, idempotency_key: str | None, now: datetime | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """(created, order). Holds the points and takes stock in one transaction; coupons, services and
+    donations are fulfilled at once. A retry with the same Idempotency-Key returns the same order."""
+    now = now or utcnow()
+    if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_LEN_MAX:
+        raise InvalidInput("invalid_request", details={"Idempotency-Key": f"required, 1..{IDEMPOTENCY_KEY_LEN_MAX} characters"})
+    if not isinstance(item_public_id, str) or not item_public_id:
+        raise InvalidInput("invalid_request", details={"item_id": "required"})
+    request_hash = _request_hash(item_public_id, quantity)
+    for attempt in range(ATTEMPTS_MAX):
+        try:
+            with store.unit_of_work() as uow:
+                return _place_in(uow, account_id, item_public_id, quantity, idempotency_key, request_hash, now)
+        except IntegrityError:
+            if attempt == ATTEMPTS_MAX - 1:  # a concurrent retry with the same key won: answer with it
+                raise
+    raise AssertionError("unreachable")
+
+
+def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: Any, key: str, request_hash: str, now: datetime) -> tuple[bool, dict[str, Any]]:
+    existing = uow.market.order_by_key(account_id, key)
+    if existing is not None:
+        if existing.request_hash != request_hash:
+            raise Conflict("idempotency_conflict", key=key)
+        return False, existing.to_dict()
+    account = uow.accounts.get(account_id)
+    item = uow.market.item(item_public_id, lock=True)  # the item's row lock queues concurrent buyers
+    if account is None or item is None or item.scheme_id != account.scheme_id:
+        raise NotFound("item_not_found", item_id=item_public_id)
+    points = rules.check_order(item, quantity, now, uow.market.quantity_ordered(account_id, item.id))
+    public_id = new_public_id("ord")
+    mine, held = _points_account(uow, account_id), _held(uow, item.scheme_id)
+    memo = {"order": public_id, "item": item.public_id, "quantity": quantity}
+    try:
+        hold_id = _move(uow, item.scheme_id, "order_hold", mine, held, points, f"order:{public_id}:hold", memo, now)
+    except BusinessRuleViolation as error:
+        if error.code == "insufficient_balance":
+            raise BusinessRuleViolation("insufficient_points", points=points, balance=error.params.get("balance")) from None
+        raise
+    uow.market.change_stock(item.id, -quantity, now)
+    order_pk = uow.market.add_order(
+        {
+            "public_id": public_id, "scheme_id": item.scheme_id, "account_id": account_id, "item_id": item.id,
+            "quantity": quantity, "points": points, "status": rules.PENDING, "idempotency_key": key,
+            "request_hash": request_hash, "hold_entry_id": hold_id, "created_at": now, "updated_at": now,
+        },
+        by="person",
+    )
+    if rules.settles_at_once(item.kind):
+        codes: list[str] | None = None
+        if item.kind == "coupon":
+            codes = uow.market.take_codes(item.id, order_pk, quantity)
+            if not codes:
+                if uow.market.unused_codes(item.id) or _pool_ever_used(uow, item):
+                    raise BusinessRuleViolation("out_of_stock", item_id=item.public_id)
+                codes = [_platform_code(public_id, i) for i in range(quantity)]  # no merchant pool: Tanhui's own codes
+        redeemed = uow.ledger.system_account(item.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
+        post_id = _move(uow, item.scheme_id, "order_post", held, redeemed, points, f"order:{public_id}:post", memo, now)
+        uow.market.set_order(order_pk, {"status": rules.FULFILLED, "settle_entry_id": post_id, "coupon_codes": codes, "updated_at": now}, by="system")
+    order = uow.market.order(public_id)
+    assert order is not None
+    return True, order.to_dict()
+
+
+def _pool_ever_used(uow: UnitOfWork, item: Item) -> bool:
+    from sqlalchemy import func, select
+
+    from tanhui.store.schema import coupon_codes
+
+    return bool(uow.conn.execute(select(func.count()).where(coupon_codes.c.item_id == item.id)).scalar_one())
+
+
+def _platform_code(order_public_id: str, index: int) -> str:
+    digest = zlib.crc32(f"{order_public_id}:{index}".encode()) & 0xFFFFFFFF
+    return f"TH-{order_public_id[4:12].upper()}-{index + 1}-{digest:08X}"
+
+
+def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) -> OrderRow:
+    order = uow.market.order(order_public_id, lock=True)
+    if order is None or (account_id is not None and order.account_id != account_id):
+        raise NotFound("order_not_found", order_id=order_public_id)
+    return order
+
+
+def cancel_order(store: Store, order_public_id: str, *, account_id: int | None = None, now: datetime | None = None, by: str = "person") -> dict[str, Any]:
+    """Before shipping: the hold is voided (points back) and the stock returns."""
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        order = _owned_order(uow, order_public_id, account_id)
+        if order.status == rules.CANCELLED:
+            return order.to_dict()  # cancelling twice is harmless
+        if order.status != rules.PENDING:
+            raise BusinessRuleViolation("not_cancellable", order_id=order.public_id, status=order.status)
+        uow.market.item_by_pk(order.item_id, lock=True)
+        mine, held = _points_account(uow, order.account_id), _held(uow, order.scheme_id)
+        void_id = _move(uow, order.scheme_id, "order_void", held, mine, order.points, f"order:{order.public_id}:void", {"order": order.public_id}, now)
+        uow.market.change_stock(order.item_id, order.quantity, now)
+        uow.market.set_order(order.id, {"status": rules.CANCELLED, "settle_entry_id": void_id, "updated_at": now}, by=by)
+        found = uow.market.order(order.public_id)
+        assert found is not None
+        return found.to_dict()
+
+
+def ship_order(store: Store, order_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        order = _owned_order(uow, order_public_id, None)
+        rules.next_status(order.status, rules.SHIPPED, order.public_id)
+        uow.market.set_order(order.id, {"status": rules.SHIPPED, "updated_at": now}, by="operator")
+        found = uow.market.order(order.public_id)
+        assert found is not None
+        return found.to_dict()
+
+
+def deliver_order(store: Store, order_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """Delivered: the held points are posted to the scheme's redeemed account."""
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        order = _owned_order(uow, order_public_id, None)
+        rules.next_status(order.status, rules.DELIVERED, order.public_id)
+        held = _held(uow, order.scheme_id)
+        redeemed = uow.ledger.system_account(order.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
+        post_id = _move(uow, order.scheme_id, "order_post", held, redeemed, order.points, f"order:{order.public_id}:post", {"order": order.public_id}, now)
+        uow.market.set_order(order.id, {"status": rules.DELIVERED, "settle_entry_id": post_id, "updated_at": now}, by="operator")
+        found = uow.market.order(order.public_id)
+        assert found is not None
+        return found.to_dict()
+
+
+def orders_of(store: Store, account_id: int) -> list[dict[str, Any]]:
+    with store.unit_of_work(write=False) as uow:
+        return [o.to_dict() for o in uow.market.orders_of(account_id)]
+
+
+def scheme_orders(store: Store, scheme_id: str, status: str | None = None) -> list[OrderRow]:
+    with store.unit_of_work(write=False) as uow:
+        return uow.market.orders_of_scheme(scheme_id, status)
+
+

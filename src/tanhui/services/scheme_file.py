@@ -1,0 +1,198 @@
+"""`tanhui scheme apply FILE`: a scheme declared in one TOML file — settings (points rules,
+campaigns, check-ins, expiry, methodology pins), partners and the catalog — applied idempotently.
+
+Applying the same file twice changes nothing. Partners are matched by name, items by `key`; an
+existing item keeps its stock (orders have moved it since), everything else follows the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tanhui.domain.engagement import campaigns_from_settings, checkin_policy
+from tanhui.domain.market import validate_item_fields
+from tanhui.domain.points import rules_for_scheme
+from tanhui.domain.schemes import DEFAULT_SETTINGS, new_scheme
+from tanhui.errors import InvalidInput, TanhuiError
+from tanhui.services import market
+from tanhui.services.clock import utcnow
+from tanhui.services.methodologies import default_library
+from tanhui.services.partners import new_partner_id, new_secret
+from tanhui.store import Store
+
+SETTINGS_KEYS = {
+    "acceptance_window_days", "default_region", "ledger_chains", "points_rules", "checkin", "campaigns",
+    "points_expiry", "methodology_pins", "registry",
+}
+
+
+@dataclass
+class ApplyReport:
+    scheme_id: str
+    scheme_created: bool = False
+    settings_changed: bool = False
+    partners_created: list[dict[str, Any]] = field(default_factory=list)  # with their secrets, shown once
+    partners_updated: int = 0
+    items_created: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _refuse(file: Path, reason: str) -> InvalidInput:
+    return InvalidInput("invalid_scheme_file", details={"file": str(file), "reason": reason}, file=str(file), reason=reason)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    return value
+
+
+def load(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise _refuse(file, f"TOML: {error}") from None
+    except OSError as error:
+        raise _refuse(file, error.strerror or str(error)) from None
+
+
+def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """Every part of the file checked before anything is written; errors name the field."""
+    head = doc.get("scheme")
+    if not isinstance(head, dict) or "id" not in head or "name" not in head:
+        raise _refuse(file, "[scheme] needs id and name")
+    settings = _jsonable(doc.get("settings") or {})
+    unknown = set(settings) - SETTINGS_KEYS
+    if unknown:
+        raise _refuse(file, f"unknown settings: {', '.join(sorted(unknown))}")
+    try:
+        scheme = new_scheme(str(head["id"]), str(head["name"]), str(head.get("timezone", "Asia/Shanghai")), settings)
+        rules_for_scheme(settings)
+        checkin_policy(settings)
+        campaigns_from_settings(settings)
+        default_library().check_pins(settings.get("methodology_pins") or {})
+    except TanhuiError as error:
+        raise _refuse(file, f"{error.code}: {error.message('en')}") from None
+    scenarios = set(default_library().scenarios)
+    for index, partner in enumerate(doc.get("partners") or []):
+        if not isinstance(partner, dict) or not partner.get("name") or not partner.get("scenarios"):
+            raise _refuse(file, f"partners[{index}] needs name and scenarios")
+        unknown_scenarios = set(partner["scenarios"]) - scenarios
+        if unknown_scenarios:
+            raise _refuse(file, f"partners[{index}]: unknown scenarios {', '.join(sorted(unknown_scenarios))}")
+    keys: set[str] = set()
+    items = []
+    tz = ZoneInfo(scheme.timezone)
+    for index, raw in enumerate(doc.get("items") or []):
+        try:
+            fields = _item_fields(raw, tz)
+            validate_item_fields(fields)
+        except TanhuiError as error:
+            raise _refuse(file, f"items[{index}] ({raw.get('key', '?') if isinstance(raw, dict) else '?'}): {error.message('en')} {error.details}") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise _refuse(file, f"items[{index}]: {error}") from None
+        if fields["key"] in keys:
+            raise _refuse(file, f"items[{index}]: key {fields['key']} appears twice")
+        keys.add(fields["key"])
+        items.append(fields)
+    return {"scheme": scheme, "settings": settings, "partners": doc.get("partners") or [], "items": items}
+
+
+def _moment(value: Any, tz: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz)
+    raise ValueError(f"not a date or time: {value!r}")
+
+
+def _item_fields(raw: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    title = raw.get("title") or {}
+    description = raw.get("description") or {}
+    if isinstance(title, str):
+        title = {"zh-CN": title}
+    if isinstance(description, str):
+        description = {"zh-CN": description}
+    return {
+        "key": str(raw["key"]),
+        "kind": raw.get("kind", "coupon"),
+        "category": str(raw.get("category", "other")),
+        "title_zh": title.get("zh-CN", ""),
+        "title_en": title.get("en", ""),
+        "description_zh": description.get("zh-CN", ""),
+        "description_en": description.get("en", ""),
+        "points_price": raw["points"],
+        "stock": raw.get("stock", 0),
+        "per_person_limit": raw.get("limit"),
+        "sale_starts_at": _moment(raw.get("starts"), tz),
+        "sale_ends_at": _moment(raw.get("ends"), tz),
+        "merchant": str(raw.get("merchant", "")),
+        "status": raw.get("status", "active"),
+    }
+
+
+def apply(store: Store, file: Path, now: datetime | None = None) -> ApplyReport:
+    """Validate the whole file, then apply it in one transaction."""
+    now = now or utcnow()
+    store.require_initialised()
+    plan = validate(file, load(file))
+    scheme = plan["scheme"]
+    report = ApplyReport(scheme.id)
+    with store.unit_of_work() as uow:
+        existing = uow.schemes.get(scheme.id)
+        if existing is None:
+            uow.schemes.add(scheme, now)
+            uow.ledger.create_system_accounts(scheme.id)
+            report.scheme_created = True
+        else:
+            if existing.timezone != scheme.timezone:
+                raise _refuse(file, f"timezone is {existing.timezone}; a scheme's time zone cannot change")
+            settings = {**DEFAULT_SETTINGS, **plan["settings"]}
+            if settings.get("ledger_chains") != existing.settings.get("ledger_chains", DEFAULT_SETTINGS["ledger_chains"]):
+                raise _refuse(file, "ledger_chains cannot change after the scheme was created")
+            if existing.settings != settings or existing.name != scheme.name:
+                uow.schemes.update(scheme.id, scheme.name, settings)
+                report.settings_changed = True
+        known = {p.name: p for p in uow.partners.list(scheme.id)}
+        for raw in plan["partners"]:
+            scenarios = sorted(set(raw["scenarios"]))
+            found = known.get(raw["name"])
+            if found is None:
+                secret = new_secret()
+                created = uow.partners.add(new_partner_id(), scheme.id, raw["name"], scenarios, secret, now)
+                report.partners_created.append({"partner_id": created.id, "name": created.name, "secret": secret, "scenarios": scenarios})
+            elif sorted(found.scenarios) != scenarios:
+                uow.partners.set_scenarios(found.pk, scenarios)
+                report.partners_updated += 1
+        for fields in plan["items"]:
+            item = uow.market.item_by_key(scheme.id, fields["key"])
+            if item is None:
+                market._add_item_in(uow, scheme.id, fields, now)  # noqa: SLF001 - same transaction
+                report.items_created += 1
+                continue
+            changes = {k: v for k, v in fields.items() if k not in ("key", "stock") and getattr(item, k) != v}
+            if changes:
+                market._update_item_in(uow, item, changes, now)  # noqa: SLF001
+                report.items_updated += 1
+            else:
+                report.items_unchanged += 1
+    return report
+
+
+__all__ = ["ApplyReport", "apply", "load", "validate"]

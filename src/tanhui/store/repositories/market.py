@@ -1,0 +1,287 @@
+"""Catalog items, coupon code pools, orders (with their status history) and check-ins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from tanhui.domain.market import Item
+from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.schema import checkins, coupon_codes, journal_entries, ledger_accounts, market_items, order_history, orders, postings
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        row.id, row.public_id, row.scheme_id, row.key, row.kind, row.category, row.title_zh, row.title_en,
+        row.description_zh, row.description_en, int(row.points_price), int(row.stock), row.per_person_limit,
+        row.sale_starts_at, row.sale_ends_at, row.merchant, row.status,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    public_id: str
+    scheme_id: str
+    account_id: int
+    item_id: int
+    item_public_id: str
+    item_title: str
+    item_kind: str
+    quantity: int
+    points: int
+    status: str
+    idempotency_key: str
+    request_hash: str
+    hold_entry_id: int
+    settle_entry_id: int | None
+    coupon_codes: list[str] | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "order_id": self.public_id,
+            "status": self.status,
+            "item_id": self.item_public_id,
+            "item_title": self.item_title,
+            "kind": self.item_kind,
+            "quantity": self.quantity,
+            "points": self.points,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+        if self.coupon_codes:
+            out["coupon_code"] = self.coupon_codes[0]
+            out["coupon_codes"] = list(self.coupon_codes)
+        return out
+
+
+_ORDER_COLUMNS = (
+    orders,
+    market_items.c.public_id.label("item_public_id"),
+    market_items.c.title_zh.label("item_title"),
+    market_items.c.kind.label("item_kind"),
+)
+
+
+def _order(row: Any) -> OrderRow:
+    return OrderRow(
+        row.id, row.public_id, row.scheme_id, row.account_id, row.item_id, row.item_public_id, row.item_title,
+        row.item_kind, row.quantity, int(row.points), row.status, row.idempotency_key, row.request_hash,
+        row.hold_entry_id, row.settle_entry_id, row.coupon_codes, row.created_at, row.updated_at,
+    )
+
+
+class MarketRepository(Repository):
+    # -- items ----------------------------------------------------------------------------
+    def add_item(self, values: dict[str, Any]) -> Item:
+        item_id = self.conn.execute(insert(market_items).values(**values).returning(market_items.c.id)).scalar_one()
+        found = self.item_by_pk(int(item_id))
+        assert found is not None
+        return found
+
+    def update_item(self, item_pk: int, values: dict[str, Any]) -> None:
+        self.conn.execute(update(market_items).where(market_items.c.id == item_pk).values(**values))
+
+    def item_by_pk(self, item_pk: int, lock: bool = False) -> Item | None:
+        query = select(market_items).where(market_items.c.id == item_pk)
+        row = self.conn.execute(self.dialect.for_update(query) if lock else query).first()
+        return None if row is None else _item(row)
+
+    def item(self, public_id: str, lock: bool = False) -> Item | None:
+        query = select(market_items).where(market_items.c.public_id == public_id)
+        row = self.conn.execute(self.dialect.for_update(query) if lock else query).first()
+        return None if row is None else _item(row)
+
+    def item_by_key(self, scheme_id: str, key: str) -> Item | None:
+        row = self.conn.execute(
+            select(market_items).where(market_items.c.scheme_id == scheme_id, market_items.c.key == key)
+        ).first()
+        return None if row is None else _item(row)
+
+    def items(self, scheme_id: str, *, only_active: bool = False, category: str | None = None) -> list[Item]:
+        query = select(market_items).where(market_items.c.scheme_id == scheme_id)
+        if only_active:
+            query = query.where(market_items.c.status == "active")
+        if category:
+            query = query.where(market_items.c.category == category)
+        return [_item(row) for row in self.conn.execute(query.order_by(market_items.c.category, market_items.c.points_price, market_items.c.id))]
+
+    def change_stock(self, item_pk: int, delta: int, now: datetime) -> None:
+        self.conn.execute(
+            update(market_items)
+            .where(market_items.c.id == item_pk)
+            .values(stock=market_items.c.stock + delta, updated_at=now)
+        )
+
+    # -- coupon codes -----------------------------------------------------------------------
+    def import_codes(self, item_pk: int, codes: Sequence[str], now: datetime) -> int:
+        """New codes only (a code already in the pool is skipped); returns how many were added."""
+        existing: set[str] = set()
+        for batch in chunks(list(codes)):
+            existing.update(
+                self.conn.execute(
+                    select(coupon_codes.c.code).where(coupon_codes.c.item_id == item_pk, coupon_codes.c.code.in_(batch))
+                ).scalars()
+            )
+        fresh = sorted(set(codes) - existing)
+        if fresh:
+            self.conn.execute(insert(coupon_codes), [{"item_id": item_pk, "code": c, "imported_at": now} for c in fresh])
+        return len(fresh)
+
+    def take_codes(self, item_pk: int, order_pk: int, count: int) -> list[str]:
+        """Assign `count` unused codes to an order (the item row is locked by the caller)."""
+        rows = self.conn.execute(
+            select(coupon_codes.c.id, coupon_codes.c.code)
+            .where(coupon_codes.c.item_id == item_pk, coupon_codes.c.order_id.is_(None))
+            .order_by(coupon_codes.c.id)
+            .limit(count)
+        ).all()
+        if len(rows) < count:
+            return []
+        self.conn.execute(
+            update(coupon_codes).where(coupon_codes.c.id.in_([r.id for r in rows])).values(order_id=order_pk)
+        )
+        return [r.code for r in rows]
+
+    def unused_codes(self, item_pk: int) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).where(coupon_codes.c.item_id == item_pk, coupon_codes.c.order_id.is_(None))
+            ).scalar_one()
+        )
+
+    # -- orders -----------------------------------------------------------------------------
+    def add_order(self, values: dict[str, Any], by: str) -> int:
+        order_pk = int(self.conn.execute(insert(orders).values(**values).returning(orders.c.id)).scalar_one())
+        self.conn.execute(
+            insert(order_history).values(order_id=order_pk, status=values["status"], at=values["created_at"], by=by)
+        )
+        return order_pk
+
+    def set_order(self, order_pk: int, values: dict[str, Any], by: str) -> None:
+        self.conn.execute(update(orders).where(orders.c.id == order_pk).values(**values))
+        if "status" in values:
+            self.conn.execute(
+                insert(order_history).values(order_id=order_pk, status=values["status"], at=values["updated_at"], by=by)
+            )
+
+    def _orders(self) -> Any:
+        return select(*_ORDER_COLUMNS).select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))
+
+    def order(self, public_id: str, lock: bool = False) -> OrderRow | None:
+        query = self._orders().where(orders.c.public_id == public_id)
+        if lock and self.dialect.is_postgresql:
+            query = query.with_for_update(of=orders)
+        row = self.conn.execute(query).first()
+        return None if row is None else _order(row)
+
+    def order_by_key(self, account_id: int, key: str) -> OrderRow | None:
+        row = self.conn.execute(
+            self._orders().where(orders.c.account_id == account_id, orders.c.idempotency_key == key)
+        ).first()
+        return None if row is None else _order(row)
+
+    def orders_of(self, account_id: int, limit: int = 100) -> list[OrderRow]:
+        return [
+            _order(r)
+            for r in self.conn.execute(
+                self._orders().where(orders.c.account_id == account_id).order_by(orders.c.id.desc()).limit(limit)
+            )
+        ]
+
+    def orders_of_scheme(self, scheme_id: str, status: str | None = None) -> list[OrderRow]:
+        query = self._orders().where(orders.c.scheme_id == scheme_id)
+        if status:
+            query = query.where(orders.c.status == status)
+        return [_order(r) for r in self.conn.execute(query.order_by(orders.c.id))]
+
+    def quantity_ordered(self, account_id: int, item_pk: int) -> int:
+        """What a person already has of an item, counting every order that was not cancelled."""
+        return int(
+            self.conn.execute(
+                select(func.coalesce(func.sum(orders.c.quantity), 0)).where(
+                    orders.c.account_id == account_id, orders.c.item_id == item_pk, orders.c.status != "cancelled"
+                )
+            ).scalar_one()
+        )
+
+    # -- check-ins --------------------------------------------------------------------------
+    def last_checkin(self, account_id: int) -> tuple[int, int] | None:
+        row = self.conn.execute(
+            select(checkins.c.local_day, checkins.c.streak)
+            .where(checkins.c.account_id == account_id)
+            .order_by(checkins.c.local_day.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.local_day), int(row.streak))
+
+    def checkin(self, account_id: int, local_day: int) -> Any:
+        return self.conn.execute(
+            select(checkins).where(checkins.c.account_id == account_id, checkins.c.local_day == local_day)
+        ).first()
+
+    def add_checkin(self, values: dict[str, Any]) -> bool:
+        """False when this person already checked in that day (the primary key says so)."""
+        inserted = self.conn.execute(
+            self.dialect.insert_ignore(checkins, ["account_id", "local_day"]).values(**values).returning(checkins.c.local_day)
+        ).first()
+        return inserted is not None
+
+    def best_streak(self, account_id: int) -> int:
+        return int(
+            self.conn.execute(select(func.coalesce(func.max(checkins.c.streak), 0)).where(checkins.c.account_id == account_id)).scalar_one()
+        )
+
+    # -- expiry -----------------------------------------------------------------------------
+    def points_flows(self, scheme_id: str, held_account_id: int, before: datetime, until: datetime) -> dict[int, tuple[int, int, int]]:
+        """Per person's points ledger account: (earned before `before`, paid out up to `until`,
+        returned from escrow until `until`). Earned = every inflow except escrow returns."""
+        holders = select(ledger_accounts.c.id).where(
+            ledger_accounts.c.scheme_id == scheme_id,
+            ledger_accounts.c.asset == "POINTS",
+            ledger_accounts.c.owner_account_id.is_not(None),
+        )
+        joined = postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id)
+        flows: dict[int, list[int]] = {}
+        earned = self.conn.execute(
+            select(postings.c.to_account_id, func.sum(postings.c.amount))
+            .select_from(joined)
+            .where(
+                postings.c.to_account_id.in_(holders),
+                postings.c.from_account_id != held_account_id,
+                journal_entries.c.created_at < before,
+            )
+            .group_by(postings.c.to_account_id)
+        )
+        for account_id, amount in earned:
+            flows.setdefault(account_id, [0, 0, 0])[0] = int(amount)
+        paid = self.conn.execute(
+            select(postings.c.from_account_id, func.sum(postings.c.amount))
+            .select_from(joined)
+            .where(postings.c.from_account_id.in_(holders), journal_entries.c.created_at <= until)
+            .group_by(postings.c.from_account_id)
+        )
+        for account_id, amount in paid:
+            flows.setdefault(account_id, [0, 0, 0])[1] = int(amount)
+        returned = self.conn.execute(
+            select(postings.c.to_account_id, func.sum(postings.c.amount))
+            .select_from(joined)
+            .where(
+                postings.c.to_account_id.in_(holders),
+                postings.c.from_account_id == held_account_id,
+                journal_entries.c.created_at <= until,
+            )
+            .group_by(postings.c.to_account_id)
+        )
+        for account_id, amount in returned:
+            flows.setdefault(account_id, [0, 0, 0])[2] = int(amount)
+        return {k: (v[0], v[1], v[2]) for k, v in flows.items()}
+
+
+__all__ = ["MarketRepository", "OrderRow"]
