@@ -901,8 +901,11 @@ def _verify_scheme(uow: UnitOfWork, scheme: Scheme, report: RegistryReport) -> N
         if merkle_root(stored) != b.merkle_root or merkle_root(leaves) != b.merkle_root:
             problems.append(f"{where}: Merkle root does not match its events")
         ledger_g = reg.ledger_co2e_of_batch(b.id)
-        if ledger_g != b.consumed_g:
-            problems.append(f"{where}: the ledger credited {ledger_g} g for its events, the batch consumed {b.consumed_g} g")
+        if ledger_g != b.consumed_g or ledger_g != grams:
+            problems.append(
+                f"{where}: the ledger credited {ledger_g} g for its events, the batch consumed {b.consumed_g} g, "
+                f"the events now hold {grams} g"
+            )
         issued_by_vintage[b.vintage] = issued_by_vintage.get(b.vintage, 0) + b.quantity * TONNE_G
 
     report.shortfall.extend(_shortfall_in(uow, sid))

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from tanhui.cli.output import console, print_json, say
+from tanhui.services import organisations as org_service
+from tanhui.store import open_store
+
+app = typer.Typer(help="Organisations (机构): enterprises, schools, communities — e.g. buyers of credits.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    scheme: str = typer.Option(..., "--scheme", help="The scheme the organisation belongs to."),
+    name: str = typer.Option(..., "--name", help="Display name, e.g. 城市马拉松组委会."),
+    kind: str = typer.Option("company", "--kind", help="company, school, community, government or group."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an organisation and print its id (org_...)."""
+    org = org_service.create(open_store(), scheme, name, kind)
+    if as_json:
+        print_json(org.to_dict())
+        return
+    say(f"已创建机构 {org.public_id}（{org.name}，方案 {org.scheme_id}）", f"created organisation {org.public_id} ({org.name}, scheme {org.scheme_id})")
+
+
+@app.command("list")
+def list_(
+    scheme: str | None = typer.Option(None, "--scheme", help="Only this scheme's organisations."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List organisations."""
+    found = org_service.list_(open_store(), scheme)
+    if as_json:
+        print_json([o.to_dict() for o in found])
+        return
+    table = Table("organisation_id", "scheme", "name", "kind")
+    for o in found:
+        table.add_row(o.public_id, o.scheme_id, o.name, o.kind)
+    console.print(table)
