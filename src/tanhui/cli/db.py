@@ -67,6 +67,8 @@ def restore(
     from tanhui.services import backup as backup_service
 
     url = Settings.from_env().database_url
+    if backup_service.sqlite_path(url) is None:
+        sys.stdout.write(backup_service.pg_restore_command(url, str(source)) + "\n")
     report = backup_service.restore(url, source, force=force)
     summary = report.summary
     upgraded = f"（已从 {report.upgraded_from} 升级）" if report.upgraded_from else ""
