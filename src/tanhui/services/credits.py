@@ -408,8 +408,8 @@ def _move(
 
 def _movement_view(uow: UnitOfWork, scheme: Scheme, movement_id: int, replayed: bool) -> dict[str, Any]:
     blocks = [b for b in uow.registry.blocks_of_movement(movement_id)]
-    movements = {m.id: m for m in uow.registry.movements(scheme.id) if m.id == movement_id}
-    m = movements[movement_id]
+    m = uow.registry.movement(movement_id)
+    assert m is not None
     batches = uow.registry.batches_by_id({b.batch_id for b in blocks})
     orgs = _holders(uow, scheme, {m.from_org_id, m.to_org_id})
     moved = [b for b in blocks if b.holder_org_id == m.to_org_id and (m.kind == log.RETIRE) == (b.status == RETIRED)]
@@ -483,7 +483,8 @@ def _retire_in(
         if found is None:
             raise Conflict("idempotency_conflict", key=key)
         return found
-    m = next(x for x in uow.registry.movements(scheme.id) if x.id == movement_id)
+    m = uow.registry.movement(movement_id)
+    assert m is not None
     public_id = f"RET-{scheme.id}-{uow.registry.count_retirements(scheme.id) + 1:06d}"
     uow.registry.add_retirement(
         public_id=public_id, scheme_id=scheme.id, movement_id=movement_id, holder_org_id=m.from_org_id, quantity=m.quantity,

@@ -188,6 +188,10 @@ class RegistryRepository(Repository):
         ).first()
         return None if r is None else _movement(r)
 
+    def movement(self, movement_id: int) -> MovementRow | None:
+        r = self.conn.execute(select(credit_movements).where(credit_movements.c.id == movement_id)).first()
+        return None if r is None else _movement(r)
+
     def movements(self, scheme_id: str) -> list[MovementRow]:
         rows = self.conn.execute(
             select(credit_movements).where(credit_movements.c.scheme_id == scheme_id).order_by(credit_movements.c.seq)
