@@ -99,8 +99,22 @@ def main() -> None:
     args = parser.parse_args()
     paths = [p for p, on in (("bulk", args.bulk), ("http", args.http)) if on] or ["bulk", "http"]
     people = args.people or min(20_000, max(100, args.events // 20))
-    lines = ["| engine | path | events | people | seconds | events/s | credited | duplicate | rejected |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| engine | path | events | people | seconds | events/s | ratio to the limit | credited | duplicate | rejected |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
+        partner = setup_city(url, people)
+        from bench.limit import insert_raw
+        from tanhui.services.ingest import find_partner
+        from tanhui.store import Store
+
+        store = Store(url)
+        seconds = insert_raw(store, "city", find_partner(store, partner["partner_id"]).pk, args.events)
+        store.dispose()
+        limit_rate = args.events / seconds
+        version = engine_version(url)
+        line = f"| {version} | raw insert of the same rows (the limit: {'COPY' if args.engine == 'postgresql' else 'executemany'}, 1,000 per transaction) | {args.events:,} | {people:,} | {seconds:.1f} | **{limit_rate:,.0f}** | 1.00 | — | — | — |"
+        print(line)
+        lines.append(line)
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
             setup_started = time.perf_counter()
@@ -113,7 +127,7 @@ def main() -> None:
             version = engine_version(url)
             rate = args.events / result["seconds"]
             s = result["summary"]
-            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
+            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {rate / limit_rate:.2f} | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
             print(line)
             lines.append(line)
             verify = tanhui(url, "verify")

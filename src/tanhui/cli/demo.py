@@ -1,26 +1,73 @@
 from __future__ import annotations
 
-from tanhui.cli.output import say
-from tanhui.cli.ledger import verify
-from tanhui.cli.scheme import list_
-from tanhui.errors import NotFound
-from tanhui.services import schemes as scheme_service
-from tanhui.store import migrate, open_store
-from tanhui.store.engine import describe
+from pathlib import Path
 
-DEMO_SCHEME = "luzhou"
-DEMO_NAME = "绿芽积分（演示）"
+import typer
+
+from tanhui.cli.output import console, say
 
 
-def demo() -> None:
-    """Set up the demo scheme on the configured database (default: ./var/tanhui.db) and show it."""
-    store = open_store()
+def demo(
+    people: int = typer.Option(2000, "--people", min=10, help="People in the city."),
+    days: int = typer.Option(30, "--days", min=1, max=60, help="Days of history to simulate."),
+    seed: int = typer.Option(7, "--seed", help="The same seed builds the same city."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    database: Path = typer.Option(Path("var/demo.db"), "--database", help="The demo's own SQLite file (rebuilt)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the web app when the city is built."),
+) -> None:
+    """Build the demo city (绿芽积分) on a fresh SQLite database, then serve it at http://HOST:PORT."""
+    from tanhui.sim import demo as city
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{database.resolve()}"
+    from tanhui.store import Store, migrate
+
+    store = Store(url)
     migrate.upgrade(store)
-    say(f"数据库：{describe(store.url)}", f"database: {describe(store.url)}")
+    store.dispose()
+    log = database.with_suffix(".server.log")
+    server = city.start_server(url, host, port if serve else city.free_port(), log)
+    base = f"http://{host}:{port}" if serve else None
     try:
-        scheme_service.get_scheme(store, DEMO_SCHEME)
-    except NotFound:
-        scheme_service.create_scheme(store, DEMO_SCHEME, DEMO_NAME)
-        say(f"已创建演示方案 {DEMO_SCHEME}", f"created the demo scheme {DEMO_SCHEME}")
-    list_(as_json=False)
-    verify(scheme=None, as_json=False)
+        result = city.build(url, people_count=people, days=days, seed=seed, base_url=base or _base(server), console=console)
+    except BaseException:
+        server.terminate()
+        raise
+    say(
+        f"演示城市已建成（{result.seconds:.0f} 秒）：{result.people} 人，{result.days} 天，上报 {result.events_sent} 条，"
+        f"入账 {result.summary['credited']} 条，拒绝 {result.summary['rejected']} 条，减排 {result.summary['carbon_g'] / 1_000_000:.2f} 吨，"
+        f"签到 {result.checkins} 次，订单 {result.orders} 个，签发碳信用 {result.credits_issued} 吨",
+        f"demo city built in {result.seconds:.0f} s: {result.people} people, {result.days} days, {result.events_sent} reports, "
+        f"{result.summary['credited']} credited, {result.summary['rejected']} rejected, {result.summary['carbon_g'] / 1_000_000:.2f} t CO2e, "
+        f"{result.checkins} check-ins, {result.orders} orders, {result.credits_issued} t of credits issued",
+    )
+    if result.rejected:
+        say("欺诈与重复规则拦截：" + "，".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
+            "caught by the rules: " + ", ".join(f"{k} {v}" for k, v in sorted(result.rejected.items())))
+    if not serve:
+        server.terminate()
+        server.wait(timeout=30)
+        return
+    say(f"打开 http://{host}:{port}", f"open http://{host}:{port}")
+    say(f"以居民身份登录（一次性链接）：http://{host}:{port}{result.login_url}",
+        f"sign in as a person (one-time link): http://{host}:{port}{result.login_url}")
+    if result.certificate_url:
+        say(f"碳中和证书：http://{host}:{port}{result.certificate_url}", f"carbon-neutrality certificate: http://{host}:{port}{result.certificate_url}")
+    say(f"数据库：{database}（TANHUI_DATABASE_URL={url}）；按 Ctrl-C 停止", f"database: {database} (TANHUI_DATABASE_URL={url}); Ctrl-C stops")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _base(server: object) -> str:
+    args = getattr(server, "args", [])
+    port = args[args.index("--port") + 1]
+    host = args[args.index("--host") + 1]
+    return f"http://{host}:{port}"
+
+

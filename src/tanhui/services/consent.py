@@ -188,6 +188,15 @@ def open_session(store: Store, partner: PartnerRow, nonce: str, user_ref: str, n
     return {"token": token, "expires_at": expires_at.isoformat(), "login_url": f"/login/ticket/{ticket}"}
 
 
+def login_link(store: Store, account_id: int, ttl: timedelta = SESSION_TTL, now: datetime | None = None) -> str:
+    """A one-time `login_url` for an account (what a partner session returns, for operators' tools)."""
+    now = now or utcnow()
+    ticket = random_secrets.token_urlsafe(24)
+    with store.unit_of_work() as uow:
+        uow.consents.add_token(token_hash(ticket), account_id, "login_ticket", now, now + ttl)
+    return f"/login/ticket/{ticket}"
+
+
 def account_for_token(store: Store, token: str, now: datetime | None = None) -> int | None:
     with store.unit_of_work(write=False) as uow:
         return uow.consents.token_account(token_hash(token), "session", now or utcnow())

@@ -13,45 +13,52 @@ from tanhui.errors import InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.ledger import chain_for, post_in
 from tanhui.store import Store
+from tanhui.store.uow import UnitOfWork
 
 
 def checkin(store: Store, account_id: int, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(created, check-in). Once per local day of the scheme; a second call answers the first."""
-    now = now or utcnow()
     with store.unit_of_work() as uow:
-        account = uow.accounts.get(account_id)
-        if account is None:
-            raise NotFound("account_not_found", account_id=account_id)
-        scheme = uow.schemes.get(account.scheme_id)
-        assert scheme is not None
-        policy = rules.checkin_policy(scheme.settings)
-        today = now.astimezone(ZoneInfo(scheme.timezone)).date()
-        last = uow.market.last_checkin(account_id)
-        if last is not None and last[0] == today.toordinal():
-            return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
-        previous_day = date.fromordinal(last[0]) if last else None
-        streak = rules.streak_after(previous_day, last[1] if last else 0, today)
-        points, bonus = rules.checkin_points(policy, streak)
-        row = {"account_id": account_id, "local_day": today.toordinal(), "streak": streak, "points": points, "bonus": bonus, "entry_id": None, "created_at": now}
-        if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
-            return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
-        if points + bonus > 0:
-            mine = uow.ledger.holdings(account_id)[ASSET_POINTS].id
-            issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
-            group = TransferGroup(
-                scheme.id, "checkin", (Posting(issuance, mine, points + bonus),),
-                f"checkin:{account_id}:{today.isoformat()}", {"day": today.isoformat(), "streak": streak, "bonus": bonus},
-            )
-            entry = post_in(uow, group, now).entry
-            assert entry is not None
-            from sqlalchemy import update
+        return _checkin_in(uow, account_id, now or utcnow())
 
-            from tanhui.store.schema import checkins
 
-            uow.conn.execute(
-                update(checkins).where(checkins.c.account_id == account_id, checkins.c.local_day == today.toordinal()).values(entry_id=entry.id)
-            )
-        return True, _view(uow.market.checkin(account_id, today.toordinal()), today)
+def checkin_many(store: Store, checkins: list[tuple[int, datetime]]) -> int:
+    """Many people's check-ins (e.g. a partner app's day) in one transaction; returns how many were new."""
+    created = 0
+    with store.unit_of_work() as uow:
+        for account_id, when in checkins:
+            created += _checkin_in(uow, account_id, when)[0]
+    return created
+
+
+def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime) -> tuple[bool, dict[str, Any]]:
+    account = uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound("account_not_found", account_id=account_id)
+    scheme = uow.schemes.get(account.scheme_id)
+    assert scheme is not None
+    policy = rules.checkin_policy(scheme.settings)
+    today = now.astimezone(ZoneInfo(scheme.timezone)).date()
+    last = uow.market.last_checkin(account_id)
+    if last is not None and last[0] == today.toordinal():
+        return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
+    previous_day = date.fromordinal(last[0]) if last else None
+    streak = rules.streak_after(previous_day, last[1] if last else 0, today)
+    points, bonus = rules.checkin_points(policy, streak)
+    row = {"account_id": account_id, "local_day": today.toordinal(), "streak": streak, "points": points, "bonus": bonus, "entry_id": None, "created_at": now}
+    if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
+        return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
+    if points + bonus > 0:
+        mine = uow.ledger.holdings(account_id)[ASSET_POINTS].id
+        issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+        group = TransferGroup(
+            scheme.id, "checkin", (Posting(issuance, mine, points + bonus),),
+            f"checkin:{account_id}:{today.isoformat()}", {"day": today.isoformat(), "streak": streak, "bonus": bonus},
+        )
+        entry = post_in(uow, group, now).entry
+        assert entry is not None and entry.id is not None
+        uow.market.set_checkin_entry(account_id, today.toordinal(), entry.id)
+    return True, _view(uow.market.checkin(account_id, today.toordinal()), today)
 
 
 def _view(row: Any, day: date) -> dict[str, Any]:

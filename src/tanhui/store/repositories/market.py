@@ -233,6 +233,11 @@ class MarketRepository(Repository):
         ).first()
         return inserted is not None
 
+    def set_checkin_entry(self, account_id: int, local_day: int, entry_id: int) -> None:
+        self.conn.execute(
+            update(checkins).where(checkins.c.account_id == account_id, checkins.c.local_day == local_day).values(entry_id=entry_id)
+        )
+
     def best_streak(self, account_id: int) -> int:
         return int(
             self.conn.execute(select(func.coalesce(func.max(checkins.c.streak), 0)).where(checkins.c.account_id == account_id)).scalar_one()
