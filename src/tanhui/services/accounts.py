@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from tanhui.domain.engagement import AccountStats, badges_for
 from tanhui.errors import NotFound
+from tanhui.services import ranking
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
@@ -20,12 +22,8 @@ def open_account(
         return uow.accounts.open(scheme_id, now or utcnow(), kind=kind, display_name=display_name)
 
 
-def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
+def summary_in(uow: UnitOfWork, account_id: int, rank_of: Callable[[str, int], int]) -> dict[str, object]:
     """The account's headline figures: totals, balance, events, rank in its scheme."""
-    from sqlalchemy import func, select
-
-    from tanhui.store.schema import ledger_accounts
-
     holdings = uow.ledger.holdings(account_id)
     if not holdings:
         raise NotFound("account_not_found", account_id=account_id)
@@ -33,14 +31,6 @@ def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
     carbon_g = uow.ledger.balance(carbon.id)
     points = uow.ledger.balance(holdings["POINTS"].id)
     by_scenario = uow.events.totals_for_account(account_id)
-    ahead = uow.conn.execute(
-        select(func.count()).where(
-            ledger_accounts.c.scheme_id == carbon.scheme_id,
-            ledger_accounts.c.asset == "CO2E",
-            ledger_accounts.c.code == "holdings",
-            ledger_accounts.c.balance > carbon_g,
-        )
-    ).scalar_one()
     streak, best = _streaks(uow, account_id, carbon.scheme_id)
     stats = AccountStats(carbon_g, {k: v["events"] for k, v in by_scenario.items()}, best)
     return {
@@ -50,7 +40,7 @@ def summary_in(uow: UnitOfWork, account_id: int) -> dict[str, object]:
         "points_balance": points,
         "events_credited": sum(v["events"] for v in by_scenario.values()),
         "by_scenario": by_scenario,
-        "rank_in_scheme": int(ahead) + 1,
+        "rank_in_scheme": rank_of(carbon.scheme_id, carbon_g),
         "streak": streak,
         "best_streak": best,
         "badges": [{"code": b.code, "title_zh": b.title_zh, "title_en": b.title_en} for b in badges_for(stats)],
@@ -72,7 +62,7 @@ def _streaks(uow: UnitOfWork, account_id: int, scheme_id: str) -> tuple[int, int
 
 def summary(store: Store, account_id: int) -> dict[str, object]:
     with store.unit_of_work(write=False) as uow:
-        return summary_in(uow, account_id)
+        return summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
 
 
 HISTORY_LIMIT_MAX = 100

@@ -158,13 +158,14 @@ def consents_of(store: Store, account_id: int) -> list[dict[str, Any]]:
 
 
 def partner_account_view(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+    from tanhui.services import ranking
     from tanhui.services.accounts import summary_in
 
     now = now or utcnow()
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
         consent = _active_consent(uow, partner, user_ref)
-        summary = summary_in(uow, consent.account_id)
+        summary = summary_in(uow, consent.account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
     return {
         "account_id": str(consent.account_id),
         "carbon_g_total": summary["carbon_g_total"],
