@@ -195,7 +195,7 @@ def entry_hash(
 
 
 def chain_entry(
-    group: TransferGroup, *, chain_id: str, seq: int, prev_hash: str, created_at: datetime
+    group: TransferGroup, *, chain_id: str, seq: int, prev_hash: str, created_at: datetime, entry_id: int | None = None
 ) -> JournalEntry:
     """Turn a validated group into the next entry of a chain."""
     # Only a keyed group can be replayed, so only it needs the hash a replay is compared with;
@@ -215,7 +215,7 @@ def chain_entry(
         created_at=created_at,
     )
     return JournalEntry(
-        id=None,
+        id=entry_id,
         scheme_id=group.scheme_id,
         chain_id=chain_id,
         seq=seq,

@@ -24,9 +24,12 @@ class StoredOutcome:
     methodology: str | None
 
 
-EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
-TIME_COLUMNS = {"occurred_at", "received_at"}
-JSON_COLUMNS = {"data", "explanation", "details"}
+EVENT_COLUMNS = (
+    "scheme_id", "partner_pk", "event_id", "user_ref", "account_id", "scenario", "occurred_at", "received_at",
+    "local_day", "status", "reason", "carbon_g", "points", "methodology", "content_hash", "fingerprint", "entry_id",
+    "data", "explanation", "details",
+)
+assert set(EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}, "EVENT_COLUMNS must list every column"
 
 
 class EventRepository(Repository):
@@ -91,15 +94,21 @@ class EventRepository(Repository):
 
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """The batch's audit rows, through the driver's executemany (thousands per batch)."""
-        d = self.dialect
-        d.insert_rows(
+        bind = self.dialect.bind_time
+
+        def as_json(value: Any) -> str | None:
+            return None if value is None else canonical_json(value)
+
+        self.dialect.insert_rows(
             self.conn,
             events,
             EVENT_COLUMNS,
             [
-                tuple(
-                    d.bind_time(r[c]) if c in TIME_COLUMNS else (canonical_json(r[c]) if c in JSON_COLUMNS and r[c] is not None else r[c])
-                    for c in EVENT_COLUMNS
+                (
+                    r["scheme_id"], r["partner_pk"], r["event_id"], r["user_ref"], r["account_id"], r["scenario"],
+                    bind(r["occurred_at"]), bind(r["received_at"]), r["local_day"], r["status"], r["reason"],
+                    r["carbon_g"], r["points"], r["methodology"], r["content_hash"], r["fingerprint"], r["entry_id"],
+                    as_json(r["data"]), as_json(r["explanation"]), as_json(r["details"]),
                 )
                 for r in rows
             ],

@@ -9,7 +9,7 @@ with set-based statements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
@@ -303,6 +303,8 @@ class LedgerRepository(Repository):
         }
         accounts, balances = self._lock_accounts(account_ids, known_accounts or {})
 
+        # Ids up front (the most this call can use); any left unused are a gap, as sequences have.
+        free_ids = iter(self.dialect.allocate_ids(self.conn, journal_entries, len(groups)))
         outcomes: list[Appended] = []
         new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]] = []
         touched: dict[int, int] = {}
@@ -327,7 +329,7 @@ class LedgerRepository(Repository):
             balances.update(changed)
             touched.update(changed)
             seq += 1
-            entry = chain_entry(group, chain_id=chain_id, seq=seq, prev_hash=prev_hash, created_at=now)
+            entry = chain_entry(group, chain_id=chain_id, seq=seq, prev_hash=prev_hash, created_at=now, entry_id=next(free_ids))
             prev_hash = entry.entry_hash
             new_entries.append((entry, after))
             outcomes.append(Appended(entry))
@@ -337,14 +339,7 @@ class LedgerRepository(Repository):
                 already_reversed.add(group.reverses_entry_id)
 
         if new_entries:
-            ids = self._write(new_entries, touched, chain_id=chain_id, seq=seq, head_hash=prev_hash, now=now)
-            by_position = iter(ids)
-            outcomes = [
-                Appended(_with_id(o.entry, next(by_position)))
-                if o.entry is not None and not o.replayed
-                else o
-                for o in outcomes
-            ]
+            self._write(new_entries, touched, chain_id=chain_id, seq=seq, head_hash=prev_hash, now=now)
         return outcomes
 
     def _lock_accounts(
@@ -376,20 +371,19 @@ class LedgerRepository(Repository):
         seq: int,
         head_hash: str,
         now: datetime,
-    ) -> list[int]:
+    ) -> None:
         d = self.dialect
-        ids = d.allocate_ids(self.conn, journal_entries, len(new_entries))
         d.insert_rows(
             self.conn,
             journal_entries,
             ENTRY_COLUMNS,
             [
                 (
-                    entry_id, e.scheme_id, e.chain_id, e.seq, e.kind, e.idempotency_key, e.content_hash,
+                    e.id, e.scheme_id, e.chain_id, e.seq, e.kind, e.idempotency_key, e.content_hash,
                     canonical_json(dict(e.memo)), e.reverses_entry_id, d.bind_time(e.created_at), e.prev_hash,
                     e.entry_hash,
                 )
-                for entry_id, (e, _after) in zip(ids, new_entries, strict=True)
+                for e, _after in new_entries
             ],
         )
         d.insert_rows(
@@ -397,8 +391,8 @@ class LedgerRepository(Repository):
             postings,
             POSTING_COLUMNS,
             [
-                (entry_id, p.from_account_id, p.to_account_id, p.amount, source_after, target_after)
-                for entry_id, (entry, after) in zip(ids, new_entries, strict=True)
+                (entry.id, p.from_account_id, p.to_account_id, p.amount, source_after, target_after)
+                for entry, after in new_entries
                 for p, (source_after, target_after) in zip(entry.postings, after, strict=True)
             ],
         )
@@ -408,8 +402,3 @@ class LedgerRepository(Repository):
             .where(journal_chains.c.id == chain_id)
             .values(seq=seq, head_hash=head_hash, updated_at=now)
         )
-        return [int(i) for i in ids]
-
-
-def _with_id(entry: JournalEntry, entry_id: int) -> JournalEntry:
-    return replace(entry, id=entry_id)
