@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -34,7 +35,10 @@ def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: P
     started = time.perf_counter()
     summary = json.loads(tanhui(url, "import", "events", str(path), "--partner", partner["partner_id"], "--json").stdout)
     elapsed = time.perf_counter() - started
-    return {"path": "bulk importer (tanhui import events, one process)", "seconds": elapsed, "summary": summary}
+    # the largest resident set of any child so far: the importer (set-up commands are far smaller)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    size_mb = path.stat().st_size / 1024 / 1024
+    return {"path": f"bulk importer (tanhui import events, one process; {size_mb:,.0f} MB file, peak RSS {peak_mb:,.0f} MB)", "seconds": elapsed, "summary": summary}
 
 
 def http(url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int, clients: int) -> dict[str, Any]:
