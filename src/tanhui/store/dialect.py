@@ -42,15 +42,22 @@ class Dialect:
         return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """INSERT many rows through the driver's executemany, skipping per-row SQLAlchemy work.
+        """INSERT many rows (SQLite: the driver's executemany; PostgreSQL: COPY), skipping per-row
+        SQLAlchemy work.
 
         Callers pass values exactly as the column types would bind them (see ``bind_time`` and
         ``canonical_json``); this is used only where a batch writes thousands of rows.
         """
         if not rows:
             return
-        mark = "%s" if self.is_postgresql else "?"
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        if self.is_postgresql:
+            # COPY: one round trip for the whole batch, in the unit of work's own transaction.
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
         conn.exec_driver_sql(sql, list(rows))
 
     def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
