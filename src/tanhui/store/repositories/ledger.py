@@ -118,15 +118,17 @@ class LedgerRepository(Repository):
         return {row.asset: _account(row) for row in rows}
 
     def holdings_many(self, account_ids: Iterable[int]) -> dict[int, dict[str, LedgerAccount]]:
+        """People's holdings ledger accounts, by owner and asset (the ingest path asks for ~1,000)."""
         found: dict[int, dict[str, LedgerAccount]] = {}
         for batch in chunks(sorted(set(account_ids))):
             rows = self.conn.execute(
-                select(ledger_accounts).where(
+                select(ledger_accounts.c.id, ledger_accounts.c.scheme_id, ledger_accounts.c.asset, ledger_accounts.c.owner_account_id).where(
                     ledger_accounts.c.owner_account_id.in_(batch), ledger_accounts.c.code == HOLDINGS
                 )
             )
-            for row in rows:
-                found.setdefault(row.owner_account_id, {})[row.asset] = _account(row)
+            for ledger_id, scheme_id, asset, owner in rows:
+                # holdings are always tracked and never negative (AccountRepository.open)
+                found.setdefault(owner, {})[asset] = LedgerAccount(ledger_id, scheme_id, asset, HOLDINGS, True, True, owner)
         return found
 
     def lock_chain(self, chain_id: str) -> None:
