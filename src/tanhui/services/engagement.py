@@ -98,11 +98,14 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
         flows = uow.market.points_flows(scheme_id, held, before, now)
         owners = {a.id: a.owner_account_id for a in uow.ledger.accounts_by_id(flows).values()}
         groups, due = [], []
+        # One expiry per person and cut-off year: points that come back later (an order cancelled
+        # after the run) must not turn a rerun for the same date into an idempotency conflict.
+        done = uow.ledger.entries_by_keys(scheme_id, [f"expiry:{a}:{cutoff_year}" for a in flows])
         for points_account, (earned, paid, returned) in sorted(flows.items()):
             amount = rules.amount_to_expire(earned, paid - returned)
-            if amount <= 0:
-                continue
             key = f"expiry:{points_account}:{cutoff_year}"
+            if amount <= 0 or key in done:
+                continue
             groups.append(TransferGroup(scheme_id, "points_expiry", (Posting(points_account, expired, amount),), key, {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()}))
             due.append((points_account, amount))
         notices: list[ExpiryNotice] = []
