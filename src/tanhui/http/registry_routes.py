@@ -168,6 +168,8 @@ _INDEX = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t
 <tbody>{% for r in retirements %}<tr><td><a href="{{ r.url }}">{{ r.retirement_id }}</a> (<a href="{{ r.pdf_url }}">PDF</a>)</td><td>{{ r.beneficiary }}</td><td>{{ r.purpose }}</td><td>{{ r.quantity }}</td></tr>{% endfor %}</tbody></table>
 <h2>{{ t('我的行为在这个批次里吗？', 'Was my behaviour part of a batch?') }}</h2>
 <form method="get" action="/registry/proof"><input name="partner" placeholder="{{ t('合作方编号', 'partner id') }}" required><input name="event" placeholder="{{ t('行为编号', 'event id') }}" required><button type="submit">{{ t('查询', 'Look up') }}</button></form>
+<h2>{{ t('账本每日哈希链头', 'Daily ledger heads') }}</h2>
+<form method="get" action="/registry/ledger-heads"><input name="scheme" placeholder="{{ t('方案编号', 'scheme id') }}" required><button type="submit">{{ t('查看', 'Show') }}</button></form>
 """))
 
 _BATCH = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ b.batch_id }}").replace("{% block body %}{% endblock %}", """
@@ -233,6 +235,9 @@ def _base_url(request: Request) -> str:
 
 def register(app: FastAPI, store: Store) -> None:
     """Add the registry's routes to the app (called once by create_app)."""
+    from tanhui.http import heads_routes
+
+    heads_routes.register(app, store)  # the ledger's daily hash-chain heads (docs/reliability.md)
 
     @app.get("/v1/registry/batches", response_model=BatchesOut, tags=TAGS)
     async def batches(scheme: str | None = None, vintage: int | None = None) -> Any:
