@@ -200,6 +200,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "block_not_held": {"zh-CN": "转出方未持有序列号区块 {block_id}", "en": "the holder does not hold block {block_id}"},
     "retirement_not_found": {"zh-CN": "找不到注销记录 {retirement_id}", "en": "retirement {retirement_id} not found"},
     "event_not_found": {"zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}", "en": "event {event_id} of partner {partner_id} not found"},
+    # -- the web application (docs/web.md) --
+    "invalid_username": {"zh-CN": "用户名须为 3–32 个字母、数字或 _ . -", "en": "a username is 3-32 letters, digits, _ . or -"},
+    "weak_password": {"zh-CN": "密码至少 {min_len} 个字符", "en": "a password needs at least {min_len} characters"},
+    "username_taken": {"zh-CN": "用户名 {username} 已被使用", "en": "the username {username} is taken"},
+    "bad_credentials": {"zh-CN": "用户名或密码不正确", "en": "wrong username or password"},
+    "invalid_role": {"zh-CN": "角色 {role} 无效（operator 或 viewer）", "en": "invalid role {role} (operator or viewer)"},
+    "invalid_invite_code": {"zh-CN": "邀请码无效", "en": "unknown invite code"},
+    "already_member": {"zh-CN": "你已是该机构成员", "en": "you are already a member"},
+    "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},
+    "forbidden": {"zh-CN": "当前角色无权执行此操作", "en": "your role may not do this"},
 }
 
 

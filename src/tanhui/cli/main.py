@@ -7,6 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from tanhui.cli import admin as admin_cli
 from tanhui.cli import credits as credits_cli
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
@@ -38,6 +39,7 @@ app.add_typer(points_cli.app, name="points")
 app.add_typer(importer_cli.app, name="import")
 app.add_typer(org_cli.app, name="org")
 app.add_typer(credits_cli.app, name="credits")
+app.add_typer(admin_cli.app, name="admin")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,6 +20,7 @@ from tanhui.domain.events import BATCH_SIZE_MAX
 from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import models
 from tanhui.http import registry_routes
+from tanhui.web import routes as web_routes
 from tanhui.http import observability
 from tanhui.http.errors import error_response, request_lang
 from tanhui.http.limits import BodySizeLimit, RateLimiter
@@ -29,7 +30,6 @@ from tanhui.store import Store, open_store
 from tanhui.store.repositories.partners import PartnerRow
 
 log = logging.getLogger("tanhui.http")
-SESSION_COOKIE = "tanhui_session"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)
 }
@@ -231,37 +231,13 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
         created, view = await run_in_threadpool(engagement.checkin, store, account_id)
         return JSONResponse(view, status_code=201 if created else 200)
 
-    # -- web sign-in through a partner session ------------------------------------------
-    @app.get("/login/ticket/{ticket}", include_in_schema=False)
-    async def login_ticket(ticket: str, request: Request) -> Response:
-        account_id = await run_in_threadpool(consent.use_login_ticket, store, ticket)
-        if account_id is None:
-            return error_response(request, 401, "unauthorised")
-        token = await run_in_threadpool(consent.web_session, store, account_id)
-        response = RedirectResponse("/me", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
-            max_age=int(consent.WEB_SESSION_TTL.total_seconds()),
-        )
-        return response
-
-    @app.get("/me", include_in_schema=False)
-    async def account_page(request: Request) -> Response:
-        token = request.cookies.get(SESSION_COOKIE)
-        account_id = await run_in_threadpool(consent.account_for_web_session, store, token) if token else None
-        if account_id is None:
-            return error_response(request, 401, "unauthorised")
-        summary = await run_in_threadpool(accounts.summary, store, account_id)
-        from tanhui.http.pages import account_page as render_account
-
-        return HTMLResponse(render_account(summary, request_lang(request)))
-
     @app.get("/healthz", response_model=models.Health, tags=["operations"])
     async def healthz() -> Any:
         return {"status": "ok"}
 
     observability.install(app, store)  # /readyz, /metrics
     registry_routes.register(app, store)
+    web_routes.register(app, store)  # the web application: pages, sign-in, operator dashboard (docs/web.md)
     _with_request_schemas(app)
     return observability.outermost(BodySizeLimit(app), app)  # type: ignore[no-any-return]  # request ids outside the size limit
 

@@ -43,3 +43,77 @@ def get_in(uow: UnitOfWork, public_id: str, scheme_id: str | None = None) -> Org
     if found is None or (scheme_id is not None and found.scheme_id != scheme_id):
         raise NotFound("organisation_not_found", organisation_id=public_id)
     return found
+
+
+# -- members (the web application: join with an invite code, team totals, leaderboards) --------
+
+BOARD_SIZE = 20
+
+
+def join(store: Store, account_id: int, invite_code: str, now: datetime | None = None) -> OrganisationRow:
+    """The person joins the organisation of this invite code (same scheme only); joining twice is harmless."""
+    code = (invite_code or "").strip()
+    with store.unit_of_work() as uow:
+        account = uow.accounts.get(account_id)
+        found = uow.memberships.by_invite_code(code) if code else None
+        if account is None or found is None or found[2] != account.scheme_id:
+            raise InvalidInput("invalid_invite_code", details={"invite_code": "unknown"})
+        org = get_in(uow, found[1], account.scheme_id)
+        if not uow.memberships.is_member(org.id, account_id):
+            uow.memberships.add(org.id, account_id, now or utcnow())
+        return org
+
+
+def leave(store: Store, account_id: int, public_id: str) -> None:
+    with store.unit_of_work() as uow:
+        account = uow.accounts.get(account_id)
+        org = get_in(uow, public_id, account.scheme_id if account else "")
+        uow.memberships.remove(org.id, account_id)
+
+
+def of_account(store: Store, account_id: int) -> list[dict[str, object]]:
+    """The person's organisations with members, total and the person's rank among the members."""
+    with store.unit_of_work(write=False) as uow:
+        holdings = uow.ledger.holdings(account_id)
+        mine = uow.ledger.balance(holdings["CO2E"].id) if holdings else 0
+        joined = uow.memberships.organisations_of(account_id)
+        orgs = uow.organisations.by_ids({pk for pk, _ in joined})
+        out = []
+        for pk, joined_at in joined:
+            members, carbon_g = uow.memberships.totals(pk)
+            out.append({
+                **orgs[pk].to_dict(), "members": members, "carbon_g_total": carbon_g,
+                "my_rank": uow.memberships.rank_among_members(pk, mine), "joined_at": joined_at.isoformat(),
+            })
+        return out
+
+
+def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOARD_SIZE) -> dict[str, object]:
+    """An organisation's page: members, their total, the members' leaderboard, its place in the scheme."""
+    with store.unit_of_work(write=False) as uow:
+        org = get_in(uow, public_id, scheme_id)
+        members, carbon_g = uow.memberships.totals(org.id)
+        board = uow.memberships.member_board(org.id, board_size)
+        scheme_board = uow.memberships.organisation_board(scheme_id)
+    place = next((i for i, s in enumerate(scheme_board, 1) if s.key == org.public_id), None)
+    return {
+        "organisation": org, "members": members, "carbon_g_total": carbon_g, "board": board,
+        "place_in_scheme": place, "organisations_in_scheme": len(scheme_board),
+    }
+
+
+def scheme_board(store: Store, scheme_id: str, limit: int | None = None) -> list[object]:
+    with store.unit_of_work(write=False) as uow:
+        return list(uow.memberships.organisation_board(scheme_id, limit))
+
+
+def members_of(store: Store, public_id: str, scheme_id: str, limit: int = 500, offset: int = 0) -> list[object]:
+    """The employer's view: every member with their reduction (the "employee carbon account")."""
+    with store.unit_of_work(write=False) as uow:
+        org = get_in(uow, public_id, scheme_id)
+        return list(uow.memberships.member_board(org.id, limit, offset))
+
+
+def invite_code(store: Store, public_id: str, scheme_id: str) -> str:
+    with store.unit_of_work(write=False) as uow:
+        return uow.memberships.invite_code(get_in(uow, public_id, scheme_id).id)

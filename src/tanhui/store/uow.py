@@ -13,10 +13,14 @@ from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.ledger import LedgerRepository
 from tanhui.store.repositories.market import MarketRepository
+from tanhui.store.repositories.memberships import MembershipRepository
 from tanhui.store.repositories.organisations import OrganisationRepository
 from tanhui.store.repositories.partners import PartnerRepository
+from tanhui.store.repositories.privacy import PrivacyRepository
 from tanhui.store.repositories.registry import RegistryRepository
+from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.repositories.schemes import SchemeRepository
+from tanhui.store.repositories.web import WebRepository
 
 
 class UnitOfWork:
@@ -32,3 +36,7 @@ class UnitOfWork:
         self.market = MarketRepository(conn, dialect)
         self.organisations = OrganisationRepository(conn, dialect)
         self.registry = RegistryRepository(conn, dialect)
+        self.memberships = MembershipRepository(conn, dialect)
+        self.web = WebRepository(conn, dialect)
+        self.reports = ReportRepository(conn, dialect)
+        self.privacy = PrivacyRepository(conn, dialect)

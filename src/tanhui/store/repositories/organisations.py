@@ -20,6 +20,7 @@ class OrganisationRow:
     name: str
     kind: str
     created_at: datetime
+    invite_code: str = ""  # people join with it (services/organisations.join); not in to_dict
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,7 +33,7 @@ class OrganisationRow:
 
 
 def _row(row: Any) -> OrganisationRow:
-    return OrganisationRow(int(row.id), row.public_id, row.scheme_id, row.name, row.kind, row.created_at)
+    return OrganisationRow(int(row.id), row.public_id, row.scheme_id, row.name, row.kind, row.created_at, row.invite_code)
 
 
 class OrganisationRepository(Repository):
@@ -42,7 +43,7 @@ class OrganisationRepository(Repository):
             .values(public_id=public_id, scheme_id=scheme_id, name=name, kind=kind, invite_code=invite_code, created_at=now)
             .returning(organisations.c.id)
         ).scalar_one()
-        return OrganisationRow(int(new_id), public_id, scheme_id, name, kind, now)
+        return OrganisationRow(int(new_id), public_id, scheme_id, name, kind, now, invite_code)
 
     def get(self, public_id: str) -> OrganisationRow | None:
         row = self.conn.execute(select(organisations).where(organisations.c.public_id == public_id)).first()

@@ -1,0 +1,172 @@
+"""Signing in: people who register on the web (username + password) and scheme operators.
+
+Passwords are argon2id hashes (argon2-cffi's defaults); tokens are random and only their SHA-256
+is stored, so a database copy signs nobody in. Operator access is always scoped to one scheme and
+one role (``operator`` may act, ``viewer`` only reads).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as random_secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
+
+from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
+from tanhui.services.clock import utcnow
+from tanhui.services.consent import WEB_SESSION_TTL, token_hash
+from tanhui.store import Store
+from tanhui.store.repositories.web import OperatorScope
+
+ROLES = ("operator", "viewer")
+USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
+PASSWORD_LEN_MIN = 8
+PASSWORD_LEN_MAX = 256
+API_TOKEN_TTL = timedelta(hours=12)  # POST /v1/auth/token
+OPERATOR_WEB_TTL = timedelta(hours=12)
+
+_hasher = PasswordHasher()
+# A hash to verify against when the username is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("tanhui-no-such-user")
+
+
+def _check_username(username: str) -> str:
+    cleaned = (username or "").strip()
+    if not USERNAME.match(cleaned):
+        raise InvalidInput("invalid_username", details={"username": "3-32 of A-Z a-z 0-9 _ . -"})
+    return cleaned
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or not PASSWORD_LEN_MIN <= len(password) <= PASSWORD_LEN_MAX:
+        raise InvalidInput("weak_password", details={"password": f"{PASSWORD_LEN_MIN}..{PASSWORD_LEN_MAX} characters"}, min_len=PASSWORD_LEN_MIN)
+    return password
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# -- people --------------------------------------------------------------------------------
+
+
+def register(store: Store, scheme_id: str, username: str, password: str, display_name: str | None = None, now: datetime | None = None) -> int:
+    """A new person's account in a scheme, with a username and password; returns the account id."""
+    name = _check_username(username)
+    password_hash = _hasher.hash(_check_password(password))
+    now = now or utcnow()
+    try:
+        with store.unit_of_work() as uow:
+            if uow.schemes.get(scheme_id) is None:
+                raise NotFound("scheme_not_found", scheme_id=scheme_id)
+            if uow.web.credentials_by_username(name) is not None:
+                raise Conflict("username_taken", username=name)
+            account_id = uow.accounts.open(scheme_id, now, display_name=(display_name or "").strip()[:200] or None)
+            uow.web.add_credentials(account_id, name, password_hash, now)
+            return account_id
+    except IntegrityError:  # the same username registered concurrently
+        raise Conflict("username_taken", username=name) from None
+
+
+def authenticate(store: Store, username: str, password: str) -> int:
+    """The account whose username and password these are, or ``bad_credentials``."""
+    with store.unit_of_work(write=False) as uow:
+        found = uow.web.credentials_by_username((username or "").strip())
+        account = uow.accounts.get(found[0]) if found else None
+    if found is None or account is None or account.erased_at is not None:
+        _verify(_DUMMY_HASH, password or "")
+        raise Unauthorised("bad_credentials")
+    if not _verify(found[1], password or ""):
+        raise Unauthorised("bad_credentials")
+    if _hasher.check_needs_rehash(found[1]):
+        with store.unit_of_work() as uow:
+            uow.web.set_password_hash(found[0], _hasher.hash(password))
+    return found[0]
+
+
+def issue_api_token(store: Store, username: str, password: str, now: datetime | None = None) -> dict[str, str]:
+    """POST /v1/auth/token: a bearer token for /v1/me* (the same kind a partner session gives)."""
+    account_id = authenticate(store, username, password)
+    now = now or utcnow()
+    token = "ut_" + random_secrets.token_urlsafe(32)
+    expires_at = now + API_TOKEN_TTL
+    with store.unit_of_work() as uow:
+        uow.consents.add_token(token_hash(token), account_id, "session", now, expires_at)
+    return {"token": token, "expires_at": expires_at.isoformat()}
+
+
+def end_web_session(store: Store, token: str, now: datetime | None = None) -> None:
+    with store.unit_of_work() as uow:
+        uow.web.revoke_user_token(token_hash(token), now or utcnow())
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+def create_operator(store: Store, scheme_id: str, username: str, password: str, role: str = "operator", now: datetime | None = None) -> int:
+    """An operator user of one scheme; creating one that exists (same scheme) sets its password and role."""
+    if role not in ROLES:
+        raise InvalidInput("invalid_role", details={"role": " or ".join(ROLES)}, role=role)
+    name = _check_username(username)
+    password_hash = _hasher.hash(_check_password(password))
+    with store.unit_of_work() as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        existing = uow.web.operator_by_username(name)
+        if existing is not None:
+            if existing.scheme_id != scheme_id:
+                raise Conflict("username_taken", username=name)
+            uow.web.set_operator(existing.id, password_hash, role)
+            return existing.id
+        return uow.web.add_operator(name, password_hash, scheme_id, role, now or utcnow())
+
+
+def operator_sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, OperatorScope]:
+    """A dashboard session token for an operator's username and password."""
+    with store.unit_of_work(write=False) as uow:
+        found = uow.web.operator_by_username((username or "").strip())
+    if found is None:
+        _verify(_DUMMY_HASH, password or "")
+        raise Unauthorised("bad_credentials")
+    if not _verify(found.password_hash, password or ""):
+        raise Unauthorised("bad_credentials")
+    now = now or utcnow()
+    token = "ow_" + random_secrets.token_urlsafe(32)
+    with store.unit_of_work() as uow:
+        uow.web.add_operator_token(token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL)
+    return token, OperatorScope(found.scheme_id, found.role, found.id)
+
+
+def issue_operator_token(store: Store, scheme_id: str, role: str = "operator", ttl: timedelta | None = None, now: datetime | None = None) -> str:
+    """`tanhui admin token`: a bearer token for /v1/admin/schemes/{scheme_id}/* (no expiry unless ttl)."""
+    if role not in ROLES:
+        raise InvalidInput("invalid_role", details={"role": " or ".join(ROLES)}, role=role)
+    now = now or utcnow()
+    token = "ot_" + random_secrets.token_urlsafe(32)
+    with store.unit_of_work() as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        uow.web.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, now + ttl if ttl else None)
+    return token
+
+
+def operator_scope(store: Store, token: str, kind: str, now: datetime | None = None) -> OperatorScope | None:
+    with store.unit_of_work(write=False) as uow:
+        return uow.web.operator_scope(token_hash(token), kind, now or utcnow())
+
+
+def end_operator_session(store: Store, token: str, now: datetime | None = None) -> None:
+    with store.unit_of_work() as uow:
+        uow.web.revoke_operator_token(token_hash(token), now or utcnow())
+
+
+__all__ = [
+    "ROLES", "WEB_SESSION_TTL", "authenticate", "create_operator", "end_operator_session", "end_web_session",
+    "issue_api_token", "issue_operator_token", "operator_scope", "operator_sign_in", "register",
+]

@@ -1,0 +1,97 @@
+"""The person's rights over their data: a complete export (access) and erasure.
+
+Erasure removes what identifies the person (profile, username and password hash, partner user
+refs, the raw data partners sent, memberships), revokes consents and sessions and marks the account
+erased. The ledger keeps its pseudonymous entries (account ids and amounts only), so balances,
+totals and ``tanhui verify`` stay correct; the grams already credited stay counted in the scheme.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from tanhui.errors import NotFound
+from tanhui.services.clock import utcnow
+from tanhui.store import Store
+
+EXPORT_FORMAT = "tanhui-personal-data/1"
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+def export_person(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Everything held about the person, as one JSON-ready document (GET /v1/me/export)."""
+    from tanhui.services.accounts import summary_in
+    from tanhui.services import ranking
+
+    with store.unit_of_work(write=False) as uow:
+        account = uow.accounts.get(account_id)
+        if account is None or account.erased_at is not None:
+            raise NotFound("account_not_found", account_id=account_id)
+        summary = summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
+        consents = [c.to_dict() for c in uow.consents.for_account(account_id)]
+        events = [
+            {
+                "id": str(r.id), "partner_id": r.partner_id, "event_id": r.event_id, "user_ref": r.user_ref,
+                "scenario": r.scenario, "occurred_at": _iso(r.occurred_at), "received_at": _iso(r.received_at),
+                "status": r.status, "reason": r.reason, "carbon_g": r.carbon_g, "points": r.points,
+                "methodology": r.methodology, "data": r.data, "explanation": r.explanation, "details": r.details,
+            }
+            for r in uow.privacy.events(account_id)
+        ]
+        orders = [o.to_dict() for o in uow.market.orders_of(account_id, limit=100_000)]
+        checkins = [
+            {"date": date.fromordinal(r.local_day).isoformat(), "streak": r.streak, "points": r.points, "bonus": r.bonus}
+            for r in uow.privacy.checkins(account_id)
+        ]
+        orgs = uow.memberships.organisations_of(account_id)
+        org_rows = uow.organisations.by_ids({pk for pk, _ in orgs})
+        memberships = [{**org_rows[pk].to_dict(), "joined_at": _iso(at)} for pk, at in orgs]
+        holdings = uow.ledger.holdings(account_id)
+        postings = [
+            {
+                "posting_id": str(r.id), "entry_id": str(r.entry_id), "kind": r.kind, "asset": r.asset,
+                "direction": "in" if r.to_account_id in {h.id for h in holdings.values()} else "out",
+                "amount": r.amount, "recorded_at": _iso(r.created_at),
+                "balance_after": r.to_balance_after if r.to_account_id in {h.id for h in holdings.values()} else r.from_balance_after,
+            }
+            for r in uow.privacy.postings(account_id)
+        ]
+        profile = uow.privacy.profile(account_id)
+        username = uow.web.username_of(account_id)
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": (now or utcnow()).isoformat(),
+        "account": {"account_id": str(account_id), "scheme_id": account.scheme_id, "kind": account.kind, "created_at": _iso(account.created_at)},
+        "profile": profile,
+        "credentials": {"username": username} if username else None,
+        "summary": summary,
+        "consents": consents,
+        "events": events,
+        "orders": orders,
+        "checkins": checkins,
+        "memberships": memberships,
+        "ledger": {"accounts": {asset: str(h.id) for asset, h in holdings.items()}, "postings": postings},
+    }
+
+
+def erase_person(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """DELETE /v1/me: erase the person; repeated calls answer the same."""
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        account = uow.accounts.get(account_id)
+        if account is None:
+            raise NotFound("account_not_found", account_id=account_id)
+        if account.erased_at is not None:
+            return {"status": "erased", "erased_at": account.erased_at.isoformat()}
+        for consent in uow.consents.for_account(account_id):
+            if consent.active:
+                uow.consents.revoke(consent.id, now, by="person")
+        uow.web.delete_credentials(account_id)
+        uow.web.revoke_user_tokens(account_id, now)
+        uow.memberships.remove_all(account_id)
+        uow.privacy.erase(account_id, now)
+    return {"status": "erased", "erased_at": now.isoformat()}

@@ -1,0 +1,170 @@
+"""Operator reports: the scheme's headline figures (api-v1 stats), trends, partners' health, review.
+
+Today every figure is computed from the events table with indexed GROUP BYs (``events`` by
+``(scheme_id, local_day)``). The functions take a scheme and a range of local days and nothing else,
+so a daily aggregate table (one row per scheme, day, scenario, partner) can replace the reads in
+store/repositories/reports.py without changing this module's answers (docs/web.md, "Reports").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE, SYSTEM_REDEEMED
+from tanhui.errors import InvalidInput, NotFound
+from tanhui.services.clock import utcnow
+from tanhui.store import Store
+from tanhui.store.uow import UnitOfWork
+
+REVIEW_REASONS = ("implausible", "duplicate_behaviour", "cap_reached", "invalid_data", "event_id_reused", "no_consent", "too_old", "in_future")
+
+
+def _day(value: str | date | None, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("invalid_request", details={name: "a date YYYY-MM-DD"}) from None
+
+
+def _bounds(uow: UnitOfWork, scheme_id: str, day_from: str | date | None, day_to: str | date | None) -> tuple[Any, date, date]:
+    scheme = uow.schemes.get(scheme_id)
+    if scheme is None:
+        raise NotFound("scheme_not_found", scheme_id=scheme_id)
+    tz = ZoneInfo(scheme.timezone)
+    end = _day(day_to, "to") or utcnow().astimezone(tz).date()
+    start = _day(day_from, "from")
+    if start is None:
+        first = uow.reports.first_day(scheme_id)
+        start = min(date.fromordinal(first), end) if first else min((scheme.created_at or utcnow()).astimezone(tz).date(), end)
+    if start > end:
+        raise InvalidInput("invalid_request", details={"from": "after to"})
+    return scheme, start, end
+
+
+def _utc(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tz).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """What one pass over a scheme's period gives: every figure of the dashboard and the stats API."""
+
+    stats: dict[str, Any]
+    partners: list[dict[str, Any]]
+
+
+def overview(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> Period:
+    """The stats (api-v1) and the partners' health of a period from one pass over the covering index."""
+    with store.unit_of_work(write=False) as uow:
+        scheme, start, end = _bounds(uow, scheme_id, day_from, day_to)
+        tz = ZoneInfo(scheme.timezone)
+        lo, hi = start.toordinal(), end.toordinal()
+        facts = uow.reports.day_facts(scheme_id, lo, hi)
+        active = uow.reports.active_by_day(scheme_id, lo, hi)
+        whole = day_from in (None, "") and day_to in (None, "")  # the whole history: no time filter on the ledger
+        t0, t1 = (None, None) if whole else (_utc(start, tz), _utc(end + timedelta(days=1), tz))
+        issuance = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+        redeemed = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
+        points_issued = uow.reports.flow(issuance, t0, t1)
+        points_redeemed = -uow.reports.flow(redeemed, t0, t1)
+        registered = uow.reports.registered(scheme_id, _utc(end + timedelta(days=1), tz))
+        partner_rows = uow.partners.list(scheme_id)
+    by_scenario: dict[str, dict[str, int]] = {}
+    daily: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    partners = {
+        p.pk: {"partner_id": p.id, "name": p.name, "events": 0, "credited": 0, "rejected": 0, "carbon_g": 0, "points": 0,
+               "reasons": defaultdict(int), "per_day": defaultdict(int)}
+        for p in partner_rows
+    }
+    for day, scenario, partner_pk, status, reason, n, carbon_g, points in facts:
+        p = partners.get(partner_pk)
+        if p is not None:
+            p["events"] += n
+            p["per_day"][day] += n
+        if status == "credited":
+            row = by_scenario.setdefault(scenario, {"events": 0, "carbon_g": 0, "points": 0})
+            row["events"] += n
+            row["carbon_g"] += carbon_g
+            row["points"] += points
+            daily[day][0] += n
+            daily[day][1] += carbon_g
+            if p is not None:
+                p["credited"] += n
+                p["carbon_g"] += carbon_g
+                p["points"] += points
+        elif p is not None:
+            p["rejected"] += n
+            p["reasons"][reason or "unknown"] += n
+    series = [
+        {"date": date.fromordinal(o).isoformat(), "carbon_g": daily[o][1] if o in daily else 0,
+         "events": daily[o][0] if o in daily else 0, "active_users": active.get(o, 0)}
+        for o in range(lo, hi + 1)
+    ]
+    stats = {
+        "scheme_id": scheme_id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "registered_users": registered,
+        "daily_active_users": active.get(hi, 0),
+        "points_issued": points_issued,
+        "points_redeemed": points_redeemed,
+        "carbon_g_total": sum(v["carbon_g"] for v in by_scenario.values()),
+        "events_credited": sum(v["events"] for v in by_scenario.values()),
+        "by_scenario": dict(sorted(by_scenario.items(), key=lambda kv: -kv[1]["carbon_g"])),
+        "series": series,
+    }
+    days = hi - lo + 1
+    health = []
+    for p in partners.values():
+        per_day = p.pop("per_day")
+        p["reasons"] = dict(sorted(p["reasons"].items(), key=lambda kv: -kv[1]))
+        p["rejected_share"] = p["rejected"] / p["events"] if p["events"] else 0.0
+        p["days"] = len(per_day)
+        p["events_per_day"] = p["events"] / days
+        p["series"] = [per_day.get(o, 0) for o in range(lo, hi + 1)]
+        health.append(p)
+    return Period(stats, sorted(health, key=lambda p: -p["events"]))
+
+
+def stats(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> dict[str, Any]:
+    """GET /v1/admin/schemes/{scheme_id}/stats (api-v1.md), exactly its fields."""
+    return overview(store, scheme_id, day_from, day_to).stats
+
+
+def partners_health(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> dict[str, Any]:
+    """Per partner: events, credited, rejected by reason, share rejected, events per day, reduction."""
+    found = overview(store, scheme_id, day_from, day_to)
+    return {"from": found.stats["from"], "to": found.stats["to"], "partners": found.partners}
+
+
+def review(store: Store, scheme_id: str, reason: str | None = None, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+    """Rejected events for an operator to look at, newest first (implausible ones by default first in the list)."""
+    if reason is not None and reason not in REVIEW_REASONS and reason != "duplicate_event":
+        raise InvalidInput("invalid_request", details={"reason": "unknown"})
+    with store.unit_of_work(write=False) as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        rows = uow.reports.rejected(scheme_id, (reason,) if reason else None, limit, before)
+    return [
+        {
+            "id": int(r.id), "partner_id": r.partner_id, "event_id": r.event_id,
+            "account_id": None if r.account_id is None else str(r.account_id), "scenario": r.scenario,
+            "occurred_at": r.occurred_at.isoformat() if r.occurred_at else None, "received_at": r.received_at.isoformat(),
+            "reason": r.reason, "details": r.details, "data": r.data,
+        }
+        for r in rows
+    ]
+
+
+def account_series(store: Store, account_id: int) -> list[tuple[date, int]]:
+    """A person's credited reduction per local day (their chart)."""
+    with store.unit_of_work(write=False) as uow:
+        return [(date.fromordinal(d), g) for d, g in uow.reports.account_daily(account_id)]

@@ -1,0 +1,111 @@
+"""Screenshots of the main pages, phone and desktop, into docs/screenshots/ (run when asked).
+
+    python -m tanhui.web.screenshots [--out docs/screenshots] [--people 300] [--days 30]
+
+Builds the demo city (the same code as `tanhui demo`) on a throw-away SQLite database, serves it, and
+drives Debian's Chromium through Playwright (never `playwright install`: docs/web.md, "Browser tests").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("TANHUI_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+
+
+def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], out: Path) -> list[Path]:
+    """login_urls: one fresh one-time link per viewport."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        for name, size in VIEWPORTS.items():
+            context = browser.new_context(viewport=size, device_scale_factor=1, locale="zh-CN")
+            page = context.new_page()
+
+            def snap(label: str, full: bool = True) -> None:
+                path = out / f"{name}-{label}.png"
+                page.screenshot(path=str(path), full_page=full)
+                written.append(path)
+
+            page.goto(base_url + login_urls[name])
+            snap("account")
+            first = page.locator("a[href^='/me/events/']").first
+            first.click()
+            snap("calculation")
+            page.goto(base_url + "/market")
+            snap("market", full=False)
+            page.locator("a.item").first.click()
+            snap("item")
+            page.goto(base_url + "/me/orders")
+            snap("orders", full=False)
+            page.goto(base_url + "/orgs")
+            snap("organisations", full=False)
+            page.goto(base_url + "/lang/en?next=/me")
+            snap("account-en", full=False)
+            page.goto(base_url + "/lang/zh-CN?next=/me")
+            page.goto(base_url + "/admin/login")
+            page.fill("#username", operator[0])
+            page.fill("#password", operator[1])
+            page.click("button[type=submit]")
+            page.wait_for_url(re.compile(r".*/admin/schemes/.*"))
+            snap("dashboard")
+            context.close()
+        browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--people", type=int, default=300)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args(argv)
+    from datetime import timedelta
+
+    from rich.console import Console
+
+    from tanhui.services import consent, identity
+    from tanhui.sim import demo
+    from tanhui.store import Store, migrate
+
+    folder = Path(tempfile.mkdtemp(prefix="tanhui-shots-"))
+    url = f"sqlite:///{folder / 'demo.db'}"
+    store = Store(url)
+    migrate.upgrade(store)
+    port = demo.free_port()
+    server = demo.start_server(url, "127.0.0.1", port, folder / "server.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        result = demo.build(url, people_count=args.people, days=args.days, base_url=base, console=Console(stderr=True))
+        password = secrets.token_urlsafe(12)
+        identity.create_operator(store, demo.SCHEME_ID, "operator", password, "operator")
+        assert result.login_url is not None
+        account_id = consent.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
+        assert account_id is not None
+        links = {name: consent.login_link(store, account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
+        for path in shoot(base, links, ("operator", password), args.out):
+            sys.stdout.write(f"{path}\n")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()
