@@ -11,6 +11,7 @@ from tanhui.cli import admin as admin_cli
 from tanhui.cli import credits as credits_cli
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
+from tanhui.cli import events as events_cli
 from tanhui.cli import importer as importer_cli
 from tanhui.cli import ledger as ledger_cli
 from tanhui.cli import market as market_cli
@@ -39,6 +40,7 @@ app.add_typer(points_cli.app, name="points")
 app.add_typer(importer_cli.app, name="import")
 app.add_typer(org_cli.app, name="org")
 app.add_typer(credits_cli.app, name="credits")
+app.add_typer(events_cli.app, name="events")
 app.add_typer(admin_cli.app, name="admin")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)

@@ -6,6 +6,7 @@ Used for idempotency content hashes, the journal's hash chain and (later) Merkle
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,14 @@ def canonical_bytes(value: Any) -> bytes:
     The same bytes as ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
     (a test holds the two equal), made by orjson because this runs several times per event.
     """
-    return orjson.dumps(value, option=_OPTIONS, default=_default)
+    try:
+        return orjson.dumps(value, option=_OPTIONS, default=_default)
+    except orjson.JSONEncodeError as error:
+        if "64-bit" not in str(error):
+            raise
+        # orjson refuses integers beyond 64 bits (a partner may send any JSON number); the standard
+        # library writes them, in the same canonical form (found by tests/fuzz).
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default).encode("utf-8")
 
 
 def canonical_json(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel
@@ -240,7 +240,7 @@ def register(app: FastAPI, store: Store) -> None:
     heads_routes.register(app, store)  # the ledger's daily hash-chain heads (docs/reliability.md)
 
     @app.get("/v1/registry/batches", response_model=BatchesOut, tags=TAGS)
-    async def batches(scheme: str | None = None, vintage: int | None = None) -> Any:
+    async def batches(scheme: str | None = None, vintage: int | None = Query(None, ge=1, le=9999)) -> Any:
         return {"batches": await run_in_threadpool(credits.list_batches, store, scheme, vintage)}
 
     @app.get("/v1/registry/batches/{batch_id}", response_model=BatchDetailOut, tags=TAGS)
