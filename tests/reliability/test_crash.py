@@ -14,7 +14,7 @@ answer for (a fresh signature each time; `event_id` is the idempotency key). At 
 - `tanhui verify` is clean.
 
 CI: 100,000 events on SQLite, 20,000 on PostgreSQL (its per-batch commit is slower on this
-machine), 5 kills each. TANHUI_SOAK=1: 100,000 events and 20 kills on both engines.
+machine), 5 kills each. `TANHUI_SOAK=1` adds the soak test: 100,000 events and 20 kills on both engines.
 Override with TANHUI_CRASH_EVENTS / TANHUI_CRASH_KILLS; the seed is printed (TANHUI_CRASH_SEED).
 """
 
@@ -108,8 +108,18 @@ def stream(total: int, now: datetime) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_sigkill_during_a_stream_loses_and_doubles_nothing(fresh_store_url: str, tmp_path: Path) -> None:
     is_pg = fresh_store_url.startswith("postgresql")
-    total = int(os.environ.get("TANHUI_CRASH_EVENTS", 100_000 if (SOAK or not is_pg) else 20_000))
-    kills = int(os.environ.get("TANHUI_CRASH_KILLS", 20 if SOAK else 5))
+    total = int(os.environ.get("TANHUI_CRASH_EVENTS", 20_000 if is_pg else 100_000))
+    run_crash_test(fresh_store_url, tmp_path, total, int(os.environ.get("TANHUI_CRASH_KILLS", 5)))
+
+
+@pytest.mark.soak
+@pytest.mark.skipif(not SOAK, reason="soak run: set TANHUI_SOAK=1 (100,000 events and 20 SIGKILLs on each engine)")
+def test_sigkill_soak(fresh_store_url: str, tmp_path: Path) -> None:
+    run_crash_test(fresh_store_url, tmp_path, 100_000, 20)
+
+
+def run_crash_test(fresh_store_url: str, tmp_path: Path, total: int, kills: int) -> None:
+    is_pg = fresh_store_url.startswith("postgresql")
     seed = int(os.environ.get("TANHUI_CRASH_SEED", random.randrange(1 << 30)))
     print(f"\ncrash test: engine={'postgresql' if is_pg else 'sqlite'} events={total} kills={kills} TANHUI_CRASH_SEED={seed}")
     rng = random.Random(seed)
