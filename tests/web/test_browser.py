@@ -57,6 +57,11 @@ class Watched:
         self.problems: list[str] = []
         self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        if response.request.resource_type in ("document", "stylesheet", "image") and response.status >= 400:
+            self.problems.append(f"HTTP {response.status} for {response.url}")
 
     def go(self, path: str) -> Any:
         response = self.page.goto(self.base_url + path)
@@ -65,6 +70,7 @@ class Watched:
 
     def check(self) -> None:
         assert not self.problems, self.problems
+        assert self.page.locator("p.error, p[role=alert]").count() == 0, self.page.locator("main").inner_text()[:500]
         overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than the viewport at {self.page.url}"
 

@@ -212,3 +212,24 @@ def test_organisations_join_pages_and_leaderboards(city: Any) -> None:
     assert refused.status_code == 403
     harbin_org = _b.orgs[0].public_id
     assert person.get(f"/orgs/{harbin_org}").status_code == 404  # another scheme's organisation
+
+
+def test_admin_create_user_reads_the_password_from_stdin(city: Any) -> None:
+    import os
+    import subprocess
+
+    from tests.live import PYTHON
+
+    live, _store, _a, _b = city
+    done = subprocess.run(
+        [PYTHON, "-m", "tanhui.cli.main", "admin", "create-user", "--scheme", "luzhou", "--username", "ops-cli", "--role", "viewer", "--password-stdin", "--json"],
+        input="a-cli-password\n", capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TANHUI_DATABASE_URL": live.database_url, "TANHUI_LANG": "en"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["role"] == "viewer" and "a-cli-password" not in done.stdout
+    client = _client(live.base_url)
+    signed = client.post("/admin/login", data={"csrf": csrf_of(client.get("/admin/login").text), "username": "ops-cli", "password": "a-cli-password"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/admin/schemes/luzhou"
+    bad = live.tanhui("admin", "token", "--scheme", "luzhou", "--role", "boss", check=False)
+    assert bad.returncode != 0 and "invalid_role" in bad.stderr

@@ -54,6 +54,16 @@ def demo(
     say(f"打开 http://{host}:{port}", f"open http://{host}:{port}")
     say(f"以居民身份登录（一次性链接）：http://{host}:{port}{result.login_url}",
         f"sign in as a person (one-time link): http://{host}:{port}{result.login_url}")
+    import secrets as _secrets
+
+    from tanhui.services import identity as _identity
+
+    operator_password = _secrets.token_urlsafe(9)
+    store = Store(url)
+    _identity.create_operator(store, city.SCHEME_ID, "operator", operator_password, "operator")
+    store.dispose()
+    say(f"运营方登录：http://{host}:{port}/admin/login（用户名 operator，密码 {operator_password}）",
+        f"operator sign-in: http://{host}:{port}/admin/login (username operator, password {operator_password})")
     if result.certificate_url:
         say(f"碳中和证书：http://{host}:{port}{result.certificate_url}", f"carbon-neutrality certificate: http://{host}:{port}{result.certificate_url}")
     say(f"数据库：{database}（TANHUI_DATABASE_URL={url}）；按 Ctrl-C 停止", f"database: {database} (TANHUI_DATABASE_URL={url}); Ctrl-C stops")
