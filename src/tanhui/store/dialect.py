@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 
 class Dialect:
@@ -52,10 +53,18 @@ class Dialect:
             return
         if self.is_postgresql:
             # COPY: one round trip for the whole batch, in the unit of work's own transaction.
+            import psycopg
+
             raw = conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+            try:
+                with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            except psycopg.IntegrityError as error:
+                # The raw cursor bypasses SQLAlchemy's wrapping: callers retry a unique-key race on
+                # sqlalchemy.exc.IntegrityError (two servers crediting one trip), so raise that.
+                raise IntegrityError(statement, None, error) from error
             return
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
         conn.exec_driver_sql(sql, list(rows))
