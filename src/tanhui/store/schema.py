@@ -547,3 +547,19 @@ Index(
     events.c.scheme_id, events.c.local_day, events.c.scenario, events.c.partner_pk, events.c.status,
     events.c.reason, events.c.carbon_g, events.c.points, events.c.account_id,
 )
+
+# -- the operator audit log (docs/reliability.md): who did what, written in the same transaction ----
+# Append-only (database triggers refuse UPDATE and DELETE, as for the journal).
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scheme_id", String(32), nullable=True),  # NULL: an action outside any one scheme
+    Column("actor", String(128), nullable=False),  # e.g. operator:alice, cli:root, token:viewer
+    Column("action", String(64), nullable=False),  # e.g. partner.create, market.ship, credits.retire
+    Column("target", String(200), nullable=True),
+    Column("details", JSONText, nullable=True),  # never secrets, tokens or passwords
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_audit_log_scheme_id_id", audit_log.c.scheme_id, audit_log.c.id)

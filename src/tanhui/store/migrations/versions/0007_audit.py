@@ -1,0 +1,56 @@
+"""operator audit log (append-only)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 11:50:00
+"""
+from __future__ import annotations
+
+from alembic import op
+import sqlalchemy as sa
+
+import tanhui.store.types
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('audit_log',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('scheme_id', sa.String(length=32), nullable=True),
+    sa.Column('actor', sa.String(length=128), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('target', sa.String(length=200), nullable=True),
+    sa.Column('details', tanhui.store.types.JSONText(), nullable=True),
+    sa.Column('created_at', tanhui.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_scheme_id_id', ['scheme_id', 'id'], unique=False)
+    if op.get_context().dialect.name == "postgresql":
+        # tanhui_append_only() is created by 0001 for the journal tables
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION tanhui_append_only()"
+        )
+    else:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{action.lower()} BEFORE {action} ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'tanhui: audit_log is append-only'); END"
+            )
+
+
+def downgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    else:
+        for action in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS audit_log_no_{action}")
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_scheme_id_id')
+    op.drop_table('audit_log')
