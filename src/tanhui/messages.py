@@ -206,6 +206,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "username_taken": {"zh-CN": "用户名 {username} 已被使用", "en": "the username {username} is taken"},
     "bad_credentials": {"zh-CN": "用户名或密码不正确", "en": "wrong username or password"},
     "invalid_role": {"zh-CN": "角色 {role} 无效（operator 或 viewer）", "en": "invalid role {role} (operator or viewer)"},
+    "unknown_audit_action": {"zh-CN": "未知的审计操作 {action}（可选：{actions}）", "en": "unknown audit action {action} (one of: {actions})"},
     "invalid_invite_code": {"zh-CN": "邀请码无效", "en": "unknown invite code"},
     "already_member": {"zh-CN": "你已是该机构成员", "en": "you are already a member"},
     "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},

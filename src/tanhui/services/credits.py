@@ -43,6 +43,7 @@ from tanhui.domain.registry import (
 from tanhui.domain.registry import log
 from tanhui.domain.schemes import Scheme
 from tanhui.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.repositories.organisations import OrganisationRow
@@ -200,18 +201,25 @@ def issue(
     as_of: date | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> IssueResult:
     """Pool the eligible grams of a vintage per methodology and issue whole tonnes as credits.
 
     Running it again for the same inputs issues nothing new: consumed events are in a batch, and
-    what is left of each pool is below a tonne.
+    what is left of each pool is below a tonne. A dry run writes nothing, so it is not audited.
     """
     now = now or utcnow()
     store.require_initialised()
 
     def work() -> IssueResult:
         with store.unit_of_work(write=not dry_run) as uow:
-            return _issue_in(uow, scheme_id, vintage, methodology, as_of, dry_run, now)
+            result = _issue_in(uow, scheme_id, vintage, methodology, as_of, dry_run, now)
+            if not dry_run:
+                audit.record(uow, actor, "credits.issue", f"vintage:{vintage}", {
+                    "methodology": methodology, "as_of": result.as_of.isoformat(), "issued": result.issued,
+                    "batches": [b["batch_id"] for b in result.batches],
+                }, scheme_id, now=now)
+            return result
 
     return work() if dry_run else _retrying(work)
 
@@ -437,6 +445,7 @@ def transfer(
     batch: str | None = None,
     block: str | None = None,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> dict[str, Any]:
     """Move ``quantity`` credits (or a whole/partial ``block``) from one holder to another."""
     now = now or utcnow()
@@ -451,7 +460,12 @@ def transfer(
             )
             if before is not None and before.kind != log.TRANSFER:
                 raise Conflict("idempotency_conflict", key=idempotency_key)
-            return _movement_view(uow, scheme, movement_id, before is not None)
+            view = _movement_view(uow, scheme, movement_id, before is not None)
+            audit.record(uow, actor, "credits.transfer", f"movement:{view['movement']}", {
+                "from": view["from"]["id"], "to": view["to"]["id"], "quantity": view["quantity"],
+                "blocks": [b["block_id"] for b in view["blocks"]], "replayed": view["replayed"],
+            }, scheme_id, now=now)
+            return view
 
     return _retrying(work)
 
@@ -508,6 +522,7 @@ def retire(
     idempotency_key: str | None = None,
     details: dict[str, Any] | None = None,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> dict[str, Any]:
     """Retire credits for a beneficiary and purpose: those serials never move again. The certificate."""
     now = now or utcnow()
@@ -519,7 +534,9 @@ def retire(
                 uow, scheme, holder=holder, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
                 details=dict(details or {}), batch=batch, block=block, key=idempotency_key, now=now,
             )
-            return _certificate_in(uow, found)
+            cert = _certificate_in(uow, found)
+            _audit_retirement(uow, actor, "credits.retire", cert, now)
+            return cert
 
     return _retrying(work)
 
@@ -534,6 +551,7 @@ def neutralise_event(
     beneficiary: str | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> dict[str, Any]:
     """Make a named event carbon neutral: retire ceil(emission estimate in t) credits, with a certificate."""
     now = now or utcnow()
@@ -548,7 +566,9 @@ def neutralise_event(
                 purpose=f"{name} 碳中和 / carbon neutrality of {name}", details={"event": name, "emission_t": str(emission_t)},
                 batch=None, block=None, key=idempotency_key, now=now,
             )
-            return _certificate_in(uow, found)
+            cert = _certificate_in(uow, found)
+            _audit_retirement(uow, actor, "credits.neutralise", cert, now, emission_t=str(emission_t))
+            return cert
 
     return _retrying(work)
 
@@ -563,9 +583,11 @@ def buy_and_neutralise(
     idempotency_key: str,
     beneficiary: str | None = None,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> dict[str, Any]:
     """What the demo calls: an organisation buys credits from the scheme and retires them for a named
-    event, in one transaction. Returns the certificate (its ``url`` opens the public page)."""
+    event, in one transaction. Returns the certificate (its ``url`` opens the public page).
+    Audited as one ``credits.neutralise`` whose details say the credits were bought from the scheme."""
     now = now or utcnow()
     quantity = credits_for_emission(emission_t)
     name = _text("purpose", event_name)
@@ -585,9 +607,18 @@ def buy_and_neutralise(
                 purpose=f"{name} 碳中和 / carbon neutrality of {name}", details={"event": name, "emission_t": str(emission_t)},
                 batch=None, block=None, key=f"{idempotency_key}:retire", now=now,
             )
-            return _certificate_in(uow, found)
+            cert = _certificate_in(uow, found)
+            _audit_retirement(uow, actor, "credits.neutralise", cert, now, emission_t=str(emission_t), bought_from=SCHEME_HOLDER)
+            return cert
 
     return _retrying(work)
+
+
+def _audit_retirement(uow: UnitOfWork, actor: str, action: str, cert: dict[str, Any], now: datetime, **extra: Any) -> None:
+    """Ids and quantities only: the beneficiary and purpose are free text that may name a person."""
+    audit.record(uow, actor, action, cert["retirement_id"], {
+        "holder": cert["holder"]["id"], "quantity": cert["quantity"], "blocks": [b["block_id"] for b in cert["blocks"]], **extra,
+    }, cert["scheme_id"], now=now)
 
 
 def _holder_name(uow: UnitOfWork, scheme: Scheme, ref: str) -> str:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from tanhui.domain import engagement as rules
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYSTEM_ISSUANCE, Posting, TransferGroup
 from tanhui.errors import InvalidInput, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.ledger import chain_for, post_in
 from tanhui.store import Store
@@ -73,7 +74,7 @@ class ExpiryNotice:
     replayed: bool
 
 
-def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | None = None) -> list[ExpiryNotice]:
+def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | None = None, *, actor: str = "system") -> list[ExpiryNotice]:
     """Post the expiry of every point earned in years that have ended their life by `as_of`.
 
     Points earned in year Y expire at the end of Y+1 (the default policy; `points_expiry.policy =
@@ -81,12 +82,14 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
     year has one idempotency key, so running it again for the same date changes nothing.
     """
     now = now or utcnow()
+    target = f"as_of:{as_of.isoformat()}"
     with store.unit_of_work() as uow:
         scheme = uow.schemes.get(scheme_id)
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
         if policy == "never":
+            audit.record(uow, actor, "points.expire", target, {"policy": policy, "accounts": 0, "points": 0}, scheme_id, now=now)
             return []
         if policy != "end_of_next_year":
             raise InvalidInput("invalid_settings", details={"points_expiry.policy": "end_of_next_year or never"}, field="points_expiry.policy")
@@ -115,6 +118,9 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
                 owner = owners.get(points_account)
                 assert owner is not None
                 notices.append(ExpiryNotice(owner, points_account, amount, outcome.replayed))
+        fresh = [n for n in notices if not n.replayed]
+        audit.record(uow, actor, "points.expire", target, {"policy": policy, "cutoff_year": cutoff_year, "accounts": len(fresh),
+                     "points": sum(n.amount for n in fresh)}, scheme_id, now=now)
         return notices
 
 

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.exc import IntegrityError
 
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.consent import WEB_SESSION_TTL, token_hash
 from tanhui.store import Store
@@ -109,12 +110,15 @@ def end_web_session(store: Store, token: str, now: datetime | None = None) -> No
 # -- operators ------------------------------------------------------------------------------
 
 
-def create_operator(store: Store, scheme_id: str, username: str, password: str, role: str = "operator", now: datetime | None = None) -> int:
+def create_operator(
+    store: Store, scheme_id: str, username: str, password: str, role: str = "operator", now: datetime | None = None, *, actor: str = "system"
+) -> int:
     """An operator user of one scheme; creating one that exists (same scheme) sets its password and role."""
     if role not in ROLES:
         raise InvalidInput("invalid_role", details={"role": " or ".join(ROLES)}, role=role)
     name = _check_username(username)
     password_hash = _hasher.hash(_check_password(password))
+    now = now or utcnow()
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
@@ -123,8 +127,11 @@ def create_operator(store: Store, scheme_id: str, username: str, password: str, 
             if existing.scheme_id != scheme_id:
                 raise Conflict("username_taken", username=name)
             uow.web.set_operator(existing.id, password_hash, role)
-            return existing.id
-        return uow.web.add_operator(name, password_hash, scheme_id, role, now or utcnow())
+            operator_id, created = existing.id, False
+        else:
+            operator_id, created = uow.web.add_operator(name, password_hash, scheme_id, role, now), True
+        audit.record(uow, actor, "admin.create_user", f"operator:{name}", {"operator_id": operator_id, "role": role, "created": created}, scheme_id, now=now)
+        return operator_id
 
 
 def operator_sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, OperatorScope]:
@@ -140,19 +147,23 @@ def operator_sign_in(store: Store, username: str, password: str, now: datetime |
     token = "ow_" + random_secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
         uow.web.add_operator_token(token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL)
-    return token, OperatorScope(found.scheme_id, found.role, found.id)
+    return token, OperatorScope(found.scheme_id, found.role, found.id, found.username)
 
 
-def issue_operator_token(store: Store, scheme_id: str, role: str = "operator", ttl: timedelta | None = None, now: datetime | None = None) -> str:
+def issue_operator_token(
+    store: Store, scheme_id: str, role: str = "operator", ttl: timedelta | None = None, now: datetime | None = None, *, actor: str = "system"
+) -> str:
     """`tanhui admin token`: a bearer token for /v1/admin/schemes/{scheme_id}/* (no expiry unless ttl)."""
     if role not in ROLES:
         raise InvalidInput("invalid_role", details={"role": " or ".join(ROLES)}, role=role)
     now = now or utcnow()
     token = "ot_" + random_secrets.token_urlsafe(32)
+    expires_at = now + ttl if ttl else None
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        uow.web.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, now + ttl if ttl else None)
+        uow.web.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, expires_at)
+        audit.record(uow, actor, "admin.token", f"token:{role}", {"role": role, "expires_at": expires_at.isoformat() if expires_at else None}, scheme_id, now=now)
     return token
 
 

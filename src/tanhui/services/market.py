@@ -14,6 +14,7 @@ from tanhui.domain.canonical import canonical_json, sha256_hex
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_HELD, SYSTEM_REDEEMED, Posting, TransferGroup
 from tanhui.domain.market import Item
 from tanhui.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.ledger import post_in
 from tanhui.store import Store
@@ -36,13 +37,15 @@ ITEM_FIELDS = (
 )
 
 
-def add_item(store: Store, scheme_id: str, fields: dict[str, Any], now: datetime | None = None) -> Item:
+def add_item(store: Store, scheme_id: str, fields: dict[str, Any], now: datetime | None = None, *, actor: str = "system") -> Item:
     now = now or utcnow()
     checked = rules.validate_item_fields(fields)
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        return _add_item_in(uow, scheme_id, checked, now)
+        item = _add_item_in(uow, scheme_id, checked, now)
+        audit.record(uow, actor, "market.item_add", item.public_id, {"key": item.key, "kind": item.kind, "points_price": item.points_price, "stock": item.stock}, scheme_id, now=now)
+        return item
 
 
 def _add_item_in(uow: UnitOfWork, scheme_id: str, checked: dict[str, Any], now: datetime) -> Item:
@@ -63,13 +66,24 @@ def _add_item_in(uow: UnitOfWork, scheme_id: str, checked: dict[str, Any], now: 
     return uow.market.add_item(values)
 
 
-def update_item(store: Store, item_public_id: str, changes: dict[str, Any], now: datetime | None = None) -> Item:
+def update_item(store: Store, item_public_id: str, changes: dict[str, Any], now: datetime | None = None, *, actor: str = "system") -> Item:
     now = now or utcnow()
     with store.unit_of_work() as uow:
         item = uow.market.item(item_public_id, lock=True)
         if item is None:
             raise NotFound("item_not_found", item_id=item_public_id)
-        return _update_item_in(uow, item, changes, now)
+        updated = _update_item_in(uow, item, changes, now)
+        audit.record(uow, actor, "market.item_update", item.public_id, _item_changes(item, updated, changes), item.scheme_id, now=now)
+        return updated
+
+
+AUDITED_VALUES = ("points_price", "stock", "status", "per_person_limit")  # texts are named, not copied
+
+
+def _item_changes(before: Item, after: Item, changes: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {"fields": sorted(changes)}
+    shown.update({f: [getattr(before, f), getattr(after, f)] for f in AUDITED_VALUES if f in changes})
+    return shown
 
 
 def _update_item_in(uow: UnitOfWork, item: Item, changes: dict[str, Any], now: datetime) -> Item:
@@ -99,7 +113,7 @@ def get_item(store: Store, item_public_id: str) -> Item:
     return item
 
 
-def import_codes(store: Store, item_public_id: str, codes: list[str], now: datetime | None = None) -> dict[str, int]:
+def import_codes(store: Store, item_public_id: str, codes: list[str], now: datetime | None = None, *, actor: str = "system") -> dict[str, int]:
     """Add a merchant's coupon codes to an item's pool; the item's stock grows by the new codes."""
     now = now or utcnow()
     cleaned = [c.strip() for c in codes if c.strip()]
@@ -114,6 +128,8 @@ def import_codes(store: Store, item_public_id: str, codes: list[str], now: datet
             raise InvalidInput("invalid_codes", details={"item": "not a coupon"}, count=len(cleaned))
         added = uow.market.import_codes(item.id, cleaned, now)
         uow.market.change_stock(item.id, added, now)
+        # counts only: the codes are the coupons' value
+        audit.record(uow, actor, "market.import_codes", item.public_id, {"added": added, "skipped": len(cleaned) - added}, item.scheme_id, now=now)
         return {"added": added, "skipped": len(cleaned) - added, "unused": uow.market.unused_codes(item.id)}
 
 
@@ -227,11 +243,19 @@ def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) 
     return order
 
 
-def cancel_order(store: Store, order_public_id: str, *, account_id: int | None = None, now: datetime | None = None, by: str = "person") -> dict[str, Any]:
-    """Before shipping: the hold is voided (points back) and the stock returns."""
+def cancel_order(
+    store: Store, order_public_id: str, *, account_id: int | None = None, now: datetime | None = None, by: str = "person", actor: str = "system"
+) -> dict[str, Any]:
+    """Before shipping: the hold is voided (points back) and the stock returns.
+
+    An operator's cancel (``by="operator"``) is audited; a person cancelling their own order is
+    recorded by the order's own history instead.
+    """
     now = now or utcnow()
     with store.unit_of_work() as uow:
         order = _owned_order(uow, order_public_id, account_id)
+        if by == "operator":
+            audit.record(uow, actor, "market.cancel", order.public_id, {"was": order.status}, order.scheme_id, now=now)
         if order.status == rules.CANCELLED:
             return order.to_dict()  # cancelling twice is harmless
         if order.status != rules.PENDING:
@@ -246,18 +270,19 @@ def cancel_order(store: Store, order_public_id: str, *, account_id: int | None =
         return found.to_dict()
 
 
-def ship_order(store: Store, order_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+def ship_order(store: Store, order_public_id: str, now: datetime | None = None, *, actor: str = "system") -> dict[str, Any]:
     now = now or utcnow()
     with store.unit_of_work() as uow:
         order = _owned_order(uow, order_public_id, None)
         rules.next_status(order.status, rules.SHIPPED, order.public_id)
         uow.market.set_order(order.id, {"status": rules.SHIPPED, "updated_at": now}, by="operator")
+        audit.record(uow, actor, "market.ship", order.public_id, {"was": order.status}, order.scheme_id, now=now)
         found = uow.market.order(order.public_id)
         assert found is not None
         return found.to_dict()
 
 
-def deliver_order(store: Store, order_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+def deliver_order(store: Store, order_public_id: str, now: datetime | None = None, *, actor: str = "system") -> dict[str, Any]:
     """Delivered: the held points are posted to the scheme's redeemed account."""
     now = now or utcnow()
     with store.unit_of_work() as uow:
@@ -267,6 +292,7 @@ def deliver_order(store: Store, order_public_id: str, now: datetime | None = Non
         redeemed = uow.ledger.system_account(order.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
         post_id = _move(uow, order.scheme_id, "order_post", held, redeemed, order.points, f"order:{order.public_id}:post", {"order": order.public_id}, now)
         uow.market.set_order(order.id, {"status": rules.DELIVERED, "settle_entry_id": post_id, "updated_at": now}, by="operator")
+        audit.record(uow, actor, "market.deliver", order.public_id, {"was": order.status, "points": order.points}, order.scheme_id, now=now)
         found = uow.market.order(order.public_id)
         assert found is not None
         return found.to_dict()

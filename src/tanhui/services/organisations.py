@@ -10,6 +10,7 @@ from datetime import datetime
 
 from tanhui.domain.schemes import validate_name
 from tanhui.errors import InvalidInput, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.repositories.organisations import OrganisationRow
@@ -18,17 +19,20 @@ from tanhui.store.uow import UnitOfWork
 KINDS = ("company", "school", "community", "government", "group")
 
 
-def create(store: Store, scheme_id: str, name: str, kind: str = "company", now: datetime | None = None) -> OrganisationRow:
+def create(
+    store: Store, scheme_id: str, name: str, kind: str = "company", now: datetime | None = None, *, actor: str = "system"
+) -> OrganisationRow:
     if kind not in KINDS:
         raise InvalidInput("invalid_organisation_kind", details={"field": "kind"}, kind=kind, kinds=", ".join(KINDS))
     cleaned = validate_name(name)
     store.require_initialised()
+    now = now or utcnow()
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        return uow.organisations.add(
-            "org_" + secrets.token_hex(8), scheme_id, cleaned, kind, secrets.token_hex(8), now or utcnow()
-        )
+        org = uow.organisations.add("org_" + secrets.token_hex(8), scheme_id, cleaned, kind, secrets.token_hex(8), now)
+        audit.record(uow, actor, "org.create", org.public_id, {"kind": kind}, scheme_id, now=now)
+        return org
 
 
 def list_(store: Store, scheme_id: str | None = None) -> list[OrganisationRow]:

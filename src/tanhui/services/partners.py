@@ -9,6 +9,7 @@ from datetime import datetime
 from tanhui.domain import signing
 from tanhui.domain.schemes import validate_name
 from tanhui.errors import InvalidInput, NotFound, Unauthorised
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.repositories.partners import PartnerRow
@@ -51,14 +52,18 @@ class CreatedPartner:
         }
 
 
-def create_partner(store: Store, scheme_id: str, name: str, scenarios: list[str], now: datetime | None = None) -> CreatedPartner:
+def create_partner(
+    store: Store, scheme_id: str, name: str, scenarios: list[str], now: datetime | None = None, *, actor: str = "system"
+) -> CreatedPartner:
     name = validate_name(name)
     cleaned = _clean_scenarios(scenarios)
     secret = new_secret()
+    now = now or utcnow()
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        partner = uow.partners.add(new_partner_id(), scheme_id, name, cleaned, secret, now or utcnow())
+        partner = uow.partners.add(new_partner_id(), scheme_id, name, cleaned, secret, now)
+        audit.record(uow, actor, "partner.create", partner.id, {"scenarios": cleaned}, scheme_id, now=now)
     return CreatedPartner(partner, secret)
 
 
@@ -69,32 +74,45 @@ def _get(uow: UnitOfWork, partner_id: str) -> PartnerRow:
     return partner
 
 
-def rotate_secret(store: Store, partner_id: str, now: datetime | None = None) -> str:
+def rotate_secret(store: Store, partner_id: str, now: datetime | None = None, *, actor: str = "system") -> str:
     """A new secret; the old one stays valid until `retire_old_secrets` (no downtime while rotating)."""
     secret = new_secret()
+    now = now or utcnow()
     with store.unit_of_work() as uow:
         partner = _get(uow, partner_id)
-        uow.partners.add_secret(partner.pk, secret, now or utcnow())
+        uow.partners.add_secret(partner.pk, secret, now)
+        audit.record(uow, actor, "partner.rotate_secret", partner.id, None, partner.scheme_id, now=now)
     return secret
 
 
-def retire_old_secrets(store: Store, partner_id: str, now: datetime | None = None) -> int:
+def retire_old_secrets(store: Store, partner_id: str, now: datetime | None = None, *, actor: str = "system") -> int:
+    now = now or utcnow()
     with store.unit_of_work() as uow:
-        return uow.partners.retire_secrets_except_newest(_get(uow, partner_id).pk, now or utcnow())
+        partner = _get(uow, partner_id)
+        retired = uow.partners.retire_secrets_except_newest(partner.pk, now)
+        audit.record(uow, actor, "partner.retire_old_secrets", partner.id, {"retired": retired}, partner.scheme_id, now=now)
+        return retired
 
 
-def set_status(store: Store, partner_id: str, status: str) -> PartnerRow:
+STATUS_ACTIONS = {"active": "partner.enable", "disabled": "partner.disable"}
+
+
+def set_status(store: Store, partner_id: str, status: str, *, actor: str = "system") -> PartnerRow:
+    if status not in STATUS_ACTIONS:
+        raise InvalidInput("invalid_request", details={"status": " or ".join(STATUS_ACTIONS)})
     with store.unit_of_work() as uow:
         partner = _get(uow, partner_id)
         uow.partners.set_status(partner.pk, status)
+        audit.record(uow, actor, STATUS_ACTIONS[status], partner.id, {"was": partner.status}, partner.scheme_id)
         return _get(uow, partner_id)
 
 
-def set_scenarios(store: Store, partner_id: str, scenarios: list[str]) -> PartnerRow:
+def set_scenarios(store: Store, partner_id: str, scenarios: list[str], *, actor: str = "system") -> PartnerRow:
     cleaned = _clean_scenarios(scenarios)
     with store.unit_of_work() as uow:
         partner = _get(uow, partner_id)
         uow.partners.set_scenarios(partner.pk, cleaned)
+        audit.record(uow, actor, "partner.set_scenarios", partner.id, {"scenarios": cleaned, "was": list(partner.scenarios)}, partner.scheme_id)
         return _get(uow, partner_id)
 
 

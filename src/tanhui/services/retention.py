@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from tanhui.errors import InvalidInput, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.schema import events
@@ -42,19 +43,24 @@ def raw_payload_days(settings: dict[str, object]) -> int:
     return days
 
 
-def purge_payloads(store: Store, scheme_id: str, as_of: date | None = None, now: datetime | None = None) -> PurgeReport:
+def purge_payloads(
+    store: Store, scheme_id: str, as_of: date | None = None, now: datetime | None = None, *, actor: str = "system"
+) -> PurgeReport:
     """Null the raw payload of the scheme's events received before the start of (as_of - days)."""
+    now = now or utcnow()
     with store.unit_of_work() as uow:
         scheme = uow.schemes.get(scheme_id)
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         days = raw_payload_days(scheme.settings)
         tz = ZoneInfo(scheme.timezone)
-        day = as_of or (now or utcnow()).astimezone(tz).date()
+        day = as_of or now.astimezone(tz).date()
         before = datetime.combine(day - timedelta(days=days), time(), tz)
         result = uow.conn.execute(
             update(events)
             .where(events.c.scheme_id == scheme_id, events.c.received_at < before, events.c.data.is_not(None))
             .values(data=None)
         )
-        return PurgeReport(scheme_id, days, before, int(result.rowcount or 0))
+        report = PurgeReport(scheme_id, days, before, int(result.rowcount or 0))
+        audit.record(uow, actor, "events.purge_payloads", f"as_of:{day.isoformat()}", report.to_dict(), scheme_id, now=now)
+        return report

@@ -19,7 +19,7 @@ from tanhui.domain.market import validate_item_fields
 from tanhui.domain.points import rules_for_scheme
 from tanhui.domain.schemes import DEFAULT_SETTINGS, new_scheme
 from tanhui.errors import InvalidInput, TanhuiError
-from tanhui.services import market
+from tanhui.services import audit, market
 from tanhui.services.clock import utcnow
 from tanhui.services.methodologies import default_library
 from tanhui.services.partners import new_partner_id, new_secret
@@ -147,7 +147,7 @@ def _item_fields(raw: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def apply(store: Store, file: Path, now: datetime | None = None) -> ApplyReport:
+def apply(store: Store, file: Path, now: datetime | None = None, *, actor: str = "system") -> ApplyReport:
     """Validate the whole file, then apply it in one transaction."""
     now = now or utcnow()
     store.require_initialised()
@@ -192,6 +192,11 @@ def apply(store: Store, file: Path, now: datetime | None = None) -> ApplyReport:
                 report.items_updated += 1
             else:
                 report.items_unchanged += 1
+        audit.record(uow, actor, "scheme.apply", scheme.id, {
+            "file": file.name, "scheme_created": report.scheme_created, "settings_changed": report.settings_changed,
+            "partners_created": [p["partner_id"] for p in report.partners_created], "partners_updated": report.partners_updated,
+            "items_created": report.items_created, "items_updated": report.items_updated,
+        }, scheme.id, now=now)
     return report
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tanhui.domain.schemes import DEFAULT_TIMEZONE, Scheme, new_scheme
 from tanhui.errors import Conflict, NotFound
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 
@@ -20,16 +21,20 @@ def create_scheme(
     timezone: str = DEFAULT_TIMEZONE,
     settings: dict[str, Any] | None = None,
     now: datetime | None = None,
+    *,
+    actor: str = "system",
 ) -> Scheme:
     """A scheme with its system ledger accounts and its hash chains, in one transaction."""
     scheme = new_scheme(scheme_id, name, timezone, settings)
     store.require_initialised()
+    now = now or utcnow()
     try:
         with store.unit_of_work() as uow:
             if uow.schemes.get(scheme.id) is not None:
                 raise Conflict("scheme_exists", scheme_id=scheme.id)
-            created = uow.schemes.add(scheme, now or utcnow())
+            created = uow.schemes.add(scheme, now)
             uow.ledger.create_system_accounts(scheme.id)
+            audit.record(uow, actor, "scheme.create", scheme.id, {"timezone": scheme.timezone}, scheme.id, now=now)
     except IntegrityError:
         raise Conflict("scheme_exists", scheme_id=scheme.id) from None
     return created

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from tanhui.store.dialect import Dialect
 from tanhui.store.repositories.accounts import AccountRepository
+from tanhui.store.repositories.audit import AuditRepository
 from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.ledger import LedgerRepository
@@ -40,3 +41,4 @@ class UnitOfWork:
         self.web = WebRepository(conn, dialect)
         self.reports = ReportRepository(conn, dialect)
         self.privacy = PrivacyRepository(conn, dialect)
+        self.audit = AuditRepository(conn, dialect)

@@ -27,6 +27,7 @@ class OperatorScope:
     scheme_id: str
     role: str
     operator_id: int | None
+    username: str | None = None  # the operator's, for the audit log; None for a token issued by the CLI
 
 
 class WebRepository(Repository):
@@ -91,14 +92,18 @@ class WebRepository(Repository):
 
     def operator_scope(self, token_hash: str, kind: str, now: datetime) -> OperatorScope | None:
         row = self.conn.execute(
-            select(operator_tokens.c.scheme_id, operator_tokens.c.role, operator_tokens.c.operator_id).where(
+            select(operator_tokens.c.scheme_id, operator_tokens.c.role, operator_tokens.c.operator_id, operators.c.username)
+            .select_from(operator_tokens.outerjoin(operators, operators.c.id == operator_tokens.c.operator_id))
+            .where(
                 operator_tokens.c.token_hash == token_hash,
                 operator_tokens.c.kind == kind,
                 operator_tokens.c.revoked_at.is_(None),
                 or_(operator_tokens.c.expires_at.is_(None), operator_tokens.c.expires_at > now),
             )
         ).first()
-        return None if row is None else OperatorScope(row.scheme_id, row.role, None if row.operator_id is None else int(row.operator_id))
+        if row is None:
+            return None
+        return OperatorScope(row.scheme_id, row.role, None if row.operator_id is None else int(row.operator_id), row.username)
 
     def revoke_operator_token(self, token_hash: str, now: datetime) -> None:
         self.conn.execute(update(operator_tokens).where(operator_tokens.c.token_hash == token_hash).values(revoked_at=now))
