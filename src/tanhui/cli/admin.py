@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import typer
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import print_json, say
 from tanhui.services import identity
 from tanhui.store import open_store
@@ -26,7 +27,7 @@ def create_user(
         password = sys.stdin.readline().rstrip("\n")
     elif password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    operator_id = identity.create_operator(open_store(), scheme, username, password, role)
+    operator_id = identity.create_operator(open_store(), scheme, username, password, role, actor=actor())
     if as_json:
         print_json({"operator_id": str(operator_id), "username": username, "scheme_id": scheme, "role": role})
         return
@@ -41,7 +42,7 @@ def token(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Issue a bearer token for /v1/admin/schemes/SCHEME/* (shown once; only its hash is kept)."""
-    issued = identity.issue_operator_token(open_store(), scheme, role, timedelta(days=ttl_days) if ttl_days else None)
+    issued = identity.issue_operator_token(open_store(), scheme, role, timedelta(days=ttl_days) if ttl_days else None, actor=actor())
     if as_json:
         print_json({"token": issued})
         return

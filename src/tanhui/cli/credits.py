@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.services import credits as service
@@ -66,7 +67,7 @@ def issue(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Pool eligible reductions and issue whole tonnes as serial-numbered credits."""
-    result = service.issue(open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run)
+    result = service.issue(open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run, actor=actor())
     if as_json:
         print_json(result.to_dict())
         return
@@ -96,7 +97,8 @@ def transfer(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Move credits to another holder (whole or partial blocks; serial ranges split as needed)."""
-    moved = service.transfer(open_store(), scheme, from_holder=from_, to_holder=to, quantity=quantity, batch=batch, block=block, idempotency_key=key)
+    moved = service.transfer(open_store(), scheme, from_holder=from_, to_holder=to, quantity=quantity, batch=batch, block=block, idempotency_key=key,
+                             actor=actor())
     if as_json:
         print_json(moved)
         return
@@ -122,7 +124,7 @@ def retire(
 ) -> None:
     """Retire credits (they never move again) and produce the certificate."""
     cert = service.retire(open_store(), scheme, holder=holder, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
-                          batch=batch, block=block, idempotency_key=key)
+                          batch=batch, block=block, idempotency_key=key, actor=actor())
     _show_certificate(cert, as_json, pdf, base_url)
 
 
@@ -140,7 +142,7 @@ def neutralise(
 ) -> None:
     """Make an event carbon neutral: retire ceil(emission) credits with a certificate."""
     cert = service.neutralise_event(open_store(), scheme, holder=holder, event_name=event, emission_t=emission_t,
-                                    beneficiary=beneficiary, idempotency_key=key)
+                                    beneficiary=beneficiary, idempotency_key=key, actor=actor())
     _show_certificate(cert, as_json, pdf, base_url)
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import typer
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.services import retention
@@ -26,7 +27,7 @@ def purge_payloads(
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise InvalidInput("invalid_request", details={"as_of": "YYYY-MM-DD"}) from None
-    report = retention.purge_payloads(open_store(), scheme, day)
+    report = retention.purge_payloads(open_store(), scheme, day, actor=actor())
     if as_json:
         print_json(report.to_dict())
         return

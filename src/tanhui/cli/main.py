@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tanhui.cli import admin as admin_cli
+from tanhui.cli import audit as audit_cli
 from tanhui.cli import credits as credits_cli
 from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
@@ -42,6 +43,7 @@ app.add_typer(org_cli.app, name="org")
 app.add_typer(credits_cli.app, name="credits")
 app.add_typer(events_cli.app, name="events")
 app.add_typer(admin_cli.app, name="admin")
+app.add_typer(audit_cli.app, name="audit")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)

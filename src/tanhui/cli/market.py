@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.domain.market import KINDS
 from tanhui.errors import InvalidInput
@@ -53,6 +54,7 @@ def add(
          "description_zh": description, "description_en": description_en, "points_price": points, "stock": stock,
          "per_person_limit": limit, "sale_starts_at": _when(starts, "starts"), "sale_ends_at": _when(ends, "ends"),
          "merchant": merchant},
+        actor=actor(),
     )
     if as_json:
         print_json(item.to_dict())
@@ -73,7 +75,7 @@ def update(
 ) -> None:
     """Change an item's price, stock, title, visibility or limit."""
     changes = {k: v for k, v in {"points_price": points, "stock": stock, "title_zh": title, "status": status, "per_person_limit": limit}.items() if v is not None}
-    item = market_service.update_item(open_store(), item_id, changes)
+    item = market_service.update_item(open_store(), item_id, changes, actor=actor())
     if as_json:
         print_json(item.to_dict())
     else:
@@ -101,7 +103,7 @@ def import_codes(
 ) -> None:
     """Add a merchant's coupon codes to an item's pool (codes already there are skipped)."""
     codes = [line.split(",")[0] for line in file.read_text(encoding="utf-8-sig").splitlines()]
-    result = market_service.import_codes(open_store(), item_id, codes)
+    result = market_service.import_codes(open_store(), item_id, codes, actor=actor())
     if as_json:
         print_json(result)
     else:
@@ -136,19 +138,19 @@ def orders(
 @app.command("ship")
 def ship(order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """A physical order left the warehouse."""
-    order = market_service.ship_order(open_store(), order_id)
+    order = market_service.ship_order(open_store(), order_id, actor=actor())
     say(f"订单 {order['order_id']} 已发货", f"order {order['order_id']} shipped")
 
 
 @app.command("deliver")
 def deliver(order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """A physical order arrived: its held points are posted."""
-    order = market_service.deliver_order(open_store(), order_id)
+    order = market_service.deliver_order(open_store(), order_id, actor=actor())
     say(f"订单 {order['order_id']} 已签收", f"order {order['order_id']} delivered")
 
 
 @app.command("cancel")
 def cancel(order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
     """Cancel an order before it ships: points and stock return."""
-    order = market_service.cancel_order(open_store(), order_id, by="operator")
+    order = market_service.cancel_order(open_store(), order_id, by="operator", actor=actor())
     say(f"订单 {order['order_id']} 已取消", f"order {order['order_id']} cancelled")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.services import organisations as org_service
 from tanhui.store import open_store
@@ -18,7 +19,7 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create an organisation and print its id (org_...)."""
-    org = org_service.create(open_store(), scheme, name, kind)
+    org = org_service.create(open_store(), scheme, name, kind, actor=actor())
     if as_json:
         print_json(org.to_dict())
         return

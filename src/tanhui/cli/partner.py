@@ -3,6 +3,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.services import partners as partner_service
 from tanhui.store import open_store
@@ -22,7 +23,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help='Print {"partner_id", "secret", "scheme_id", "scenarios"}.'),
 ) -> None:
     """Create a partner and print its id and secret (the secret is shown this once)."""
-    created = partner_service.create_partner(open_store(), scheme, name, _scenarios(scenarios))
+    created = partner_service.create_partner(open_store(), scheme, name, _scenarios(scenarios), actor=actor())
     if as_json:
         print_json(created.to_dict())
         return
@@ -42,13 +43,13 @@ def rotate_secret(
     """Issue a new secret (old and new both valid), or finish the rotation with --retire-old."""
     store = open_store()
     if retire_old:
-        retired = partner_service.retire_old_secrets(store, partner_id)
+        retired = partner_service.retire_old_secrets(store, partner_id, actor=actor())
         if as_json:
             print_json({"partner_id": partner_id, "retired": retired})
         else:
             say(f"已停用 {retired} 个旧密钥", f"retired {retired} old secret(s)")
         return
-    secret = partner_service.rotate_secret(store, partner_id)
+    secret = partner_service.rotate_secret(store, partner_id, actor=actor())
     if as_json:
         print_json({"partner_id": partner_id, "secret": secret})
     else:
@@ -77,12 +78,12 @@ def list_(
 @app.command("disable")
 def disable(partner_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Refuse every further request of the partner (401 unknown_partner)."""
-    partner_service.set_status(open_store(), partner_id, "disabled")
+    partner_service.set_status(open_store(), partner_id, "disabled", actor=actor())
     say(f"已停用合作方 {partner_id}", f"disabled partner {partner_id}")
 
 
 @app.command("enable")
 def enable(partner_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Accept the partner's requests again."""
-    partner_service.set_status(open_store(), partner_id, "active")
+    partner_service.set_status(open_store(), partner_id, "active", actor=actor())
     say(f"已启用合作方 {partner_id}", f"enabled partner {partner_id}")

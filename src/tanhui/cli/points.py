@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.services import engagement
@@ -27,7 +28,7 @@ def expire(
         day = date.fromisoformat(as_of)
     except ValueError:
         raise InvalidInput("invalid_request", details={"as_of": "YYYY-MM-DD"}) from None
-    found = engagement.expire_points(open_store(), scheme, day)
+    found = engagement.expire_points(open_store(), scheme, day, actor=actor())
     fresh = [n for n in found if not n.replayed]
     if notices is not None:
         write_table(notices, ["account_id", "points_expired"], ([n.account_id, n.amount] for n in fresh))

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.services import schemes as scheme_service
@@ -21,7 +22,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print the created scheme as JSON."),
 ) -> None:
     """Create a scheme with its system accounts and ledger chains."""
-    scheme = scheme_service.create_scheme(open_store(), scheme_id, name, timezone)
+    scheme = scheme_service.create_scheme(open_store(), scheme_id, name, timezone, actor=actor())
     if as_json:
         print_json(scheme.to_dict())
     else:
@@ -55,7 +56,7 @@ def apply(
     """Create or update a scheme from a file; applying the same file again changes nothing."""
     from tanhui.services import scheme_file
 
-    report = scheme_file.apply(open_store(), file)
+    report = scheme_file.apply(open_store(), file, actor=actor())
     if as_json:
         print_json(report.to_dict())
         return
