@@ -80,7 +80,15 @@ ZH: dict[str, str] = {
     "received": "接收时间", "partner": "合作方", "scenario": "场景", "reason": "原因", "account": "账户", "details": "详情",
     "item": "商品编号", "title": "名称", "category": "分类", "kind": "类型", "stock": "库存", "merchant": "商户", "status": "状态",
     "order": "订单号", "created": "下单时间", "quantity": "数量", "organisation": "机构编号", "name": "名称", "kg": "千克 CO₂e",
-    "invite_code": "邀请码", "#": "#",
+    "invite_code": "邀请码", "#": "#", "time": "时间", "actor": "操作人", "action": "操作", "target": "对象",
+    # the audit log (services/audit.py ACTIONS)
+    "Audit log": "审计日志",
+    "scheme.create": "创建方案", "scheme.apply": "应用方案文件", "partner.create": "创建合作方", "partner.rotate_secret": "轮换合作方密钥",
+    "partner.retire_old_secrets": "停用合作方旧密钥", "partner.disable": "停用合作方", "partner.enable": "启用合作方",
+    "partner.set_scenarios": "修改合作方场景", "org.create": "创建机构", "market.item_add": "添加商品", "market.item_update": "修改商品",
+    "market.import_codes": "导入券码", "market.ship": "订单发货", "market.deliver": "订单签收", "market.cancel": "运营方取消订单",
+    "points.expire": "积分到期处理", "events.purge_payloads": "清除原始数据", "credits.issue": "签发减排量", "credits.transfer": "转让减排量",
+    "credits.retire": "注销减排量", "credits.neutralise": "活动碳中和", "admin.create_user": "创建运营方用户", "admin.token": "签发运营方令牌",
 }
 
 SCENARIOS: dict[str, tuple[str, str]] = {

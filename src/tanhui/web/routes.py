@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tanhui.errors import InvalidInput, NotFound, TanhuiError, Unauthorised
 from tanhui.http.errors import request_lang
-from tanhui.services import accounts, consent, engagement, identity, market, organisations, privacy, reports
+from tanhui.services import accounts, audit, consent, engagement, identity, market, organisations, privacy, reports
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.repositories.web import OperatorScope
@@ -623,7 +623,7 @@ def register(app: FastAPI, store: Store) -> None:
 
             return error_page(request, 403, message("forbidden", web_lang(request)), admin=scope)
         try:
-            org = organisations.create(store, scheme_id, f.get("name", ""), f.get("kind", "company"))
+            org = organisations.create(store, scheme_id, f.get("name", ""), f.get("kind", "company"), actor=audit.operator_actor(scope))
         except InvalidInput as error:
             return scheme_orgs_page(scheme_id=scheme_id, request=request, error=error.message(web_lang(request)))
         return _redirect(f"/admin/schemes/{scheme_id}/organisations/{org.public_id}")
@@ -644,6 +644,20 @@ def register(app: FastAPI, store: Store) -> None:
         code = organisations.invite_code(store, org_id, scheme_id)
         return _table_page(request, scope, title, None, ["#", "account", "name", "kg"], rows, numeric=("#", "kg"),
                            flash=f"{_('Invite code')}: {code}" if scope.role == "operator" else None)
+
+    @app.get("/admin/schemes/{scheme_id}/audit", include_in_schema=False)
+    @pages
+    def audit_page(scheme_id: str, request: Request, action: str | None = None) -> Response:
+        """Who did what to this scheme, newest first; viewers may read it (it holds ids, never personal data)."""
+        scope = scoped(request, scheme_id)
+        if not isinstance(scope, OperatorScope):
+            return scope
+        lang = web_lang(request)
+        _ = translator(lang)
+        base = f"/admin/schemes/{scheme_id}/audit"
+        filters = [(base, _("All"), False), (request.url.path + "?" + request.url.query, _(action), True)] if action else None
+        return _table_page(request, scope, _("Audit log"), None, ["time", "actor", "action", "target", "details"],
+                           _audit_rows(store, scheme_id, action, lang, base), filters=filters, links={"action": "href"})
 
     @app.get("/admin/schemes/{scheme_id}/export/{name}", include_in_schema=False)
     @pages
@@ -798,6 +812,23 @@ def _organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None
                 "href": f"/admin/schemes/{scheme_id}/organisations/{org.public_id}",
             })
     return rows
+
+
+AUDIT_PAGE = 200
+
+
+def _audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str) -> list[dict[str, Any]]:
+    """The newest entries in the scheme's local time; an action links to the entries of that action."""
+    with store.unit_of_work(write=False) as uow:
+        scheme = uow.schemes.get(scheme_id)
+    tz = ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+    _ = translator(lang)
+    return [
+        {"time": e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor, "action": _(e.action),
+         "href": f"{base}?{urlencode({'action': e.action})}", "target": e.target,
+         "details": audit.details_text(e.details)}
+        for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)
+    ]
 
 
 def _export_rows(store: Store, scheme_id: str, table: str, day_from: str | None, day_to: str | None) -> tuple[list[str], list[list[Any]]]:
