@@ -49,12 +49,14 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime) -> tuple[bool, 
     row = {"account_id": account_id, "local_day": today.toordinal(), "streak": streak, "points": points, "bonus": bonus, "entry_id": None, "created_at": now}
     if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
         return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
+    key = f"checkin:{account_id}:{today.isoformat()}"
+    uow.reports.mark_active(scheme.id, chain_for(scheme, key), [(account_id, today.toordinal())])
     if points + bonus > 0:
         mine = uow.ledger.holdings(account_id)[ASSET_POINTS].id
         issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
         group = TransferGroup(
             scheme.id, "checkin", (Posting(issuance, mine, points + bonus),),
-            f"checkin:{account_id}:{today.isoformat()}", {"day": today.isoformat(), "streak": streak, "bonus": bonus},
+            key, {"day": today.isoformat(), "streak": streak, "bonus": bonus},
         )
         entry = post_in(uow, group, now).entry
         assert entry is not None and entry.id is not None

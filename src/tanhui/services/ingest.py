@@ -227,6 +227,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
         first_hash, first = seen[event_id]
         results[index] = _replay(event_id, content_hash, first_hash, first["carbon_g"], first["points"], first["methodology"])
     uow.events.add_many(rows)
+    _count(uow, scheme.id, chain, rows)
     final = [r for r in results if r is not None]
     assert len(final) == len(staged)
     return BatchOutcome(final, ev.summarise(final), stored=len(rows))
@@ -350,6 +351,28 @@ def _credit(
             entry_id = entry.id
         rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result, fp, entry_id))
     return rows
+
+
+def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[dict[str, Any]]) -> None:
+    """The operator reports' counters for the stored rows (same transaction, same chain)."""
+    facts: dict[tuple[int, str, int, str, str], list[int]] = {}
+    active: set[tuple[int, int]] = set()
+    for row in rows:
+        day = row["local_day"]
+        if day is None:
+            continue
+        key = (day, row["scenario"], row["partner_pk"], row["status"], row["reason"] or "")
+        found = facts.get(key)
+        if found is None:
+            facts[key] = [1, row["carbon_g"], row["points"]]
+        else:
+            found[0] += 1
+            found[1] += row["carbon_g"]
+            found[2] += row["points"]
+        if row["status"] == ev.CREDITED and row["account_id"] is not None:
+            active.add((row["account_id"], day))
+    uow.reports.add_facts(scheme_id, facts)
+    uow.reports.mark_active(scheme_id, chain, active)
 
 
 def _settle(item: Staged, result: dict[str, Any], results: list[dict[str, Any] | None], seen: dict[str, tuple[str, dict[str, Any]]], content_hash: str) -> None:

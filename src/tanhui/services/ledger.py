@@ -130,4 +130,8 @@ def verify(store: Store, scheme_id: str | None = None) -> VerifyReport:
         verifier = LedgerVerifier(uow.ledger.all_accounts(scheme_id))
         for entry, stored, stored_hash in uow.ledger.stream_journal(scheme_id):
             verifier.feed(entry, stored, stored_hash)
-        return verifier.finish(uow.ledger.stored_balances(scheme_id), uow.ledger.chain_heads(scheme_id))
+        report = verifier.finish(uow.ledger.stored_balances(scheme_id), uow.ledger.chain_heads(scheme_id))
+        # The operator reports' counters are projections too: the same figures from the source rows.
+        for drift in uow.reports.check(scheme_id):
+            report.problems.append(f"{drift.table} {drift.key}: stored {drift.stored}, source rows give {drift.expected}")
+        return report

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, text
+from sqlalchemy import Connection, Select, Table, literal_column, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -75,6 +75,44 @@ class Dialect:
             return
         mark = "%s" if self.is_postgresql else "?"
         conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = {mark} WHERE {key_column} = {mark}", list(rows))
+
+    def add_counts(self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """INSERT the rows, or add their counters to the row already there (report projections).
+
+        Each row is the key values followed by the counter values, in the order given.
+        """
+        if not rows:
+            return
+        mark = "%s" if self.is_postgresql else "?"
+        columns = [*keys, *counters]
+        added = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}",
+            [tuple(r) for r in rows],
+        )
+
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+        """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
+        found: list[Any] = []
+        mark = "%s" if self.is_postgresql else "?"
+        one = f"({', '.join([mark] * len(columns))})"
+        size = max(1, 900 // len(columns))
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            result = conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(part))} "
+                f"ON CONFLICT DO NOTHING RETURNING {returning}",
+                tuple(v for row in part for v in row),
+            )
+            found.extend(r[0] for r in result)
+        return found
+
+    def epoch_bucket(self, column: Any, seconds: int) -> Any:
+        """SQL for ``floor(epoch seconds of a UTCDateTime column / seconds)``."""
+        if self.is_postgresql:
+            return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {seconds}) AS BIGINT)")
+        return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {seconds}")
 
     def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
         """Primary keys for rows about to be inserted by ``insert_rows``, in ascending order.

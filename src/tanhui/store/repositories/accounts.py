@@ -7,6 +7,7 @@ from sqlalchemy import insert, select
 
 from tanhui.domain.ledger import ASSETS, HOLDINGS
 from tanhui.store.repositories.base import Repository
+from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import account_profiles, accounts, ledger_accounts
 
 
@@ -46,6 +47,8 @@ class AccountRepository(Repository):
                 for asset in ASSETS
             ],
         )
+        if kind == "person":
+            ReportRepository(self.conn, self.dialect).count_account(scheme_id, int(account_id), now, registered=1)
         if display_name is not None:
             self.conn.execute(
                 insert(account_profiles).values(account_id=account_id, display_name=display_name, updated_at=now)

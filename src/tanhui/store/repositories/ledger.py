@@ -30,6 +30,7 @@ from tanhui.domain.ledger import (
 )
 from tanhui.errors import BusinessRuleViolation, Conflict, NotFound, TanhuiError
 from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import journal_chains, journal_entries, ledger_accounts, postings
 
 
@@ -342,6 +343,7 @@ class LedgerRepository(Repository):
 
         if new_entries:
             self._write(new_entries, touched, chain_id=chain_id, seq=seq, head_hash=prev_hash, now=now)
+            self._count_flows(new_entries, accounts, chain_id, now)
         return outcomes
 
     def _lock_accounts(
@@ -363,6 +365,21 @@ class LedgerRepository(Repository):
             for account_id, balance in self.conn.execute(query):
                 balances[account_id] = int(balance)
         return accounts, balances
+
+    def _count_flows(
+        self, new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]], accounts: Mapping[int, LedgerAccount],
+        chain_id: str, now: datetime,
+    ) -> None:
+        """The operator reports' flows through system accounts (points issued, redeemed, ...)."""
+        flows: dict[int, list[int]] = {}
+        for entry, _after in new_entries:
+            for p in entry.postings:
+                if not accounts[p.from_account_id].tracked:
+                    flows.setdefault(p.from_account_id, [0, 0])[0] += p.amount
+                if not accounts[p.to_account_id].tracked:
+                    flows.setdefault(p.to_account_id, [0, 0])[1] += p.amount
+        if flows:
+            ReportRepository(self.conn, self.dialect).add_flows(chain_id, now, {a: (o, i) for a, (o, i) in flows.items()})
 
     def _write(
         self,

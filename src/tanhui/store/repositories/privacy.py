@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from tanhui.store.repositories.base import Repository
+from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import (
     account_profiles,
     accounts,
@@ -59,4 +60,9 @@ class PrivacyRepository(Repository):
         self.conn.execute(delete(account_profiles).where(account_profiles.c.account_id == account_id))
         self.conn.execute(update(partner_links).where(partner_links.c.account_id == account_id).values(user_ref=None))
         self.conn.execute(update(events).where(events.c.account_id == account_id).values(user_ref=None, data=None))
-        self.conn.execute(update(accounts).where(accounts.c.id == account_id, accounts.c.erased_at.is_(None)).values(erased_at=now))
+        erased = self.conn.execute(
+            update(accounts).where(accounts.c.id == account_id, accounts.c.erased_at.is_(None)).values(erased_at=now)
+            .returning(accounts.c.scheme_id, accounts.c.kind)
+        ).first()
+        if erased is not None and erased.kind == "person":
+            ReportRepository(self.conn, self.dialect).count_account(erased.scheme_id, account_id, now, erased=1)
