@@ -136,6 +136,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "method_not_allowed": {"zh-CN": "不支持该请求方法", "en": "method not allowed"},
     "internal_error": {"zh-CN": "服务器内部错误，请稍后重试", "en": "internal error: please retry later"},
+    "import_failed": {
+        "zh-CN": "导入在第 {batch} 批停止（之前的批次已写入，重新导入同一文件不会重复入账）：{problem}",
+        "en": "import stopped at batch {batch} (earlier batches are written; importing the file again changes nothing for them): {problem}",
+    },
     "item_exists": {"zh-CN": "商品 {key} 已存在", "en": "item {key} already exists"},
     "item_not_found": {"zh-CN": "找不到商品 {item_id}", "en": "item {item_id} not found"},
     "invalid_item": {"zh-CN": "商品信息无效：{fields}", "en": "invalid item: {fields}"},

@@ -78,3 +78,37 @@ def test_import_errors_are_one_line(fresh_store_url: str, tmp_path: Path) -> Non
     assert bad_format.returncode == 2 and bad_format.stderr.startswith("error[invalid_request]")
     no_partner = cli(fresh_store_url, "import", "events", str(path), "--partner", "ptn_nope", "--format", "jsonl", check=False)
     assert no_partner.returncode == 2 and no_partner.stderr.startswith("error[partner_not_found]")
+
+
+def test_parallel_import_decides_every_event_as_one_process_does(fresh_store_url: str, tmp_path: Path) -> None:
+    """Processes stage in parallel and write in turn, in file order: same results, line by line."""
+    lines = []
+    for i in range(60):
+        user = ("u1", "u2", "nobody")[i % 3]
+        if i % 4 == 0:  # the same trip reported again a few batches later: only the first is credited
+            event = {"event_id": f"b{i}", "user_ref": user, "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"T{i % 12}"}}
+        elif i % 4 == 1:  # many walks of one day: the daily cap stops them in file order
+            event = {"event_id": f"w{i}", "user_ref": user, "scenario": "walking", "occurred_at": WHEN, "data": {"steps": 4000 + i}}
+        elif i % 4 == 2:  # an event id sent again with other content
+            event = {"event_id": f"b{i - 2}", "user_ref": user, "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"other{i}"}}
+        else:
+            event = {"event_id": f"r{i}", "user_ref": user, "scenario": "recycling", "occurred_at": WHEN, "data": {"material": "paper", "weight_kg": "0.5"}}
+        lines.append(json.dumps(event))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    one_url = f"sqlite:///{tmp_path / 'one.db'}"
+    results = {}
+    for name, url, workers in (("one", one_url, "1"), ("many", fresh_store_url, "3")):
+        partner = prepare(url)
+        out = tmp_path / f"{name}.jsonl"
+        cli(url, "import", "events", str(path), "--partner", partner, "--batch-size", "4", "--workers", workers, "--results", str(out), "--json")
+        results[name] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert cli(url, "verify").returncode == 0
+    assert len(results["many"]) == 60
+    assert results["many"] == results["one"]
+    statuses = {(r["status"], r["reason"]) for r in results["many"]}
+    assert {("credited", None), ("rejected", "duplicate_behaviour"), ("rejected", "no_consent"), ("rejected", "event_id_reused")} <= statuses
+
+    again = json.loads(cli(fresh_store_url, "import", "events", str(path), "--partner", json.loads(cli(fresh_store_url, "partner", "list", "--scheme", "city", "--json").stdout)[0]["partner_id"], "--batch-size", "4", "--workers", "3", "--json").stdout)
+    assert again["credited"] == 0

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import typer
@@ -10,7 +12,7 @@ from rich.table import Table
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.importers import FORMATS, detect_format, read_csv, read_jsonl
-from tanhui.services import ingest
+from tanhui.services import bulk, ingest
 from tanhui.store import open_store
 
 app = typer.Typer(help="Bulk import (批量导入) of partner files.", no_args_is_help=True)
@@ -23,6 +25,7 @@ def import_events(
     results: Path | None = typer.Option(None, "--results", help="Write one result per event to this JSON Lines file."),
     file_format: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file name)."),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10000, help="Events per transaction."),
+    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Processes staging batches in parallel; they write in turn, in file order."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run a file through the same pipeline as the API; running it again changes nothing."""
@@ -44,28 +47,49 @@ def import_events(
         ) as progress:
             task = progress.add_task("导入 importing", total=size, events=0)
             reader = read_jsonl(stream) if fmt == "jsonl" else read_csv(stream)
-            pending: list[tuple[int, object | None, str | None]] = []  # in file order
-            count = 0
+            read: list[tuple[list[tuple[int, object | None, str | None]], int, int]] = []  # (lines, events so far, bytes so far)
 
-            def flush() -> None:
-                events = [event for _, event, problem in pending if problem is None]
-                outcome = iter(ingest.ingest_events(store, found, events).results if events else ())
-                for line, _event, problem in pending:
+            def chunks() -> Iterator[list[tuple[int, object | None, str | None]]]:
+                pending: list[tuple[int, object | None, str | None]] = []
+                count = 0
+                for item in reader:
+                    count += 1
+                    pending.append(item)
+                    if len(pending) >= batch_size:
+                        read.append((pending, count, stream.tell()))
+                        yield pending
+                        pending = []
+                if pending:
+                    read.append((pending, count, size))
+                    yield pending
+
+            def settle(lines: list[tuple[int, object | None, str | None]], results: Iterable[dict[str, object]]) -> None:
+                outcome = iter(results)
+                for line, _event, problem in lines:
                     item = next(outcome) if problem is None else _unreadable(problem)
                     _tally(item, totals, reasons)
                     if out is not None:
                         out.write(json.dumps({"line": line, **item}, ensure_ascii=False) + "\n")
-                pending.clear()
 
-            for line, event, problem in reader:
-                count += 1
-                pending.append((line, event, problem))
-                if len(pending) >= batch_size:
-                    flush()
-                    progress.update(task, completed=stream.tell(), events=count)
-            if pending:
-                flush()
-            progress.update(task, completed=size, events=count)
+            def readable(lines: list[tuple[int, object | None, str | None]]) -> list[object | None]:
+                return [event for _, event, problem in lines if problem is None]
+
+            source = chunks()
+            first = list(itertools.islice(source, 2))
+            if workers > 1 and len(first) > 1:  # a file of one batch gains nothing from a second process
+                outcomes: Iterator[list[dict[str, object]]] = bulk.import_batches(
+                    store.url, found.id, (readable(lines) for lines in itertools.chain(first, source)), workers=workers
+                )
+            else:
+                outcomes = (
+                    ingest.ingest_events(store, found, events).results if events else []
+                    for events in (readable(lines) for lines in itertools.chain(first, source))
+                )
+            for results in outcomes:
+                lines, count, position = read.pop(0)
+                settle(lines, results)
+                progress.update(task, completed=position, events=count)
+            progress.update(task, completed=size)
     finally:
         if out is not None:
             out.close()

@@ -52,4 +52,4 @@ def utc_text(moment: datetime) -> str:
     """One textual form for an instant, microsecond precision, as both engines store it."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every instant in Tanhui carries a time zone")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"

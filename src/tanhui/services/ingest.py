@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -148,10 +149,28 @@ def ingest_events(
     nonce: str | None = None,
     now: datetime | None = None,
     library: Library | None = None,
+    turn: AbstractContextManager[Any] | None = None,
 ) -> BatchOutcome:
-    """Decide and store one batch. A replayed batch changes nothing and answers `duplicate`."""
+    """Decide and store one batch. A replayed batch changes nothing and answers `duplicate`.
+
+    ``turn`` is held around the write transaction only (services/bulk.py: the importer's processes
+    stage their batches in parallel and take turns to write them, in file order).
+    """
     received_at = now or utcnow()
     library = library or default_library()
+    # The pure stage runs before the write transaction, so another writer (an HTTP worker, the
+    # importer's other process) holds SQLite's lock only for the store's own work.
+    with store.unit_of_work(write=False) as uow:
+        staged_for = uow.schemes.get(partner.scheme_id)
+    staged = stage(events, partner, staged_for, library, received_at) if staged_for is not None else []
+    with turn or nullcontext():
+        return _write_with_retries(store, partner, events, staged, staged_for, library, received_at, nonce)
+
+
+def _write_with_retries(
+    store: Store, partner: PartnerRow, events: Sequence[Any], staged: list[Staged], staged_for: Scheme | None,
+    library: Library, received_at: datetime, nonce: str | None,
+) -> BatchOutcome:
     for attempt in range(ATTEMPTS_MAX):
         try:
             with store.unit_of_work() as uow:
@@ -160,7 +179,8 @@ def ingest_events(
                 scheme = uow.schemes.get(partner.scheme_id)
                 if scheme is None:
                     raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
-                staged = stage(events, partner, scheme, library, received_at)
+                if scheme != staged_for:  # the scheme's settings changed meanwhile: judge by the new ones
+                    staged, staged_for = stage(events, partner, scheme, library, received_at), scheme
                 outcome = _decide_and_write(uow, partner, scheme, staged, received_at)
             metrics.record_batch(outcome, partner.scheme_id, events)  # after the commit: counted once
             return outcome

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, literal_column, text
+import orjson
+from sqlalchemy import Connection, Select, String, Table, any_, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,7 @@ class Dialect:
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database engine {name!r}")
         self.name = name
+        self._last: tuple[datetime | None, str] = (None, "")
 
     @property
     def is_postgresql(self) -> bool:
@@ -28,6 +31,18 @@ class Dialect:
     def for_update(self, query: Select[Any]) -> Select[Any]:
         """Row locks on PostgreSQL; SQLite writers already hold the database lock (BEGIN IMMEDIATE)."""
         return query.with_for_update() if self.is_postgresql else query
+
+    def in_values(self, column: Any, values: Sequence[Any]) -> Any:
+        """``column IN (values)`` with the whole list in one bound parameter.
+
+        SQLAlchemy's expanding IN renders (and SQLite re-prepares) a new statement for every list
+        length: a tenth of the ingest path's time. One array (PostgreSQL) or one JSON text (SQLite,
+        json_each) keeps the statement the same for every batch.
+        """
+        if self.is_postgresql:
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
+        return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
 
     def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
         """INSERT ... ON CONFLICT (cols) DO NOTHING."""
@@ -40,7 +55,12 @@ class Dialect:
         """What UTCDateTime would bind: naive UTC text on SQLite, the aware datetime on PostgreSQL."""
         if moment is None or self.is_postgresql:
             return moment
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        last = self._last  # one tuple, swapped whole: threads sharing the store never see a torn pair
+        if last[0] is moment:  # a batch binds its received_at / created_at once per row
+            return last[1]
+        text_form = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        self._last = (moment, text_form)
+        return text_form
 
     def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """INSERT many rows (SQLite: the driver's executemany; PostgreSQL: COPY), skipping per-row

@@ -106,7 +106,7 @@ class ConsentRepository(Repository):
                         consents, and_(consents.c.link_id == partner_links.c.id, consents.c.revoked_at.is_(None))
                     )
                 )
-                .where(partner_links.c.partner_pk == partner_pk, partner_links.c.user_ref.in_(batch))
+                .where(partner_links.c.partner_pk == partner_pk, self.dialect.in_values(partner_links.c.user_ref, batch))
             )
             for row in rows:
                 found[row.user_ref] = Link(int(row.id), int(row.account_id), row.granted_at)

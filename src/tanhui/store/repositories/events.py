@@ -40,7 +40,7 @@ class EventRepository(Repository):
                 select(
                     events.c.event_id, events.c.content_hash, events.c.status, events.c.reason,
                     events.c.carbon_g, events.c.points, events.c.methodology,
-                ).where(events.c.partner_pk == partner_pk, events.c.event_id.in_(batch))
+                ).where(events.c.partner_pk == partner_pk, self.dialect.in_values(events.c.event_id, batch))
             )
             for r in rows:
                 found[r.event_id] = StoredOutcome(r.content_hash, r.status, r.reason, r.carbon_g, r.points, r.methodology)
@@ -49,7 +49,7 @@ class EventRepository(Repository):
     def claimed(self, fingerprints: Iterable[str]) -> set[str]:
         found: set[str] = set()
         for batch in chunks(sorted(set(fingerprints))):
-            found.update(self.conn.execute(select(events.c.fingerprint).where(events.c.fingerprint.in_(batch))).scalars())
+            found.update(self.conn.execute(select(events.c.fingerprint).where(self.dialect.in_values(events.c.fingerprint, batch))).scalars())
         return found
 
     def usage(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, str, int, int, int, int]]:
@@ -66,7 +66,7 @@ class EventRepository(Repository):
                         events.c.account_id, events.c.scenario, events.c.local_day,
                         func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points),
                     )
-                    .where(events.c.account_id.in_(batch), events.c.local_day == day, events.c.status == "credited")
+                    .where(self.dialect.in_values(events.c.account_id, batch), events.c.local_day == day, events.c.status == "credited")
                     .group_by(events.c.account_id, events.c.scenario, events.c.local_day)
                 )
                 rows.extend((int(a), s, int(d), int(n), int(c or 0), int(p or 0)) for a, s, d, n, c, p in result)
@@ -82,7 +82,7 @@ class EventRepository(Repository):
                     func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points),
                 )
                 .where(
-                    events.c.account_id.in_(batch),
+                    self.dialect.in_values(events.c.account_id, batch),
                     events.c.local_day >= day_from,
                     events.c.local_day <= day_to,
                     events.c.status == "credited",

@@ -124,7 +124,7 @@ class LedgerRepository(Repository):
         for batch in chunks(sorted(set(account_ids))):
             rows = self.conn.execute(
                 select(ledger_accounts.c.id, ledger_accounts.c.scheme_id, ledger_accounts.c.asset, ledger_accounts.c.owner_account_id).where(
-                    ledger_accounts.c.owner_account_id.in_(batch), ledger_accounts.c.code == HOLDINGS
+                    self.dialect.in_values(ledger_accounts.c.owner_account_id, batch), ledger_accounts.c.code == HOLDINGS
                 )
             )
             for ledger_id, scheme_id, asset, owner in rows:
@@ -141,7 +141,7 @@ class LedgerRepository(Repository):
     def accounts_by_id(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
         found: dict[int, LedgerAccount] = {}
         for batch in chunks(sorted(set(ids))):
-            for row in self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.id.in_(batch))):
+            for row in self.conn.execute(select(ledger_accounts).where(self.dialect.in_values(ledger_accounts.c.id, batch))):
                 found[row.id] = _account(row)
         return found
 
@@ -352,14 +352,14 @@ class LedgerRepository(Repository):
         accounts = {i: known[i] for i in account_ids if i in known}
         unknown = sorted(account_ids - accounts.keys())
         for batch in chunks(unknown):
-            for row in self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.id.in_(batch))):
+            for row in self.conn.execute(select(ledger_accounts).where(self.dialect.in_values(ledger_accounts.c.id, batch))):
                 accounts[row.id] = _account(row)
         balances: dict[int, int] = {}
         tracked = sorted(i for i, a in accounts.items() if a.tracked)
         for batch in chunks(tracked):
             query = self.dialect.for_update(
                 select(ledger_accounts.c.id, ledger_accounts.c.balance)
-                .where(ledger_accounts.c.id.in_(batch))
+                .where(self.dialect.in_values(ledger_accounts.c.id, batch))
                 .order_by(ledger_accounts.c.id)
             )
             for account_id, balance in self.conn.execute(query):

@@ -1,0 +1,117 @@
+"""The bulk importer's processes: each stages (parses, quantifies) its batches in parallel with the
+others and they take turns to write them, strictly in file order.
+
+Staging is pure Python and a quarter of a batch's cost; the write transaction holds the store's
+lock (SQLite's single writer; the partner's ledger chain on PostgreSQL) anyway. With two processes
+one stages batch k+1 while the other writes batch k, on the machine's two cores. Results come back
+in file order and every batch is decided exactly as a one-process import would decide it, so a
+file imports to the same outcome whatever the number of processes (tests/cli).
+
+A failed batch stops the import there: its successor never gets its turn, the parent raises, and
+rerunning the file changes nothing for the batches already written.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tanhui.errors import TanhuiError
+
+IN_FLIGHT_PER_WORKER = 2
+POLL_SECONDS = 1.0
+
+
+class ImportFailed(TanhuiError):
+    """A worker's batch failed (the message is the worker's); nothing after it was written."""
+
+    http_status = 500
+
+
+def _worker(index: int, count: int, database_url: str, partner_id: str, turns: list[Any], inbox: Any, outbox: Any) -> None:
+    from tanhui.services import ingest
+    from tanhui.services.methodologies import default_library
+    from tanhui.store import Store
+
+    store = Store(database_url)
+    library = default_library()
+
+    @contextmanager
+    def my_turn() -> Iterator[None]:
+        turns[index].acquire()
+        yield
+        turns[(index + 1) % count].release()  # only after a successful write: a failure stops the file
+
+    try:
+        partner = ingest.find_partner(store, partner_id)
+        while True:
+            job = inbox.get()
+            if job is None:
+                break
+            number, events = job
+            try:
+                outcome = ingest.ingest_events(store, partner, events, library=library, turn=my_turn())
+            except TanhuiError as error:
+                outbox.put((number, None, f"{error.code}: {error.message('en')}"))
+                break
+            except Exception as error:  # noqa: BLE001 - reported to the parent, which stops the import
+                outbox.put((number, None, f"{type(error).__name__}: {error}"))
+                break
+            outbox.put((number, outcome.results, None))
+    finally:
+        store.dispose()
+
+
+def import_batches(database_url: str, partner_id: str, batches: Iterable[list[Any]], workers: int = 2) -> Iterator[list[dict[str, Any]]]:
+    """Each batch's results, in order, from ``workers`` processes taking turns to write."""
+    context = multiprocessing.get_context("spawn")  # no inherited connections or threads
+    turns = [context.Semaphore(1 if i == 0 else 0) for i in range(workers)]
+    inboxes = [context.Queue(maxsize=IN_FLIGHT_PER_WORKER) for _ in range(workers)]
+    outboxes = [context.Queue() for _ in range(workers)]
+    processes = [
+        context.Process(target=_worker, args=(i, workers, database_url, partner_id, turns, inboxes[i], outboxes[i]), daemon=True)
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    sent = received = 0
+    source = iter(batches)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and sent - received < workers * IN_FLIGHT_PER_WORKER:
+                batch = next(source, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                inboxes[sent % workers].put((sent, batch))
+                sent += 1
+            if received == sent:
+                break
+            worker = received % workers
+            while True:
+                try:
+                    number, results, problem = outboxes[worker].get(timeout=POLL_SECONDS)
+                    break
+                except queue.Empty:
+                    if not processes[worker].is_alive():
+                        raise ImportFailed(
+                            "import_failed", batch=received + 1, problem=f"import process ended (exit code {processes[worker].exitcode})"
+                        ) from None
+            assert number == received
+            if problem is not None:
+                raise ImportFailed("import_failed", batch=number + 1, problem=problem)
+            received += 1
+            yield results
+        for inbox in inboxes:
+            inbox.put(None)
+        for process in processes:
+            process.join(timeout=30)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
