@@ -21,6 +21,7 @@ from tanhui.services import engagement, ledger, market, privacy, reports
 from tanhui.store import Store
 from tanhui.store.repositories.reports import bucket
 from tanhui.store.schema import accounts, checkins, events, journal_entries, postings, report_facts
+from tests.live import cli
 from tests.web.helpers import build_city, coupon_item, fund
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -119,9 +120,12 @@ def test_verify_names_a_drifted_counter_and_a_rebuild_restores_the_figures(tmp_p
     assert not report.ok
     assert any(p.startswith("report_facts") for p in report.problems)
     assert any(p.startswith("report_flows") for p in report.problems)
-    with store.unit_of_work() as uow:
-        written = uow.reports.rebuild()
-    assert written["report_facts"] > 0 and written["report_flows"] > 0
+    url = f"sqlite:///{tmp_path / 'drift.db'}"
+    broken = cli(url, "verify", check=False)
+    assert broken.returncode == 1 and "report_facts" in broken.stderr
+    rebuilt = cli(url, "db", "rebuild-reports")
+    assert "report_facts" in rebuilt.stdout
+    assert cli(url, "verify").returncode == 0
     assert ledger.verify(store, city.scheme_id).ok
     assert reports.stats(store, city.scheme_id) == before
 

@@ -31,6 +31,16 @@ def check() -> None:
     say("模型与迁移一致", "models and migrations agree")
 
 
+@app.command("rebuild-reports")
+def rebuild_reports() -> None:
+    """Rewrite the operator reports' counters from the events, check-ins, postings and accounts."""
+    from tanhui.services import reports
+
+    written = reports.rebuild(open_store())
+    shown = ", ".join(f"{table} {count}" for table, count in written.items())
+    say(f"报表计数已重建：{shown}", f"report counters rebuilt: {shown}")
+
+
 @app.command("backup")
 def backup(
     out: Path = typer.Argument(..., metavar="OUT.db", help="The backup file to write."),

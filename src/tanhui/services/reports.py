@@ -1,9 +1,10 @@
 """Operator reports: the scheme's headline figures (api-v1 stats), trends, partners' health, review.
 
-Today every figure is computed from the events table with indexed GROUP BYs (``events`` by
-``(scheme_id, local_day)``). The functions take a scheme and a range of local days and nothing else,
-so a daily aggregate table (one row per scheme, day, scenario, partner) can replace the reads in
-store/repositories/reports.py without changing this module's answers (docs/web.md, "Reports").
+Every figure of a period is summed from the ``report_*`` counters (store/repositories/reports.py),
+which the writers keep in the same transactions as the events, check-ins, postings and sign-ups
+they count: a period costs one row per day, scenario, partner and reason, whatever the number of
+events (docs/web.md, "Reports"). ``tanhui verify`` compares the counters with the source rows;
+``rebuild`` rewrites them from those rows.
 """
 
 from __future__ import annotations
@@ -162,6 +163,14 @@ def review(store: Store, scheme_id: str, reason: str | None = None, limit: int =
         }
         for r in rows
     ]
+
+
+def rebuild(store: Store) -> dict[str, int]:
+    """Rewrite the report counters from the source rows (after a restore from an old dump, or a
+    bulk load that bypassed the services); rows written per table."""
+    store.require_initialised()
+    with store.unit_of_work() as uow:
+        return uow.reports.rebuild()
 
 
 def account_series(store: Store, account_id: int) -> list[tuple[date, int]]:
