@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -27,18 +26,58 @@ from bench.common import append_report, engine_version, fresh_database, machine,
 from tanhui.domain import signing
 
 
-def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: Path) -> dict[str, Any]:
+def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int = 2) -> dict[str, Any]:
     path = workdir / "events.jsonl"
     with path.open("w", encoding="utf-8") as handle:
         for event in synthetic_events(events, people):
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
-    started = time.perf_counter()
-    summary = json.loads(tanhui(url, "import", "events", str(path), "--partner", partner["partner_id"], "--json").stdout)
-    elapsed = time.perf_counter() - started
-    # the largest resident set of any child so far: the importer (set-up commands are far smaller)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size_mb = path.stat().st_size / 1024 / 1024
-    return {"path": f"bulk importer (tanhui import events, one process; {size_mb:,.0f} MB file, peak RSS {peak_mb:,.0f} MB)", "seconds": elapsed, "summary": summary}
+    started = time.perf_counter()
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "tanhui.cli.main", "import", "events", str(path), "--partner", partner["partner_id"], "--json",
+         "--workers", str(workers)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TANHUI_DATABASE_URL": url},
+    )
+    samples: list[tuple[float, float]] = []  # (seconds, MB): the importer and its processes together
+    while importer.poll() is None:
+        samples.append((time.perf_counter() - started, tree_rss_mb(importer.pid)))
+        time.sleep(0.5)
+    out, err = importer.communicate()
+    elapsed = time.perf_counter() - started
+    if importer.returncode != 0:
+        raise SystemExit(f"import failed: {err.strip()}")
+    summary = json.loads(out)
+    peak = max((mb for _, mb in samples), default=0.0)
+    # how the resident set moved over the run: the peak in each tenth of it (flat = does not grow with the file)
+    tenths = [max((mb for t, mb in samples if elapsed * k / 10 <= t < elapsed * (k + 1) / 10), default=0.0) for k in range(10)]
+    print("importer RSS (MB, peak per tenth of the run): " + " ".join(f"{mb:,.0f}" for mb in tenths))
+    return {
+        "path": f"bulk importer (tanhui import events, {workers} process(es) + reader; {size_mb:,.0f} MB file, peak RSS of all its processes {peak:,.0f} MB)",
+        "seconds": elapsed, "summary": summary, "rss_tenths": tenths,
+    }
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total_kb, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
 
 
 def http(url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int, clients: int) -> dict[str, Any]:
@@ -99,39 +138,44 @@ def main() -> None:
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--import-workers", type=int, default=2, help="tanhui import events --workers")
+    parser.add_argument("--no-limit", action="store_true", help="skip the raw-insert limit (e.g. a memory run at 10^7)")
     parser.add_argument("--append-docs", action="store_true")
     args = parser.parse_args()
     paths = [p for p, on in (("bulk", args.bulk), ("http", args.http)) if on] or ["bulk", "http"]
     people = args.people or min(20_000, max(100, args.events // 20))
     lines = ["| engine | path | events | people | seconds | events/s | ratio to the limit | credited | duplicate | rejected |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
-        partner = setup_city(url, people)
-        from bench.limit import insert_raw
-        from tanhui.services.ingest import find_partner
-        from tanhui.store import Store
+    limit_rate = 0.0
+    if not args.no_limit:
+        with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
+            partner = setup_city(url, people)
+            from bench.limit import insert_raw
+            from tanhui.services.ingest import find_partner
+            from tanhui.store import Store
 
-        store = Store(url)
-        seconds = insert_raw(store, "city", find_partner(store, partner["partner_id"]).pk, args.events)
-        store.dispose()
-        limit_rate = args.events / seconds
-        version = engine_version(url)
-        line = f"| {version} | raw insert of the same rows (the limit: {'COPY' if args.engine == 'postgresql' else 'executemany'}, 1,000 per transaction) | {args.events:,} | {people:,} | {seconds:.1f} | **{limit_rate:,.0f}** | 1.00 | — | — | — |"
-        print(line)
-        lines.append(line)
+            store = Store(url)
+            seconds = insert_raw(store, "city", find_partner(store, partner["partner_id"]).pk, args.events)
+            store.dispose()
+            limit_rate = args.events / seconds
+            version = engine_version(url)
+            line = f"| {version} | raw insert of the same rows (the limit: {'COPY' if args.engine == 'postgresql' else 'executemany'}, 1,000 per transaction) | {args.events:,} | {people:,} | {seconds:.1f} | **{limit_rate:,.0f}** | 1.00 | — | — | — |"
+            print(line)
+            lines.append(line)
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
             setup_started = time.perf_counter()
             partner = setup_city(url, people)
             print(f"[{args.engine}/{path}] set up {people} consenting people in {time.perf_counter() - setup_started:.1f} s")
             if path == "bulk":
-                result = bulk(url, partner, args.events, people, Path(tmp))
+                result = bulk(url, partner, args.events, people, Path(tmp), args.import_workers)
             else:
                 result = http(url, partner, args.events, people, Path(tmp), args.workers, args.clients)
             version = engine_version(url)
             rate = args.events / result["seconds"]
+            ratio = f"{rate / limit_rate:.2f}" if limit_rate else "—"
             s = result["summary"]
-            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {rate / limit_rate:.2f} | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
+            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {ratio} | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
             print(line)
             lines.append(line)
             verify = tanhui(url, "verify")

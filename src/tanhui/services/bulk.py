@@ -36,7 +36,9 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
     from tanhui.services.methodologies import default_library
     from tanhui.store import Store
 
-    store = Store(database_url)
+    from tanhui.store.engine import SQLITE_CACHE_MB
+
+    store = Store(database_url, sqlite_cache_mb=max(32, SQLITE_CACHE_MB // count))  # the importer's memory stays one cache's worth
     library = default_library()
 
     @contextmanager

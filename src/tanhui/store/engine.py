@@ -26,7 +26,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _make_engine(url: str) -> Engine:
+SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
+
+
+def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
@@ -36,7 +39,7 @@ def _make_engine(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_cache_mb)
         return engine
     if parsed.get_backend_name() == "postgresql":
         # prepare_threshold=None: every statement is planned with its real values; a cached generic
@@ -47,7 +50,7 @@ def _make_engine(url: str) -> Engine:
     raise InvalidInput("invalid_database_url", url=url)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can take the lock up front.
@@ -57,7 +60,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache: hot indexes stay in memory
+        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -68,9 +71,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Store:
     """The engine plus the dialect; hands out units of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> None:
         self.url = normalise_url(url)
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, sqlite_cache_mb)
         self.dialect = Dialect(self.engine.dialect.name)
 
     @contextmanager
