@@ -12,7 +12,7 @@ from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYST
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
-from tanhui.services.ledger import chain_for, post_in
+from tanhui.services.ledger import chain_for
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
@@ -20,23 +20,26 @@ from tanhui.store.uow import UnitOfWork
 def checkin(store: Store, account_id: int, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(created, check-in). Once per local day of the scheme; a second call answers the first."""
     with store.unit_of_work() as uow:
-        return _checkin_in(uow, account_id, now or utcnow())
+        return _checkin_in(uow, account_id, now or utcnow(), {})
 
 
 def checkin_many(store: Store, checkins: list[tuple[int, datetime]]) -> int:
     """Many people's check-ins (e.g. a partner app's day) in one transaction; returns how many were new."""
     created = 0
+    schemes: dict[str, Any] = {}
     with store.unit_of_work() as uow:
         for account_id, when in checkins:
-            created += _checkin_in(uow, account_id, when)[0]
+            created += _checkin_in(uow, account_id, when, schemes)[0]
     return created
 
 
-def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime) -> tuple[bool, dict[str, Any]]:
+def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime, schemes: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     account = uow.accounts.get(account_id)
     if account is None:
         raise NotFound("account_not_found", account_id=account_id)
-    scheme = uow.schemes.get(account.scheme_id)
+    scheme = schemes.get(account.scheme_id)
+    if scheme is None:
+        scheme = schemes[account.scheme_id] = uow.schemes.get(account.scheme_id)
     assert scheme is not None
     policy = rules.checkin_policy(scheme.settings)
     today = now.astimezone(ZoneInfo(scheme.timezone)).date()
@@ -50,18 +53,20 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime) -> tuple[bool, 
     if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
         return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
     key = f"checkin:{account_id}:{today.isoformat()}"
-    uow.reports.mark_active(scheme.id, chain_for(scheme, key), [(account_id, today.toordinal())])
+    chain = chain_for(scheme, key)
+    uow.reports.mark_active(scheme.id, chain, [(account_id, today.toordinal())])
     if points + bonus > 0:
-        mine = uow.ledger.holdings(account_id)[ASSET_POINTS].id
-        issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+        mine = uow.ledger.holdings(account_id)[ASSET_POINTS]
+        issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)
         group = TransferGroup(
-            scheme.id, "checkin", (Posting(issuance, mine, points + bonus),),
+            scheme.id, "checkin", (Posting(issuance.id, mine.id, points + bonus),),
             key, {"day": today.isoformat(), "streak": streak, "bonus": bonus},
         )
-        entry = post_in(uow, group, now).entry
+        [outcome] = uow.ledger.append([group], chain_id=chain, now=now, known_accounts={mine.id: mine, issuance.id: issuance})
+        entry = outcome.entry
         assert entry is not None and entry.id is not None
         uow.market.set_checkin_entry(account_id, today.toordinal(), entry.id)
-    return True, _view(uow.market.checkin(account_id, today.toordinal()), today)
+    return True, {"date": today.isoformat(), "streak": streak, "points": points, "bonus": bonus}
 
 
 def _view(row: Any, day: date) -> dict[str, Any]:
