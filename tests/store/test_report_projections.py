@@ -135,3 +135,25 @@ def test_a_quarter_hour_bucket_edge_is_every_time_zones_midnight() -> None:
         midnight = datetime(2026, 11, 25, tzinfo=ZoneInfo(zone))
         assert int(midnight.timestamp()) % 900 == 0, zone
         assert bucket(midnight - timedelta(microseconds=1)) == bucket(midnight) - 1
+
+
+def test_strings_with_control_characters_are_looked_up_exactly(store: Store) -> None:
+    """Batch lookups bind their lists as one JSON (SQLite) or array (PostgreSQL) parameter: a
+    replayed event id with control characters must still be found (a NUL once made it a 500)."""
+    from tanhui.services import consent, ingest, partners, schemes
+
+    scheme_id = "c" + uuid.uuid4().hex[:10]
+    schemes.create_scheme(store, scheme_id, "控制字符")
+    partner = partners.create_partner(store, scheme_id, "bus", ["bus_ride"]).partner
+    when = datetime.now(timezone.utc) - timedelta(hours=1)
+    ref = "u\x01\r\n\t\"\\é中"
+    consent.grant(store, partner, f"n-{scheme_id}", {"user_ref": ref, "scopes": ["behaviour:report"], "granted_at": (when - timedelta(days=1)).isoformat()})
+    batch = [
+        {"event_id": f"e\x01\x1f\"\\{i}", "user_ref": ref, "scenario": "bus_ride", "occurred_at": when.isoformat(), "data": {"trip_id": f"t\x02{i}"}}
+        for i in range(3)
+    ] + [{"event_id": "nul\x00id", "user_ref": ref, "scenario": "bus_ride", "occurred_at": when.isoformat(), "data": {}}]
+    first = ingest.ingest_events(store, partner, batch).results
+    again = ingest.ingest_events(store, partner, batch).results
+    assert [r["status"] for r in first] == ["credited"] * 3 + ["rejected"]
+    assert first[3]["reason"] == "invalid_data"
+    assert [r["status"] for r in again[:3]] == ["duplicate"] * 3 and again[3]["reason"] == "invalid_data"

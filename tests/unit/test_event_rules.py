@@ -36,6 +36,8 @@ def test_parse_a_good_event() -> None:
         ({"event_id": ""}, "event_id", "invalid"),
         ({"event_id": "x" * 129}, "event_id", "invalid"),
         ({"event_id": 5}, "event_id", "invalid"),
+        ({"event_id": "a\x00b"}, "event_id", "invalid"),  # NUL: no engine keeps it (schemathesis found it)
+        ({"user_ref": "u\x00"}, "user_ref", "invalid"),
         ({"user_ref": None}, "user_ref", "missing"),
         ({"occurred_at": "2026-11-25T08:00:00"}, "occurred_at", "invalid"),  # no offset
         ({"occurred_at": "2026-11-25"}, "occurred_at", "invalid"),

@@ -79,7 +79,8 @@ def parse_event(raw: Any) -> IncomingEvent:
 
     def text(name: str, max_len: int) -> str | None:
         value = raw.get(name)
-        if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+        # NUL: PostgreSQL cannot store it in text and SQLite's C strings end at it
+        if not isinstance(value, str) or not 1 <= len(value) <= max_len or "\x00" in value:
             problems[name] = "missing" if value is None else "invalid"
             return None
         return value

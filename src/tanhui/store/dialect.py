@@ -41,6 +41,8 @@ class Dialect:
         """
         if self.is_postgresql:
             return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return column.in_(list(values))  # json_each would end such a string at the NUL
         listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
         return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
 
