@@ -1,10 +1,12 @@
 """The physical limit: the rows the pipeline writes per event, inserted raw into the same schema.
 
-Per event the pipeline writes one `events` row, one `journal_entries` row and two `postings` rows
-and updates two balances. Here the same rows, built in Python with no validation, consent,
-de-duplication, quantification or hashing, go straight in: executemany in batches of 1,000 per
-transaction on SQLite, COPY on PostgreSQL. events/s of this is the ceiling the pipeline is compared
-with ("ratio to the limit").
+Per event the pipeline writes one `events` row (with a random 128-bit behaviour fingerprint), one
+`journal_entries` row and two `postings` rows, updates two balances and marks the person active
+that day (`report_active`); per batch it adds to the report counters (`report_facts`,
+`report_days`, `report_flows`) and moves the chain head. Here the same rows, built in Python with
+no validation, consent, de-duplication, quantification or hashing, go straight in: executemany in
+batches of 1,000 per transaction on SQLite, COPY on PostgreSQL (upserts by executemany on both).
+events/s of this is the ceiling the pipeline is compared with ("ratio to the limit").
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
         entry_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
         balances: dict[int, int] = {}
+        active: set[tuple[int, int]] = set()
         for i in range(n):
             k = offset + i
             owner, co2e, points = people[rng.randrange(len(people))]
@@ -61,12 +64,24 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
             when = now - timedelta(minutes=k % 10000)
             stamp = when if pg else when.strftime("%Y-%m-%d %H:%M:%S.%f")
             day = when.date().toordinal()
-            ev_rows.append((scheme_id, partner_pk, f"raw-{start_id + k}", f"u{owner}", owner, "bus_ride", stamp, stamp, day, "credited", None, 80, 10, "bus-ride-cn@1", "0" * 64, f"{start_id + k:032x}", entry_id, '{"trip_id":"T"}', '{"carbon_g":80,"methodology":"bus-ride-cn@1"}', None))
+            ev_rows.append((scheme_id, partner_pk, f"raw-{start_id + k}", f"u{owner}", owner, "bus_ride", stamp, stamp, day, "credited", None, 80, 10, "bus-ride-cn@1", "0" * 64, rng.getrandbits(128).to_bytes(16, "big").hex(), entry_id, '{"trip_id":"T"}', '{"carbon_g":80,"methodology":"bus-ride-cn@1"}', None))
             entry_rows.append((entry_id, scheme_id, chain, seq + k, "behaviour_credit", None, "", '{"event_id":"x"}', None, stamp, "0" * 64, "1" * 64))
             posting_rows.append((entry_id, issuance["CO2E"], co2e, 80, None, 80))
             posting_rows.append((entry_id, issuance["POINTS"], points, 10, None, 10))
             balances[co2e] = balances.get(co2e, 0) + 80
             balances[points] = balances.get(points, 0) + 10
+            active.add((owner, day))
+        counters = [
+            ("INSERT INTO report_active (account_id, local_day) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(active)),
+            ("INSERT INTO report_facts (scheme_id, local_day, scenario, partner_pk, status, reason, events, carbon_g, points)"
+             " VALUES (?, ?, 'bus_ride', ?, 'credited', '', ?, ?, ?) ON CONFLICT (scheme_id, local_day, scenario, partner_pk, status, reason)"
+             " DO UPDATE SET events = report_facts.events + excluded.events", [(scheme_id, now.date().toordinal(), partner_pk, n, 80 * n, 10 * n)]),
+            ("INSERT INTO report_days (scheme_id, local_day, shard, active_users) VALUES (?, ?, ?, ?) ON CONFLICT (scheme_id, local_day, shard)"
+             " DO UPDATE SET active_users = report_days.active_users + excluded.active_users", [(scheme_id, now.date().toordinal(), chain, len(active))]),
+            ("INSERT INTO report_flows (ledger_account_id, bucket, shard, amount_out, amount_in) VALUES (?, ?, ?, ?, 0) ON CONFLICT (ledger_account_id, bucket, shard)"
+             " DO UPDATE SET amount_out = report_flows.amount_out + excluded.amount_out", [(issuance["CO2E"], 1, chain, 80 * n), (issuance["POINTS"], 1, chain, 10 * n)]),
+            ("UPDATE journal_chains SET seq = ?, head_hash = ? WHERE id = ?", [(seq + offset + n, "2" * 64, chain)]),
+        ]
         with store.engine.begin() as conn:
             if pg:
                 raw = conn.connection.driver_connection
@@ -78,12 +93,16 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                             for row in rows:
                                 copy.write_row(row)
                     cur.executemany("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s", [(v, k) for k, v in sorted(balances.items())])
+                    for sql, params in counters:
+                        cur.executemany(sql.replace("?", "%s"), params)
             else:
                 for table, cols, rows in (
                     ("events", EVENT_COLUMNS, ev_rows), ("journal_entries", ENTRY_COLUMNS, entry_rows), ("postings", POSTING_COLUMNS, posting_rows)
                 ):
                     conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
                 conn.exec_driver_sql("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", [(v, k) for k, v in sorted(balances.items())])
+                for sql, params in counters:
+                    conn.exec_driver_sql(sql, params)
     return time.perf_counter() - started
 
 

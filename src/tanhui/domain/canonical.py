@@ -48,8 +48,21 @@ def sha256_hex(text: str | bytes) -> str:
     return hashlib.sha256(text.encode("utf-8") if isinstance(text, str) else text).hexdigest()
 
 
+_last_utc_text: tuple[datetime | None, str] = (None, "")
+
+
 def utc_text(moment: datetime) -> str:
     """One textual form for an instant, microsecond precision, as both engines store it."""
+    global _last_utc_text
+    last = _last_utc_text  # a batch's entries share one moment: its text is made once
+    if last[0] is moment:
+        return last[1]
+    text = _utc_text(moment)
+    _last_utc_text = (moment, text)
+    return text
+
+
+def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every instant in Tanhui carries a time zone")
     return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"

@@ -185,8 +185,8 @@ def entry_hash(
             "kind": kind,
             "key": idempotency_key,
             "content": content_hash,
-            "postings": [p.as_list() for p in postings],
-            "memo": dict(memo),
+            "postings": [[p.from_account_id, p.to_account_id, p.amount] for p in postings],
+            "memo": memo if type(memo) is dict else dict(memo),
             "reverses": reverses_entry_id,
             "at": utc_text(created_at),
         }
@@ -223,7 +223,7 @@ def chain_entry(
         idempotency_key=group.idempotency_key,
         content_hash=content,
         postings=group.postings,
-        memo=dict(group.memo),
+        memo=group.memo if type(group.memo) is dict else dict(group.memo),  # a group is not changed once chained
         reverses_entry_id=group.reverses_entry_id,
         created_at=created_at,
         prev_hash=prev_hash,

@@ -2,9 +2,12 @@
 
 validate -> consent -> de-duplicate -> fraud rules -> quantify -> credit carbon and points.
 
-Pure work (parsing, quantifying) happens before the transaction; inside it, one set-based query per
-kind of fact (earlier events, consents, claimed behaviours, today's usage), then the decisions in
-Python, then one insert per table. One transaction per batch; one bad event never fails the batch.
+Before the write transaction (``prepare``): the pure work (parsing, quantifying, hashing, the
+events' JSON) and the reads of what never changes once written (people's ledger accounts, the
+scheme's issuance accounts). Inside it, only what earlier batches may have changed: one set-based
+query per kind of fact (earlier events, consents, claimed behaviours, usage, balances), the
+decisions in Python, one insert per table. One transaction per batch; one bad event never fails
+the batch. The importer's processes prepare in parallel and take turns for the transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from tanhui import metrics
 from tanhui.domain import events as ev
 from tanhui.domain.engagement import Campaign, campaign_points, campaigns_from_settings
-from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, Posting, TransferGroup
+from tanhui.domain.canonical import canonical_json
+from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, LedgerAccount, Posting, TransferGroup
 from tanhui.domain.methodology import Library, Methodology, QuantifyContext
 from tanhui.domain.points import rule_for, rules_for_scheme
 from tanhui.domain.schemes import Scheme
@@ -60,6 +64,22 @@ class Staged:
     implausible: dict[str, Any] | None = None
     late_reason: str | None = None  # too_old / in_future: judged after consent
     day: date | None = None
+    content_hash: str = ""
+    data_json: str | None = None
+    explanation_json: str | None = None
+    occurred_bound: Any = None  # occurred_at as the store binds it (set by prepare)
+    fingerprint: str | None = None  # of the behaviour, for ``fingerprint_account`` (set by prepare)
+    fingerprint_account: int | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch after ``prepare``: staged events and the unchanging facts the write turn needs."""
+
+    scheme: Scheme
+    staged: list[Staged]
+    people: dict[str, tuple[int, dict[str, LedgerAccount]]]  # user_ref -> (account, holdings by asset)
+    issuance: tuple[LedgerAccount, LedgerAccount]  # the scheme's CO2E and POINTS issuance accounts
 
 
 @dataclass(slots=True)
@@ -100,6 +120,8 @@ def stage(events: Sequence[Any], partner: PartnerRow, scheme: Scheme, library: L
         if event.event_id is None:
             item.reason, item.details = "invalid_data", dict(event.problems)
             continue
+        item.content_hash = event.content_hash()
+        item.data_json = canonical_json(event.data) if event.data else None
         if event.scenario is None:
             item.reason, item.details = "invalid_data", dict(event.problems)
             continue
@@ -135,6 +157,7 @@ def stage(events: Sequence[Any], partner: PartnerRow, scheme: Scheme, library: L
         else:
             item.carbon_g = quantity.carbon_g
             item.explanation = quantity.explanation
+            item.explanation_json = canonical_json(quantity.explanation) if quantity.explanation is not None else None
             item.identity = quantity.identity
             item.identity_scope = quantity.identity_scope
         item.late_reason = ev.time_window_reason(event.occurred_at, received_at, window_days)
@@ -154,21 +177,52 @@ def ingest_events(
     """Decide and store one batch. A replayed batch changes nothing and answers `duplicate`.
 
     ``turn`` is held around the write transaction only (services/bulk.py: the importer's processes
-    stage their batches in parallel and take turns to write them, in file order).
+    prepare their batches in parallel and take turns to write them, in file order).
     """
     received_at = now or utcnow()
     library = library or default_library()
-    # The pure stage runs before the write transaction, so another writer (an HTTP worker, the
-    # importer's other process) holds SQLite's lock only for the store's own work.
-    with store.unit_of_work(write=False) as uow:
-        staged_for = uow.schemes.get(partner.scheme_id)
-    staged = stage(events, partner, staged_for, library, received_at) if staged_for is not None else []
+    # Prepared before the write transaction, so another writer (an HTTP worker, the importer's
+    # other process) holds SQLite's lock only for the store's own work.
+    prepared = prepare(store, partner, events, library, received_at)
     with turn or nullcontext():
-        return _write_with_retries(store, partner, events, staged, staged_for, library, received_at, nonce)
+        outcome = _write_with_retries(store, partner, events, prepared, library, received_at, nonce)
+    metrics.record_batch(outcome, partner.scheme_id, events)  # after the commit: counted once
+    return outcome
+
+
+def prepare(store: Store, partner: PartnerRow, events: Sequence[Any], library: Library, received_at: datetime) -> Prepared | None:
+    """Stage the batch and read what no other batch can change; None when the scheme is gone."""
+    with store.unit_of_work(write=False) as uow:
+        scheme = uow.schemes.get(partner.scheme_id)
+        if scheme is None:
+            return None
+        staged = stage(events, partner, scheme, library, received_at)
+        refs = [s.event.user_ref for s in staged if s.reason is None and s.event.user_ref is not None]
+        people = uow.ledger.holdings_by_ref(partner.pk, refs) if refs else {}
+        issuance = (
+            uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
+            uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE),
+        )
+    _bind(staged, store, people)
+    return Prepared(scheme, staged, people, issuance)
+
+
+def _bind(staged: list[Staged], store: Store, people: dict[str, tuple[int, dict[str, LedgerAccount]]]) -> None:
+    """Store-shaped values and behaviour fingerprints, for the people known before the turn (the
+    turn recomputes a fingerprint only if the person's account is not the one assumed here)."""
+    bind = store.dialect.bind_time
+    for item in staged:
+        event = item.event
+        item.occurred_bound = bind(event.occurred_at)
+        if item.identity is not None and event.user_ref is not None and event.scenario is not None:
+            person = people.get(event.user_ref)
+            if person is not None:
+                item.fingerprint = ev.fingerprint(event.scenario, item.identity_scope, item.identity, person[0])
+                item.fingerprint_account = person[0]
 
 
 def _write_with_retries(
-    store: Store, partner: PartnerRow, events: Sequence[Any], staged: list[Staged], staged_for: Scheme | None,
+    store: Store, partner: PartnerRow, events: Sequence[Any], prepared: Prepared | None,
     library: Library, received_at: datetime, nonce: str | None,
 ) -> BatchOutcome:
     for attempt in range(ATTEMPTS_MAX):
@@ -179,11 +233,16 @@ def _write_with_retries(
                 scheme = uow.schemes.get(partner.scheme_id)
                 if scheme is None:
                     raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
-                if scheme != staged_for:  # the scheme's settings changed meanwhile: judge by the new ones
-                    staged, staged_for = stage(events, partner, scheme, library, received_at), scheme
-                outcome = _decide_and_write(uow, partner, scheme, staged, received_at)
-            metrics.record_batch(outcome, partner.scheme_id, events)  # after the commit: counted once
-            return outcome
+                if prepared is None or scheme != prepared.scheme:
+                    # the scheme's settings changed meanwhile (or it was just created): judge by the new ones
+                    staged = stage(events, partner, scheme, library, received_at)
+                    _bind(staged, store, {})
+                    prepared = Prepared(
+                        scheme, staged, {},
+                        (uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
+                         uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)),
+                    )
+                return _decide_and_write(uow, partner, prepared, received_at, store.dialect.bind_time)
         except IntegrityError:
             # Another process claimed one of these event ids or behaviours between our read and
             # our write; everything rolled back, so deciding again gives the right answers.
@@ -192,7 +251,8 @@ def _write_with_retries(
     raise AssertionError("unreachable")
 
 
-def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list[Staged], received_at: datetime) -> BatchOutcome:
+def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, received_at: datetime, bind: Any) -> BatchOutcome:
+    scheme, staged = prepared.scheme, prepared.staged
     chain = chain_id(scheme.id, zlib.crc32(partner.id.encode()) % scheme.ledger_chains)
     # One partner's batches queue on one chain: the checks below stay true until we commit.
     uow.ledger.lock_chain(chain)
@@ -200,7 +260,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
     ids = [s.event.event_id for s in staged if s.event.event_id is not None]
     earlier = uow.events.outcomes(partner.pk, ids)
     user_refs = [s.event.user_ref for s in staged if s.event.user_ref is not None and s.reason is None]
-    links = uow.consents.links_with_active_consent(partner.pk, user_refs)
+    links = uow.consents.links_with_active_consent(partner.pk, user_refs) if user_refs else {}
 
     rules = rules_for_scheme(scheme.settings)
     campaigns = campaigns_from_settings(scheme.settings)
@@ -208,7 +268,9 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
     seen: dict[str, tuple[str, dict[str, Any]]] = {}  # event_id -> (content hash, result) within the batch
     candidates: list[tuple[Staged, int]] = []
     replays: list[tuple[int, str, str]] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    received = bind(received_at)
+    fixed = (scheme.id, partner.pk)
 
     for item in staged:
         event = item.event
@@ -216,7 +278,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
         if event_id is None:
             results[item.index] = ev.result(_shown_id(event.raw), ev.REJECTED, "invalid_data", details=item.details)
             continue
-        content_hash = event.content_hash()
+        content_hash = item.content_hash
         before = earlier.get(event_id)
         if before is not None:
             results[item.index] = _replay(event_id, content_hash, before.content_hash, before.carbon_g, before.points, before.methodology)
@@ -226,7 +288,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
             continue
         link = links.get(event.user_ref) if event.user_ref is not None else None
         reason = item.reason
-        if reason is None and (link is None or link.consent_granted_at is None):
+        if reason is None and (link is None or not link.consenting):
             reason = "no_consent"
         reason = reason or item.late_reason or ("implausible" if item.implausible is not None else None)
         methodology_ref = item.methodology.ref if item.methodology is not None else None
@@ -235,14 +297,14 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
             result = ev.result(event_id, ev.REJECTED, reason, methodology=methodology_ref, details=details)
             results[item.index] = result
             seen[event_id] = (content_hash, result)
-            rows.append(_row(scheme, partner, item, content_hash, received_at, link.account_id if link else None, result))
+            rows.append(_row(fixed, item, received, link.account_id if link else None, result))
             continue
         assert link is not None
         candidates.append((item, link.account_id))
         seen[event_id] = (content_hash, {"carbon_g": 0, "points": 0, "methodology": methodology_ref})
 
     if candidates:
-        rows.extend(_credit(uow, partner, scheme, candidates, rules, campaigns, results, seen, received_at, chain))
+        rows.extend(_credit(uow, partner, prepared, candidates, rules, campaigns, results, seen, received, received_at, chain))
     for index, event_id, content_hash in replays:
         first_hash, first = seen[event_id]
         results[index] = _replay(event_id, content_hash, first_hash, first["carbon_g"], first["points"], first["methodology"])
@@ -256,22 +318,28 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, stag
 def _credit(
     uow: UnitOfWork,
     partner: PartnerRow,
-    scheme: Scheme,
+    prepared: Prepared,
     candidates: list[tuple[Staged, int]],
     rules: dict[str, Any],
     campaigns: tuple[Campaign, ...],
     results: list[dict[str, Any] | None],
     seen: dict[str, tuple[str, dict[str, Any]]],
+    received: Any,
     received_at: datetime,
     chain: str,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     """Behaviour de-duplication, caps and points for the events that passed every other rule."""
+    scheme = prepared.scheme
+    fixed = (scheme.id, partner.pk)
     fingerprints: dict[int, str] = {}
     for item, account_id in candidates:
         if item.identity is not None:
-            assert item.event.scenario is not None
-            fingerprints[item.index] = ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
-    claimed = uow.events.claimed(fingerprints.values())
+            if item.fingerprint is not None and item.fingerprint_account == account_id:
+                fingerprints[item.index] = item.fingerprint
+            else:
+                assert item.event.scenario is not None
+                fingerprints[item.index] = ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
+    claimed = uow.events.claimed(fingerprints.values()) if fingerprints else set()
 
     # Usage on the days this batch touches; whole months only for scenarios with a monthly cap.
     usage = _Usage()
@@ -295,25 +363,29 @@ def _credit(
             u.carbon_g += carbon_g
             u.points += points
 
-    holdings = uow.ledger.holdings_many({a for _, a in candidates})
-    issuance_co2e = uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE)
-    issuance_points = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)
+    # People's holdings were read before the turn; anyone linked since is read now.
+    holdings = {person[0]: person[1] for person in prepared.people.values()}
+    missing = {a for _, a in candidates if a not in holdings}
+    if missing:
+        holdings.update(uow.ledger.holdings_many(missing))
+    issuance_co2e, issuance_points = prepared.issuance
 
-    rows: list[dict[str, Any]] = []
-    credited: list[tuple[Staged, int, dict[str, Any], str, str | None]] = []
+    rows: list[tuple[Any, ...]] = []
+    credited: list[tuple[Staged, int, dict[str, Any], str | None, str | None]] = []
     groups: list[TransferGroup] = []
     for item, account_id in candidates:
         event = item.event
         assert event.event_id is not None and event.scenario is not None and item.methodology is not None and item.day is not None
         methodology = item.methodology
-        content_hash = seen[event.event_id][0]
+        content_hash = item.content_hash
         fp = fingerprints.get(item.index)
         if fp is not None and fp in claimed:
             result = ev.result(event.event_id, ev.REJECTED, "duplicate_behaviour", methodology=methodology.ref)
             _settle(item, result, results, seen, content_hash)
-            rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result))
+            rows.append(_row(fixed, item, received, account_id, result))
             continue
-        day_usage = usage.get(usage.day, (account_id, event.scenario, item.day.toordinal()))
+        day_number = item.day.toordinal()
+        day_usage = usage.get(usage.day, (account_id, event.scenario, day_number))
         month_usage = usage.get(usage.month, (account_id, event.scenario, _month_key(item.day)))
         carbon_g = item.carbon_g
         allowed = True
@@ -325,7 +397,7 @@ def _credit(
         if not allowed:
             result = ev.result(event.event_id, ev.REJECTED, "cap_reached", methodology=methodology.ref)
             _settle(item, result, results, seen, content_hash)
-            rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result))
+            rows.append(_row(fixed, item, received, account_id, result))
             continue
         rule = rule_for(rules, event.scenario)
         # Campaigns first (e.g. a low-carbon day's double points), then the daily cap keeps the budget.
@@ -339,9 +411,9 @@ def _credit(
             claimed.add(fp)
         result = ev.result(event.event_id, ev.CREDITED, None, carbon_g, points, methodology.ref)
         _settle(item, result, results, seen, content_hash)
-        explanation = item.explanation
-        if explanation is not None and carbon_g != item.carbon_g:
-            explanation = {**explanation, "capped_carbon_g": carbon_g}
+        explanation_json = item.explanation_json
+        if item.explanation is not None and carbon_g != item.carbon_g:
+            explanation_json = canonical_json({**item.explanation, "capped_carbon_g": carbon_g})
         postings = []
         mine = holdings[account_id]
         if carbon_g > 0:
@@ -357,40 +429,43 @@ def _credit(
                     memo={"partner": partner.id, "event_id": event.event_id, "scenario": event.scenario},
                 )
             )
-        credited.append((item, account_id, result, content_hash, fp))
-        item.explanation = explanation
+        credited.append((item, account_id, result, fp, explanation_json))
 
     known = {a.id: a for mine in holdings.values() for a in mine.values()}
     known.update({a.id: a for a in (issuance_co2e, issuance_points)})
     appended = iter(uow.ledger.append(groups, chain_id=chain, now=received_at, known_accounts=known)) if groups else iter(())
-    for item, account_id, result, content_hash, fp in credited:
+    for item, account_id, result, fp, explanation_json in credited:
         entry_id = None
         if result["carbon_g"] > 0 or result["points"] > 0:
             entry = next(appended).entry
             assert entry is not None
             entry_id = entry.id
-        rows.append(_row(scheme, partner, item, content_hash, received_at, account_id, result, fp, entry_id))
+        rows.append(_row(fixed, item, received, account_id, result, fp, entry_id, explanation_json))
     return rows
 
 
-def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[dict[str, Any]]) -> None:
+# Positions in an events row (EVENT_COLUMNS) that the report counters read.
+_ACCOUNT, _SCENARIO, _DAY, _STATUS, _REASON, _CARBON, _POINTS = 4, 5, 8, 9, 10, 11, 12
+
+
+def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[tuple[Any, ...]]) -> None:
     """The operator reports' counters for the stored rows (same transaction, same chain)."""
     facts: dict[tuple[int, str, int, str, str], list[int]] = {}
     active: set[tuple[int, int]] = set()
     for row in rows:
-        day = row["local_day"]
+        day = row[_DAY]
         if day is None:
             continue
-        key = (day, row["scenario"], row["partner_pk"], row["status"], row["reason"] or "")
+        key = (day, row[_SCENARIO], row[1], row[_STATUS], row[_REASON] or "")
         found = facts.get(key)
         if found is None:
-            facts[key] = [1, row["carbon_g"], row["points"]]
+            facts[key] = [1, row[_CARBON], row[_POINTS]]
         else:
             found[0] += 1
-            found[1] += row["carbon_g"]
-            found[2] += row["points"]
-        if row["status"] == ev.CREDITED and row["account_id"] is not None:
-            active.add((row["account_id"], day))
+            found[1] += row[_CARBON]
+            found[2] += row[_POINTS]
+        if row[_STATUS] == ev.CREDITED and row[_ACCOUNT] is not None:
+            active.add((row[_ACCOUNT], day))
     uow.reports.add_facts(scheme_id, facts)
     uow.reports.mark_active(scheme_id, chain, active)
 
@@ -414,40 +489,25 @@ def _shown_id(raw: Any) -> str | None:
 
 
 def _row(
-    scheme: Scheme,
-    partner: PartnerRow,
+    fixed: tuple[str, int],
     item: Staged,
-    content_hash: str,
-    received_at: datetime,
+    received: Any,
     account_id: int | None,
     result: dict[str, Any],
     fingerprint: str | None = None,
     entry_id: int | None = None,
-) -> dict[str, Any]:
+    explanation_json: str | None = None,
+) -> tuple[Any, ...]:
+    """The stored events row, in EVENT_COLUMNS order, its values as the store binds them."""
     event = item.event
-    credited = result["status"] == ev.CREDITED
-    return {
-        "scheme_id": scheme.id,
-        "partner_pk": partner.pk,
-        "event_id": event.event_id,
-        "user_ref": event.user_ref,
-        "account_id": account_id,
-        "scenario": (event.scenario or "")[:64],
-        "occurred_at": event.occurred_at,
-        "received_at": received_at,
-        "local_day": item.day.toordinal() if item.day is not None else None,
-        "status": result["status"],
-        "reason": result["reason"],
-        "carbon_g": result["carbon_g"],
-        "points": result["points"],
-        "methodology": result["methodology"],
-        "content_hash": content_hash,
-        "fingerprint": fingerprint if credited else None,
-        "entry_id": entry_id,
-        "data": dict(event.data) if event.data else None,
-        "explanation": item.explanation if credited else None,
-        "details": result.get("details"),
-    }
+    details = result.get("details")
+    return (
+        *fixed, event.event_id, event.user_ref, account_id, (event.scenario or "")[:64], item.occurred_bound, received,
+        item.day.toordinal() if item.day is not None else None, result["status"], result["reason"], result["carbon_g"],
+        result["points"], result["methodology"], item.content_hash,
+        fingerprint if result["status"] == ev.CREDITED else None, entry_id, item.data_json,
+        explanation_json if result["status"] == ev.CREDITED else None, canonical_json(details) if details is not None else None,
+    )
 
 
 def find_partner(store: Store, partner_id: str) -> PartnerRow:

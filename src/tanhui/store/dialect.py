@@ -46,6 +46,34 @@ class Dialect:
         listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
         return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
 
+    # -- the hot path's reads: the driver's own cursor, plain tuples -----------------------------
+
+    def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (``?`` placeholders, ``{IN}``-free) on the unit of work's own connection and
+        return the driver's tuples, without SQLAlchemy's per-row work (a batch reads thousands)."""
+        raw = conn.connection.driver_connection
+        if self.is_postgresql:
+            with raw.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), tuple(params))
+                return cursor.fetchall()
+        return raw.execute(sql, tuple(params)).fetchall()
+
+    def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``fetch`` for a statement with one list: ``{IN}`` in ``sql`` stands for ``IN (values)``,
+        bound as one parameter (see ``in_values``). ``{IN}`` comes before every other ``?``, whose
+        values are ``params``."""
+        if not values:
+            return []
+        if self.is_postgresql:
+            return self.fetch(conn, sql.replace("{IN}", "= ANY(?)"), (list(values), *params))
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            found: list[tuple[Any, ...]] = []
+            for start in range(0, len(values), 900):  # json_each would end such a string at the NUL
+                part = list(values[start : start + 900])
+                found.extend(self.fetch(conn, sql.replace("{IN}", f"IN ({', '.join(['?'] * len(part))})"), (*part, *params)))
+            return found
+        return self.fetch(conn, sql.replace("{IN}", "IN (SELECT value FROM json_each(?))"), (orjson.dumps(list(values)).decode(), *params))
+
     def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
         """INSERT ... ON CONFLICT (cols) DO NOTHING."""
         maker = pg_insert if self.is_postgresql else sqlite_insert

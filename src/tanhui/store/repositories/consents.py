@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 
-from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
 
 
@@ -70,9 +70,8 @@ def _joined():  # type: ignore[no-untyped-def]
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    id: int
     account_id: int
-    consent_granted_at: datetime | None  # of the active consent, None when there is none
+    consenting: bool  # the link has an active (granted, not revoked) consent
 
 
 class ConsentRepository(Repository):
@@ -95,22 +94,16 @@ class ConsentRepository(Repository):
             ).scalar_one()
         )
 
-    def links_with_active_consent(self, partner_pk: int, user_refs: Iterable[str]) -> dict[str, Link]:
-        """user_ref -> its link and active consent, for a whole batch in one query per chunk."""
-        found: dict[str, Link] = {}
-        for batch in chunks(sorted(set(user_refs))):
-            rows = self.conn.execute(
-                select(partner_links.c.user_ref, partner_links.c.id, partner_links.c.account_id, consents.c.granted_at)
-                .select_from(
-                    partner_links.outerjoin(
-                        consents, and_(consents.c.link_id == partner_links.c.id, consents.c.revoked_at.is_(None))
-                    )
-                )
-                .where(partner_links.c.partner_pk == partner_pk, self.dialect.in_values(partner_links.c.user_ref, batch))
-            )
-            for row in rows:
-                found[row.user_ref] = Link(int(row.id), int(row.account_id), row.granted_at)
-        return found
+    def links_with_active_consent(self, partner_pk: int, user_refs: Sequence[str]) -> dict[str, Link]:
+        """user_ref -> its link and whether it has an active consent, for a whole batch (ingest)."""
+        rows = self.dialect.fetch_in(
+            self.conn,
+            "SELECT l.user_ref, l.account_id, CASE WHEN c.id IS NULL THEN 0 ELSE 1 END"
+            " FROM partner_links l LEFT JOIN consents c ON c.link_id = l.id AND c.revoked_at IS NULL"
+            " WHERE l.user_ref {IN} AND l.partner_pk = ?",
+            sorted(set(user_refs)), (partner_pk,),
+        )
+        return {ref: Link(account_id, bool(consenting)) for ref, account_id, consenting in rows}
 
     # -- consents -----------------------------------------------------------------------
 

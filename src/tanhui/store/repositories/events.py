@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tanhui.domain.canonical import canonical_json
 
-from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import events
 
 
@@ -33,24 +32,20 @@ assert set(EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}, "EVENT_C
 
 
 class EventRepository(Repository):
+    # The ingest path's reads, once per batch inside the write turn: driver SQL (Dialect.fetch_in),
+    # one bound list per query, plain tuples back.
+
     def outcomes(self, partner_pk: int, event_ids: Sequence[str]) -> dict[str, StoredOutcome]:
-        found: dict[str, StoredOutcome] = {}
-        for batch in chunks(event_ids):
-            rows = self.conn.execute(
-                select(
-                    events.c.event_id, events.c.content_hash, events.c.status, events.c.reason,
-                    events.c.carbon_g, events.c.points, events.c.methodology,
-                ).where(events.c.partner_pk == partner_pk, self.dialect.in_values(events.c.event_id, batch))
-            )
-            for r in rows:
-                found[r.event_id] = StoredOutcome(r.content_hash, r.status, r.reason, r.carbon_g, r.points, r.methodology)
-        return found
+        rows = self.dialect.fetch_in(
+            self.conn,
+            "SELECT event_id, content_hash, status, reason, carbon_g, points, methodology FROM events"
+            " WHERE event_id {IN} AND partner_pk = ?",
+            event_ids, (partner_pk,),
+        )
+        return {r[0]: StoredOutcome(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
     def claimed(self, fingerprints: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in chunks(sorted(set(fingerprints))):
-            found.update(self.conn.execute(select(events.c.fingerprint).where(self.dialect.in_values(events.c.fingerprint, batch))).scalars())
-        return found
+        return {r[0] for r in self.dialect.fetch_in(self.conn, "SELECT fingerprint FROM events WHERE fingerprint {IN}", sorted(set(fingerprints)))}
 
     def usage(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, str, int, int, int, int]]:
         """(account, scenario, local_day, events, carbon_g, points) credited on exactly the given
@@ -60,59 +55,31 @@ class EventRepository(Repository):
             by_day.setdefault(day, set()).add(account_id)
         rows: list[tuple[int, str, int, int, int, int]] = []
         for day, account_ids in sorted(by_day.items()):
-            for batch in chunks(sorted(account_ids)):
-                result = self.conn.execute(
-                    select(
-                        events.c.account_id, events.c.scenario, events.c.local_day,
-                        func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points),
-                    )
-                    .where(self.dialect.in_values(events.c.account_id, batch), events.c.local_day == day, events.c.status == "credited")
-                    .group_by(events.c.account_id, events.c.scenario, events.c.local_day)
+            rows.extend(
+                self.dialect.fetch_in(
+                    self.conn,
+                    "SELECT account_id, scenario, local_day, count(*), CAST(coalesce(sum(carbon_g), 0) AS BIGINT), CAST(coalesce(sum(points), 0) AS BIGINT)"
+                    " FROM events WHERE account_id {IN} AND local_day = ? AND status = 'credited'"
+                    " GROUP BY account_id, scenario, local_day",
+                    sorted(account_ids), (day,),
                 )
-                rows.extend((int(a), s, int(d), int(n), int(c or 0), int(p or 0)) for a, s, d, n, c, p in result)
+            )
         return rows
 
     def usage_between(self, account_ids: Iterable[int], day_from: int, day_to: int) -> list[tuple[int, str, int, int, int, int]]:
         """The same, for every day of a range (monthly caps)."""
-        rows: list[tuple[int, str, int, int, int, int]] = []
-        for batch in chunks(sorted(set(account_ids))):
-            result = self.conn.execute(
-                select(
-                    events.c.account_id, events.c.scenario, events.c.local_day,
-                    func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points),
-                )
-                .where(
-                    self.dialect.in_values(events.c.account_id, batch),
-                    events.c.local_day >= day_from,
-                    events.c.local_day <= day_to,
-                    events.c.status == "credited",
-                )
-                .group_by(events.c.account_id, events.c.scenario, events.c.local_day)
-            )
-            rows.extend((int(a), s, int(d), int(n), int(c or 0), int(p or 0)) for a, s, d, n, c, p in result)
-        return rows
-
-    def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """The batch's audit rows, through the driver's executemany (thousands per batch)."""
-        bind = self.dialect.bind_time
-
-        def as_json(value: Any) -> str | None:
-            return None if value is None else canonical_json(value)
-
-        self.dialect.insert_rows(
+        return self.dialect.fetch_in(
             self.conn,
-            events,
-            EVENT_COLUMNS,
-            [
-                (
-                    r["scheme_id"], r["partner_pk"], r["event_id"], r["user_ref"], r["account_id"], r["scenario"],
-                    bind(r["occurred_at"]), bind(r["received_at"]), r["local_day"], r["status"], r["reason"],
-                    r["carbon_g"], r["points"], r["methodology"], r["content_hash"], r["fingerprint"], r["entry_id"],
-                    as_json(r["data"]), as_json(r["explanation"]), as_json(r["details"]),
-                )
-                for r in rows
-            ],
+            "SELECT account_id, scenario, local_day, count(*), CAST(coalesce(sum(carbon_g), 0) AS BIGINT), CAST(coalesce(sum(points), 0) AS BIGINT)"
+            " FROM events WHERE account_id {IN} AND local_day >= ? AND local_day <= ? AND status = 'credited'"
+            " GROUP BY account_id, scenario, local_day",
+            sorted(set(account_ids)), (day_from, day_to),
         )
+
+    def add_many(self, rows: list[tuple[Any, ...]]) -> None:
+        """The batch's audit rows, in EVENT_COLUMNS order with values as the columns bind them
+        (times through Dialect.bind_time, JSON as canonical text): the driver's executemany / COPY."""
+        self.dialect.insert_rows(self.conn, events, EVENT_COLUMNS, rows)
 
     def totals_for_account(self, account_id: int) -> dict[str, dict[str, int]]:
         result = self.conn.execute(

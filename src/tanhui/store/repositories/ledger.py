@@ -132,6 +132,20 @@ class LedgerRepository(Repository):
                 found.setdefault(owner, {})[asset] = LedgerAccount(ledger_id, scheme_id, asset, HOLDINGS, True, True, owner)
         return found
 
+    def holdings_by_ref(self, partner_pk: int, user_refs: Sequence[str]) -> dict[str, tuple[int, dict[str, LedgerAccount]]]:
+        """user_ref -> (account, its holdings by asset) for a partner's linked people. Ledger
+        accounts never change once opened, so the ingest path reads these before its write turn."""
+        found: dict[str, tuple[int, dict[str, LedgerAccount]]] = {}
+        for ref, owner, ledger_id, scheme_id, asset in self.dialect.fetch_in(
+            self.conn,
+            "SELECT l.user_ref, l.account_id, a.id, a.scheme_id, a.asset FROM partner_links l"
+            " JOIN ledger_accounts a ON a.owner_account_id = l.account_id AND a.code = 'holdings'"
+            " WHERE l.user_ref {IN} AND l.partner_pk = ?",
+            sorted(set(user_refs)), (partner_pk,),
+        ):
+            found.setdefault(ref, (owner, {}))[1][asset] = LedgerAccount(ledger_id, scheme_id, asset, HOLDINGS, True, True, owner)
+        return found
+
     def lock_chain(self, chain_id: str) -> None:
         """Take a chain's head lock early, so checks made before appending stay true until commit."""
         self.conn.execute(
@@ -356,14 +370,11 @@ class LedgerRepository(Repository):
                 accounts[row.id] = _account(row)
         balances: dict[int, int] = {}
         tracked = sorted(i for i, a in accounts.items() if a.tracked)
-        for batch in chunks(tracked):
-            query = self.dialect.for_update(
-                select(ledger_accounts.c.id, ledger_accounts.c.balance)
-                .where(self.dialect.in_values(ledger_accounts.c.id, batch))
-                .order_by(ledger_accounts.c.id)
-            )
-            for account_id, balance in self.conn.execute(query):
-                balances[account_id] = int(balance)
+        lock = " FOR UPDATE" if self.dialect.is_postgresql else ""
+        for account_id, balance in self.dialect.fetch_in(
+            self.conn, f"SELECT id, balance FROM ledger_accounts WHERE id {{IN}} ORDER BY id{lock}", tracked
+        ):
+            balances[account_id] = int(balance)
         return accounts, balances
 
     def _count_flows(
@@ -399,7 +410,7 @@ class LedgerRepository(Repository):
             [
                 (
                     e.id, e.scheme_id, e.chain_id, e.seq, e.kind, e.idempotency_key, e.content_hash,
-                    canonical_json(dict(e.memo)), e.reverses_entry_id, d.bind_time(e.created_at), e.prev_hash,
+                    canonical_json(e.memo), e.reverses_entry_id, d.bind_time(e.created_at), e.prev_hash,
                     e.entry_hash,
                 )
                 for e, _after in new_entries
