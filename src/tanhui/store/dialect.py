@@ -123,8 +123,16 @@ class Dialect:
         """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
         if not rows:
             return
-        mark = "%s" if self.is_postgresql else "?"
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = {mark} WHERE {key_column} = {mark}", list(rows))
+        if self.is_postgresql:
+            # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
+            # Keys are unique; callers lock the rows (in key order) before they update them.
+            conn.exec_driver_sql(
+                f"UPDATE {table.name} SET {set_column} = v.value FROM unnest(%s::{_pg_type(table, set_column)}[], "
+                f"%s::{_pg_type(table, key_column)}[]) AS v(value, key) WHERE {table.name}.{key_column} = v.key",
+                ([r[0] for r in rows], [r[1] for r in rows]),
+            )
+            return
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = ? WHERE {key_column} = ?", list(rows))
 
     def add_counts(self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """INSERT the rows, or add their counters to the row already there (report projections).
@@ -145,7 +153,18 @@ class Dialect:
     def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
         """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
         found: list[Any] = []
-        mark = "%s" if self.is_postgresql else "?"
+        if not rows:
+            return found
+        if self.is_postgresql:
+            # one array per column (in the rows' order): two parameters, not two per row
+            arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
+            result = conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT DO NOTHING RETURNING {returning}",
+                tuple([row[i] for row in rows] for i in range(len(columns))),
+            )
+            return [r[0] for r in result]
+        mark = "?"
         one = f"({', '.join([mark] * len(columns))})"
         size = max(1, 900 // len(columns))
         for start in range(0, len(rows), size):
@@ -180,3 +199,10 @@ class Dialect:
             return sorted(int(r[0]) for r in rows)
         start = int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()) + 1
         return list(range(start, start + count))
+
+
+def _pg_type(table: Table, column: str) -> str:
+    """The column's PostgreSQL type, as written in a cast (``BIGINT``, ``VARCHAR(48)``)."""
+    from sqlalchemy.dialects import postgresql
+
+    return str(table.c[column].type.compile(dialect=postgresql.dialect()))
