@@ -102,7 +102,8 @@ def test_stats_from_the_counters_equal_the_figures_from_the_source_rows(store: S
         got = reports.stats(store, city.scheme_id, start, today if start else None)
         want = _expected(store, city.scheme_id, start, today)
         assert {k: got[k] for k in want} == want, start
-        assert got["events_credited"] > 0 and got["points_issued"] > 0 and got["points_redeemed"] > 0
+        # the city's events happened an hour or more ago: in the first hour of a Shanghai day, today has none
+        assert (got["events_credited"] > 0 or start == today) and got["points_issued"] > 0 and got["points_redeemed"] > 0
     assert reports.stats(store, city.scheme_id)["registered_users"] == len(city.people) - 1  # one erased
     assert ledger.verify(store, city.scheme_id).ok
 
