@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import queue
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +24,6 @@ from tanhui.errors import TanhuiError
 
 IN_FLIGHT_PER_WORKER = 2
 POLL_SECONDS = 1.0
-CHECKPOINT_SECONDS = 0.1
 
 
 class ImportFailed(TanhuiError):
@@ -41,9 +39,10 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
 
     from tanhui.store.engine import SQLITE_CACHE_MB
 
-    # The importer's memory stays one cache's worth. SQLite's automatic checkpoint would run inside
-    # a commit, so inside the write turn (a tenth of it, py-spy): the parent checkpoints instead.
-    store = Store(database_url, sqlite_cache_mb=max(32, SQLITE_CACHE_MB // count), sqlite_autocheckpoint=False)
+    # The importer's memory stays one cache's worth. SQLite's automatic checkpoint stays in the
+    # writers' commits: a checkpointing thread in the parent was tried and let the log grow to
+    # ~550 MB per 10^5 events (the other process's reads keep it from restarting), and was slower.
+    store = Store(database_url, sqlite_cache_mb=max(32, SQLITE_CACHE_MB // count))
     library = default_library()
     # The cyclic collector, left automatic, ran inside the write turn (a sixth of it, py-spy): a
     # batch allocates ~10^5 objects, freed by reference counting. Modules and the library are
@@ -79,19 +78,6 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
         store.dispose()
 
 
-def _checkpoints(database_url: str, stop: threading.Event) -> None:
-    """The write-ahead log into the database file, in the parent, while the processes write."""
-    from tanhui.store import Store
-
-    store = Store(database_url, sqlite_cache_mb=8)
-    try:
-        while not stop.wait(CHECKPOINT_SECONDS):
-            store.checkpoint()
-        store.checkpoint()
-    finally:
-        store.dispose()
-
-
 def import_batches(database_url: str, partner_id: str, batches: Iterable[list[Any]], workers: int = 2) -> Iterator[list[dict[str, Any]]]:
     """Each batch's results, in order, from ``workers`` processes taking turns to write."""
     context = multiprocessing.get_context("spawn")  # no inherited connections or threads
@@ -104,9 +90,6 @@ def import_batches(database_url: str, partner_id: str, batches: Iterable[list[An
     ]
     for process in processes:
         process.start()
-    stop = threading.Event()
-    checkpointer = threading.Thread(target=_checkpoints, args=(database_url, stop), name="checkpoint", daemon=True)
-    checkpointer.start()
     sent = received = 0
     source = iter(batches)
     exhausted = False
@@ -141,8 +124,6 @@ def import_batches(database_url: str, partner_id: str, batches: Iterable[list[An
         for process in processes:
             process.join(timeout=30)
     finally:
-        stop.set()
-        checkpointer.join(timeout=30)
         for process in processes:
             if process.is_alive():
                 process.terminate()

@@ -36,6 +36,7 @@ from tanhui.services.clock import utcnow
 from tanhui.services.methodologies import REGION_KEY, default_library, scheme_pins
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
+from tanhui.store.repositories.events import EVENT_COLUMNS
 from tanhui.store.repositories.partners import PartnerRow
 from tanhui.store.repositories.schemes import chain_id
 from tanhui.store.uow import UnitOfWork
@@ -196,21 +197,20 @@ def prepare(store: Store, partner: PartnerRow, events: Sequence[Any], library: L
         scheme = uow.schemes.get(partner.scheme_id)
         if scheme is None:
             return None
-        staged = stage(events, partner, scheme, library, received_at)
-        refs = [s.event.user_ref for s in staged if s.reason is None and s.event.user_ref is not None]
-        people = uow.ledger.holdings_by_ref(partner.pk, refs) if refs else {}
-        issuance = (
-            uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
-            uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE),
-        )
-    _bind(staged, store, people)
-    return Prepared(scheme, staged, people, issuance)
+        return _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
 
 
-def _bind(staged: list[Staged], store: Store, people: dict[str, tuple[int, dict[str, LedgerAccount]]]) -> None:
-    """Store-shaped values and behaviour fingerprints, for the people known before the turn (the
-    turn recomputes a fingerprint only if the person's account is not the one assumed here)."""
-    bind = store.dialect.bind_time
+def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list[Staged]) -> Prepared:
+    """The staged batch with the people's ledger accounts, the issuance accounts and store-shaped
+    values (times as bound, behaviour fingerprints for the people known now; the turn recomputes a
+    fingerprint only if the person's account is not the one assumed here)."""
+    refs = [s.event.user_ref for s in staged if s.reason is None and s.event.user_ref is not None]
+    people = uow.ledger.holdings_by_ref(partner.pk, refs) if refs else {}
+    issuance = (
+        uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
+        uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE),
+    )
+    bind = uow.dialect.bind_time
     for item in staged:
         event = item.event
         item.occurred_bound = bind(event.occurred_at)
@@ -219,6 +219,7 @@ def _bind(staged: list[Staged], store: Store, people: dict[str, tuple[int, dict[
             if person is not None:
                 item.fingerprint = ev.fingerprint(event.scenario, item.identity_scope, item.identity, person[0])
                 item.fingerprint_account = person[0]
+    return Prepared(scheme, staged, people, issuance)
 
 
 def _write_with_retries(
@@ -235,13 +236,7 @@ def _write_with_retries(
                     raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
                 if prepared is None or scheme != prepared.scheme:
                     # the scheme's settings changed meanwhile (or it was just created): judge by the new ones
-                    staged = stage(events, partner, scheme, library, received_at)
-                    _bind(staged, store, {})
-                    prepared = Prepared(
-                        scheme, staged, {},
-                        (uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
-                         uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)),
-                    )
+                    prepared = _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
                 return _decide_and_write(uow, partner, prepared, received_at, store.dialect.bind_time)
         except IntegrityError:
             # Another process claimed one of these event ids or behaviours between our read and
@@ -445,7 +440,9 @@ def _credit(
 
 
 # Positions in an events row (EVENT_COLUMNS) that the report counters read.
-_ACCOUNT, _SCENARIO, _DAY, _STATUS, _REASON, _CARBON, _POINTS = 4, 5, 8, 9, 10, 11, 12
+_PARTNER, _ACCOUNT, _SCENARIO, _DAY, _STATUS, _REASON, _CARBON, _POINTS = (
+    EVENT_COLUMNS.index(c) for c in ("partner_pk", "account_id", "scenario", "local_day", "status", "reason", "carbon_g", "points")
+)
 
 
 def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[tuple[Any, ...]]) -> None:
@@ -456,7 +453,7 @@ def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[tuple[Any, ..
         day = row[_DAY]
         if day is None:
             continue
-        key = (day, row[_SCENARIO], row[1], row[_STATUS], row[_REASON] or "")
+        key = (day, row[_SCENARIO], row[_PARTNER], row[_STATUS], row[_REASON] or "")
         found = facts.get(key)
         if found is None:
             facts[key] = [1, row[_CARBON], row[_POINTS]]

@@ -29,7 +29,7 @@ def normalise_url(url: str) -> str:
 SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
 
 
-def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB, sqlite_autocheckpoint: bool = True) -> Engine:
+def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
@@ -39,7 +39,7 @@ def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB, sqlite_autoch
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine, sqlite_cache_mb, sqlite_autocheckpoint)
+        _configure_sqlite(engine, sqlite_cache_mb)
         return engine
     if parsed.get_backend_name() == "postgresql":
         # prepare_threshold=None: every statement is planned with its real values; a cached generic
@@ -50,7 +50,7 @@ def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB, sqlite_autoch
     raise InvalidInput("invalid_database_url", url=url)
 
 
-def _configure_sqlite(engine: Engine, cache_mb: int, autocheckpoint: bool) -> None:
+def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can take the lock up front.
@@ -61,8 +61,6 @@ def _configure_sqlite(engine: Engine, cache_mb: int, autocheckpoint: bool) -> No
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1000}")
-        if not autocheckpoint:  # another connection calls Store.checkpoint() (services/bulk.py)
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -73,18 +71,10 @@ def _configure_sqlite(engine: Engine, cache_mb: int, autocheckpoint: bool) -> No
 class Store:
     """The engine plus the dialect; hands out units of work."""
 
-    def __init__(self, url: str, *, sqlite_cache_mb: int = SQLITE_CACHE_MB, sqlite_autocheckpoint: bool = True) -> None:
+    def __init__(self, url: str, *, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> None:
         self.url = normalise_url(url)
-        self.engine = _make_engine(url, sqlite_cache_mb, sqlite_autocheckpoint)
+        self.engine = _make_engine(url, sqlite_cache_mb)
         self.dialect = Dialect(self.engine.dialect.name)
-
-    def checkpoint(self) -> None:
-        """SQLite: copy what the write-ahead log holds into the database file, without waiting for
-        or blocking a writer (PASSIVE). Nothing to do on PostgreSQL."""
-        if self.dialect.is_postgresql:
-            return
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
     def unit_of_work(self, write: bool = True) -> Iterator["UnitOfWork"]:
