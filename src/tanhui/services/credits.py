@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 
+from tanhui.store.errors import UniqueViolation
 from tanhui.domain.registry import (
     HELD,
     RETIRED,
@@ -69,7 +69,7 @@ def _retrying(work: Callable[[], T]) -> T:
     for attempt in range(ATTEMPTS_MAX):
         try:
             return work()
-        except IntegrityError:
+        except UniqueViolation:
             if attempt == ATTEMPTS_MAX - 1:
                 raise Conflict("registry_busy") from None
     raise AssertionError("unreachable")
@@ -819,9 +819,7 @@ def verify(store: Store, scheme_id: str | None = None) -> RegistryReport:
     grams. Reversals after issuance are reported as shortfall, not as breaks.
     """
     report = RegistryReport()
-    with store.unit_of_work(write=False) as uow:
-        if store.dialect.is_postgresql:
-            uow.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with store.unit_of_work(write=False, isolation="repeatable_read") as uow:
         ids = [scheme_id] if scheme_id is not None else uow.registry.scheme_ids()
         for sid in ids:
             _verify_scheme(uow, _scheme(uow, sid), report)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy.exc import IntegrityError
 
+from tanhui.store.errors import UniqueViolation
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
@@ -71,7 +71,7 @@ def register(store: Store, scheme_id: str, username: str, password: str, display
             account_id = uow.accounts.open(scheme_id, now, display_name=(display_name or "").strip()[:200] or None)
             uow.web.add_credentials(account_id, name, password_hash, now)
             return account_id
-    except IntegrityError:  # the same username registered concurrently
+    except UniqueViolation:  # the same username registered concurrently
         raise Conflict("username_taken", username=name) from None
 
 

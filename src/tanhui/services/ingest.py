@@ -21,9 +21,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 
 from tanhui import metrics
+from tanhui.store.errors import UniqueViolation
 from tanhui.domain import events as ev
 from tanhui.domain.engagement import Campaign, campaign_points, campaigns_from_settings
 from tanhui.domain.canonical import canonical_json
@@ -238,7 +238,7 @@ def _write_with_retries(
                     # the scheme's settings changed meanwhile (or it was just created): judge by the new ones
                     prepared = _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
                 return _decide_and_write(uow, partner, prepared, received_at, store.dialect.bind_time)
-        except IntegrityError:
+        except UniqueViolation:
             # Another process claimed one of these event ids or behaviours between our read and
             # our write; everything rolled back, so deciding again gives the right answers.
             if attempt == ATTEMPTS_MAX - 1:

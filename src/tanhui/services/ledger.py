@@ -122,9 +122,7 @@ def verify(store: Store, scheme_id: str | None = None) -> VerifyReport:
     ``scheme_id`` limits the check to one scheme (its chains, accounts and sums are self-contained).
     """
     store.require_initialised()
-    with store.unit_of_work(write=False) as uow:
-        if store.dialect.is_postgresql:
-            uow.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with store.unit_of_work(write=False, isolation="repeatable_read") as uow:
         if scheme_id is not None:
             _scheme(uow, scheme_id)
         verifier = LedgerVerifier(uow.ledger.all_accounts(scheme_id))

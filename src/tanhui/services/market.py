@@ -7,8 +7,8 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 
+from tanhui.store.errors import UniqueViolation
 from tanhui.domain import market as rules
 from tanhui.domain.canonical import canonical_json, sha256_hex
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_HELD, SYSTEM_REDEEMED, Posting, TransferGroup
@@ -172,7 +172,7 @@ def place_order(
         try:
             with store.unit_of_work() as uow:
                 return _place_in(uow, account_id, item_public_id, quantity, idempotency_key, request_hash, now)
-        except IntegrityError:
+        except UniqueViolation:
             if attempt == ATTEMPTS_MAX - 1:  # a concurrent retry with the same key won: answer with it
                 raise
     raise AssertionError("unreachable")

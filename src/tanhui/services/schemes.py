@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 
+from tanhui.store.errors import UniqueViolation
 from tanhui.domain.schemes import DEFAULT_TIMEZONE, Scheme, new_scheme
 from tanhui.errors import Conflict, NotFound
 from tanhui.services import audit
@@ -35,7 +35,7 @@ def create_scheme(
             created = uow.schemes.add(scheme, now)
             uow.ledger.create_system_accounts(scheme.id)
             audit.record(uow, actor, "scheme.create", scheme.id, {"timezone": scheme.timezone}, scheme.id, now=now)
-    except IntegrityError:
+    except UniqueViolation:
         raise Conflict("scheme_exists", scheme_id=scheme.id) from None
     return created
 

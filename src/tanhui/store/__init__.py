@@ -6,5 +6,6 @@ the only code that writes SQL. The few statements that differ between the engine
 """
 
 from tanhui.store.engine import Store, open_store
+from tanhui.store.errors import UniqueViolation
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "UniqueViolation", "open_store"]

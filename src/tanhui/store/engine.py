@@ -77,13 +77,19 @@ class Store:
         self.dialect = Dialect(self.engine.dialect.name)
 
     @contextmanager
-    def unit_of_work(self, write: bool = True) -> Iterator["UnitOfWork"]:
+    def unit_of_work(self, write: bool = True, isolation: str | None = None) -> Iterator["UnitOfWork"]:
+        """One transaction. ``isolation="repeatable_read"`` gives one consistent snapshot for long
+        reads (verifiers) on PostgreSQL; SQLite's transactions are already serialisable snapshots."""
         from tanhui.store.uow import UnitOfWork
 
+        if isolation not in (None, "repeatable_read"):
+            raise ValueError(f"unknown isolation level {isolation!r}")
         with self.engine.connect() as conn:
             conn.info["tanhui_write"] = write
             try:
                 with conn.begin():
+                    if isolation == "repeatable_read" and self.dialect.is_postgresql:
+                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield UnitOfWork(conn, self.dialect)
             finally:
                 conn.info.pop("tanhui_write", None)
