@@ -1,4 +1,4 @@
-"""Retirement certificates as PDF (ReportLab), from the certificate data of services.credits.
+"""Retirement certificates as PDF (ReportLab), from the certificate data of services.registry.views.
 
 Chinese text uses ReportLab's built-in CID font STSong-Light: the text extracts (pdftotext, pypdf)
 and renders wherever a CJK font is installed (the font is not embedded). The output is

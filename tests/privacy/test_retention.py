@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from tanhui.services import consent, credits, ingest, ledger, partners, retention, schemes
+from tanhui.services import consent, ingest, ledger, partners, retention, schemes
+from tanhui.services.registry import verify
 from tanhui.store import Store
 from tests.live import cli
 
@@ -44,7 +45,7 @@ def test_purge_nulls_old_payloads_only_and_keeps_everything_else(store: Store, s
     assert retention.purge_payloads(store, scheme_id, as_of=date(2026, 2, 15)).purged == 0  # again: nothing more
     after = ledger.verify(store, scheme_id)
     assert after.ok and before.ok and after.entries == before.entries
-    assert credits.verify(store, scheme_id).ok
+    assert verify.verify(store, scheme_id).ok
 
 
 def test_purge_payloads_command(fresh_store_url: str) -> None:

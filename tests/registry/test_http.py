@@ -9,7 +9,8 @@ import re
 import httpx
 from pypdf import PdfReader
 
-from tanhui.services import credits, organisations
+from tanhui.services import organisations
+from tanhui.services.registry import movements
 from tanhui.store import Store
 from tests.live import LiveServer
 from tests.registry.helpers import NOW, VINTAGE, city, issue_day
@@ -22,7 +23,7 @@ def test_buy_retire_and_open_the_certificate(live: LiveServer) -> None:
         c.tonnes(4)
         live.tanhui("credits", "issue", "--scheme", "city", "--vintage", str(VINTAGE), "--as-of", issue_day().isoformat())
         org = organisations.create(store, "city", "城市马拉松组委会")
-        cert = credits.buy_and_neutralise(store, "city", organisation=org.public_id, event_name="2026 城市马拉松",
+        cert = movements.buy_and_neutralise(store, "city", organisation=org.public_id, event_name="2026 城市马拉松",
                                           emission_t="2.4", idempotency_key="marathon-2026", now=NOW)
     finally:
         store.dispose()

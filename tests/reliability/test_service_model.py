@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tanhui.errors import TanhuiError
-from tanhui.services import consent, credits, engagement, ingest, ledger, market, organisations, partners, schemes
+from tanhui.services import consent, engagement, ingest, ledger, market, organisations, partners, schemes
+from tanhui.services.registry import issuance, movements, verify, views
 from tanhui.store import Store
 
 EXAMPLES = int(os.environ.get("TANHUI_MODEL_EXAMPLES", "500")) * (10 if os.environ.get("TANHUI_SOAK") else 1)
@@ -339,7 +340,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         @rule()
         def issue(self) -> None:
             vintage = (self.now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=8))).year
-            result = credits.issue(store, self.scheme_id, vintage, as_of=self.now.astimezone(timezone(timedelta(hours=8))).date(), now=self.now)
+            result = issuance.issue(store, self.scheme_id, vintage, as_of=self.now.astimezone(timezone(timedelta(hours=8))).date(), now=self.now)
             expected = 0
             by_methodology: dict[str, list[Sent]] = {}
             for s in sorted(self.m.events.values(), key=lambda s: s.order):
@@ -370,10 +371,10 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             key = self._id("mv")
             if retire:
                 ok = self.m.org_credits >= qty
-                call = lambda: credits.retire(store, self.scheme_id, holder=self.org, quantity=qty, beneficiary="某公司", purpose="碳中和", idempotency_key=key, now=self.now)  # noqa: E731
+                call = lambda: movements.retire(store, self.scheme_id, holder=self.org, quantity=qty, beneficiary="某公司", purpose="碳中和", idempotency_key=key, now=self.now)  # noqa: E731
             else:
                 ok = self.m.scheme_credits >= qty
-                call = lambda: credits.transfer(store, self.scheme_id, from_holder="scheme", to_holder=self.org, quantity=qty, idempotency_key=key, now=self.now)  # noqa: E731
+                call = lambda: movements.transfer(store, self.scheme_id, from_holder="scheme", to_holder=self.org, quantity=qty, idempotency_key=key, now=self.now)  # noqa: E731
             try:
                 first = call()
             except TanhuiError as error:
@@ -398,7 +399,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             FIGURES["steps"] += 1
             report = ledger.verify(store, self.scheme_id)
             assert report.ok, report.problems
-            registry = credits.verify(store, self.scheme_id)
+            registry = verify.verify(store, self.scheme_id)
             assert registry.ok, registry.problems
             with store.unit_of_work(write=False) as uow:
                 for p in range(PEOPLE):
@@ -411,7 +412,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             for key, it in self.items.items():
                 assert market.get_item(store, it.public_id).stock == self.m.stock[key]
             held = {"scheme": 0, "org": 0, "retired": 0}
-            for row in credits.holdings(store, self.scheme_id):
+            for row in views.holdings(store, self.scheme_id):
                 who = "scheme" if row["holder"]["id"] == "scheme" else "org"
                 held[who] += row["held"]
                 held["retired"] += row["retired"]

@@ -19,8 +19,9 @@ from sqlalchemy.exc import DBAPIError
 
 from tanhui.errors import TanhuiError
 from tanhui.services import (
-    accounts, audit, credits, engagement, identity, ledger, market, organisations, partners, retention, scheme_file, schemes,
+    accounts, audit, engagement, identity, ledger, market, organisations, partners, retention, scheme_file, schemes,
 )
+from tanhui.services.registry import issuance, movements
 from tanhui.store import Store, migrate
 from tanhui.store.repositories.audit import AuditRow
 from tanhui.store.schema import metadata
@@ -89,8 +90,8 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(s
     with store.unit_of_work(write=False) as uow:
         from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE
 
-        issuance = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
-    ledger.transfer(store, s, [(issuance, ledger.holdings(store, person).points_account_id, 1000)], kind="reward", idempotency_key=f"fund-{person}")
+        issuance_account = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
+    ledger.transfer(store, s, [(issuance_account, ledger.holdings(store, person).points_account_id, 1000)], kind="reward", idempotency_key=f"fund-{person}")
     orders = [c.none(lambda k=k: market.place_order(store, person, goods.public_id, 1, f"order-{k}")[1]["order_id"], s) for k in range(3)]
     c.none(lambda: market.place_order(store, person, coupon.public_id, 1, "coupon-order"), s)
     c.none(lambda: market.cancel_order(store, orders[2], account_id=person), s)  # a person cancelling their own order
@@ -102,15 +103,15 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(s
     # the credit registry: partner ingestion (not audited), then issue, transfer, retire, neutralise
     town = City(store, s, _partner(store, pid))
     c.none(lambda: town.tonnes(4), s)
-    issued = c.one("credits.issue", f"vintage:{VINTAGE}", lambda: credits.issue(store, s, VINTAGE, as_of=issue_day(), now=NOW, actor=ACTOR), s)
+    issued = c.one("credits.issue", f"vintage:{VINTAGE}", lambda: issuance.issue(store, s, VINTAGE, as_of=issue_day(), now=NOW, actor=ACTOR), s)
     assert issued.issued >= 4 and c.checked["credits.issue"].details["batches"] == [b["batch_id"] for b in issued.batches]
-    c.one("credits.transfer", lambda r: f"movement:{r['movement']}", lambda: credits.transfer(
+    c.one("credits.transfer", lambda r: f"movement:{r['movement']}", lambda: movements.transfer(
         store, s, from_holder="scheme", to_holder=org.public_id, quantity=2, idempotency_key="t1", now=NOW, actor=ACTOR), s)
-    c.one("credits.retire", lambda r: r["retirement_id"], lambda: credits.retire(
+    c.one("credits.retire", lambda r: r["retirement_id"], lambda: movements.retire(
         store, s, holder=org.public_id, quantity=1, beneficiary="王小明", purpose="王小明的婚礼碳中和", idempotency_key="r1", now=NOW, actor=ACTOR), s)
-    c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: credits.neutralise_event(
+    c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: movements.neutralise_event(
         store, s, holder=org.public_id, event_name="年会", emission_t="0.4", idempotency_key="n1", now=NOW, actor=ACTOR), s)
-    bought = c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: credits.buy_and_neutralise(
+    bought = c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: movements.buy_and_neutralise(
         store, s, organisation=org.public_id, event_name="马拉松", emission_t="1.2", idempotency_key="b1", now=NOW, actor=ACTOR), s)
     assert c.checked["credits.neutralise"].details["bought_from"] == "scheme" and bought["quantity"] == 2
 
@@ -178,8 +179,8 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
     with store.unit_of_work(write=False) as uow:
         from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE
 
-        issuance = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
-    ledger.transfer(store, s, [(issuance, ledger.holdings(store, person).points_account_id, 100)], kind="reward", idempotency_key="fund")
+        issuance_account = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
+    ledger.transfer(store, s, [(issuance_account, ledger.holdings(store, person).points_account_id, 100)], kind="reward", idempotency_key="fund")
     shipped = market.place_order(store, person, goods.public_id, 1, "o1")[1]["order_id"]
     market.ship_order(store, shipped)
     identity.create_operator(store, "town", "ops-town", PASSWORD)
@@ -205,10 +206,10 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         "market.cancel": lambda: market.cancel_order(store, shipped, by="operator", actor=ACTOR),
         "points.expire": lambda: engagement.expire_points(store, "nope", date(2030, 1, 1), actor=ACTOR),
         "events.purge_payloads": lambda: retention.purge_payloads(store, "nope", actor=ACTOR),
-        "credits.issue": lambda: credits.issue(store, s, 1999, actor=ACTOR),
-        "credits.transfer": lambda: credits.transfer(store, s, from_holder="scheme", to_holder="org_nope", quantity=1, idempotency_key="t", actor=ACTOR),
-        "credits.retire": lambda: credits.retire(store, s, holder=org.public_id, quantity=1, beneficiary="", purpose="p", actor=ACTOR),
-        "credits.neutralise": lambda: credits.neutralise_event(store, s, holder=org.public_id, event_name="年会", emission_t="-1", actor=ACTOR),
+        "credits.issue": lambda: issuance.issue(store, s, 1999, actor=ACTOR),
+        "credits.transfer": lambda: movements.transfer(store, s, from_holder="scheme", to_holder="org_nope", quantity=1, idempotency_key="t", actor=ACTOR),
+        "credits.retire": lambda: movements.retire(store, s, holder=org.public_id, quantity=1, beneficiary="", purpose="p", actor=ACTOR),
+        "credits.neutralise": lambda: movements.neutralise_event(store, s, holder=org.public_id, event_name="年会", emission_t="-1", actor=ACTOR),
         "admin.create_user": lambda: identity.create_operator(store, s, "ops-town", PASSWORD, actor=ACTOR),  # taken in another scheme
         "admin.token": lambda: identity.issue_operator_token(store, s, "boss", actor=ACTOR),
     }

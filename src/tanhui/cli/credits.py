@@ -13,7 +13,8 @@ from rich.table import Table
 from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
-from tanhui.services import credits as service
+from tanhui.services.registry import issuance, movements, views
+from tanhui.services.registry import verify as registry_verify
 from tanhui.store import open_store
 
 app = typer.Typer(help="Credit registry (减排量登记簿): issue, transfer and retire credits; proofs; certificates.", no_args_is_help=True)
@@ -67,7 +68,7 @@ def issue(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Pool eligible reductions and issue whole tonnes as serial-numbered credits."""
-    result = service.issue(open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run, actor=actor())
+    result = issuance.issue(open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run, actor=actor())
     if as_json:
         print_json(result.to_dict())
         return
@@ -97,7 +98,7 @@ def transfer(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Move credits to another holder (whole or partial blocks; serial ranges split as needed)."""
-    moved = service.transfer(open_store(), scheme, from_holder=from_, to_holder=to, quantity=quantity, batch=batch, block=block, idempotency_key=key,
+    moved = movements.transfer(open_store(), scheme, from_holder=from_, to_holder=to, quantity=quantity, batch=batch, block=block, idempotency_key=key,
                              actor=actor())
     if as_json:
         print_json(moved)
@@ -123,7 +124,7 @@ def retire(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Retire credits (they never move again) and produce the certificate."""
-    cert = service.retire(open_store(), scheme, holder=holder, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
+    cert = movements.retire(open_store(), scheme, holder=holder, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
                           batch=batch, block=block, idempotency_key=key, actor=actor())
     _show_certificate(cert, as_json, pdf, base_url)
 
@@ -141,7 +142,7 @@ def neutralise(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an event carbon neutral: retire ceil(emission) credits with a certificate."""
-    cert = service.neutralise_event(open_store(), scheme, holder=holder, event_name=event, emission_t=emission_t,
+    cert = movements.neutralise_event(open_store(), scheme, holder=holder, event_name=event, emission_t=emission_t,
                                     beneficiary=beneficiary, idempotency_key=key, actor=actor())
     _show_certificate(cert, as_json, pdf, base_url)
 
@@ -154,7 +155,7 @@ def certificate(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a retirement certificate (and write its PDF)."""
-    _show_certificate(service.certificate(open_store(), retirement_id), as_json, pdf, base_url)
+    _show_certificate(views.certificate(open_store(), retirement_id), as_json, pdf, base_url)
 
 
 @app.command("batches")
@@ -164,7 +165,7 @@ def batches(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List issued batches."""
-    found = service.list_batches(open_store(), scheme, vintage)
+    found = views.list_batches(open_store(), scheme, vintage)
     if as_json:
         print_json(found)
         return
@@ -181,7 +182,7 @@ def holdings(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Who holds which credits now, and what was retired."""
-    found = service.holdings(open_store(), scheme, holder)
+    found = views.holdings(open_store(), scheme, holder)
     if as_json:
         print_json(found)
         return
@@ -194,7 +195,7 @@ def holdings(
 @app.command("retirements")
 def retirements(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = typer.Option(False, "--json")) -> None:
     """List retirements (certificates)."""
-    found = service.list_retirements(open_store(), scheme)
+    found = views.list_retirements(open_store(), scheme)
     if as_json:
         print_json(found)
         return
@@ -212,7 +213,7 @@ def proof(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Was this behaviour pooled into a batch? Prints the Merkle proof."""
-    found = service.proof(open_store(), partner, event, batch)
+    found = views.proof(open_store(), partner, event, batch)
     if as_json:
         print_json(found)
     elif found["included"]:
@@ -227,7 +228,7 @@ def proof(
 @app.command("shortfall")
 def shortfall(scheme: str = typer.Option(..., "--scheme"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Batches with events reversed after issuance, and the credits the operator must cover."""
-    found = service.shortfall(open_store(), scheme)
+    found = views.shortfall(open_store(), scheme)
     if as_json:
         print_json(found)
         return
@@ -243,7 +244,7 @@ def shortfall(scheme: str = typer.Option(..., "--scheme"), as_json: bool = typer
 @app.command("verify")
 def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Recompute the registry (hash chain, Merkle roots, serials, grams, ledger); exit 1 on a problem."""
-    report = service.verify(open_store(), scheme)
+    report = registry_verify.verify(open_store(), scheme)
     if as_json:
         print_json(report.to_dict())
     elif report.ok:

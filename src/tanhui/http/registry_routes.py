@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tanhui.errors import Unauthorised
 from tanhui.http.errors import request_lang
-from tanhui.services import consent, credits
+from tanhui.services import consent
+from tanhui.services.registry import views
 from tanhui.store import Store
 
 TAGS = ["registry"]
@@ -241,28 +242,28 @@ def register(app: FastAPI, store: Store) -> None:
 
     @app.get("/v1/registry/batches", response_model=BatchesOut, tags=TAGS)
     async def batches(scheme: str | None = None, vintage: int | None = Query(None, ge=1, le=9999)) -> Any:
-        return {"batches": await run_in_threadpool(credits.list_batches, store, scheme, vintage)}
+        return {"batches": await run_in_threadpool(views.list_batches, store, scheme, vintage)}
 
     @app.get("/v1/registry/batches/{batch_id}", response_model=BatchDetailOut, tags=TAGS)
     async def batch(batch_id: str) -> Any:
-        return await run_in_threadpool(credits.batch_detail, store, batch_id)
+        return await run_in_threadpool(views.batch_detail, store, batch_id)
 
     @app.get("/v1/registry/holdings", response_model=HoldingsOut, tags=TAGS)
     async def holdings(scheme: str | None = None, organisation: str | None = None) -> Any:
-        return {"holdings": await run_in_threadpool(credits.holdings, store, scheme, organisation)}
+        return {"holdings": await run_in_threadpool(views.holdings, store, scheme, organisation)}
 
     @app.get("/v1/registry/retirements", response_model=RetirementsOut, tags=TAGS)
     async def retirements(scheme: str | None = None) -> Any:
-        return {"retirements": await run_in_threadpool(credits.list_retirements, store, scheme)}
+        return {"retirements": await run_in_threadpool(views.list_retirements, store, scheme)}
 
     @app.get("/v1/registry/retirements/{retirement_id}", response_model=CertificateOut, tags=TAGS)
     async def retirement(retirement_id: str) -> Any:
-        return await run_in_threadpool(credits.certificate, store, retirement_id)
+        return await run_in_threadpool(views.certificate, store, retirement_id)
 
     @app.get("/v1/registry/proof", response_model=ProofOut, tags=TAGS)
     async def proof(partner: str, event: str, batch: str | None = None) -> Any:
         """Was this partner's event pooled into a batch (or into ``batch``)? With its Merkle proof."""
-        return await run_in_threadpool(credits.proof, store, partner, event, batch)
+        return await run_in_threadpool(views.proof, store, partner, event, batch)
 
     @app.get("/v1/me/credits", response_model=ContributionsOut, tags=["user"])
     async def my_credits(request: Request) -> Any:
@@ -270,7 +271,7 @@ def register(app: FastAPI, store: Store) -> None:
         account_id = await run_in_threadpool(consent.account_for_token, store, token.strip()) if scheme_.lower() == "bearer" and token else None
         if account_id is None:
             raise Unauthorised("unauthorised")
-        return {"contributions": await run_in_threadpool(credits.contributions, store, account_id)}
+        return {"contributions": await run_in_threadpool(views.contributions, store, account_id)}
 
     # -- pages ------------------------------------------------------------------------------
     @app.get("/registry", include_in_schema=False)
@@ -279,8 +280,8 @@ def register(app: FastAPI, store: Store) -> None:
 
         def run() -> str:
             return _INDEX.render(
-                lang=lang, t=_t(lang), batches=credits.list_batches(store, scheme),
-                holdings=credits.holdings(store, scheme), retirements=credits.list_retirements(store, scheme),
+                lang=lang, t=_t(lang), batches=views.list_batches(store, scheme),
+                holdings=views.holdings(store, scheme), retirements=views.list_retirements(store, scheme),
             )
 
         return HTMLResponse(await run_in_threadpool(run))
@@ -290,26 +291,26 @@ def register(app: FastAPI, store: Store) -> None:
         from tanhui.domain.canonical import canonical_json
 
         lang = request_lang(request)
-        found = await run_in_threadpool(credits.proof, store, partner, event, batch)
+        found = await run_in_threadpool(views.proof, store, partner, event, batch)
         record = canonical_json(found["record"]) if found.get("record") else ""
         return HTMLResponse(_PROOF.render(lang=lang, t=_t(lang), p=found, record_json=record))
 
     @app.get("/registry/batches/{batch_id}", include_in_schema=False)
     async def batch_page(request: Request, batch_id: str) -> Response:
         lang = request_lang(request)
-        found = await run_in_threadpool(credits.batch_detail, store, batch_id)
+        found = await run_in_threadpool(views.batch_detail, store, batch_id)
         return HTMLResponse(_BATCH.render(lang=lang, t=_t(lang), b=found))
 
     @app.get("/registry/retirements/{retirement_id}.pdf", include_in_schema=False)
     async def certificate_pdf(request: Request, retirement_id: str) -> Response:
         from tanhui.certificates import certificate_pdf as render_pdf
 
-        found = await run_in_threadpool(credits.certificate, store, retirement_id)
+        found = await run_in_threadpool(views.certificate, store, retirement_id)
         body = await run_in_threadpool(render_pdf, found, _base_url(request))
         return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{retirement_id}.pdf"'})
 
     @app.get("/registry/retirements/{retirement_id}", include_in_schema=False)
     async def certificate_page(request: Request, retirement_id: str) -> Response:
         lang = request_lang(request)
-        found = await run_in_threadpool(credits.certificate, store, retirement_id)
+        found = await run_in_threadpool(views.certificate, store, retirement_id)
         return HTMLResponse(_CERT.render(lang=lang, t=_t(lang), c=found, base_url=_base_url(request)))

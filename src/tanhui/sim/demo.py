@@ -218,16 +218,16 @@ def _shop(store: Store, population: list[Person], accounts: dict[int, int], item
 
 
 def _credits(store: Store, today: date, orgs: list[Any]) -> tuple[int, str | None]:
-    from tanhui.services import credits
+    from tanhui.services.registry import issuance, movements
 
     issued = 0
     for vintage in sorted({today.year, (today - timedelta(days=40)).year}):
-        outcome = credits.issue(store, SCHEME_ID, vintage, as_of=today)
+        outcome = issuance.issue(store, SCHEME_ID, vintage, as_of=today)
         issued += outcome.issued
     if issued == 0:
         return 0, None
     buyer = orgs[0]
-    certificate = credits.buy_and_neutralise(
+    certificate = movements.buy_and_neutralise(
         store, SCHEME_ID, organisation=buyer.public_id, event_name="2026 泸州城市马拉松碳中和",
         emission_t=min(issued, 3), idempotency_key="demo-marathon-2026", beneficiary=buyer.name,
     )

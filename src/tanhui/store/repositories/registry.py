@@ -8,15 +8,15 @@ once) hold even if that discipline were broken.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, insert, select, update
 
 from tanhui.domain.registry.log import GENESIS_HASH
-from tanhui.domain.registry.serials import Block, SerialRange
+from tanhui.domain.registry.records import BatchEvent, BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow, Reversal
+from tanhui.domain.registry.serials import SerialRange
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
     credit_batch_events,
@@ -32,91 +32,6 @@ from tanhui.store.schema import (
     partners,
     postings,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    scheme_id: str
-    next_serial: int
-    seq: int
-    head_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class BatchRow:
-    id: int
-    public_id: str
-    scheme_id: str
-    vintage: int
-    methodology: str
-    serials: SerialRange
-    quantity: int
-    event_count: int
-    consumed_g: int
-    carried_in_g: int
-    carried_out_g: int
-    previous_batch_id: int | None
-    merkle_root: str
-    as_of_day: int
-    movement_id: int
-    issued_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EligibleEvent:
-    pk: int
-    scenario: str
-    methodology: str
-    carbon_g: int
-    local_day: int
-    fingerprint: str | None
-    event_id: str
-    partner_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class BlockRow:
-    id: int
-    batch_id: int
-    serials: SerialRange
-    holder_org_id: int | None
-    status: str
-    movement_id: int
-    spent_by: int | None
-
-    def as_block(self) -> Block:
-        return Block(self.id, self.batch_id, self.serials, self.holder_org_id, self.status)
-
-
-@dataclass(frozen=True, slots=True)
-class MovementRow:
-    id: int
-    scheme_id: str
-    seq: int
-    kind: str
-    idempotency_key: str | None
-    request_hash: str
-    from_org_id: int | None
-    to_org_id: int | None
-    quantity: int
-    memo: dict[str, Any]
-    created_at: datetime
-    prev_hash: str
-    row_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetirementRow:
-    id: int
-    public_id: str
-    scheme_id: str
-    movement_id: int
-    holder_org_id: int | None
-    quantity: int
-    beneficiary: str
-    purpose: str
-    details: dict[str, Any]
-    created_at: datetime
 
 
 def _batch(r: Any) -> BatchRow:
@@ -273,21 +188,26 @@ class RegistryRepository(Repository):
         )
         return list(rows.scalars())
 
-    def batch_event_records(self, batch_id: int) -> Iterator[Any]:
+    def batch_event_records(self, batch_id: int) -> list[BatchEvent]:
         """Each consumed event as stored now, in leaf order (for verification)."""
-        return iter(
-            self.conn.execute(
-                select(
-                    credit_batch_events.c.position, credit_batch_events.c.leaf_hash, events.c.id, events.c.scheme_id,
-                    events.c.status, events.c.carbon_g, events.c.methodology, events.c.local_day, events.c.fingerprint,
-                    events.c.event_id, partners.c.id.label("partner_id"),
-                )
-                .join(events, events.c.id == credit_batch_events.c.event_id)
-                .join(partners, partners.c.pk == events.c.partner_pk)
-                .where(credit_batch_events.c.batch_id == batch_id)
-                .order_by(credit_batch_events.c.position)
+        rows = self.conn.execute(
+            select(
+                credit_batch_events.c.position, credit_batch_events.c.leaf_hash, events.c.id, events.c.scheme_id,
+                events.c.status, events.c.carbon_g, events.c.methodology, events.c.local_day, events.c.fingerprint,
+                events.c.event_id, partners.c.id.label("partner_id"),
             )
+            .join(events, events.c.id == credit_batch_events.c.event_id)
+            .join(partners, partners.c.pk == events.c.partner_pk)
+            .where(credit_batch_events.c.batch_id == batch_id)
+            .order_by(credit_batch_events.c.position)
         )
+        return [
+            BatchEvent(
+                int(r.position), r.leaf_hash, int(r.id), r.scheme_id, r.status, int(r.carbon_g), r.methodology,
+                None if r.local_day is None else int(r.local_day), r.fingerprint, r.event_id, r.partner_id,
+            )
+            for r in rows
+        ]
 
     def ledger_co2e_of_batch(self, batch_id: int) -> int:
         """Grams the ledger credited (CO2E postings) through the entries of the batch's events."""
@@ -332,7 +252,7 @@ class RegistryRepository(Repository):
             return None
         return EligibleEvent(int(r.id), r.scenario, r.methodology or "", int(r.carbon_g), int(r.local_day or 0), r.fingerprint, r.event_id, r.partner_id)
 
-    def reversed_in_batches(self, scheme_id: str) -> list[tuple[int, int, int]]:
+    def reversed_in_batches(self, scheme_id: str) -> list[Reversal]:
         """(batch id, events, grams) of consumed events whose ledger entry was reversed since."""
         reversal = journal_entries.alias("reversal")
         rows = self.conn.execute(
@@ -343,7 +263,7 @@ class RegistryRepository(Repository):
             .group_by(credit_batch_events.c.batch_id)
             .order_by(credit_batch_events.c.batch_id)
         )
-        return [(int(b), int(n), int(g or 0)) for b, n, g in rows]
+        return [Reversal(int(b), int(n), int(g or 0)) for b, n, g in rows]
 
     def contributions(self, account_id: int) -> list[tuple[int, int, int]]:
         """(batch id, events, grams) of one person's events pooled into batches."""
@@ -456,4 +376,6 @@ class RegistryRepository(Repository):
         return list(self.conn.execute(select(credit_registry_heads.c.scheme_id).order_by(credit_registry_heads.c.scheme_id)).scalars())
 
 
-__all__ = ["BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "RegistryRepository", "RetirementRow"]
+__all__ = [
+    "BatchEvent", "BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "RegistryRepository", "RetirementRow", "Reversal",
+]
