@@ -30,11 +30,11 @@ def movement_body(
     to_org_id: int | None,
     quantity: int,
     memo: Mapping[str, Any],
-    spent: Sequence[Sequence[int]],
+    spent: Sequence[Sequence[Any]],
     created: Sequence[Sequence[Any]],
     created_at: datetime,
 ) -> dict[str, Any]:
-    """``spent``: [[block id, first, last]]; ``created``: [[batch id, first, last, holder, status]]."""
+    """``spent``: [[batch public id, first, last]]; ``created``: [[batch public id, first, last, holder, status]]."""
     return {
         "scheme": scheme_id,
         "seq": seq,

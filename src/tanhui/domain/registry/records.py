@@ -127,4 +127,4 @@ class Reversal:
     grams: int
 
 
-__all__ = ["BatchEvent", "BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "Reversal", "RetirementRow"]
+__all__ = ["BatchEvent", "BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "RetirementRow", "Reversal"]

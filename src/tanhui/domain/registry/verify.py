@@ -159,7 +159,8 @@ def movement_hashes(state: RegistryState) -> list[str]:
     for m in state.movements:
         spent = [[names.get(b.batch_id, str(b.batch_id)), b.serials.first, b.serials.last] for b in spent_by.get(m.id, [])]
         created = [
-            [names.get(b.batch_id, str(b.batch_id)), b.serials.first, b.serials.last, _holder_ref(state, b.holder_org_id), b.status]
+            [names.get(b.batch_id, str(b.batch_id)), b.serials.first, b.serials.last, _holder_ref(state, b.holder_org_id),
+             b.status]
             for b in created_by.get(m.id, [])
         ]
         body = log.movement_body(
@@ -168,7 +169,8 @@ def movement_hashes(state: RegistryState) -> list[str]:
         )
         if log.movement_hash(m.prev_hash, body) != m.row_hash:
             problems.append(
-                f"scheme {state.scheme_id} movement {m.seq}: hash mismatch (the movement or its blocks changed after they were written)"
+                f"scheme {state.scheme_id} movement {m.seq}: "
+                "hash mismatch (the movement or its blocks changed after they were written)"
             )
     return problems
 
@@ -276,7 +278,10 @@ def batch_totals(scheme_id: str, contents: BatchContents) -> list[str]:
     """The batch records as many events and grams as its events hold."""
     b, grams = contents.batch, sum(e.carbon_g for e in contents.events)
     if len(contents.events) != b.event_count or grams != b.consumed_g:
-        return [f"batch {b.public_id}: records {b.event_count} events / {b.consumed_g} g, its events hold {len(contents.events)} / {grams} g"]
+        return [
+            (f"batch {b.public_id}: records {b.event_count} events / {b.consumed_g} g, "
+             f"its events hold {len(contents.events)} / {grams} g")
+        ]
     return []
 
 
@@ -307,8 +312,8 @@ def batch_ledger(scheme_id: str, contents: BatchContents) -> list[str]:
     b, grams = contents.batch, sum(e.carbon_g for e in contents.events)
     if contents.ledger_g != b.consumed_g or contents.ledger_g != grams:
         return [
-            f"batch {b.public_id}: the ledger credited {contents.ledger_g} g for its events, the batch consumed {b.consumed_g} g, "
-            f"the events now hold {grams} g"
+            (f"batch {b.public_id}: the ledger credited {contents.ledger_g} g for its events, "
+             f"the batch consumed {b.consumed_g} g, the events now hold {grams} g")
         ]
     return []
 
@@ -352,7 +357,9 @@ STATE_RULES: tuple[Callable[[RegistryState], list[str]], ...] = (
     retired_never_spent, serials_disjoint, unspent_blocks_tile,
     batch_ids_name_serials, pool_chain, batch_grams,
 )
-BATCH_RULES: tuple[Callable[[str, BatchContents], list[str]], ...] = (batch_events_belong, batch_totals, batch_leaves, batch_ledger)
+BATCH_RULES: tuple[Callable[[str, BatchContents], list[str]], ...] = (
+    batch_events_belong, batch_totals, batch_leaves, batch_ledger,
+)
 
 
 def state_problems(state: RegistryState) -> list[str]:

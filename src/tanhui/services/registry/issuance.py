@@ -33,7 +33,9 @@ from tanhui.services.registry.common import append_movement, retrying, scheme_of
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
-MEMO_KEYS = ("batch_id", "vintage", "methodology", "event_count", "consumed_g", "carried_in_g", "carried_out_g", "merkle_root", "as_of")
+MEMO_KEYS = (
+    "batch_id", "vintage", "methodology", "event_count", "consumed_g", "carried_in_g", "carried_out_g", "merkle_root", "as_of",
+)
 
 
 @dataclass(slots=True)
@@ -153,7 +155,13 @@ def _issue_in(
 
 
 def _pool_issue(
-    scheme_id: str, vintage: int, ref: str, found: list[EligibleEvent], previous: BatchRow | None, plan: PoolPlan, next_serial: int
+    scheme_id: str,
+    vintage: int,
+    ref: str,
+    found: list[EligibleEvent],
+    previous: BatchRow | None,
+    plan: PoolPlan,
+    next_serial: int,
 ) -> PoolIssue:
     """What issuing a pool's plan means: the consumed events' leaves, their root, the serials from ``next_serial``."""
     by_pk = {e.pk: e for e in found}
@@ -190,7 +198,9 @@ def _batch_view(scheme_id: str, vintage: int, as_of: date, pool: PoolIssue) -> d
     }
 
 
-def _write_batch(uow: UnitOfWork, head: Head, vintage: int, as_of: date, pool: PoolIssue, memo: dict[str, Any], now: datetime) -> Head:
+def _write_batch(
+    uow: UnitOfWork, head: Head, vintage: int, as_of: date, pool: PoolIssue, memo: dict[str, Any], now: datetime
+) -> Head:
     """The issue movement, the batch, its events (with their leaves) and its one block, held by the scheme."""
     plan, serials, scheme_id = pool.plan, pool.serials, head.scheme_id
     movement_id, head = append_movement(

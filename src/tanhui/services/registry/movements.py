@@ -50,7 +50,9 @@ class MoveRequest:
     memo: dict[str, Any]
 
 
-def _choose(uow: UnitOfWork, scheme: Scheme, holder: int | None, quantity: int | None, batch: str | None, block: str | None) -> tuple[list[Block], int]:
+def _choose(
+    uow: UnitOfWork, scheme: Scheme, holder: int | None, quantity: int | None, batch: str | None, block: str | None
+) -> tuple[list[Block], int]:
     """The holder's held blocks to move from, oldest first, and the quantity."""
     batch_pk = None
     if batch is not None:
@@ -64,7 +66,8 @@ def _choose(uow: UnitOfWork, scheme: Scheme, holder: int | None, quantity: int |
         batches = uow.registry.batches_by_id({b.batch_id for b in live})
         live = [
             b for b in live
-            if b.serials == serials and block_id(scheme.id, batches[b.batch_id].vintage, batches[b.batch_id].methodology, serials) == block
+            if b.serials == serials
+            and block_id(scheme.id, batches[b.batch_id].vintage, batches[b.batch_id].methodology, serials) == block
         ]
         if not live:
             raise NotFound("block_not_held", block_id=block)
@@ -85,7 +88,9 @@ def _replayed(uow: UnitOfWork, scheme_id: str, key: str | None, request: str) ->
     return found
 
 
-def _move(uow: UnitOfWork, scheme: Scheme, ask: MoveRequest, now: datetime) -> tuple[MovementRow | None, int, list[tuple[int, SerialRange]]]:
+def _move(
+    uow: UnitOfWork, scheme: Scheme, ask: MoveRequest, now: datetime
+) -> tuple[MovementRow | None, int, list[tuple[int, SerialRange]]]:
     """Spend the holder's blocks and create the moved (and change) blocks. (replayed movement or None, movement id, moved)."""
     request_hash = log.request_hash(ask.request)
     head = uow.registry.lock_head(scheme.id, now)
@@ -294,7 +299,9 @@ def buy_and_neutralise(
     quantity = credits_for_emission(emission_t)
     name = text("purpose", event_name)
     request = {"kind": "transfer", "from": SCHEME_HOLDER, "to": organisation, "quantity": quantity, "batch": None, "block": None}
-    buy = MoveRequest(log.TRANSFER, SCHEME_HOLDER, organisation, quantity, None, None, f"{idempotency_key}:buy", request, {"sale": name})
+    buy = MoveRequest(
+        log.TRANSFER, SCHEME_HOLDER, organisation, quantity, None, None, f"{idempotency_key}:buy", request, {"sale": name}
+    )
 
     def work() -> dict[str, Any]:
         with store.unit_of_work() as uow:

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 
 from tanhui.domain.registry.log import GENESIS_HASH
-from tanhui.domain.registry.records import BatchEvent, BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow, Reversal
+from tanhui.domain.registry.records import (
+    BatchEvent,
+    BatchRow,
+    BlockRow,
+    EligibleEvent,
+    Head,
+    MovementRow,
+    RetirementRow,
+    Reversal,
+)
 from tanhui.domain.registry.serials import SerialRange
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
