@@ -9,10 +9,10 @@ from pathlib import Path
 from tanhui.services.audit import ACTIONS
 from tanhui.web import charts, i18n, security
 from tanhui.web.equivalents import EQUIVALENTS, equivalents
-from tanhui.web.routes import grams_as_kg, grams_as_tonnes
+from tanhui.web.render import grams_as_kg, grams_as_tonnes
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "tanhui" / "web" / "templates"
-ROUTES = TEMPLATES.parent / "routes.py"
+PAGES = sorted(TEMPLATES.parent.rglob("*.py"))  # web/pages/*.py, render.py, tables.py, ...
 
 
 def test_charts_are_well_formed_svg_with_labels() -> None:
@@ -33,7 +33,7 @@ def test_axis_tops_and_compact_numbers() -> None:
 
 def test_every_message_id_used_has_a_chinese_text() -> None:
     used: set[str] = set()
-    for path in [*TEMPLATES.glob("*.html"), ROUTES]:
+    for path in [*TEMPLATES.glob("*.html"), *PAGES]:
         used.update(re.findall(r"""_\(["']([^"']+)["']\)""", path.read_text(encoding="utf-8")))
     used.update(ACTIONS)  # the audit page shows each action through _()
     missing = sorted(m for m in used if m not in i18n.ZH)

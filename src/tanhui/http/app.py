@@ -21,7 +21,7 @@ from tanhui.domain.events import BATCH_SIZE_MAX
 from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import models
 from tanhui.http import registry_routes
-from tanhui.web import routes as web_routes
+from tanhui.web.pages import include_pages
 from tanhui.http import observability
 from tanhui.http.errors import error_response, request_lang
 from tanhui.http.limits import BodySizeLimit, RateLimiter
@@ -253,7 +253,7 @@ def create_app(store: Store | None = None, partner_rate_per_minute: int | None =
 
     observability.install(app, store)  # /readyz, /metrics
     registry_routes.register(app, store)
-    web_routes.register(app, store)  # the web application: pages, sign-in, operator dashboard (docs/web.md)
+    include_pages(app, store)  # the web application: pages, sign-in, operator dashboard (docs/web.md)
     _with_request_schemas(app)
     return observability.outermost(BodySizeLimit(app), app)  # type: ignore[no-any-return]  # request ids outside the size limit
 

@@ -7,13 +7,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from tanhui.lang import request_lang as request_lang  # re-exported: http code imports it from here
 from tanhui.messages import render
-
-
-def request_lang(request: Request) -> str:
-    accept = request.headers.get("accept-language", "")
-    first = accept.split(",")[0].strip().lower()
-    return "en" if first.startswith("en") else "zh-CN"
 
 
 def error_response(

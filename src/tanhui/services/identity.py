@@ -178,6 +178,6 @@ def end_operator_session(store: Store, token: str, now: datetime | None = None) 
 
 
 __all__ = [
-    "ROLES", "WEB_SESSION_TTL", "authenticate", "create_operator", "end_operator_session", "end_web_session",
+    "ROLES", "WEB_SESSION_TTL", "OperatorScope", "authenticate", "create_operator", "end_operator_session", "end_web_session",
     "issue_api_token", "issue_operator_token", "operator_scope", "operator_sign_in", "register",
 ]

@@ -1,0 +1,154 @@
+"""My carbon account: the account page, check-in, history, one event's calculation, consents, my data and erasure.
+
+Every page loads the signed-in person's own data only (deps.signed_in); another person's event is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from tanhui.errors import NotFound
+from tanhui.services import accounts, consent, engagement, organisations, privacy, reports
+from tanhui.services.clock import utcnow
+from tanhui.store import Store
+from tanhui.web import charts, security
+from tanhui.web.deps import checked_form, language, signed_in, store_of
+from tanhui.web.equivalents import equivalents
+from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.render import csrf_refused, grams_as_kg, html_errors, own, redirect
+
+router = APIRouter(include_in_schema=False)
+HISTORY_PAGE = 50
+
+
+@router.get("/me")
+@html_errors
+def account_page(request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)) -> Response:
+    _ = translator(lang)
+    summary = accounts.summary(store, account_id)
+    history = accounts.history(store, account_id, None, 8)
+    series = reports.account_series(store, account_id)
+    with store.unit_of_work(write=False) as uow:
+        scheme = uow.schemes.get(str(summary["scheme_id"]))
+        people = uow.memberships.scheme_people(str(summary["scheme_id"]))
+        names = {p.id: p.name for p in uow.partners.list(str(summary["scheme_id"]))}
+    tz = ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+    today = utcnow().astimezone(tz).date()
+    last = engagement.account_engagement(store, account_id)["last_checkin"]
+    by_scenario = sorted(summary["by_scenario"].items(), key=lambda kv: -kv[1]["carbon_g"])  # type: ignore[attr-defined]
+    chart_scen = charts.bar_chart(
+        [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in by_scenario], label=_("By scenario"), unit="kg", width=440,
+        value_text=[f"{grams_as_kg(v['carbon_g'])} kg" for _k, v in by_scenario],
+    )
+    consents = [{**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, account_id)]
+    return own(
+        request, "account.html", s=summary, eq=equivalents(int(summary["carbon_g_total"]), lang),  # type: ignore[arg-type]
+        checked_in=last == today.isoformat(), orgs=organisations.of_account(store, account_id), people=people,
+        chart_time=_cumulative_chart(series, today, _("My reduction over time")), chart_scen=chart_scen,
+        recent=[_shown_event(e, tz) for e in history["events"]], consents=consents,  # type: ignore[attr-defined]
+    )
+
+
+@router.post("/me/checkin")
+@html_errors
+def check_in(request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
+             store: Store = Depends(store_of)) -> Response:
+    engagement.checkin(store, account_id)
+    return redirect("/me")
+
+
+@router.get("/me/history")
+@html_errors
+def history_page(request: Request, cursor: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    found = accounts.history(store, account_id, cursor, HISTORY_PAGE)
+    tz = _zone_of(store, account_id)
+    return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])  # type: ignore[attr-defined]
+
+
+@router.get("/me/events/{event_id}")
+@html_errors
+def calculation_page(event_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    if not event_id.isdigit():
+        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+    with store.unit_of_work(write=False) as uow:
+        row = uow.reports.event_of_account(int(event_id), account_id)  # only the signed-in person's own
+    if row is None:
+        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+    tz = _zone_of(store, account_id)
+    shown = {
+        **_shown_event({"id": str(row.id), "scenario": row.scenario, "occurred_at": row.occurred_at.isoformat() if row.occurred_at else None,
+                        "received_at": row.received_at.isoformat(), "carbon_g": row.carbon_g, "points": row.points,
+                        "methodology": row.methodology}, tz),
+        "partner_name": row.partner_name, "event_id": row.event_id,
+    }
+    return own(request, "calculation.html", e=shown, x=row.explanation or {})
+
+
+@router.post("/me/consents/{consent_id}/revoke")
+@html_errors
+def revoke_consent_page(consent_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
+                        store: Store = Depends(store_of)) -> Response:
+    consent.revoke_by_person(store, account_id, consent_id)
+    return redirect("/me")
+
+
+@router.get("/me/export")
+@html_errors
+def export_page(request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    return JSONResponse(
+        privacy.export_person(store, account_id),
+        headers={"Content-Disposition": f'attachment; filename="tanhui-my-data-{date.today().isoformat()}.json"'},
+    )
+
+
+@router.get("/me/delete")
+def delete_page(request: Request, account_id: int = Depends(signed_in)) -> Response:
+    return own(request, "delete.html")
+
+
+@router.post("/me/delete")
+@html_errors
+def delete_account(request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
+                   store: Store = Depends(store_of)) -> Response:
+    if f.get("confirm") != "yes":
+        return csrf_refused(request)
+    privacy.erase_person(store, account_id)
+    response = redirect("/")
+    response.delete_cookie(security.SESSION_COOKIE, path="/")
+    return response
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _zone_of(store: Store, account_id: int) -> ZoneInfo:
+    with store.unit_of_work(write=False) as uow:
+        account = uow.accounts.get(account_id)
+        scheme = uow.schemes.get(account.scheme_id) if account else None
+    return ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+
+
+def _shown_event(e: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    moment = datetime.fromisoformat(e["occurred_at"] or e["received_at"]).astimezone(tz)
+    return {**e, "when": moment.strftime("%Y-%m-%d %H:%M")}
+
+
+def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -> str:
+    """The person's running total (kg) for the last 60 days, one point a day."""
+    start = today - timedelta(days=59)
+    if series and series[0][0] > start:
+        start = max(series[0][0] - timedelta(days=1), today - timedelta(days=59))
+    running = sum(g for d, g in series if d < start)
+    by_day = dict(series)
+    points = []
+    day = start
+    while day <= today:
+        running += by_day.get(day, 0)
+        points.append((day.strftime("%m-%d"), running / 1000))
+        day += timedelta(days=1)
+    return charts.line_chart(points, label=label, unit="kg", width=440, height=200)

@@ -1,0 +1,108 @@
+"""The front door: the language switch, the home page, signing in by ticket or password, registering, signing out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tanhui.errors import TanhuiError
+from tanhui.services import consent, identity
+from tanhui.store import Store
+from tanhui.web import security
+from tanhui.web.deps import checked_form, person, store_of
+from tanhui.web.i18n import translator
+from tanhui.web.render import error_page, redirect, render, web_lang
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, request: Request, next: str | None = None) -> Response:
+    response = redirect(security.safe_next(next))
+    if code in ("en", "zh-CN"):
+        response.set_cookie(security.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request, account_id: int | None = Depends(person)) -> Response:
+    if account_id is not None:
+        return redirect("/me")
+    return render(request, "home.html")
+
+
+@router.get("/login/ticket/{ticket}")
+def login_ticket(ticket: str, request: Request, store: Store = Depends(store_of)) -> Response:
+    """A partner session's one-time login_url (api-v1.md): cookie session, then the account page."""
+    account_id = consent.use_login_ticket(store, ticket)
+    if account_id is None:
+        _ = translator(web_lang(request))
+        return error_page(request, 401, _("This sign-in link has expired or was used already. Open Tanhui from your app again."))
+    response = redirect("/me")
+    security.start_session(request, response, consent.web_session(store, account_id))
+    return response
+
+
+def _login_form(request: Request, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+    _ = translator(web_lang(request))
+    next_ = security.safe_next(request.query_params.get("next"), "/me")
+    return render(
+        request, "login.html", status=status, title=_("Sign in"), button=_("Sign in"), error=error, form=form or {},
+        action="/login?" + urlencode({"next": next_}), alt=f'<a href="/register">{_("No account yet? Register")}</a>',
+    )
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return _login_form(request)
+
+
+@router.post("/login")
+def login(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+    try:
+        account_id = identity.authenticate(store, f.get("username", ""), f.get("password", ""))
+    except TanhuiError as error:
+        return _login_form(request, 401, error.message(web_lang(request)), {"username": f.get("username", "")})
+    response = redirect(security.safe_next(request.query_params.get("next"), "/me"))
+    security.start_session(request, response, consent.web_session(store, account_id))
+    return response
+
+
+def _register_form(request: Request, store: Store, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+    _ = translator(web_lang(request))
+    with store.unit_of_work(write=False) as uow:
+        schemes = uow.schemes.list()
+    return render(
+        request, "login.html", status=status, title=_("Register"), button=_("Create my carbon account"), error=error,
+        form=form or {"scheme": schemes[0].id if schemes else ""}, schemes=schemes, action="/register",
+        alt=f'<a href="/login">{_("Already registered? Sign in")}</a>',
+    )
+
+
+@router.get("/register")
+def register_page(request: Request, store: Store = Depends(store_of)) -> Response:
+    return _register_form(request, store)
+
+
+@router.post("/register")
+def register_person(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+    try:
+        account_id = identity.register(store, f.get("scheme", ""), f.get("username", ""), f.get("password", ""), f.get("display_name"))
+    except TanhuiError as error:
+        kept = {k: f.get(k, "") for k in ("scheme", "username", "display_name")}
+        return _register_form(request, store, error.http_status, error.message(web_lang(request)), kept)
+    response = redirect("/me")
+    security.start_session(request, response, consent.web_session(store, account_id))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+    token = security.session_token(request)
+    if token:
+        identity.end_web_session(store, token)
+    response = redirect("/")
+    response.delete_cookie(security.SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,91 @@
+"""The points marketplace for the signed-in person: the catalog, an item, confirming and redeeming, my orders."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tanhui.errors import NotFound
+from tanhui.services import accounts, market
+from tanhui.store import Store
+from tanhui.web.deps import checked_form, language, signed_in, store_of
+from tanhui.web.i18n import translator
+from tanhui.web.render import html_errors, own, redirect
+
+router = APIRouter(include_in_schema=False)
+
+
+def _points(store: Store, account_id: int) -> int:
+    with store.unit_of_work(write=False) as uow:
+        return uow.ledger.balance(uow.ledger.holdings(account_id)["POINTS"].id)
+
+
+def _item_of(store: Store, account_id: int, item_id: str) -> Any:
+    item = market.get_item(store, item_id)
+    if item.scheme_id != accounts.scheme_of(store, account_id) or item.status != "active":
+        raise NotFound("item_not_found", item_id=item_id)
+    return item
+
+
+@router.get("/market")
+@html_errors
+def market_page(request: Request, category: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    scheme_id = accounts.scheme_of(store, account_id)
+    every = market.list_items(store, scheme_id, only_active=True)
+    categories = sorted({i.category for i in every})
+    shown = [i for i in every if not category or i.category == category]
+    return own(request, "market.html", items=shown, categories=categories, category=category, points=_points(store, account_id))
+
+
+@router.get("/market/items/{item_id}")
+@html_errors
+def item_page(item_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    return own(request, "item.html", item=_item_of(store, account_id, item_id), points=_points(store, account_id), confirm=False)
+
+
+@router.get("/market/items/{item_id}/confirm")
+@html_errors
+def confirm_page(item_id: str, request: Request, quantity: int = 1, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    item = _item_of(store, account_id, item_id)
+    # the idempotency key rides in the form: a double submit places one order
+    return own(request, "item.html", item=item, points=_points(store, account_id), confirm=True,
+               quantity=max(1, min(quantity, 99)), key="web-" + random_secrets.token_urlsafe(12))
+
+
+@router.post("/market/items/{item_id}/redeem")
+@html_errors
+def redeem(item_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
+           store: Store = Depends(store_of)) -> Response:
+    quantity = int(f["quantity"]) if f.get("quantity", "").isdigit() else 1
+    _created, order = market.place_order(store, account_id, item_id, quantity, f.get("key") or None)
+    return redirect(f"/me/orders/{order['order_id']}")
+
+
+@router.get("/me/orders")
+@html_errors
+def orders_page(request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+    return own(request, "orders.html", orders=market.orders_of(store, account_id))
+
+
+@router.get("/me/orders/{order_id}")
+@html_errors
+def order_page(order_id: str, request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language),
+               store: Store = Depends(store_of)) -> Response:
+    with store.unit_of_work(write=False) as uow:
+        row = uow.market.order(order_id)
+    if row is None or row.account_id != account_id:  # another person's order does not exist for you
+        raise NotFound("order_not_found", order_id=order_id)
+    found = [row.to_dict()]
+    _ = translator(lang)
+    return own(request, "orders.html", orders=found, flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None)
+
+
+@router.post("/me/orders/{order_id}/cancel")
+@html_errors
+def cancel(order_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
+           store: Store = Depends(store_of)) -> Response:
+    market.cancel_order(store, order_id, account_id=account_id)
+    return redirect("/me/orders")

@@ -1,0 +1,96 @@
+"""What every page shares: the Jinja2 environment, rendering, error pages, redirects and number formats."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from tanhui import messages
+from tanhui.errors import TanhuiError
+from tanhui.lang import request_lang
+from tanhui.web import security
+from tanhui.web.i18n import scenario_name, translator
+
+HERE = Path(__file__).parent
+ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), auto_reload=False)
+
+
+def grams_as_kg(grams: int) -> str:
+    """Integer grams shown as kilograms with three decimals, without a float in between."""
+    sign = "-" if grams < 0 else ""
+    whole, rest = divmod(abs(grams), 1000)
+    return f"{sign}{whole:,}.{rest:03d}"
+
+
+def grams_as_tonnes(grams: int) -> str:
+    kg = (abs(grams) + 500) // 1000
+    return f"{'-' if grams < 0 else ''}{kg // 1000:,}.{kg % 1000:03d}"
+
+
+def web_lang(request: Request) -> str:
+    """The `lang` cookie set by the switch link, else Accept-Language, else zh-CN."""
+    chosen = request.cookies.get(security.LANG_COOKIE)
+    if chosen in ("en", "zh-CN"):
+        return chosen
+    return request_lang(request)
+
+
+def path_qs(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = web_lang(request)
+    context.setdefault("admin", None)
+    context.setdefault("signed_in", False)
+    html = ENV.get_template(name).render(
+        _=translator(lang), lang=lang, csrf=security.csrf_token(request), path=request.url.path, path_qs=path_qs(request),
+        kg=grams_as_kg, tonnes=grams_as_tonnes, scenario=scenario_name(lang), **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    security.attach_csrf_cookie(request, response)
+    return response
+
+
+def own(request: Request, name: str, **context: Any) -> HTMLResponse:
+    """A page of the signed-in person (the header shows their menu)."""
+    return render(request, name, signed_in=True, **context)
+
+
+def error_page(request: Request, status: int, message: str, **context: Any) -> HTMLResponse:
+    _ = translator(web_lang(request))
+    heading = {404: _("Not found"), 401: _("Please sign in"), 403: _("Not allowed")}.get(status, _("Something went wrong"))
+    context.setdefault("signed_in", context.get("admin") is None and security.session_token(request) is not None)
+    return render(request, "error.html", status=status, heading=heading, message=message, **context)
+
+
+def html_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A page handler's TanhuiError becomes an HTML page with the error's status and words."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        try:
+            return function(*args, **kwargs)
+        except TanhuiError as error:
+            return error_page(request, error.http_status, error.message(web_lang(request)))
+
+    return wrapper
+
+
+def redirect(target: str) -> RedirectResponse:
+    return RedirectResponse(target, status_code=303)
+
+
+def csrf_refused(request: Request) -> HTMLResponse:
+    return error_page(request, 403, messages.render("csrf_failed", web_lang(request)))
+
+
+def forbidden(request: Request, **context: Any) -> HTMLResponse:
+    return error_page(request, 403, messages.render("forbidden", web_lang(request)), **context)
