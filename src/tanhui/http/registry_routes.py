@@ -1,143 +1,23 @@
-"""The public credit registry (docs/registry.md): JSON under /v1/registry, pages under /registry.
+"""The public credit registry's pages under /registry (docs/registry.md); its JSON is http/registry.py.
 
-No authentication: batches, holdings, retirements, certificates and inclusion proofs are public.
-``GET /v1/me/credits`` (bearer) tells a person which batches their reductions went into.
+No authentication: batches, holdings, retirements, certificates, inclusion proofs and the ledger's
+daily hash-chain heads are public.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from tanhui.errors import Unauthorised
-from tanhui.http.errors import request_lang
-from tanhui.services import consent, credits
+from tanhui.lang import request_lang
+from tanhui.services import credits, ledger_heads
 from tanhui.store import Store
-
-TAGS = ["registry"]
-
-
-# -- response models (documented in /openapi.json) -----------------------------------------
-
-class Holder(BaseModel):
-    id: str
-    name: str
-
-
-class Batch(BaseModel):
-    batch_id: str
-    scheme_id: str
-    vintage: int
-    methodology: str
-    serial_first: str
-    serial_last: str
-    quantity: int
-    issued_g: int
-    event_count: int
-    consumed_g: int
-    carried_in_g: int
-    carried_out_g: int
-    merkle_root: str
-    as_of: str
-    issued_at: str
-
-
-class BatchesOut(BaseModel):
-    batches: list[Batch]
-
-
-class Block(BaseModel):
-    block_id: str
-    batch_id: str
-    vintage: int
-    methodology: str
-    serial_first: str
-    serial_last: str
-    quantity: int
-    merkle_root: str
-
-
-class HeldBlock(Block):
-    holder: Holder
-    status: str
-    retirement_id: str | None = None
-
-
-class BatchDetailOut(Batch):
-    blocks: list[HeldBlock]
-
-
-class StatusBlock(Block):
-    status: str
-
-
-class Holding(BaseModel):
-    scheme_id: str
-    holder: Holder
-    batch_id: str
-    vintage: int
-    methodology: str
-    held: int
-    retired: int
-    blocks: list[StatusBlock]
-
-
-class HoldingsOut(BaseModel):
-    holdings: list[Holding]
-
-
-class CertificateOut(BaseModel):
-    retirement_id: str
-    scheme_id: str
-    scheme_name: str
-    holder: Holder
-    quantity: int
-    tonnes_co2e: int
-    beneficiary: str
-    purpose: str
-    details: dict[str, Any]
-    retired_at: str
-    blocks: list[Block]
-    vintages: list[int]
-    methodologies: list[str]
-    url: str
-    pdf_url: str
-
-
-class RetirementsOut(BaseModel):
-    retirements: list[CertificateOut]
-
-
-class ProofOut(BaseModel):
-    included: bool
-    partner_id: str
-    event_id: str
-    batch_id: str | None = None
-    merkle_root: str | None = None
-    record: dict[str, Any] | None = None
-    leaf: str | None = None
-    index: int | None = None
-    steps: list[list[str]] | None = None
-    verified: bool | None = None
-
-
-class Contribution(BaseModel):
-    batch_id: str
-    vintage: int
-    methodology: str
-    events: int
-    carbon_g: int
-
-
-class ContributionsOut(BaseModel):
-    contributions: list[Contribution]
-
 
 # -- pages ----------------------------------------------------------------------------------
 
@@ -224,6 +104,17 @@ _PROOF = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t
 {% endif %}
 """))
 
+_HEADS = _ENV.from_string("""<!doctype html>
+<html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
+<title>{{ t('账本每日哈希链头', 'Daily ledger heads') }} · {{ h.scheme_id }}</title></head><body>
+<h1>{{ t('账本每日哈希链头', 'Daily ledger heads') }} · {{ h.scheme_id }}</h1>
+<p>{{ t('保存这些值：若日后重算结果不同，说明账本被改写。', 'Keep these values: if a later recomputation differs, the ledger was rewritten.') }}
+ <a href="/v1/registry/ledger-heads?scheme={{ h.scheme_id }}">JSON</a></p>
+<table><tr><th>{{ t('日期', 'Date') }}</th><th>{{ t('合并哈希', 'Combined hash') }}</th><th>{{ t('各链', 'Chains') }}</th></tr>
+{% for d in h.days %}<tr><td>{{ d.date }}</td><td><code>{{ d.combined }}</code></td>
+<td>{% for c in d.chains %}<code>{{ c.chain_id }} #{{ c.seq }} {{ c.head }}</code><br>{% endfor %}</td></tr>{% endfor %}
+</table></body></html>""")
+
 
 def _t(lang: str) -> Any:
     return lambda zh, en: en if lang == "en" else zh
@@ -234,45 +125,14 @@ def _base_url(request: Request) -> str:
 
 
 def register(app: FastAPI, store: Store) -> None:
-    """Add the registry's routes to the app (called once by create_app)."""
-    from tanhui.http import heads_routes
+    """Add the registry's pages to the app (called once by create_app)."""
 
-    heads_routes.register(app, store)  # the ledger's daily hash-chain heads (docs/reliability.md)
+    @app.get("/registry/ledger-heads", include_in_schema=False)
+    async def heads_page(request: Request, scheme: str, until: date | None = None, days: int = 7) -> Response:
+        lang = request_lang(request)
+        found = await run_in_threadpool(lambda: ledger_heads.daily_heads(store, scheme, until=until, days=days))
+        return HTMLResponse(_HEADS.render(lang=lang, h=found, t=_t(lang)))
 
-    @app.get("/v1/registry/batches", response_model=BatchesOut, tags=TAGS)
-    async def batches(scheme: str | None = None, vintage: int | None = Query(None, ge=1, le=9999)) -> Any:
-        return {"batches": await run_in_threadpool(credits.list_batches, store, scheme, vintage)}
-
-    @app.get("/v1/registry/batches/{batch_id}", response_model=BatchDetailOut, tags=TAGS)
-    async def batch(batch_id: str) -> Any:
-        return await run_in_threadpool(credits.batch_detail, store, batch_id)
-
-    @app.get("/v1/registry/holdings", response_model=HoldingsOut, tags=TAGS)
-    async def holdings(scheme: str | None = None, organisation: str | None = None) -> Any:
-        return {"holdings": await run_in_threadpool(credits.holdings, store, scheme, organisation)}
-
-    @app.get("/v1/registry/retirements", response_model=RetirementsOut, tags=TAGS)
-    async def retirements(scheme: str | None = None) -> Any:
-        return {"retirements": await run_in_threadpool(credits.list_retirements, store, scheme)}
-
-    @app.get("/v1/registry/retirements/{retirement_id}", response_model=CertificateOut, tags=TAGS)
-    async def retirement(retirement_id: str) -> Any:
-        return await run_in_threadpool(credits.certificate, store, retirement_id)
-
-    @app.get("/v1/registry/proof", response_model=ProofOut, tags=TAGS)
-    async def proof(partner: str, event: str, batch: str | None = None) -> Any:
-        """Was this partner's event pooled into a batch (or into ``batch``)? With its Merkle proof."""
-        return await run_in_threadpool(credits.proof, store, partner, event, batch)
-
-    @app.get("/v1/me/credits", response_model=ContributionsOut, tags=["user"])
-    async def my_credits(request: Request) -> Any:
-        scheme_, _, token = request.headers.get("authorization", "").partition(" ")
-        account_id = await run_in_threadpool(consent.account_for_token, store, token.strip()) if scheme_.lower() == "bearer" and token else None
-        if account_id is None:
-            raise Unauthorised("unauthorised")
-        return {"contributions": await run_in_threadpool(credits.contributions, store, account_id)}
-
-    # -- pages ------------------------------------------------------------------------------
     @app.get("/registry", include_in_schema=False)
     async def index_page(request: Request, scheme: str | None = None) -> Response:
         lang = request_lang(request)

@@ -1,6 +1,6 @@
-"""The web application's routes: people's pages, the operator dashboard, and their JSON companions.
+"""The web application's routes: people's pages and the operator dashboard (their JSON companions are tanhui.http).
 
-`register(app, store)` adds everything to the one FastAPI app (create_app). Pages are rendered on the
+`register(app, store)` adds the pages to the one FastAPI app (tanhui.app.create_app). Pages are rendered on the
 server with Jinja2 (templates/), charts are inline SVG (charts.py), texts come from i18n.py. Every
 page that shows a person's data loads it by the signed-in account only; every operator page checks
 the scheme in the URL against the operator's scope and answers 404 for any other scheme.
@@ -22,10 +22,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 
-from tanhui.errors import InvalidInput, NotFound, TanhuiError, Unauthorised
-from tanhui.http.errors import request_lang
+from tanhui.errors import InvalidInput, NotFound, TanhuiError
+from tanhui.lang import request_lang
 from tanhui.services import accounts, audit, consent, engagement, identity, market, organisations, privacy, reports
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
@@ -674,61 +673,6 @@ def register(app: FastAPI, store: Store) -> None:
             return error_page(request, 403, message("forbidden", web_lang(request)), admin=scope)
         header, rows = _export_rows(store, scheme_id, table, request.query_params.get("from"), request.query_params.get("to"))
         return _file(f"{scheme_id}-{table}.{fmt}", header, rows, fmt)
-
-    # -- JSON API: sign-in, erasure and export, operator stats ---------------------------------
-    @app.post("/v1/auth/token", tags=["user"], openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}}})
-    async def auth_token(request: Request) -> Any:
-        """A bearer token for /v1/me* from a web registration's username and password."""
-        import json
-
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError as error:
-            raise TanhuiError("invalid_json", reason=str(error)[:120]) from None
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-            raise InvalidInput("invalid_request", details={"username": "required", "password": "required"})
-        return await run_in_threadpool(identity.issue_api_token, store, body["username"], body["password"])
-
-    async def bearer_person(request: Request) -> int:
-        scheme_, _sp, token = request.headers.get("authorization", "").partition(" ")
-        account_id = await run_in_threadpool(consent.account_for_token, store, token.strip()) if scheme_.lower() == "bearer" and token else None
-        if account_id is None:
-            raise Unauthorised("unauthorised")
-        return account_id
-
-    @app.get("/v1/me/export", tags=["user"])
-    async def my_export(account_id: int = Depends(bearer_person)) -> Any:
-        """Everything held about me (the right of access)."""
-        return await run_in_threadpool(privacy.export_person, store, account_id)
-
-    @app.delete("/v1/me", tags=["user"])
-    async def erase_me(account_id: int = Depends(bearer_person)) -> Any:
-        """Erase me: personal data deleted, consents and sessions revoked; the ledger keeps pseudonymous entries."""
-        return await run_in_threadpool(privacy.erase_person, store, account_id)
-
-    async def bearer_operator(request: Request) -> OperatorScope:
-        scheme_, _sp, token = request.headers.get("authorization", "").partition(" ")
-        if scheme_.lower() != "bearer" or not token:
-            raise Unauthorised("unauthorised")
-
-        def lookup() -> OperatorScope | None:
-            return identity.operator_scope(store, token.strip(), "api") or identity.operator_scope(store, token.strip(), "web")
-
-        scope = await run_in_threadpool(lookup)
-        if scope is None:
-            raise Unauthorised("unauthorised")
-        return scope
-
-    @app.get("/v1/admin/schemes/{scheme_id}/stats", tags=["operator"])
-    async def scheme_stats(scheme_id: str, request: Request, scope: OperatorScope = Depends(bearer_operator)) -> Any:
-        """The scheme's headline figures and daily series (api-v1.md "Operators")."""
-        if scope.scheme_id != scheme_id:
-            raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        found = await run_in_threadpool(reports.stats, store, scheme_id, request.query_params.get("from"), request.query_params.get("to"))
-        keys = ("registered_users", "daily_active_users", "points_issued", "points_redeemed", "carbon_g_total", "events_credited",
-                "by_scenario", "series", "from", "to")
-        return {k: found[k] for k in keys}
 
 
 # -- helpers ---------------------------------------------------------------------------------
