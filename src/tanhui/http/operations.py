@@ -44,13 +44,10 @@ def head_revision() -> str:
 
 def readiness(store: Store) -> tuple[str | None, str | None]:
     """(problem, revision): problem is None when the database answers and is at head."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import text
+    from tanhui.store import migrate
 
     try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            revision = MigrationContext.configure(conn).get_current_revision()
+        revision = migrate.current(store)  # a query: it fails when the database does not answer
     except Exception as error:  # any failure to reach the database means "not ready"
         log.warning("readiness: database unreachable (%s)", type(error).__name__)
         return "database_unreachable", None
