@@ -1,15 +1,21 @@
-"""The language a request asks for, shared by the JSON API (http/) and the pages (web/).
+"""The language of a request, shared by both adapters (the JSON API and the pages).
 
-Answers are in zh-CN unless the first Accept-Language entry is English. The pages also honour the
-`lang` cookie their switch link sets (web/render.py: web_lang), on top of this.
+`Accept-Language` decides: English when its first entry is English, else zh-CN (the default of
+messages.py). The pages let a `lang` cookie override this (web); the JSON API does not.
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from collections.abc import Mapping
+from typing import Protocol
 
 
-def request_lang(request: Request) -> str:
+class HasHeaders(Protocol):
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def request_lang(request: HasHeaders) -> str:
     accept = request.headers.get("accept-language", "")
     first = accept.split(",")[0].strip().lower()
     return "en" if first.startswith("en") else "zh-CN"

@@ -1,6 +1,6 @@
 """`live_server`: a real Tanhui server in its own process, on a free port, on a fresh SQLite file.
 
-The server is started exactly as an operator would (``python -m uvicorn tanhui.http.app:create_app
+The server is started exactly as an operator would (``python -m uvicorn tanhui.app:create_app
 --factory``) after ``tanhui db upgrade``, so a test through it crosses real sockets, real request
 parsing and the real signature check. ``server.tanhui(...)`` runs the CLI against the same database
 (scheme and partner set-up, secret rotation, ...). For a server with other settings, use
@@ -80,7 +80,7 @@ def start_live_server(directory: Path, env: Mapping[str, str] | None = None) -> 
     log_path = directory / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "tanhui.http.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
+            [PYTHON, "-m", "uvicorn", "tanhui.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **extra, "TANHUI_DATABASE_URL": database_url},

@@ -38,7 +38,7 @@ def serve(
     log.info("serving on http://%s:%s (API docs: /docs)", host, port, extra={"fields": {"workers": workers}})
     try:
         uvicorn.run(
-            "tanhui.http.app:create_served_app",
+            "tanhui.app:create_served_app",
             factory=True,
             host=host,
             port=port,

@@ -1,7 +1,5 @@
-"""Operations endpoints and the request-id middleware.
+"""The request-id middleware (the endpoints /healthz, /readyz and /metrics are http/operations.py).
 
-* ``GET /readyz``: 200 when the database answers and is at the newest migration, else 503.
-* ``GET /metrics``: Prometheus text exposition (all worker processes added up, see tanhui.metrics).
 * ``RequestObservability``: a pure ASGI middleware, the outermost layer of the app. It gives every
   request an id (a client's ``X-Request-ID`` when it is a safe token, else a new one), returns it in
   the ``X-Request-ID`` response header, times the request into the latency histogram, keeps the
@@ -20,18 +18,13 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 
 from tanhui import metrics
-from tanhui.http import models
-from tanhui.http.errors import error_response
 from tanhui.logging import request_context
-from tanhui.store import Store
 
 access_log = logging.getLogger("tanhui.access")
-log = logging.getLogger("tanhui.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -39,44 +32,6 @@ _SCOPE_KEY = "tanhui.request"
 UNMATCHED = "unmatched"
 PARTNER_PREFIX = "/v1/partner/"
 _ERROR_BODY_MAX = 4096
-
-
-# -- readiness ------------------------------------------------------------------------------
-
-_head: list[str] = []
-
-
-def head_revision() -> str:
-    """The newest migration this code ships (computed once per process)."""
-    if not _head:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        from tanhui.store.migrate import MIGRATIONS
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        _head.append(head or "")
-    return _head[0]
-
-
-def readiness(store: Store) -> tuple[str | None, str | None]:
-    """(problem, revision): problem is None when the database answers and is at head."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import text
-
-    try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            revision = MigrationContext.configure(conn).get_current_revision()
-    except Exception as error:  # any failure to reach the database means "not ready"
-        log.warning("readiness: database unreachable (%s)", type(error).__name__)
-        return "database_unreachable", None
-    head = head_revision()
-    if revision != head:
-        return "schema_not_at_head", revision
-    return None, revision
 
 
 # -- request context ------------------------------------------------------------------------
@@ -142,7 +97,7 @@ class RequestObservability:
         if route is not None and getattr(route, "path", None):
             return str(route.path)
         partial = None
-        for candidate in self.routed.router.routes:
+        for candidate in iter_route_contexts(self.routed.router.routes):  # routers' routes included
             match, _ = candidate.matches(scope)
             if match is Match.FULL:
                 return str(getattr(candidate, "path", UNMATCHED))
@@ -229,30 +184,6 @@ def _on_shutdown(send: Any) -> Any:
 
 
 # -- wiring -----------------------------------------------------------------------------------
-
-
-def install(app: FastAPI, store: Store) -> None:
-    """Add /readyz and /metrics to the app (the middleware is added by `outermost`)."""
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        responses={
-            200: {"description": "the database answers and is at the newest migration"},
-            503: {"model": models.ErrorResponse, "description": "not ready"},
-        },
-    )
-    async def readyz(request: Request) -> Response:
-        problem, revision = await run_in_threadpool(readiness, store)
-        if problem is not None:
-            details = {"database": "unreachable" if problem == "database_unreachable" else "ok", "schema": revision, "expected": head_revision()}
-            return error_response(request, 503, "not_ready", details, reason=problem)
-        return JSONResponse({"status": "ready", "database": "ok", "schema": revision})
-
-    @app.get("/metrics", tags=["operations"], response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-    async def prometheus_metrics() -> Response:
-        body, content_type = await run_in_threadpool(metrics.exposition)
-        return Response(body, media_type=content_type)
 
 
 def outermost(asgi_app: Any, routed: FastAPI) -> Any:

@@ -20,7 +20,7 @@ from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.consent import WEB_SESSION_TTL, token_hash
 from tanhui.store import Store
-from tanhui.store.repositories.web import OperatorScope
+from tanhui.store.repositories.web import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
 
 ROLES = ("operator", "viewer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")

@@ -13,10 +13,10 @@ from fastapi.staticfiles import StaticFiles
 
 from tanhui.store import Store
 from tanhui.web.deps import PageExit, page_exit
-from tanhui.web.pages import _v1_moving, account, admin, auth, market, organisations, registry
+from tanhui.web.pages import account, admin, auth, market, organisations, registry
 from tanhui.web.render import HERE
 
-ROUTERS = (registry.router, auth.router, account.router, market.router, organisations.router, admin.router, _v1_moving.router)
+ROUTERS = (registry.router, auth.router, account.router, market.router, organisations.router, admin.router)
 
 
 def include_pages(app: FastAPI, store: Store) -> None:

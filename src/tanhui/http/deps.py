@@ -1,0 +1,129 @@
+"""Who is asking, declared once for every router: the store, the signed partner, the person, the operator.
+
+Each dependency reads what create_app put on `app.state` (the store, the partner rate limiter), so
+the handlers are module-level functions with no closure over the app.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from tanhui.errors import TanhuiError, Unauthorised
+from tanhui.http import observability
+from tanhui.http.errors import RateLimited
+from tanhui.http.limits import RateLimiter
+from tanhui.services import consent, identity
+from tanhui.services.identity import OperatorScope
+from tanhui.services.partners import PartnerRow, SignedRequest, authenticate
+from tanhui.store import Store
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.partner_limiter
+    return limiter
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+# -- partners: a signed request -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AuthedPartner:
+    partner: PartnerRow
+    nonce: str
+    body: bytes
+
+
+def raw_target(request: Request) -> str:
+    """The path with its query string exactly as the client sent it (what the partner signed)."""
+    path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    target = path.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+async def signed_partner(request: Request, store: StoreDep) -> AuthedPartner:
+    """The partner whose signature verifies over this request (401 otherwise), within its rate (429)."""
+    body = await request.body()
+    headers = request.headers
+    signed = SignedRequest(
+        partner_id=headers.get("tanhui-partner"),
+        timestamp=headers.get("tanhui-timestamp"),
+        nonce=headers.get("tanhui-nonce"),
+        signature=headers.get("tanhui-signature"),
+        method=request.method,
+        path=raw_target(request),
+        body=body,
+    )
+    partner = await run_in_threadpool(authenticate, store, signed)
+    observability.note_partner(request, partner.id)
+    wait = get_limiter(request).take(partner.id)
+    if wait > 0:
+        raise RateLimited(max(1, int(wait + 0.999)))
+    assert signed.nonce is not None
+    return AuthedPartner(partner, signed.nonce, body)
+
+
+Partner = Annotated[AuthedPartner, Depends(signed_partner)]
+
+
+# -- people: a bearer token -------------------------------------------------------------------
+
+def _bearer(request: Request) -> str | None:
+    scheme_, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme_.lower() == "bearer" and token else None
+
+
+async def bearer_account(request: Request, store: StoreDep) -> int:
+    """The account of a person's bearer token (POST /v1/auth/token or a partner session), else 401."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorised("unauthorised")
+    account_id = await run_in_threadpool(consent.account_for_token, store, token)
+    if account_id is None:
+        raise Unauthorised("unauthorised")
+    return account_id
+
+
+Person = Annotated[int, Depends(bearer_account)]
+
+
+# -- operators: a bearer token with a scheme scope -------------------------------------------
+
+async def bearer_operator(request: Request, store: StoreDep) -> OperatorScope:
+    """An operator's scope from an API token (`tanhui admin token`) or a dashboard session, else 401."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorised("unauthorised")
+
+    def lookup() -> OperatorScope | None:
+        return identity.operator_scope(store, token, "api") or identity.operator_scope(store, token, "web")
+
+    scope = await run_in_threadpool(lookup)
+    if scope is None:
+        raise Unauthorised("unauthorised")
+    return scope
+
+
+Operator = Annotated[OperatorScope, Depends(bearer_operator)]
+
+
+# -- bodies -----------------------------------------------------------------------------------
+
+def parse_json(body: bytes) -> Any:
+    """A body the route parses itself: JSON, or None when empty; invalid_json (400) otherwise."""
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise TanhuiError("invalid_json", reason=str(error)[:120]) from None

@@ -1,0 +1,87 @@
+"""A person's own paths (`/v1/me...`, `/v1/auth/token`): a bearer token names the account (deps.bearer_account).
+
+The account, its history and consents, binding codes, the daily check-in, the batches one's reductions
+went into, and the person's rights: an export of everything held, and erasure (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from tanhui.errors import InvalidInput
+from tanhui.http import models
+from tanhui.http.deps import Person, StoreDep, parse_json
+from tanhui.http.registry import ContributionsOut
+from tanhui.services import accounts, consent, engagement, identity, privacy
+from tanhui.services.registry import views
+
+router = APIRouter(tags=["user"])
+
+_TOKEN_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}}}
+
+
+@router.get("/v1/me", response_model=models.MeOut)
+async def me(account_id: Person, store: StoreDep) -> Any:
+    return await run_in_threadpool(accounts.summary, store, account_id)
+
+
+@router.get("/v1/me/events", response_model=models.MyEventsOut)
+async def my_events(account_id: Person, store: StoreDep, cursor: str | None = None, limit: int = 20) -> Any:
+    return await run_in_threadpool(accounts.history, store, account_id, cursor, limit)
+
+
+@router.get("/v1/me/consents", response_model=models.MyConsentsOut)
+async def my_consents(account_id: Person, store: StoreDep) -> Any:
+    return {"consents": await run_in_threadpool(consent.consents_of, store, account_id)}
+
+
+@router.post("/v1/me/consents/{consent_id}/revoke", response_model=models.MyConsent)
+async def revoke_my_consent(consent_id: str, account_id: Person, store: StoreDep) -> Any:
+    return await run_in_threadpool(consent.revoke_by_person, store, account_id, consent_id)
+
+
+@router.post("/v1/me/binding-codes", status_code=201, response_model=models.BindingCodeOut)
+async def binding_code(account_id: Person, store: StoreDep) -> Any:
+    return await run_in_threadpool(consent.new_binding_code, store, account_id)
+
+
+@router.post(
+    "/v1/me/checkins", status_code=201, response_model=models.CheckinOut,
+    responses={200: {"model": models.CheckinOut, "description": "already checked in today"}},
+)
+async def check_in(account_id: Person, store: StoreDep) -> Any:
+    created, view = await run_in_threadpool(engagement.checkin, store, account_id)
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+@router.get("/v1/me/credits", response_model=ContributionsOut)
+async def my_credits(account_id: Person, store: StoreDep) -> Any:
+    return {"contributions": await run_in_threadpool(views.contributions, store, account_id)}
+
+
+# -- sign-in, the right of access, erasure --------------------------------------------------------
+
+@router.post("/v1/auth/token", openapi_extra=_TOKEN_BODY)
+async def auth_token(request: Request, store: StoreDep) -> Any:
+    """A bearer token for /v1/me* from a web registration's username and password."""
+    body = parse_json(await request.body())
+    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        raise InvalidInput("invalid_request", details={"username": "required", "password": "required"})
+    return await run_in_threadpool(identity.issue_api_token, store, body["username"], body["password"])
+
+
+@router.get("/v1/me/export")
+async def my_export(account_id: Person, store: StoreDep) -> Any:
+    """Everything held about me (the right of access)."""
+    return await run_in_threadpool(privacy.export_person, store, account_id)
+
+
+@router.delete("/v1/me")
+async def erase_me(account_id: Person, store: StoreDep) -> Any:
+    """Erase me: personal data deleted, consents and sessions revoked; the ledger keeps pseudonymous entries."""
+    return await run_in_threadpool(privacy.erase_person, store, account_id)
