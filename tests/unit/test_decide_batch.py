@@ -47,7 +47,8 @@ LINKS = {"u1": Link(1, True), "u2": Link(2, True), "u3": Link(3, False)}
 
 
 def holdings(account_id: int) -> dict[str, LedgerAccount]:
-    return {asset: LedgerAccount(account_id * 10 + i, "s1", asset, HOLDINGS, True, True, account_id) for i, asset in enumerate((ASSET_CO2E, ASSET_POINTS))}
+    assets = (ASSET_CO2E, ASSET_POINTS)
+    return {a: LedgerAccount(account_id * 10 + i, "s1", a, HOLDINGS, True, True, account_id) for i, a in enumerate(assets)}
 
 
 def facts(**changes: Any) -> Facts:
@@ -59,7 +60,10 @@ def facts(**changes: Any) -> Facts:
     return Facts(**values)
 
 
-def ride(event_id: str = "e1", user: str = "u1", trip: str | None = "T1", when: datetime = WHEN, scenario: str = "bus_ride", **data: Any) -> dict[str, Any]:
+def ride(
+    event_id: str = "e1", user: str = "u1", trip: str | None = "T1", when: datetime = WHEN, scenario: str = "bus_ride",
+    **data: Any,
+) -> dict[str, Any]:
     body = {**({"trip_id": trip} if trip is not None else {}), **data}
     return {"event_id": event_id, "user_ref": user, "scenario": scenario, "occurred_at": when.isoformat(), "data": body}
 
@@ -111,7 +115,9 @@ def test_credited() -> None:
     assert d.stored and d.account_id == 1 and d.fingerprint is not None
     assert d.transfer is not None and d.transfer.postings == (Posting(901, 10, 80), Posting(902, 11, 10))
     assert d.transfer.memo == {"partner": "bus", "event_id": "e1", "scenario": "bus_ride"}
-    assert d.result() == {"event_id": "e1", "status": "credited", "reason": None, "carbon_g": 80, "points": 10, "methodology": BUS}
+    assert d.result() == {
+        "event_id": "e1", "status": "credited", "reason": None, "carbon_g": 80, "points": 10, "methodology": BUS
+    }
 
 
 def test_duplicate_event() -> None:
@@ -290,8 +296,12 @@ def test_a_replay_of_a_stored_event() -> None:
     raw = ride()
     known = {"e1": Recorded(ev.parse_event(raw).content_hash(), 80, 7, BUS)}
     same, changed = decide(raw, ride(trip="other"), earlier=known)
-    assert same.result() == {"event_id": "e1", "status": "duplicate", "reason": "duplicate_event", "carbon_g": 80, "points": 7, "methodology": BUS}
-    assert changed.result() == {"event_id": "e1", "status": "rejected", "reason": "event_id_reused", "carbon_g": 0, "points": 0, "methodology": None}
+    assert same.result() == {
+        "event_id": "e1", "status": "duplicate", "reason": "duplicate_event", "carbon_g": 80, "points": 7, "methodology": BUS
+    }
+    assert changed.result() == {
+        "event_id": "e1", "status": "rejected", "reason": "event_id_reused", "carbon_g": 0, "points": 0, "methodology": None
+    }
     assert not same.stored and not changed.stored
 
 
@@ -324,7 +334,8 @@ def raw_events(draw: st.DrawFn) -> dict[str, Any]:
         if distance is not None:
             data["distance_km"] = distance
     return {
-        "event_id": draw(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"])), "user_ref": draw(st.sampled_from(["u1", "u1", "u2", "u3", "u4"])),
+        "event_id": draw(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"])),
+        "user_ref": draw(st.sampled_from(["u1", "u1", "u2", "u3", "u4"])),
         "scenario": scenario, "occurred_at": when.isoformat(), "data": data,
     }
 
@@ -335,7 +346,9 @@ def raw_events(draw: st.DrawFn) -> dict[str, Any]:
     rides_today=st.integers(0, 8),
     stored_before=st.sampled_from([None, "same", "changed"]),
 )
-def test_a_batch_decided_whole_or_event_by_event(batch: list[dict[str, Any]], rides_today: int, stored_before: str | None) -> None:
+def test_a_batch_decided_whole_or_event_by_event(
+    batch: list[dict[str, Any]], rides_today: int, stored_before: str | None
+) -> None:
     earlier = {}
     if stored_before is not None:
         earlier["a"] = Recorded(ev.parse_event(batch[0]).content_hash() if stored_before == "same" else "another", 80, 10, BUS)

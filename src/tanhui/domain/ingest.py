@@ -189,7 +189,7 @@ class Link(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """An event decided earlier in the same batch, as the next events see it."""
+    """An earlier event as the decision knows it: decided earlier in the batch, or carried forward."""
 
     content_hash: str
     carbon_g: int
@@ -315,7 +315,10 @@ def _duplicate_event(item: Staged, work: _Work) -> Decision | None:
     before = work.before
     if before is None or before.content_hash != item.content_hash:
         return None
-    return Decision(item.index, item.event.event_id, ev.DUPLICATE, "duplicate_event", before.carbon_g, before.points, before.methodology, stored=False)
+    return Decision(
+        item.index, item.event.event_id, ev.DUPLICATE, "duplicate_event", before.carbon_g, before.points, before.methodology,
+        stored=False,
+    )
 
 
 def _event_id_reused(item: Staged, work: _Work) -> Decision | None:
@@ -360,7 +363,8 @@ def _cap_reached(item: Staged, work: _Work) -> Decision | None:
     work.usage = (day_usage, month_usage)
     carbon_g = item.carbon_g
     for cap in methodology.caps:
-        allowed, carbon_g = ev.cap_allows(cap.max_events, cap.max_carbon_g, day_usage if cap.period == "day" else month_usage, carbon_g)
+        used = day_usage if cap.period == "day" else month_usage
+        allowed, carbon_g = ev.cap_allows(cap.max_events, cap.max_carbon_g, used, carbon_g)
         if not allowed:
             return work.reject(item, "cap_reached")
     work.grams = carbon_g
@@ -417,8 +421,8 @@ def _credit(item: Staged, work: _Work) -> Decision:
             memo={"partner": facts.partner_id, "event_id": event.event_id, "scenario": event.scenario},
         )
     return Decision(
-        item.index, event.event_id, ev.CREDITED, None, carbon_g, points, methodology.ref, None, True, link.account_id, fp, transfer,
-        explanation_json,
+        item.index, event.event_id, ev.CREDITED, None, carbon_g, points, methodology.ref, None, True, link.account_id, fp,
+        transfer, explanation_json,
     )
 
 

@@ -23,7 +23,9 @@ from tanhui import metrics
 from tanhui.domain import events as ev
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.engagement import campaigns_from_settings
-from tanhui.domain.ingest import Decision, Facts, Staged, Used, UsageKey, consent_asked, decide_batch, fingerprint_for, may_credit, month_key
+from tanhui.domain.ingest import (
+    Decision, Facts, Staged, UsageKey, Used, consent_asked, decide_batch, fingerprint_for, may_credit, month_key,
+)
 from tanhui.domain.ingest import stage as stage_events
 from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, LedgerAccount
 from tanhui.domain.methodology import Library
