@@ -203,6 +203,8 @@ def test_the_stage_records_every_fault_it_finds() -> None:
     assert outcome(decide_batch([item], facts())[0]) == ("rejected", "unknown_scenario")
     (item,) = stage({**ride(scenario="metro_ride", when=NOW + timedelta(hours=1)), "user_ref": None})
     assert set(item.faults) == {"scenario_not_allowed", "invalid_data", "in_future"}
+    (item,) = stage({**ride(when=NOW + timedelta(hours=1)), "scenario": None})  # no scenario: nothing else is judged
+    assert item.faults == {"invalid_data": {"scenario": "missing"}} and item.day is None
 
 
 # -- precedence: an event with two faults gets the reason ranked first ---------------------

@@ -87,7 +87,7 @@ def stage(
 ) -> list[Staged]:
     """Parse, resolve the methodology and quantify every event; every fault found is recorded.
 
-    An event without an id is only ``invalid_data``. Quantifying needs a methodology and valid
+    An event without an id or without a scenario is only ``invalid_data``. Quantifying needs a methodology and valid
     fields, so an event without them cannot also be found implausible or carry a behaviour identity
     (their reasons rank after the ones that stop it anyway).
     """
@@ -105,6 +105,10 @@ def stage(
             continue
         item.content_hash = event.content_hash()
         item.data_json = canonical_json(event.data) if event.data else None
+        if event.scenario is None:
+            # invalid data, not an unknown scenario; kept without a local day (no report counts it)
+            faults["invalid_data"] = dict(event.problems)
+            continue
         if event.occurred_at is not None:
             item.day = event.occurred_at.astimezone(tz).date()
             late = ev.time_window_reason(event.occurred_at, received_at, window_days)
@@ -112,8 +116,6 @@ def stage(
                 faults[late] = None
         if event.problems:
             faults["invalid_data"] = dict(event.problems)
-        if event.scenario is None:
-            continue  # a missing scenario is invalid data, not an unknown one
         if event.scenario not in allowed:
             faults["scenario_not_allowed"] = None
         try:
