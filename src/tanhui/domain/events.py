@@ -25,7 +25,8 @@ CREDITED = "credited"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
 
-# api-v1.md: when several reasons apply, the first in this order is given.
+# api-v1.md: when several reasons apply, the first in this order is given. domain/ingest.py runs its
+# checks (CHECKS, one per reason) in this order; tests/unit/test_decide_batch.py holds it to api-v1.
 REASON_ORDER = (
     "duplicate_event",
     "event_id_reused",
