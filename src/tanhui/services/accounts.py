@@ -1,4 +1,4 @@
-"""Opening carbon accounts for people (and, later, organisations)."""
+"""People's carbon accounts: opening one, its summary (totals, rank, streak, badges) and its history."""
 
 from __future__ import annotations
 
