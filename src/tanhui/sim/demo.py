@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tanhui.client import PartnerClient
-from tanhui.services import consent, engagement, market, scheme_file
+from tanhui.services import consent, engagement, identity, market, scheme_file
 from tanhui.sim.population import PARTNERS, Person, people, simulate
 from tanhui.store import Store, migrate
 
@@ -237,4 +237,4 @@ def _credits(store: Store, today: date, orgs: list[Any]) -> tuple[int, str | Non
 def _sample_login(store: Store, population: list[Person], accounts: dict[int, int]) -> str:
     """A one-time sign-in link for a busy ordinary person (what a partner app would open)."""
     person = next((p for p in population if p.commuter and p.walker and not p.cheat), population[0])
-    return consent.login_link(store, accounts[person.index], ttl=timedelta(hours=12))
+    return identity.login_link(store, accounts[person.index], ttl=timedelta(hours=12))
