@@ -74,7 +74,11 @@ class LiveServer:
             env={**os.environ, "TANHUI_DATABASE_URL": database_url, **(env or {})},
             start_new_session=True,
         )
-        self._wait()
+        try:
+            self._wait()
+        except AssertionError:
+            self.stop()  # no process or open log left behind by a server that never came up
+            raise
 
     def _wait(self, timeout_s: float = 60) -> None:
         wait_for_healthz(self.base_url, self.process, self.log_path, timeout_s=timeout_s)

@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from tests.live import cli
 
 WHEN = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
@@ -80,6 +82,7 @@ def test_import_errors_are_one_line(fresh_store_url: str, tmp_path: Path) -> Non
     assert no_partner.returncode == 2 and no_partner.stderr.startswith("error[partner_not_found]")
 
 
+@pytest.mark.slow  # parallel import processes, twice
 def test_parallel_import_decides_every_event_as_one_process_does(fresh_store_url: str, tmp_path: Path) -> None:
     """Processes stage in parallel and write in turn, in file order: same results, line by line."""
     lines = []
