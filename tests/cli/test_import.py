@@ -31,6 +31,7 @@ def prepare(url: str) -> str:
     return str(partner["partner_id"])
 
 
+@pytest.mark.slow  # imports the file twice through the CLI (csv and errors stay in the fast lane)
 def test_jsonl_import_then_rerun_changes_nothing(fresh_store_url: str, tmp_path: Path) -> None:
     partner = prepare(fresh_store_url)
     path = tmp_path / "events.jsonl"
