@@ -25,6 +25,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_healthz(base_url: str, process: subprocess.Popen[bytes], log_path: Path | None = None, *, timeout_s: float = 60, poll_s: float = 0.1) -> None:
+    """Return once ``base_url/healthz`` answers 200; fail with the server log's tail if the process
+    exits first or nothing answers within ``timeout_s`` (the one start-up wait of every test server)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{_log_tail(log_path)}")
+        try:
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(poll_s)
+    raise AssertionError(f"server did not answer /healthz within {timeout_s:g} s:\n{_log_tail(log_path)}")
+
+
+def _log_tail(log_path: Path | None, chars: int = 3000) -> str:
+    if log_path is None or not log_path.exists():
+        return "(no log)"
+    return log_path.read_text(errors="replace")[-chars:]
+
+
 def cli(database_url: str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [PYTHON, "-m", "tanhui.cli.main", *args],
@@ -52,20 +74,14 @@ class LiveServer:
             env={**os.environ, "TANHUI_DATABASE_URL": database_url, **(env or {})},
             start_new_session=True,
         )
-        self._wait()
+        try:
+            self._wait()
+        except AssertionError:
+            self.stop()  # no process or open log left behind by a server that never came up
+            raise
 
     def _wait(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("server did not start in time")
+        wait_for_healthz(self.base_url, self.process, self.log_path, timeout_s=timeout_s)
 
     def tanhui(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return cli(self.database_url, *args, check=check)

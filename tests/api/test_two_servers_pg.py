@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tanhui.store import Store
 from tests.live import create_partner
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two live servers racing, like tests/reliability/test_races.py
 WHEN = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
 
 

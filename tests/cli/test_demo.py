@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.live import cli
 
 
@@ -25,6 +27,7 @@ def figures(output: str) -> str:
     return re.sub(r"built in \d+ s", "built", line)
 
 
+@pytest.mark.slow  # builds the demo city three times
 def test_demo_city_is_deterministic_and_verifies(tmp_path: Path) -> None:
     first = build(tmp_path, "a.db", seed=3)
     again = build(tmp_path, "b.db", seed=3)

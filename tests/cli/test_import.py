@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from tests.live import cli
 
 WHEN = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
@@ -29,6 +31,7 @@ def prepare(url: str) -> str:
     return str(partner["partner_id"])
 
 
+@pytest.mark.slow  # imports the file twice through the CLI (csv and errors stay in the fast lane)
 def test_jsonl_import_then_rerun_changes_nothing(fresh_store_url: str, tmp_path: Path) -> None:
     partner = prepare(fresh_store_url)
     path = tmp_path / "events.jsonl"
@@ -80,6 +83,7 @@ def test_import_errors_are_one_line(fresh_store_url: str, tmp_path: Path) -> Non
     assert no_partner.returncode == 2 and no_partner.stderr.startswith("error[partner_not_found]")
 
 
+@pytest.mark.slow  # parallel import processes, twice
 def test_parallel_import_decides_every_event_as_one_process_does(fresh_store_url: str, tmp_path: Path) -> None:
     """Processes stage in parallel and write in turn, in file order: same results, line by line."""
     lines = []

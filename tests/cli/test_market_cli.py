@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from tanhui.services import market
@@ -13,6 +14,7 @@ from tests.live import cli
 from tests.market.helpers import open_shop
 
 
+@pytest.mark.slow  # a long CLI workflow: dozens of `tanhui` processes
 def test_catalog_codes_orders_export_and_expiry(fresh_store_url: str, tmp_path: Path) -> None:
     cli(fresh_store_url, "db", "upgrade")
     store = Store(fresh_store_url)

@@ -11,27 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.live import free_port, wait_for_healthz
 
 PYTHON = sys.executable
 STARTUP_TIMEOUT_S = 60.0
 CLI_TIMEOUT_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningServer:
@@ -87,24 +80,10 @@ def start_live_server(directory: Path, env: Mapping[str, str] | None = None) -> 
         )
         server = RunningServer(f"http://127.0.0.1:{port}", database_url, log_path, extra)
         try:
-            _wait_until_healthy(process, server)
+            wait_for_healthz(server.base_url, process, log_path, timeout_s=STARTUP_TIMEOUT_S)
             yield server
         finally:
             _stop(process)
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], server: RunningServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{server.log()[-3000:]}")
-        try:
-            if httpx.get(server.base_url + "/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server did not answer /healthz within {STARTUP_TIMEOUT_S} s:\n{server.log()[-3000:]}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

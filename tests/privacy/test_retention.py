@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import text
 
 from tanhui.services import consent, ingest, ledger, partners, retention, schemes
@@ -48,6 +49,7 @@ def test_purge_nulls_old_payloads_only_and_keeps_everything_else(store: Store, s
     assert verify.verify(store, scheme_id).ok
 
 
+@pytest.mark.slow  # a CLI workflow
 def test_purge_payloads_command(fresh_store_url: str) -> None:
     cli(fresh_store_url, "db", "upgrade")
     store = Store(fresh_store_url)

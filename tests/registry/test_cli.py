@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from tanhui.store import Store
@@ -13,6 +14,7 @@ from tests.live import cli
 from tests.registry.helpers import VINTAGE, city, issue_day
 
 
+@pytest.mark.slow  # a long CLI workflow: dozens of `tanhui` processes
 def test_the_operator_workflow(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tanhui.db'}"
     cli(url, "db", "upgrade")

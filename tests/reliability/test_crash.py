@@ -30,13 +30,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from tanhui.client import PartnerClient
 from tanhui.store import Store
-from tests.live import PYTHON, cli, create_partner, free_port
+from tests.live import PYTHON, cli, create_partner, free_port, wait_for_healthz
 
 SOAK = bool(os.environ.get("TANHUI_SOAK"))
 RIDES_PER_DAY, DAYS = 6, 6
@@ -58,23 +57,15 @@ class Restartable:
 
     def start(self) -> None:
         self.starts += 1
-        log = (self.log_dir / f"server-{self.starts}.log").open("wb")
+        log_path = self.log_dir / f"server-{self.starts}.log"
+        log = log_path.open("wb")
         self.logs.append(log)
         env = {**os.environ, "TANHUI_DATABASE_URL": self.database_url, "TANHUI_PARTNER_RATE_PER_MINUTE": "10000000"}
         self.process = subprocess.Popen(
             [PYTHON, "-m", "tanhui.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "server exited at start"
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("server did not start")
+        wait_for_healthz(self.base_url, self.process, log_path, poll_s=0.05)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -251,6 +251,7 @@ def test_an_operator_api_token_acts_as_its_role(store: Store, scheme_id: str) ->
     assert looked_up == signed_in and audit.operator_actor(looked_up) == f"operator:ops-{scheme_id}"
 
 
+@pytest.mark.slow  # one `tanhui` process per logged action
 def test_cli_actions_are_logged_with_the_os_user_and_listed(fresh_store_url: str) -> None:
     cli(fresh_store_url, "db", "upgrade")
     cli(fresh_store_url, "scheme", "create", "city", "--name", "城市")

@@ -70,7 +70,7 @@ def build_city(store: Store, tmp: Path, scheme_id: str = "luzhou", people: int =
 
 
 def web_login(store: Store, account_id: int) -> str:
-    return consent.login_link(store, account_id)
+    return identity.login_link(store, account_id)
 
 
 def operator(store: Store, scheme_id: str, username: str, role: str = "operator", password: str = "correct-horse-9") -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """Canonical JSON and hashing: the same content always gives the same bytes and the same hash.
 
-Used for idempotency content hashes, the journal's hash chain and (later) Merkle trees.
+Used for idempotency content hashes, the journal's hash chain and the registry's Merkle trees.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Points policy: points are not proportional to grams (brief: 144 g -> 5 points, 80 g -> 10 points).
 
 A scheme declares, per scenario, points per event or points per N grams, and a daily cap per
-person. A later issue adds campaigns, check-ins and expiry on top of this rule.
+person. Campaigns, check-ins and points expiry (domain/engagement.py) come on top of this rule.
 """
 
 from __future__ import annotations

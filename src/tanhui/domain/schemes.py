@@ -14,7 +14,8 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 SCHEME_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 NAME_LEN_MAX = 200
 
-# Defaults a scheme starts with; later issues add points rules, caps and windows here.
+# Defaults a scheme starts with; every other setting (points_rules, checkin, campaigns, retention, ...)
+# is read, with its own default, by the module that uses it.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "ledger_chains": 4,  # hash chains per scheme: concurrent writers on PostgreSQL use different ones
 }

@@ -17,7 +17,7 @@ from tanhui.errors import TanhuiError, Unauthorised
 from tanhui.http import observability
 from tanhui.http.errors import RateLimited
 from tanhui.http.limits import RateLimiter
-from tanhui.services import consent, identity
+from tanhui.services import identity
 from tanhui.services.identity import OperatorScope
 from tanhui.services.partners import PartnerRow, SignedRequest, authenticate
 from tanhui.store import Store
@@ -90,7 +90,7 @@ async def bearer_account(request: Request, store: StoreDep) -> int:
     token = _bearer(request)
     if token is None:
         raise Unauthorised("unauthorised")
-    account_id = await run_in_threadpool(consent.account_for_token, store, token)
+    account_id = await run_in_threadpool(identity.account_for_token, store, token)
     if account_id is None:
         raise Unauthorised("unauthorised")
     return account_id

@@ -14,7 +14,7 @@ from tanhui.http import models
 from tanhui.http.deps import Partner, StoreDep, parse_json
 from tanhui.http.errors import PayloadTooLarge
 from tanhui.http.openapi import body as documented_body
-from tanhui.services import consent, ingest
+from tanhui.services import consent, identity, ingest
 
 router = APIRouter(tags=["partner"])
 
@@ -44,7 +44,7 @@ async def partner_account(user_ref: str, authed: Partner, store: StoreDep) -> An
 
 @router.post("/v1/partner/accounts/{user_ref:path}/sessions", status_code=201, response_model=models.SessionOut)
 async def partner_session(user_ref: str, authed: Partner, store: StoreDep) -> Any:
-    return await run_in_threadpool(consent.open_session, store, authed.partner, authed.nonce, user_ref)
+    return await run_in_threadpool(identity.open_session, store, authed.partner, authed.nonce, user_ref)
 
 
 @router.post("/v1/partner/events", response_model=models.EventsOut, openapi_extra=documented_body(models.EventsIn))

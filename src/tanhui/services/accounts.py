@@ -1,4 +1,4 @@
-"""Opening carbon accounts for people (and, later, organisations)."""
+"""People's carbon accounts: opening one, its summary (totals, rank, streak, badges) and its history."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tanhui.domain.engagement import AccountStats, badges_for
+from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import ranking
 from tanhui.services.clock import utcnow
@@ -56,7 +57,7 @@ def _streaks(uow: UnitOfWork, account_id: int, scheme_id: str) -> tuple[int, int
     if last is None:
         return 0, best
     scheme = uow.schemes.get(scheme_id)
-    today = utcnow().astimezone(ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")).date().toordinal()
+    today = utcnow().astimezone(ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)).date().toordinal()
     return (last[1] if today - last[0] <= 1 else 0), best
 
 

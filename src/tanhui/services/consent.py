@@ -23,12 +23,11 @@ from tanhui.store.uow import UnitOfWork
 SCOPES = ("behaviour:report",)
 DEFAULT_PURPOSE = "记录低碳行为并计入个人碳账户 / record low-carbon behaviour in the personal carbon account"
 BINDING_CODE_TTL = timedelta(minutes=10)
-SESSION_TTL = timedelta(minutes=15)
-WEB_SESSION_TTL = timedelta(days=7)
 DISPLAY_NAME_LEN_MAX = 200
 
 
 def token_hash(token: str) -> str:
+    """What is stored of a token, login ticket or binding code: its SHA-256, never the value."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -121,7 +120,7 @@ def _bound_account(uow: UnitOfWork, partner: PartnerRow, request: ConsentRequest
     return account_id
 
 
-def _active_consent(uow: UnitOfWork, partner: PartnerRow, user_ref: str) -> ConsentRow:
+def active_consent(uow: UnitOfWork, partner: PartnerRow, user_ref: str) -> ConsentRow:
     """The partner's view of a person exists only while that person's consent to it is active."""
     link = uow.consents.link(partner.pk, user_ref)
     consent = None if link is None else uow.consents.active_for_link(link[0])
@@ -134,7 +133,7 @@ def revoke_by_partner(store: Store, partner: PartnerRow, nonce: str, user_ref: s
     now = now or utcnow()
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
-        consent = _active_consent(uow, partner, user_ref)
+        consent = active_consent(uow, partner, user_ref)
         uow.consents.revoke(consent.id, now, by="partner")
     return {"status": "revoked", "revoked_at": now.isoformat()}
 
@@ -164,7 +163,7 @@ def partner_account_view(store: Store, partner: PartnerRow, nonce: str, user_ref
     now = now or utcnow()
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
-        consent = _active_consent(uow, partner, user_ref)
+        consent = active_consent(uow, partner, user_ref)
         summary = summary_in(uow, consent.account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
     return {
         "account_id": str(consent.account_id),
@@ -173,39 +172,6 @@ def partner_account_view(store: Store, partner: PartnerRow, nonce: str, user_ref
         "events_credited": summary["events_credited"],
         "rank_in_scheme": summary["rank_in_scheme"],
     }
-
-
-def open_session(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
-    """A short-lived user token and a one-time login URL for the partner's app (api-v1.md)."""
-    now = now or utcnow()
-    token = "ut_" + random_secrets.token_urlsafe(32)
-    ticket = random_secrets.token_urlsafe(24)
-    expires_at = now + SESSION_TTL
-    with store.unit_of_work() as uow:
-        spend_nonce(uow, partner, nonce, now)
-        consent = _active_consent(uow, partner, user_ref)
-        uow.consents.add_token(token_hash(token), consent.account_id, "session", now, expires_at)
-        uow.consents.add_token(token_hash(ticket), consent.account_id, "login_ticket", now, expires_at)
-    return {"token": token, "expires_at": expires_at.isoformat(), "login_url": f"/login/ticket/{ticket}"}
-
-
-def login_link(store: Store, account_id: int, ttl: timedelta = SESSION_TTL, now: datetime | None = None) -> str:
-    """A one-time `login_url` for an account (what a partner session returns, for operators' tools)."""
-    now = now or utcnow()
-    ticket = random_secrets.token_urlsafe(24)
-    with store.unit_of_work() as uow:
-        uow.consents.add_token(token_hash(ticket), account_id, "login_ticket", now, now + ttl)
-    return f"/login/ticket/{ticket}"
-
-
-def account_for_token(store: Store, token: str, now: datetime | None = None) -> int | None:
-    with store.unit_of_work(write=False) as uow:
-        return uow.consents.token_account(token_hash(token), "session", now or utcnow())
-
-
-def use_login_ticket(store: Store, ticket: str, now: datetime | None = None) -> int | None:
-    with store.unit_of_work() as uow:
-        return uow.consents.use_token(token_hash(ticket), "login_ticket", now or utcnow())
 
 
 def new_binding_code(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -217,16 +183,3 @@ def new_binding_code(store: Store, account_id: int, now: datetime | None = None)
         uow.consents.add_binding_code(token_hash(code), account_id, now, expires_at)
     return {"code": code, "expires_at": expires_at.isoformat()}
 
-
-def web_session(store: Store, account_id: int, now: datetime | None = None) -> str:
-    """A browser session after a login ticket was used; the cookie carries the token."""
-    now = now or utcnow()
-    token = "ws_" + random_secrets.token_urlsafe(32)
-    with store.unit_of_work() as uow:
-        uow.consents.add_token(token_hash(token), account_id, "web", now, now + WEB_SESSION_TTL)
-    return token
-
-
-def account_for_web_session(store: Store, token: str, now: datetime | None = None) -> int | None:
-    with store.unit_of_work(write=False) as uow:
-        return uow.consents.token_account(token_hash(token), "web", now or utcnow())

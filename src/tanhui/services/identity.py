@@ -1,8 +1,9 @@
-"""Signing in: people who register on the web (username + password) and scheme operators.
+"""Signing in and sessions: people who register on the web (username + password), people a partner's
+app sends (a session token and a one-time login ticket), and scheme operators.
 
-Passwords are argon2id hashes (argon2-cffi's defaults); tokens are random and only their SHA-256
-is stored, so a database copy signs nobody in. Operator access is always scoped to one scheme and
-one role (``operator`` may act, ``viewer`` only reads).
+Every session is created, looked up and ended here. Passwords are argon2id hashes (argon2-cffi's
+defaults); tokens are random and only their SHA-256 is stored, so a database copy signs nobody in.
+Operator access is always scoped to one scheme and one role (``operator`` may act, ``viewer`` only reads).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets as random_secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,14 +20,18 @@ from tanhui.store.errors import UniqueViolation
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
-from tanhui.services.consent import WEB_SESSION_TTL, token_hash
+from tanhui.services.consent import active_consent, token_hash
+from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
+from tanhui.store.repositories.partners import PartnerRow
 from tanhui.store.repositories.web import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
 
 ROLES = ("operator", "viewer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
 PASSWORD_LEN_MIN = 8
 PASSWORD_LEN_MAX = 256
+SESSION_TTL = timedelta(minutes=15)  # a partner-opened session and its login ticket
+WEB_SESSION_TTL = timedelta(days=7)  # a browser session (the cookie)
 API_TOKEN_TTL = timedelta(hours=12)  # POST /v1/auth/token
 OPERATOR_WEB_TTL = timedelta(hours=12)
 
@@ -89,6 +95,57 @@ def authenticate(store: Store, username: str, password: str) -> int:
         with store.unit_of_work() as uow:
             uow.web.set_password_hash(found[0], _hasher.hash(password))
     return found[0]
+
+
+# -- people's sessions ----------------------------------------------------------------------
+
+
+def open_session(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+    """A short-lived user token and a one-time login URL for the partner's app (api-v1.md)."""
+    now = now or utcnow()
+    token = "ut_" + random_secrets.token_urlsafe(32)
+    ticket = random_secrets.token_urlsafe(24)
+    expires_at = now + SESSION_TTL
+    with store.unit_of_work() as uow:
+        spend_nonce(uow, partner, nonce, now)
+        consent = active_consent(uow, partner, user_ref)
+        uow.consents.add_token(token_hash(token), consent.account_id, "session", now, expires_at)
+        uow.consents.add_token(token_hash(ticket), consent.account_id, "login_ticket", now, expires_at)
+    return {"token": token, "expires_at": expires_at.isoformat(), "login_url": f"/login/ticket/{ticket}"}
+
+
+def login_link(store: Store, account_id: int, ttl: timedelta = SESSION_TTL, now: datetime | None = None) -> str:
+    """A one-time `login_url` for an account (what a partner session returns, for operators' tools)."""
+    now = now or utcnow()
+    ticket = random_secrets.token_urlsafe(24)
+    with store.unit_of_work() as uow:
+        uow.consents.add_token(token_hash(ticket), account_id, "login_ticket", now, now + ttl)
+    return f"/login/ticket/{ticket}"
+
+
+def use_login_ticket(store: Store, ticket: str, now: datetime | None = None) -> int | None:
+    with store.unit_of_work() as uow:
+        return uow.consents.use_token(token_hash(ticket), "login_ticket", now or utcnow())
+
+
+def account_for_token(store: Store, token: str, now: datetime | None = None) -> int | None:
+    """The account of a bearer token for /v1/me* (a partner-opened session or an API token)."""
+    with store.unit_of_work(write=False) as uow:
+        return uow.consents.token_account(token_hash(token), "session", now or utcnow())
+
+
+def web_session(store: Store, account_id: int, now: datetime | None = None) -> str:
+    """A browser session after a login ticket was used; the cookie carries the token."""
+    now = now or utcnow()
+    token = "ws_" + random_secrets.token_urlsafe(32)
+    with store.unit_of_work() as uow:
+        uow.consents.add_token(token_hash(token), account_id, "web", now, now + WEB_SESSION_TTL)
+    return token
+
+
+def account_for_web_session(store: Store, token: str, now: datetime | None = None) -> int | None:
+    with store.unit_of_work(write=False) as uow:
+        return uow.consents.token_account(token_hash(token), "web", now or utcnow())
 
 
 def issue_api_token(store: Store, username: str, password: str, now: datetime | None = None) -> dict[str, str]:
@@ -178,6 +235,7 @@ def end_operator_session(store: Store, token: str, now: datetime | None = None) 
 
 
 __all__ = [
-    "ROLES", "WEB_SESSION_TTL", "OperatorScope", "authenticate", "create_operator", "end_operator_session", "end_web_session",
-    "issue_api_token", "issue_operator_token", "operator_scope", "operator_sign_in", "register",
+    "ROLES", "SESSION_TTL", "WEB_SESSION_TTL", "OperatorScope", "account_for_token", "account_for_web_session", "authenticate", "create_operator",
+    "end_operator_session", "end_web_session", "issue_api_token", "issue_operator_token", "login_link", "open_session",
+    "operator_scope", "operator_sign_in", "register", "use_login_ticket", "web_session",
 ]

@@ -1,6 +1,7 @@
 """Organisations: enterprises, schools, communities, public bodies and groups within a scheme.
 
-They hold registry credits (docs/registry.md) and, later, members and team totals.
+They hold registry credits (docs/registry.md) and have members (who join with an invite code), team
+totals and leaderboards.
 """
 
 from __future__ import annotations
@@ -66,13 +67,6 @@ def join(store: Store, account_id: int, invite_code: str, now: datetime | None =
         if not uow.memberships.is_member(org.id, account_id):
             uow.memberships.add(org.id, account_id, now or utcnow())
         return org
-
-
-def leave(store: Store, account_id: int, public_id: str) -> None:
-    with store.unit_of_work() as uow:
-        account = uow.accounts.get(account_id)
-        org = get_in(uow, public_id, account.scheme_id if account else "")
-        uow.memberships.remove(org.id, account_id)
 
 
 def of_account(store: Store, account_id: int) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from tanhui.domain.engagement import campaigns_from_settings, checkin_policy
 from tanhui.domain.market import validate_item_fields
 from tanhui.domain.points import rules_for_scheme
-from tanhui.domain.schemes import DEFAULT_SETTINGS, new_scheme
+from tanhui.domain.schemes import DEFAULT_SETTINGS, DEFAULT_TIMEZONE, new_scheme
 from tanhui.errors import InvalidInput, TanhuiError
 from tanhui.services import audit, market
 from tanhui.services.clock import utcnow
@@ -80,7 +80,7 @@ def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise _refuse(file, f"unknown settings: {', '.join(sorted(unknown))}")
     try:
-        scheme = new_scheme(str(head["id"]), str(head["name"]), str(head.get("timezone", "Asia/Shanghai")), settings)
+        scheme = new_scheme(str(head["id"]), str(head["name"]), str(head.get("timezone", DEFAULT_TIMEZONE)), settings)
         rules_for_scheme(settings)
         checkin_policy(settings)
         campaigns_from_settings(settings)

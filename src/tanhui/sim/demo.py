@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tanhui.client import PartnerClient
-from tanhui.services import consent, engagement, market, scheme_file
+from tanhui.domain.schemes import DEFAULT_TIMEZONE
+from tanhui.services import consent, engagement, identity, market, scheme_file
 from tanhui.sim.population import PARTNERS, Person, people, simulate
 from tanhui.store import Store, migrate
 
@@ -102,7 +103,7 @@ def build(
     report = scheme_file.apply(store, SCHEME_FILE)
     if not report.scheme_created:
         raise SystemExit("the demo database already has the demo scheme: start from an empty database")
-    tz = ZoneInfo("Asia/Shanghai")
+    tz = ZoneInfo(DEFAULT_TIMEZONE)  # the demo scheme file's time zone
     today = today or datetime.now(timezone.utc).astimezone(tz).date()
     first_day = today - timedelta(days=days)
     secrets = {p["name"]: p for p in report.partners_created}
@@ -237,4 +238,4 @@ def _credits(store: Store, today: date, orgs: list[Any]) -> tuple[int, str | Non
 def _sample_login(store: Store, population: list[Person], accounts: dict[int, int]) -> str:
     """A one-time sign-in link for a busy ordinary person (what a partner app would open)."""
     person = next((p for p in population if p.commuter and p.walker and not p.cheat), population[0])
-    return consent.login_link(store, accounts[person.index], ttl=timedelta(hours=12))
+    return identity.login_link(store, accounts[person.index], ttl=timedelta(hours=12))

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from tanhui.services import consent, identity
+from tanhui.services import identity
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web import security
@@ -48,7 +48,7 @@ async def language(request: Request) -> str:
 def person(request: Request, store: Store = Depends(store_of)) -> int | None:
     """The signed-in person's account id, or None."""
     token = security.session_token(request)
-    return consent.account_for_web_session(store, token) if token else None
+    return identity.account_for_web_session(store, token) if token else None
 
 
 async def signed_in(request: Request, account_id: int | None = Depends(person)) -> int:

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from rich.console import Console
 
-    from tanhui.services import consent, identity
+    from tanhui.services import identity
     from tanhui.sim import demo
     from tanhui.store import Store, migrate
 
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         password = secrets.token_urlsafe(12)
         identity.create_operator(store, demo.SCHEME_ID, "operator", password, "operator")
         assert result.login_url is not None
-        account_id = consent.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
+        account_id = identity.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
         assert account_id is not None
-        links = {name: consent.login_link(store, account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
+        links = {name: identity.login_link(store, account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
         for path in shoot(base, links, ("operator", password), args.out):
             sys.stdout.write(f"{path}\n")
     finally:

@@ -69,9 +69,6 @@ class Library:
     def versions(self, methodology_id: str) -> tuple[Methodology, ...]:
         return self._by_id.get(methodology_id, ())
 
-    def for_scenario(self, scenario: str) -> tuple[Methodology, ...]:
-        return self._by_scenario.get(scenario, ())
-
     def get(self, methodology_id: str, version: str | int) -> Methodology:
         """Exactly ``id@version``: how an event is recomputed with the version it was credited under."""
         ref = f"{methodology_id}@{version}"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tanhui.errors import TanhuiError
-from tanhui.services import consent, identity
+from tanhui.services import identity
 from tanhui.store import Store
 from tanhui.web import security
 from tanhui.web.deps import checked_form, person, store_of
@@ -36,12 +36,12 @@ def home(request: Request, account_id: int | None = Depends(person)) -> Response
 @router.get("/login/ticket/{ticket}")
 def login_ticket(ticket: str, request: Request, store: Store = Depends(store_of)) -> Response:
     """A partner session's one-time login_url (api-v1.md): cookie session, then the account page."""
-    account_id = consent.use_login_ticket(store, ticket)
+    account_id = identity.use_login_ticket(store, ticket)
     if account_id is None:
         _ = translator(web_lang(request))
         return error_page(request, 401, _("This sign-in link has expired or was used already. Open Tanhui from your app again."))
     response = redirect("/me")
-    security.start_session(request, response, consent.web_session(store, account_id))
+    security.start_session(request, response, identity.web_session(store, account_id))
     return response
 
 
@@ -66,7 +66,7 @@ def login(request: Request, f: dict[str, str] = Depends(checked_form), store: St
     except TanhuiError as error:
         return _login_form(request, 401, error.message(web_lang(request)), {"username": f.get("username", "")})
     response = redirect(security.safe_next(request.query_params.get("next"), "/me"))
-    security.start_session(request, response, consent.web_session(store, account_id))
+    security.start_session(request, response, identity.web_session(store, account_id))
     return response
 
 
@@ -94,7 +94,7 @@ def register_person(request: Request, f: dict[str, str] = Depends(checked_form),
         kept = {k: f.get(k, "") for k in ("scheme", "username", "display_name")}
         return _register_form(request, store, error.http_status, error.message(web_lang(request)), kept)
     response = redirect("/me")
-    security.start_session(request, response, consent.web_session(store, account_id))
+    security.start_session(request, response, identity.web_session(store, account_id))
     return response
 
 
