@@ -12,7 +12,7 @@ from tanhui.errors import InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.rows import PartnerRow
 from tanhui.store.uow import UnitOfWork
 
 
