@@ -229,8 +229,7 @@ class SqliteDialect(Dialect):
         return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {seconds}")
 
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raw = conn.connection.driver_connection
-        return raw.execute(sql, tuple(params)).fetchall()
+        return _driver(conn).execute(sql, tuple(params)).fetchall()
 
     def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if not values:
@@ -321,8 +320,7 @@ class PostgresDialect(Dialect):
         return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {seconds}) AS BIGINT)")
 
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cursor:
+        with _driver(conn).cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), tuple(params))
             return cursor.fetchall()
 
@@ -337,7 +335,7 @@ class PostgresDialect(Dialect):
             return
         import psycopg
 
-        raw = conn.connection.driver_connection
+        raw = _driver(conn)
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         try:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
@@ -380,6 +378,14 @@ class PostgresDialect(Dialect):
             {"n": count},
         )
         return sorted(int(r[0]) for r in rows)
+
+
+def _driver(conn: Connection) -> Any:
+    """The driver's own connection (sqlite3 or psycopg) under the unit of work's connection."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection was closed")
+    return raw
 
 
 def _pg_type(table: Table, column: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -200,7 +201,7 @@ class LedgerRepository(Repository):
         return _entry(row, self._postings_of([row.id])[row.id])
 
     def entries_by_keys(self, scheme_id: str, keys: Sequence[str]) -> dict[str, JournalEntry]:
-        rows = []
+        rows: list[Any] = []
         for batch in chunks(keys):
             rows.extend(
                 self.conn.execute(
