@@ -59,7 +59,11 @@ def test_migrations_depend_only_on_alembic_sqlalchemy_and_the_frozen_helpers() -
     offenders = []
     for path in sorted(VERSIONS.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
             offenders += [f"{path.name} imports {n}" for n in names if not any(n == a or n.startswith(a + ".") for a in allowed)]
             if isinstance(node, ast.Attribute) and node.attr == "dialect":
                 offenders.append(f"{path.name} asks which engine it runs on (use _frozen.py)")

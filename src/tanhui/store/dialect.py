@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import Connection, Engine, Select, String, Table, any_, bindparam, create_engine, event, func, literal_column, select, text
+from sqlalchemy import (
+    Connection, Engine, Select, String, Table, any_, bindparam, create_engine, event, func, literal_column, select, text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert

@@ -260,7 +260,9 @@ class LedgerRepository(Repository):
         """Every person's balance of one asset in the scheme, unordered, streamed in batches (a
         scheme has millions: nothing holds them all but the caller)."""
         query = select(ledger_accounts.c.balance).where(
-            ledger_accounts.c.scheme_id == scheme_id, ledger_accounts.c.asset == asset, ledger_accounts.c.owner_account_id.is_not(None)
+            ledger_accounts.c.scheme_id == scheme_id,
+            ledger_accounts.c.asset == asset,
+            ledger_accounts.c.owner_account_id.is_not(None),
         )
         for (balance,) in self.conn.execute(query.execution_options(stream_results=True, yield_per=batch)):
             yield int(balance)

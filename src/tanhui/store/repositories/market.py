@@ -158,7 +158,8 @@ class MarketRepository(Repository):
 
     def pool_ever_used(self, item_pk: int) -> bool:
         """Whether the item ever had merchant codes imported (used or not)."""
-        return self.conn.execute(select(coupon_codes.c.item_id).where(coupon_codes.c.item_id == item_pk).limit(1)).first() is not None
+        found = self.conn.execute(select(coupon_codes.c.item_id).where(coupon_codes.c.item_id == item_pk).limit(1)).first()
+        return found is not None
 
     # -- orders -----------------------------------------------------------------------------
     def add_order(self, values: dict[str, Any], by: str) -> int:
