@@ -47,7 +47,7 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
         chain = conn.execute(text("SELECT id FROM journal_chains WHERE scheme_id=:s ORDER BY id LIMIT 1"), {"s": scheme_id}).scalar_one()
         next_entry = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()) + 1
         seq = int(conn.execute(text("SELECT coalesce(max(seq), 0) FROM journal_entries WHERE chain_id = :c"), {"c": chain}).scalar_one()) + 1_000_000_000
-    pg = store.dialect.is_postgresql
+    pg = store.dialect.name == "postgresql"
     now = datetime.now(timezone.utc)
     started = time.perf_counter()
     for offset in range(0, events, BATCH):

@@ -30,7 +30,7 @@ def add_accounts(store: Store, scheme_id: str, count: int) -> None:
     with store.engine.connect() as conn:
         start = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM accounts")).scalar_one()) + 1
         ledger_start = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM ledger_accounts")).scalar_one()) + 1
-    pg = store.dialect.is_postgresql
+    pg = store.dialect.name == "postgresql"
     mark = "%s" if pg else "?"
     stamp = "2026-01-01 00:00:00.000000" if not pg else None
     from datetime import datetime, timezone
@@ -94,7 +94,7 @@ def main() -> None:
         with store.unit_of_work() as uow:
             written = uow.reports.rebuild()
         print(f"report counters rebuilt in {time.perf_counter() - started:.0f} s: {written}")
-        if store.dialect.is_postgresql:
+        if store.dialect.name == "postgresql":
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
         with store.engine.connect() as conn:

@@ -51,7 +51,7 @@ def main() -> None:
             insert_raw(store, "city", row.pk, size - stored, seed=size, start_id=10**9 + stored)
             fill = time.perf_counter() - started
             stored = size
-            if store.dialect.is_postgresql:
+            if store.dialect.name == "postgresql":
                 with store.engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE")
             events = [dict(e, event_id=f"probe-{size}-{i}") for i, e in enumerate(synthetic_events(args.probe, probe_people, seed=size))]

@@ -73,7 +73,7 @@ def test_tampered_amount_is_named_by_verify(fresh_store_url: str) -> None:
 
         # An attacker with database access: switch off the append-only guard and rewrite one amount.
         with store.engine.begin() as conn:
-            if store.dialect.is_postgresql:
+            if store.dialect.name == "postgresql":
                 conn.execute(text("ALTER TABLE postings DISABLE TRIGGER USER"))
             else:
                 conn.execute(text("DROP TRIGGER postings_no_update"))

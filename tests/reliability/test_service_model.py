@@ -230,7 +230,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             sent = self.m.events[data.draw(st.sampled_from(credited))]
             with store.unit_of_work(write=False) as uow:
                 [row] = [r for r in uow.conn.exec_driver_sql(
-                    "SELECT entry_id FROM events WHERE partner_pk = %s AND event_id = %s" if store.dialect.is_postgresql
+                    "SELECT entry_id FROM events WHERE partner_pk = %s AND event_id = %s" if store.dialect.name == "postgresql"
                     else "SELECT entry_id FROM events WHERE partner_pk = ? AND event_id = ?", (self.partner.pk, sent.event_id))]
             p = sent.person
             can = sent.reversed or (self.m.points[p] >= sent.points and self.m.carbon[p] >= sent.carbon_g)

@@ -19,7 +19,7 @@ DAY1 = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 
 
 def _disable_guards(store: Store, conn: object) -> None:
-    if store.dialect.is_postgresql:
+    if store.dialect.name == "postgresql":
         conn.execute(text("ALTER TABLE journal_entries DISABLE TRIGGER USER"))  # type: ignore[attr-defined]
     else:
         for name in [r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_entries'"))]:  # type: ignore[attr-defined]

@@ -6,8 +6,7 @@ from pathlib import Path
 import typer
 
 from tanhui.cli.output import say
-from tanhui.store import migrate, open_store
-from tanhui.store.engine import describe
+from tanhui.store import describe, migrate, open_store
 
 app = typer.Typer(help="Database: create or upgrade the schema; back it up and restore it.", no_args_is_help=True)
 

@@ -20,8 +20,7 @@ from typing import Any
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.audit import AuditRow
-from tanhui.store.repositories.web import OperatorScope
+from tanhui.store.rows import AuditRow, OperatorScope
 from tanhui.store.uow import UnitOfWork
 
 SYSTEM = "system"

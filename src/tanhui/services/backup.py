@@ -20,13 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import make_url
 
 from tanhui.errors import TanhuiError
-from tanhui.store import Store, migrate
-from tanhui.store.engine import normalise_url
+from tanhui.store import Store, embedded_file, migrate, server_address
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30
@@ -53,10 +49,9 @@ class RestoreReport:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL; None for any other engine."""
-    parsed = make_url(normalise_url(url))
-    if parsed.get_backend_name() != "sqlite":
+    database = embedded_file(url)
+    if database is None:
         return None
-    database = parsed.database or ""
     if not database or database == ":memory:":
         raise TanhuiError("backup_source_missing", path=database or ":memory:")
     return Path(database)
@@ -64,14 +59,11 @@ def sqlite_path(url: str) -> Path | None:
 
 def pg_dump_command(url: str, out: str) -> str:
     """The documented pg_dump invocation for this database (the password is never printed)."""
-    parsed = make_url(normalise_url(url)).set(drivername="postgresql")
-    target = parsed.render_as_string(hide_password=True).replace(":***@", "@")
-    return f"pg_dump --format=custom --no-owner --file={shlex.quote(out)} {shlex.quote(target)}"
+    return f"pg_dump --format=custom --no-owner --file={shlex.quote(out)} {shlex.quote(server_address(url))}"
 
 
 def pg_restore_command(url: str, dump: str) -> str:
-    parsed = make_url(normalise_url(url)).set(drivername="postgresql")
-    target = parsed.render_as_string(hide_password=True).replace(":***@", "@")
+    target = server_address(url)
     return f"pg_restore --no-owner --clean --if-exists --exit-on-error --dbname={shlex.quote(target)} {shlex.quote(dump)}"
 
 
@@ -161,22 +153,6 @@ def _check_backup(path: Path) -> str | None:
     return str(row[0]) if row else None
 
 
-def _scripts() -> Any:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(migrate.MIGRATIONS))
-    return ScriptDirectory.from_config(config)
-
-
-def _known_revision(revision: str) -> bool:
-    try:
-        return _scripts().get_revision(revision) is not None
-    except Exception:  # alembic raises for unknown or malformed ids
-        return False
-
-
 def restore(database_url: str, source: Path, force: bool = False) -> RestoreReport:
     from tanhui.services import ledger as ledger_service
 
@@ -190,7 +166,7 @@ def restore(database_url: str, source: Path, force: bool = False) -> RestoreRepo
     if target.exists() and not force:
         raise TanhuiError("restore_target_exists", path=str(target))
     revision = _check_backup(source)
-    if revision is None or not _known_revision(revision):
+    if revision is None or not migrate.known_revision(revision):
         raise TanhuiError("restore_unknown_revision", path=str(source), revision=revision)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = _copy(source, target.parent, f".{target.name}.restore.")
@@ -198,11 +174,10 @@ def restore(database_url: str, source: Path, force: bool = False) -> RestoreRepo
         store = Store(f"sqlite:///{temp}")
         try:
             upgraded_from = None
-            if migrate.current(store) != _head():
+            if migrate.current(store) != migrate.head():
                 upgraded_from = revision
                 migrate.upgrade(store)
-            with store.engine.connect() as conn:
-                integrity = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+            integrity = store.integrity_check()
             if integrity != "ok":
                 raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {integrity}")
             report = ledger_service.verify(store)
@@ -225,10 +200,6 @@ def restore(database_url: str, source: Path, force: bool = False) -> RestoreRepo
             Path(f"{temp}{suffix}").unlink(missing_ok=True)
         raise
     return RestoreReport(summarise(target), upgraded_from, report.chains, report.entries, report.postings)
-
-
-def _head() -> str | None:
-    return _scripts().get_current_head()
 
 
 def _quiesce(target: Path) -> None:

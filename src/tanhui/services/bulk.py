@@ -35,9 +35,7 @@ class ImportFailed(TanhuiError):
 def _worker(index: int, count: int, database_url: str, partner_id: str, turns: list[Any], inbox: Any, outbox: Any) -> None:
     from tanhui.services import ingest
     from tanhui.services.methodologies import default_library
-    from tanhui.store import Store
-
-    from tanhui.store.engine import SQLITE_CACHE_MB
+    from tanhui.store import SQLITE_CACHE_MB, Store
 
     # The importer's memory stays one cache's worth. SQLite's automatic checkpoint stays in the
     # writers' commits: a checkpointing thread in the parent was tried and let the log grow to

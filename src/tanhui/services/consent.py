@@ -16,8 +16,7 @@ from tanhui.errors import Conflict, InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
-from tanhui.store.repositories.consents import ConsentRow
-from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.rows import ConsentRow, PartnerRow
 from tanhui.store.uow import UnitOfWork
 
 SCOPES = ("behaviour:report",)

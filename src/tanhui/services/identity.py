@@ -23,8 +23,8 @@ from tanhui.services.clock import utcnow
 from tanhui.services.consent import active_consent, token_hash
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
-from tanhui.store.repositories.partners import PartnerRow
-from tanhui.store.repositories.web import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
+from tanhui.store.rows import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
+from tanhui.store.rows import PartnerRow
 
 ROLES = ("operator", "viewer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
@@ -72,10 +72,10 @@ def register(store: Store, scheme_id: str, username: str, password: str, display
         with store.unit_of_work() as uow:
             if uow.schemes.get(scheme_id) is None:
                 raise NotFound("scheme_not_found", scheme_id=scheme_id)
-            if uow.web.credentials_by_username(name) is not None:
+            if uow.identity.credentials_by_username(name) is not None:
                 raise Conflict("username_taken", username=name)
             account_id = uow.accounts.open(scheme_id, now, display_name=(display_name or "").strip()[:200] or None)
-            uow.web.add_credentials(account_id, name, password_hash, now)
+            uow.identity.add_credentials(account_id, name, password_hash, now)
             return account_id
     except UniqueViolation:  # the same username registered concurrently
         raise Conflict("username_taken", username=name) from None
@@ -84,7 +84,7 @@ def register(store: Store, scheme_id: str, username: str, password: str, display
 def authenticate(store: Store, username: str, password: str) -> int:
     """The account whose username and password these are, or ``bad_credentials``."""
     with store.unit_of_work(write=False) as uow:
-        found = uow.web.credentials_by_username((username or "").strip())
+        found = uow.identity.credentials_by_username((username or "").strip())
         account = uow.accounts.get(found[0]) if found else None
     if found is None or account is None or account.erased_at is not None:
         _verify(_DUMMY_HASH, password or "")
@@ -93,7 +93,7 @@ def authenticate(store: Store, username: str, password: str) -> int:
         raise Unauthorised("bad_credentials")
     if _hasher.check_needs_rehash(found[1]):
         with store.unit_of_work() as uow:
-            uow.web.set_password_hash(found[0], _hasher.hash(password))
+            uow.identity.set_password_hash(found[0], _hasher.hash(password))
     return found[0]
 
 
@@ -161,7 +161,7 @@ def issue_api_token(store: Store, username: str, password: str, now: datetime | 
 
 def end_web_session(store: Store, token: str, now: datetime | None = None) -> None:
     with store.unit_of_work() as uow:
-        uow.web.revoke_user_token(token_hash(token), now or utcnow())
+        uow.identity.revoke_user_token(token_hash(token), now or utcnow())
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -179,14 +179,14 @@ def create_operator(
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        existing = uow.web.operator_by_username(name)
+        existing = uow.identity.operator_by_username(name)
         if existing is not None:
             if existing.scheme_id != scheme_id:
                 raise Conflict("username_taken", username=name)
-            uow.web.set_operator(existing.id, password_hash, role)
+            uow.identity.set_operator(existing.id, password_hash, role)
             operator_id, created = existing.id, False
         else:
-            operator_id, created = uow.web.add_operator(name, password_hash, scheme_id, role, now), True
+            operator_id, created = uow.identity.add_operator(name, password_hash, scheme_id, role, now), True
         audit.record(uow, actor, "admin.create_user", f"operator:{name}", {"operator_id": operator_id, "role": role, "created": created}, scheme_id, now=now)
         return operator_id
 
@@ -194,7 +194,7 @@ def create_operator(
 def operator_sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, OperatorScope]:
     """A dashboard session token for an operator's username and password."""
     with store.unit_of_work(write=False) as uow:
-        found = uow.web.operator_by_username((username or "").strip())
+        found = uow.identity.operator_by_username((username or "").strip())
     if found is None:
         _verify(_DUMMY_HASH, password or "")
         raise Unauthorised("bad_credentials")
@@ -203,7 +203,7 @@ def operator_sign_in(store: Store, username: str, password: str, now: datetime |
     now = now or utcnow()
     token = "ow_" + random_secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
-        uow.web.add_operator_token(token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL)
+        uow.identity.add_operator_token(token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL)
     return token, OperatorScope(found.scheme_id, found.role, found.id, found.username)
 
 
@@ -219,19 +219,19 @@ def issue_operator_token(
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        uow.web.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, expires_at)
+        uow.identity.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, expires_at)
         audit.record(uow, actor, "admin.token", f"token:{role}", {"role": role, "expires_at": expires_at.isoformat() if expires_at else None}, scheme_id, now=now)
     return token
 
 
 def operator_scope(store: Store, token: str, kind: str, now: datetime | None = None) -> OperatorScope | None:
     with store.unit_of_work(write=False) as uow:
-        return uow.web.operator_scope(token_hash(token), kind, now or utcnow())
+        return uow.identity.operator_scope(token_hash(token), kind, now or utcnow())
 
 
 def end_operator_session(store: Store, token: str, now: datetime | None = None) -> None:
     with store.unit_of_work() as uow:
-        uow.web.revoke_operator_token(token_hash(token), now or utcnow())
+        uow.identity.revoke_operator_token(token_hash(token), now or utcnow())
 
 
 __all__ = [

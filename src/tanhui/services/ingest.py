@@ -37,9 +37,7 @@ from tanhui.services.methodologies import REGION_KEY, default_library, scheme_pi
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
 from tanhui.store.errors import UniqueViolation
-from tanhui.store.repositories.events import EVENT_COLUMNS
-from tanhui.store.repositories.partners import PartnerRow
-from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.rows import EVENT_COLUMNS, PartnerRow, chain_id
 from tanhui.store.uow import UnitOfWork
 
 ATTEMPTS_MAX = 3  # a unique-key race with another process: the batch is decided again
@@ -114,7 +112,7 @@ def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list
         uow.ledger.system_account(scheme.id, ASSET_CO2E, SYSTEM_ISSUANCE),
         uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE),
     )
-    bind = uow.dialect.bind_time
+    bind = uow.events.bind_time
     for item in staged:
         event = item.event
         item.occurred_bound = bind(event.occurred_at)
@@ -141,7 +139,7 @@ def _write_with_retries(
                 if prepared is None or scheme != prepared.scheme:
                     # the scheme's settings changed meanwhile (or it was just created): judge by the new ones
                     prepared = _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
-                return _decide_and_write(uow, partner, prepared, received_at, store.dialect.bind_time)
+                return _decide_and_write(uow, partner, prepared, received_at, uow.events.bind_time)
         except UniqueViolation:
             # Another process claimed one of these event ids or behaviours between our read and
             # our write; everything rolled back, so deciding again gives the right answers.

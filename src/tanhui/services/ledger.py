@@ -14,8 +14,7 @@ from tanhui.domain.schemes import Scheme
 from tanhui.errors import BusinessRuleViolation, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.ledger import Appended
-from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.rows import Appended, chain_id
 from tanhui.store.uow import UnitOfWork
 
 

@@ -18,12 +18,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.schema import journal_chains, journal_entries
 
 DAYS_MAX = 90
 GENESIS = "0" * 64
@@ -45,22 +42,15 @@ def daily_heads(store: Store, scheme_id: str, *, until: date | None = None, days
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         tz = ZoneInfo(scheme.timezone)
         last = until or (now or utcnow()).astimezone(tz).date() - timedelta(days=1)
-        chain_ids = [r[0] for r in uow.conn.execute(
-            select(journal_chains.c.id).where(journal_chains.c.scheme_id == scheme_id).order_by(journal_chains.c.id)
-        )]
+        chain_ids = uow.ledger.chain_ids(scheme_id)
         out = []
         for back in range(days):
             day = last - timedelta(days=back)
             end = datetime.combine(day + timedelta(days=1), time(), tz)
             chains = []
             for chain_id in chain_ids:
-                row = uow.conn.execute(
-                    select(journal_entries.c.seq, journal_entries.c.entry_hash)
-                    .where(journal_entries.c.chain_id == chain_id, journal_entries.c.created_at < end)
-                    .order_by(journal_entries.c.seq.desc())
-                    .limit(1)
-                ).first()
-                chains.append({"chain_id": chain_id, "seq": row.seq if row else 0, "head": row.entry_hash if row else GENESIS})
+                seq, head = uow.ledger.chain_head_before(chain_id, end) or (0, GENESIS)
+                chains.append({"chain_id": chain_id, "seq": seq, "head": head})
             out.append({"date": day.isoformat(), "end": end.isoformat(), "chains": chains, "combined": combined_hash(chains)})
     return {"scheme_id": scheme_id, "timezone": scheme.timezone, "days": out}
 

@@ -18,7 +18,7 @@ from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.ledger import post_in
 from tanhui.store import Store
-from tanhui.store.repositories.market import OrderRow
+from tanhui.store.rows import OrderRow
 from tanhui.store.uow import UnitOfWork
 
 ATTEMPTS_MAX = 3
@@ -212,7 +212,7 @@ def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: A
         if item.kind == "coupon":
             codes = uow.market.take_codes(item.id, order_pk, quantity)
             if not codes:
-                if uow.market.unused_codes(item.id) or _pool_ever_used(uow, item):
+                if uow.market.unused_codes(item.id) or uow.market.pool_ever_used(item.id):
                     raise BusinessRuleViolation("out_of_stock", item_id=item.public_id)
                 codes = [_platform_code(public_id, i) for i in range(quantity)]  # no merchant pool: Tanhui's own codes
         redeemed = uow.ledger.system_account(item.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
@@ -221,14 +221,6 @@ def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: A
     order = uow.market.order(public_id)
     assert order is not None
     return True, order.to_dict()
-
-
-def _pool_ever_used(uow: UnitOfWork, item: Item) -> bool:
-    from sqlalchemy import func, select
-
-    from tanhui.store.schema import coupon_codes
-
-    return bool(uow.conn.execute(select(func.count()).where(coupon_codes.c.item_id == item.id)).scalar_one())
 
 
 def _platform_code(order_public_id: str, index: int) -> str:

@@ -14,7 +14,7 @@ from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.organisations import OrganisationRow
+from tanhui.store.rows import OrganisationRow
 from tanhui.store.uow import UnitOfWork
 
 KINDS = ("company", "school", "community", "government", "group")

@@ -12,7 +12,7 @@ from tanhui.errors import InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.partners import PartnerRow as PartnerRow  # re-exported: what the adapters name a partner by
+from tanhui.store.rows import PartnerRow as PartnerRow  # re-exported: what the adapters name a partner by
 from tanhui.store.uow import UnitOfWork
 
 

@@ -61,7 +61,7 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
             for r in uow.privacy.postings(account_id)
         ]
         profile = uow.privacy.profile(account_id)
-        username = uow.web.username_of(account_id)
+        username = uow.identity.username_of(account_id)
     return {
         "format": EXPORT_FORMAT,
         "exported_at": (now or utcnow()).isoformat(),
@@ -90,8 +90,8 @@ def erase_person(store: Store, account_id: int, now: datetime | None = None) -> 
         for consent in uow.consents.for_account(account_id):
             if consent.active:
                 uow.consents.revoke(consent.id, now, by="person")
-        uow.web.delete_credentials(account_id)
-        uow.web.revoke_user_tokens(account_id, now)
+        uow.identity.delete_credentials(account_id)
+        uow.identity.revoke_user_tokens(account_id, now)
         uow.memberships.remove_all(account_id)
         uow.privacy.erase(account_id, now)
     return {"status": "erased", "erased_at": now.isoformat()}

@@ -14,10 +14,8 @@ import time
 from array import array
 from bisect import bisect_right
 
-from sqlalchemy import select
-
+from tanhui.domain.ledger import ASSET_CO2E
 from tanhui.store import Store
-from tanhui.store.schema import ledger_accounts
 
 TTL_S = 60.0
 
@@ -27,19 +25,8 @@ _lock = threading.Lock()
 
 
 def _load(store: Store, scheme_id: str) -> array:
-    values = array("q")
-    with store.engine.connect() as conn:
-        rows = conn.execution_options(stream_results=True, yield_per=50_000).execute(
-            select(ledger_accounts.c.balance)
-            .where(
-                ledger_accounts.c.scheme_id == scheme_id,
-                ledger_accounts.c.asset == "CO2E",
-                ledger_accounts.c.owner_account_id.is_not(None),
-            )
-        )
-        for (balance,) in rows:
-            values.append(int(balance))
-    return array("q", sorted(values))
+    with store.unit_of_work(write=False) as uow:
+        return array("q", sorted(uow.ledger.people_balances(scheme_id, ASSET_CO2E)))
 
 
 def _refresh(store: Store, scheme_id: str) -> None:

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.schema import events
 
 DEFAULT_RAW_PAYLOAD_DAYS = 180
 
@@ -56,11 +53,6 @@ def purge_payloads(
         tz = ZoneInfo(scheme.timezone)
         day = as_of or now.astimezone(tz).date()
         before = datetime.combine(day - timedelta(days=days), time(), tz)
-        result = uow.conn.execute(
-            update(events)
-            .where(events.c.scheme_id == scheme_id, events.c.received_at < before, events.c.data.is_not(None))
-            .values(data=None)
-        )
-        report = PurgeReport(scheme_id, days, before, int(result.rowcount or 0))
+        report = PurgeReport(scheme_id, days, before, uow.events.purge_payloads(scheme_id, before))
         audit.record(uow, actor, "events.purge_payloads", f"as_of:{day.isoformat()}", report.to_dict(), scheme_id, now=now)
         return report

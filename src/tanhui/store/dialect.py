@@ -1,36 +1,106 @@
-"""The only place that knows which engine it talks to: statements that differ per dialect.
+"""The only place that knows which engine it talks to.
 
-Everything else in the store writes portable SQLAlchemy Core.
+``Dialect`` is the interface: everything that differs between SQLite and PostgreSQL is one of its
+methods, implemented by ``SqliteDialect`` and ``PostgresDialect``. ``dialect_for(url)`` picks one,
+once, when a ``Store`` opens; repositories, services, migrations and the CLI call its methods and
+never ask which engine they have. Everything else in the store writes portable SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import Connection, Select, String, Table, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import (
+    Connection, Engine, Select, String, Table, any_, bindparam, create_engine, event, func, literal_column, select, text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+from tanhui.errors import InvalidInput
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
+# Bound parameters per IN (...) list: well below SQLite's 32,766 and PostgreSQL's 65,535.
+IN_CHUNK = 900
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and route them through psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(normalise_url(url))
+    except ArgumentError:
+        raise InvalidInput("invalid_database_url", url=url) from None
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a database URL (``invalid_database_url`` for an engine Tanhui does not run on)."""
+    backend = parse_url(url).get_backend_name()
+    for kind in (SqliteDialect, PostgresDialect):
+        if kind.name == backend:
+            return kind()
+    raise InvalidInput("invalid_database_url", url=url)
+
+
+def embedded_file(url: str) -> str | None:
+    """The database file behind an embedded-engine URL ('' or ':memory:' when it has none); None
+    for a database server (backups of those are the server's tools: pg_dump)."""
+    return dialect_for(url).embedded_file(parse_url(url))
+
+
+def stores_naive_utc(sa_dialect: Any) -> bool:
+    """Whether the engine keeps datetimes without an offset (column types then bind naive UTC).
+
+    Asked by ``types.UTCDateTime`` with SQLAlchemy's own dialect object, which is all it is given.
+    """
+    return bool(sa_dialect.name == SqliteDialect.name)
 
 
 class Dialect:
-    def __init__(self, name: str) -> None:
-        if name not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database engine {name!r}")
-        self.name = name
-        self._last: tuple[datetime | None, str] = (None, "")
+    """What differs between the engines; one instance per ``Store``.
 
-    @property
-    def is_postgresql(self) -> bool:
-        return self.name == "postgresql"
+    ``name`` is for messages and logs only: code that behaves differently per engine adds a method
+    here instead of comparing names.
+    """
 
-    def for_update(self, query: Select[Any]) -> Select[Any]:
-        """Row locks on PostgreSQL; SQLite writers already hold the database lock (BEGIN IMMEDIATE)."""
-        return query.with_for_update() if self.is_postgresql else query
+    name: ClassVar[str]
+    batch_migrations: ClassVar[bool] = False  # alembic's render_as_batch (ALTER by copying tables)
+    row_lock: ClassVar[str] = ""  # appended to a raw SELECT that must lock the rows it reads
+    placeholder: ClassVar[str] = "?"  # the driver's parameter mark in exec_driver_sql
+
+    # -- connections -------------------------------------------------------------------------
+
+    def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
+        """The engine for ``url``, set up for Tanhui (``cache_mb``: the embedded engine's page cache)."""
+        raise NotImplementedError
+
+    def begin_repeatable_read(self, conn: Connection) -> None:
+        """Called first in a transaction that must read one consistent snapshot."""
+
+    def integrity_check(self, conn: Connection) -> str:
+        """'ok', or the engine's own report of a damaged database file."""
+        return "ok"
+
+    def embedded_file(self, url: URL) -> str | None:
+        return None
+
+    # -- statements --------------------------------------------------------------------------
+
+    def for_update(self, query: Select[Any], of: Any = None) -> Select[Any]:
+        """Lock the selected rows until the transaction ends (``of``: only that table's rows)."""
+        return query
 
     def in_values(self, column: Any, values: Sequence[Any]) -> Any:
         """``column IN (values)`` with the whole list in one bound parameter.
@@ -39,51 +109,144 @@ class Dialect:
         length: a tenth of the ingest path's time. One array (PostgreSQL) or one JSON text (SQLite,
         json_each) keeps the statement the same for every batch.
         """
-        if self.is_postgresql:
-            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-        if any(isinstance(v, str) and "\x00" in v for v in values):
-            return column.in_(list(values))  # json_each would end such a string at the NUL
-        listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
-        return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
+        raise NotImplementedError
+
+    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
+        """INSERT ... ON CONFLICT (cols) DO NOTHING."""
+        raise NotImplementedError
+
+    def epoch_bucket(self, column: Any, seconds: int) -> Any:
+        """SQL for ``floor(epoch seconds of a UTCDateTime column / seconds)``."""
+        raise NotImplementedError
 
     # -- the hot path's reads: the driver's own cursor, plain tuples -----------------------------
 
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run ``sql`` (``?`` placeholders, ``{IN}``-free) on the unit of work's own connection and
         return the driver's tuples, without SQLAlchemy's per-row work (a batch reads thousands)."""
-        raw = conn.connection.driver_connection
-        if self.is_postgresql:
-            with raw.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), tuple(params))
-                return cursor.fetchall()
-        return raw.execute(sql, tuple(params)).fetchall()
+        raise NotImplementedError
 
     def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """``fetch`` for a statement with one list: ``{IN}`` in ``sql`` stands for ``IN (values)``,
         bound as one parameter (see ``in_values``). ``{IN}`` comes before every other ``?``, whose
         values are ``params``."""
+        raise NotImplementedError
+
+    # -- the hot path's writes: plain DBAPI, values already in the driver's form ----------------
+
+    def bind_time(self, moment: datetime | None) -> Any:
+        """What UTCDateTime would bind for ``moment``."""
+        return moment
+
+    def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """INSERT many rows, skipping per-row SQLAlchemy work.
+
+        Callers pass values exactly as the column types would bind them (see ``bind_time`` and
+        ``canonical_json``); this is used only where a batch writes thousands of rows.
+        """
+        raise NotImplementedError
+
+    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+        """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
+        raise NotImplementedError
+
+    def add_counts(self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """INSERT the rows, or add their counters to the row already there (report projections).
+
+        Each row is the key values followed by the counter values, in the order given.
+        """
+        if not rows:
+            return
+        columns = [*keys, *counters]
+        added = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([self.placeholder] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}",
+            [tuple(r) for r in rows],
+        )
+
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+        """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
+        raise NotImplementedError
+
+    def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """Primary keys for rows about to be inserted by ``insert_rows``, in ascending order."""
+        raise NotImplementedError
+
+
+class SqliteDialect(Dialect):
+    """The embedded engine: one file, one writer at a time (BEGIN IMMEDIATE), WAL for readers."""
+
+    name = "sqlite"
+    batch_migrations = True
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, str] = (None, "")
+
+    def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
+        parsed = parse_url(url)
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can take the lock up front.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1000}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("tanhui_write") else "BEGIN")
+
+        return engine
+
+    # SQLite's transactions are already serialisable snapshots: begin_repeatable_read has nothing to do.
+
+    def integrity_check(self, conn: Connection) -> str:
+        return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+    def embedded_file(self, url: URL) -> str | None:
+        return url.database or ""
+
+    # Writers already hold the database lock (BEGIN IMMEDIATE): for_update and row_lock add nothing.
+
+    def in_values(self, column: Any, values: Sequence[Any]) -> Any:
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return column.in_(list(values))  # json_each would end such a string at the NUL
+        listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
+        return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
+
+    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+    def epoch_bucket(self, column: Any, seconds: int) -> Any:
+        return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {seconds}")
+
+    def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return _driver(conn).execute(sql, tuple(params)).fetchall()
+
+    def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if not values:
             return []
-        if self.is_postgresql:
-            return self.fetch(conn, sql.replace("{IN}", "= ANY(?)"), (list(values), *params))
         if any(isinstance(v, str) and "\x00" in v for v in values):
             found: list[tuple[Any, ...]] = []
-            for start in range(0, len(values), 900):  # json_each would end such a string at the NUL
-                part = list(values[start : start + 900])
+            for start in range(0, len(values), IN_CHUNK):  # json_each would end such a string at the NUL
+                part = list(values[start : start + IN_CHUNK])
                 found.extend(self.fetch(conn, sql.replace("{IN}", f"IN ({', '.join(['?'] * len(part))})"), (*part, *params)))
             return found
         return self.fetch(conn, sql.replace("{IN}", "IN (SELECT value FROM json_each(?))"), (orjson.dumps(list(values)).decode(), *params))
 
-    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
-        """INSERT ... ON CONFLICT (cols) DO NOTHING."""
-        maker = pg_insert if self.is_postgresql else sqlite_insert
-        return maker(table).on_conflict_do_nothing(index_elements=index_elements)
-
-    # -- the hot path: plain DBAPI executemany, values already in the driver's form ------------
-
     def bind_time(self, moment: datetime | None) -> Any:
-        """What UTCDateTime would bind: naive UTC text on SQLite, the aware datetime on PostgreSQL."""
-        if moment is None or self.is_postgresql:
+        """Naive UTC text, as UTCDateTime binds it."""
+        if moment is None:
             return moment
         last = self._last  # one tuple, swapped whole: threads sharing the store never see a torn pair
         if last[0] is moment:  # a batch binds its received_at / created_at once per row
@@ -93,80 +256,23 @@ class Dialect:
         return text_form
 
     def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """INSERT many rows (SQLite: the driver's executemany; PostgreSQL: COPY), skipping per-row
-        SQLAlchemy work.
-
-        Callers pass values exactly as the column types would bind them (see ``bind_time`` and
-        ``canonical_json``); this is used only where a batch writes thousands of rows.
-        """
+        """The driver's executemany."""
         if not rows:
-            return
-        if self.is_postgresql:
-            # COPY: one round trip for the whole batch, in the unit of work's own transaction.
-            import psycopg
-
-            raw = conn.connection.driver_connection
-            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-            try:
-                with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            except psycopg.IntegrityError as error:
-                # The raw cursor bypasses SQLAlchemy's wrapping: callers retry a unique-key race on
-                # sqlalchemy.exc.IntegrityError (two servers crediting one trip), so raise that.
-                raise IntegrityError(statement, None, error) from error
             return
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
         conn.exec_driver_sql(sql, list(rows))
 
     def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
-        """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
         if not rows:
-            return
-        if self.is_postgresql:
-            # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
-            # Keys are unique; callers lock the rows (in key order) before they update them.
-            conn.exec_driver_sql(
-                f"UPDATE {table.name} SET {set_column} = v.value FROM unnest(%s::{_pg_type(table, set_column)}[], "
-                f"%s::{_pg_type(table, key_column)}[]) AS v(value, key) WHERE {table.name}.{key_column} = v.key",
-                ([r[0] for r in rows], [r[1] for r in rows]),
-            )
             return
         conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = ? WHERE {key_column} = ?", list(rows))
 
-    def add_counts(self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """INSERT the rows, or add their counters to the row already there (report projections).
-
-        Each row is the key values followed by the counter values, in the order given.
-        """
-        if not rows:
-            return
-        mark = "%s" if self.is_postgresql else "?"
-        columns = [*keys, *counters]
-        added = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}",
-            [tuple(r) for r in rows],
-        )
-
     def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
-        """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
         found: list[Any] = []
         if not rows:
             return found
-        if self.is_postgresql:
-            # one array per column (in the rows' order): two parameters, not two per row
-            arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
-            result = conn.exec_driver_sql(
-                f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-                f"ON CONFLICT DO NOTHING RETURNING {returning}",
-                tuple([row[i] for row in rows] for i in range(len(columns))),
-            )
-            return [r[0] for r in result]
-        mark = "?"
-        one = f"({', '.join([mark] * len(columns))})"
-        size = max(1, 900 // len(columns))
+        one = f"({', '.join(['?'] * len(columns))})"
+        size = max(1, IN_CHUNK // len(columns))
         for start in range(0, len(rows), size):
             part = rows[start : start + size]
             result = conn.exec_driver_sql(
@@ -177,28 +283,111 @@ class Dialect:
             found.extend(r[0] for r in result)
         return found
 
-    def epoch_bucket(self, column: Any, seconds: int) -> Any:
-        """SQL for ``floor(epoch seconds of a UTCDateTime column / seconds)``."""
-        if self.is_postgresql:
-            return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {seconds}) AS BIGINT)")
-        return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {seconds}")
-
     def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
-        """Primary keys for rows about to be inserted by ``insert_rows``, in ascending order.
-
-        PostgreSQL draws them from the column's sequence; SQLite writers hold the database lock
-        (BEGIN IMMEDIATE), so the next ids after the current maximum are theirs.
-        """
+        """Writers hold the database lock (BEGIN IMMEDIATE), so the next ids after the current
+        maximum are theirs."""
         if count <= 0:
             return []
-        if self.is_postgresql:
-            rows = conn.execute(
-                text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
-                {"n": count},
-            )
-            return sorted(int(r[0]) for r in rows)
         start = int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()) + 1
         return list(range(start, start + count))
+
+
+class PostgresDialect(Dialect):
+    """The server engine (psycopg 3): row locks, arrays as parameters, COPY for bulk inserts."""
+
+    name = "postgresql"
+    row_lock = " FOR UPDATE"
+    placeholder = "%s"
+
+    def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
+        # prepare_threshold=None: every statement is planned with its real values; a cached generic
+        # plan for "event_id IN (...)" chose a sequential scan as the table grew.
+        return create_engine(
+            parse_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+        )
+
+    def begin_repeatable_read(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def for_update(self, query: Select[Any], of: Any = None) -> Select[Any]:
+        return query.with_for_update() if of is None else query.with_for_update(of=of)
+
+    def in_values(self, column: Any, values: Sequence[Any]) -> Any:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+    def epoch_bucket(self, column: Any, seconds: int) -> Any:
+        return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {seconds}) AS BIGINT)")
+
+    def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with _driver(conn).cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), tuple(params))
+            return cursor.fetchall()
+
+    def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if not values:
+            return []
+        return self.fetch(conn, sql.replace("{IN}", "= ANY(?)"), (list(values), *params))
+
+    def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY: one round trip for the whole batch, in the unit of work's own transaction."""
+        if not rows:
+            return
+        import psycopg
+
+        raw = _driver(conn)
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as error:
+            # The raw cursor bypasses SQLAlchemy's wrapping: callers retry a unique-key race on
+            # the store's UniqueViolation (two servers crediting one trip), so raise that.
+            raise IntegrityError(statement, None, error) from error
+
+    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+        if not rows:
+            return
+        # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
+        # Keys are unique; callers lock the rows (in key order) before they update them.
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {set_column} = v.value FROM unnest(%s::{_pg_type(table, set_column)}[], "
+            f"%s::{_pg_type(table, key_column)}[]) AS v(value, key) WHERE {table.name}.{key_column} = v.key",
+            ([r[0] for r in rows], [r[1] for r in rows]),
+        )
+
+    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+        if not rows:
+            return []
+        # one array per column (in the rows' order): two parameters, not two per row
+        arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT DO NOTHING RETURNING {returning}",
+            tuple([row[i] for row in rows] for i in range(len(columns))),
+        )
+        return [r[0] for r in result]
+
+    def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """Drawn from the column's sequence."""
+        if count <= 0:
+            return []
+        rows = conn.execute(
+            text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        )
+        return sorted(int(r[0]) for r in rows)
+
+
+def _driver(conn: Connection) -> Any:
+    """The driver's own connection (sqlite3 or psycopg) under the unit of work's connection."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection was closed")
+    return raw
 
 
 def _pg_type(table: Table, column: str) -> str:

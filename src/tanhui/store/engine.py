@@ -1,98 +1,72 @@
-"""Engine set-up: SQLite pragmas and immediate write transactions; PostgreSQL via psycopg 3."""
+"""The store's entry point: ``Store`` owns the engine and its dialect, and hands out units of work."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import inspect
 
 from tanhui.config import Settings
-from tanhui.errors import InvalidInput, TanhuiError
-from tanhui.store.dialect import Dialect
+from tanhui.errors import TanhuiError
+from tanhui.store.dialect import SQLITE_CACHE_MB, dialect_for, normalise_url, parse_url
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+if TYPE_CHECKING:
+    from tanhui.store.uow import UnitOfWork
 
-
-def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs and route them through psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
-
-
-def _make_engine(url: str, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> Engine:
-    try:
-        parsed = make_url(normalise_url(url))
-    except ArgumentError:
-        raise InvalidInput("invalid_database_url", url=url) from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine, sqlite_cache_mb)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        # prepare_threshold=None: every statement is planned with its real values; a cached generic
-        # plan for "event_id IN (...)" chose a sequential scan as the table grew.
-        return create_engine(
-            parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None}
-        )
-    raise InvalidInput("invalid_database_url", url=url)
-
-
-def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can take the lock up front.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1000}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("tanhui_write") else "BEGIN")
+ISOLATION_LEVELS = (None, "repeatable_read")
 
 
 class Store:
-    """The engine plus the dialect; hands out units of work."""
+    """The engine plus the dialect (chosen once, from the URL); hands out units of work."""
 
     def __init__(self, url: str, *, sqlite_cache_mb: int = SQLITE_CACHE_MB) -> None:
         self.url = normalise_url(url)
-        self.engine = _make_engine(url, sqlite_cache_mb)
-        self.dialect = Dialect(self.engine.dialect.name)
+        self.dialect = dialect_for(url)
+        self.engine = self.dialect.create_engine(self.url, sqlite_cache_mb)
 
     @contextmanager
-    def unit_of_work(self, write: bool = True, isolation: str | None = None) -> Iterator["UnitOfWork"]:
-        """One transaction. ``isolation="repeatable_read"`` gives one consistent snapshot for long
-        reads (verifiers) on PostgreSQL; SQLite's transactions are already serialisable snapshots."""
+    def unit_of_work(self, write: bool = True, isolation: str | None = None) -> Iterator[UnitOfWork]:
+        """One transaction, committed only if the ``with`` block completes.
+
+        The rule: the transaction commits when the block's body runs to its end (or leaves it by
+        ``return``/``break``); any exception raised in it, including ``BaseException`` such as
+        ``KeyboardInterrupt`` or the ``GeneratorExit`` of an abandoned generator, rolls everything
+        back, and nothing the block wrote is kept. A service that catches an error inside the block
+        and carries on still commits what it wrote.
+
+        ``write=False`` opens a read transaction (SQLite: a deferred BEGIN that takes no write lock).
+        ``isolation="repeatable_read"`` gives one consistent snapshot for long reads (verifiers);
+        the dialect sets it up where the engine needs it.
+        """
         from tanhui.store.uow import UnitOfWork
 
-        if isolation not in (None, "repeatable_read"):
+        if isolation not in ISOLATION_LEVELS:
             raise ValueError(f"unknown isolation level {isolation!r}")
         with self.engine.connect() as conn:
             conn.info["tanhui_write"] = write
             try:
-                with conn.begin():
-                    if isolation == "repeatable_read" and self.dialect.is_postgresql:
-                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                transaction = conn.begin()
+                completed = False
+                try:
+                    if isolation == "repeatable_read":
+                        self.dialect.begin_repeatable_read(conn)
                     yield UnitOfWork(conn, self.dialect)
+                    completed = True  # reached only when the with-body finished without an exception
+                finally:
+                    if completed:
+                        transaction.commit()
+                    elif transaction.is_active:
+                        transaction.rollback()
             finally:
                 conn.info.pop("tanhui_write", None)
+
+    def integrity_check(self) -> str:
+        """'ok', or the engine's report of a damaged database file (restores run it on the copy)."""
+        with self.engine.connect() as conn:
+            return self.dialect.integrity_check(conn)
 
     def is_initialised(self) -> bool:
         return inspect(self.engine).has_table("journal_entries")
@@ -111,4 +85,9 @@ def open_store(url: str | None = None) -> Store:
 
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
-    return make_url(normalise_url(url)).render_as_string(hide_password=True) if url else os.devnull
+    return parse_url(url).render_as_string(hide_password=True) if url else os.devnull
+
+
+def server_address(url: str) -> str:
+    """The URL as libpq tools (pg_dump, pg_restore) take it, without the password."""
+    return parse_url(url).set(drivername="postgresql").render_as_string(hide_password=True).replace(":***@", "@")

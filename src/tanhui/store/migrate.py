@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from tanhui.store.engine import Store
 
@@ -29,7 +30,27 @@ def check(store: Store) -> None:
 
 
 def current(store: Store) -> str | None:
+    """The database's revision (None: no Tanhui schema); raises if the database does not answer."""
     from alembic.runtime.migration import MigrationContext
 
     with store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+def head() -> str | None:
+    """The newest revision this version of Tanhui knows."""
+    return _scripts().get_current_head()
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations."""
+    try:
+        return _scripts().get_revision(revision) is not None
+    except Exception:  # alembic raises for unknown or malformed ids
+        return False

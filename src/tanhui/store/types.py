@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Text
 from sqlalchemy.types import TypeDecorator
 
 from tanhui.domain.canonical import canonical_json
+from tanhui.store.dialect import stores_naive_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -24,7 +25,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
         value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.replace(tzinfo=None) if stores_naive_utc(dialect) else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:

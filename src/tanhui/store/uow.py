@@ -1,6 +1,11 @@
 """A unit of work is one transaction; its repositories share the connection.
 
-Leaving the ``with store.unit_of_work()`` block commits; an exception rolls everything back.
+The rule (``Store.unit_of_work``): the transaction rolls back unless the ``with`` block completed.
+It commits only when the block's body ran to its end; any exception leaving the block, including
+``BaseException`` (``KeyboardInterrupt``, ``GeneratorExit``), rolls back everything written in it.
+
+Services use the repositories (``uow.ledger``, ``uow.events``, ...) and nothing else: the
+connection and the dialect are the repositories' business.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from tanhui.store.repositories.accounts import AccountRepository
 from tanhui.store.repositories.audit import AuditRepository
 from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
+from tanhui.store.repositories.identity import IdentityRepository
 from tanhui.store.repositories.ledger import LedgerRepository
 from tanhui.store.repositories.market import MarketRepository
 from tanhui.store.repositories.memberships import MembershipRepository
@@ -21,7 +27,6 @@ from tanhui.store.repositories.privacy import PrivacyRepository
 from tanhui.store.repositories.registry import RegistryRepository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.repositories.schemes import SchemeRepository
-from tanhui.store.repositories.web import WebRepository
 
 
 class UnitOfWork:
@@ -38,7 +43,7 @@ class UnitOfWork:
         self.organisations = OrganisationRepository(conn, dialect)
         self.registry = RegistryRepository(conn, dialect)
         self.memberships = MembershipRepository(conn, dialect)
-        self.web = WebRepository(conn, dialect)
+        self.identity = IdentityRepository(conn, dialect)
         self.reports = ReportRepository(conn, dialect)
         self.privacy = PrivacyRepository(conn, dialect)
         self.audit = AuditRepository(conn, dialect)

@@ -15,7 +15,7 @@ with store.engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=store.dialect.name == "sqlite",
+        render_as_batch=store.dialect.batch_migrations,
         compare_type=True,
     )
     with context.begin_transaction():

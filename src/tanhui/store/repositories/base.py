@@ -5,12 +5,11 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from tanhui.store.dialect import Dialect
+from tanhui.store.dialect import IN_CHUNK, Dialect
 
 T = TypeVar("T")
 
-# Bound parameters per IN (...) list: well below SQLite's 32,766 and PostgreSQL's 65,535.
-IN_CHUNK = 900
+__all__ = ["IN_CHUNK", "Repository", "chunks"]
 
 
 def chunks(items: Sequence[T] | Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:

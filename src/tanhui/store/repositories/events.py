@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 
 from tanhui.store.repositories.base import Repository
@@ -76,10 +77,24 @@ class EventRepository(Repository):
             sorted(set(account_ids)), (day_from, day_to),
         )
 
+    def bind_time(self, moment: datetime | None) -> Any:
+        """A time as ``add_many`` takes it (what the column type would bind on this engine)."""
+        return self.dialect.bind_time(moment)
+
     def add_many(self, rows: list[tuple[Any, ...]]) -> None:
         """The batch's audit rows, in EVENT_COLUMNS order with values as the columns bind them
-        (times through Dialect.bind_time, JSON as canonical text): the driver's executemany / COPY."""
+        (times through ``bind_time``, JSON as canonical text): the driver's executemany / COPY."""
         self.dialect.insert_rows(self.conn, events, EVENT_COLUMNS, rows)
+
+    def purge_payloads(self, scheme_id: str, received_before: datetime) -> int:
+        """Null the raw partner payload (``data``) of the scheme's events received before a moment;
+        returns how many were purged (already purged ones are not counted again)."""
+        result = self.conn.execute(
+            update(events)
+            .where(events.c.scheme_id == scheme_id, events.c.received_at < received_before, events.c.data.is_not(None))
+            .values(data=None)
+        )
+        return int(result.rowcount or 0)
 
     def totals_for_account(self, account_id: int) -> dict[str, dict[str, int]]:
         result = self.conn.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -200,7 +201,7 @@ class LedgerRepository(Repository):
         return _entry(row, self._postings_of([row.id])[row.id])
 
     def entries_by_keys(self, scheme_id: str, keys: Sequence[str]) -> dict[str, JournalEntry]:
-        rows = []
+        rows: list[Any] = []
         for batch in chunks(keys):
             rows.extend(
                 self.conn.execute(
@@ -239,6 +240,32 @@ class LedgerRepository(Repository):
         if scheme_id is not None:
             query = query.where(journal_chains.c.scheme_id == scheme_id)
         return {row.id: (row.seq, row.head_hash) for row in self.conn.execute(query)}
+
+    def chain_ids(self, scheme_id: str) -> list[str]:
+        """The scheme's hash chains, in id order."""
+        query = select(journal_chains.c.id).where(journal_chains.c.scheme_id == scheme_id).order_by(journal_chains.c.id)
+        return [row[0] for row in self.conn.execute(query)]
+
+    def chain_head_before(self, chain_id: str, before: datetime) -> tuple[int, str] | None:
+        """(seq, entry hash) of the chain's last entry recorded before a moment; None if it had none."""
+        row = self.conn.execute(
+            select(journal_entries.c.seq, journal_entries.c.entry_hash)
+            .where(journal_entries.c.chain_id == chain_id, journal_entries.c.created_at < before)
+            .order_by(journal_entries.c.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.seq), row.entry_hash)
+
+    def people_balances(self, scheme_id: str, asset: str, batch: int = 50_000) -> Iterator[int]:
+        """Every person's balance of one asset in the scheme, unordered, streamed in batches (a
+        scheme has millions: nothing holds them all but the caller)."""
+        query = select(ledger_accounts.c.balance).where(
+            ledger_accounts.c.scheme_id == scheme_id,
+            ledger_accounts.c.asset == asset,
+            ledger_accounts.c.owner_account_id.is_not(None),
+        )
+        for (balance,) in self.conn.execute(query.execution_options(stream_results=True, yield_per=batch)):
+            yield int(balance)
 
     def stream_journal(
         self, scheme_id: str | None = None, partition_size: int = 5000
@@ -370,9 +397,8 @@ class LedgerRepository(Repository):
                 accounts[row.id] = _account(row)
         balances: dict[int, int] = {}
         tracked = sorted(i for i, a in accounts.items() if a.tracked)
-        lock = " FOR UPDATE" if self.dialect.is_postgresql else ""
         for account_id, balance in self.dialect.fetch_in(
-            self.conn, f"SELECT id, balance FROM ledger_accounts WHERE id {{IN}} ORDER BY id{lock}", tracked
+            self.conn, f"SELECT id, balance FROM ledger_accounts WHERE id {{IN}} ORDER BY id{self.dialect.row_lock}", tracked
         ):
             balances[account_id] = int(balance)
         return accounts, balances

@@ -156,6 +156,11 @@ class MarketRepository(Repository):
             ).scalar_one()
         )
 
+    def pool_ever_used(self, item_pk: int) -> bool:
+        """Whether the item ever had merchant codes imported (used or not)."""
+        found = self.conn.execute(select(coupon_codes.c.item_id).where(coupon_codes.c.item_id == item_pk).limit(1)).first()
+        return found is not None
+
     # -- orders -----------------------------------------------------------------------------
     def add_order(self, values: dict[str, Any], by: str) -> int:
         order_pk = int(self.conn.execute(insert(orders).values(**values).returning(orders.c.id)).scalar_one())
@@ -176,8 +181,8 @@ class MarketRepository(Repository):
 
     def order(self, public_id: str, lock: bool = False) -> OrderRow | None:
         query = self._orders().where(orders.c.public_id == public_id)
-        if lock and self.dialect.is_postgresql:
-            query = query.with_for_update(of=orders)
+        if lock:
+            query = self.dialect.for_update(query, of=orders)
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,10 +60,10 @@ class PartnerRepository(Repository):
     def set_status(self, pk: int, status: str) -> None:
         self.conn.execute(update(partners).where(partners.c.pk == pk).values(status=status))
 
-    def set_scenarios(self, pk: int, scenarios: list[str]) -> None:
+    def set_scenarios(self, pk: int, scenarios: builtins.list[str]) -> None:
         self.conn.execute(update(partners).where(partners.c.pk == pk).values(scenarios=scenarios))
 
-    def active_secrets(self, pk: int) -> list[str]:
+    def active_secrets(self, pk: int) -> builtins.list[str]:  # `list` here is the method above
         rows = self.conn.execute(
             select(partner_secrets.c.secret)
             .where(partner_secrets.c.partner_pk == pk, partner_secrets.c.retired_at.is_(None))

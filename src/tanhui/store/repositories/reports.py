@@ -190,7 +190,7 @@ class ReportRepository(Repository):
             counted[(scheme_id, bucket(created_at), account_id % ACCOUNT_SHARDS)][0] += 1
             if erased_at is not None:
                 counted[(scheme_id, bucket(erased_at), account_id % ACCOUNT_SHARDS)][1] += 1
-        return [(*key, *values) for key, values in sorted(counted.items())]
+        return [(scheme, at, shard, r, e) for (scheme, at, shard), (r, e) in sorted(counted.items())]
 
     def rebuild(self) -> dict[str, int]:
         """Rewrite every projection from the events, check-ins, postings and accounts (rows written per table)."""

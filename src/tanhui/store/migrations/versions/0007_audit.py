@@ -10,6 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import tanhui.store.types
+from tanhui.store.migrations._frozen import append_only_triggers, drop_append_only_triggers
 
 
 revision = '0007'
@@ -31,26 +32,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_scheme_id_id', ['scheme_id', 'id'], unique=False)
-    if op.get_context().dialect.name == "postgresql":
-        # tanhui_append_only() is created by 0001 for the journal tables
-        op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-            "FOR EACH ROW EXECUTE FUNCTION tanhui_append_only()"
-        )
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_log_no_{action.lower()} BEFORE {action} ON audit_log "
-                "BEGIN SELECT RAISE(ABORT, 'tanhui: audit_log is append-only'); END"
-            )
+    append_only_triggers(["audit_log"])  # PostgreSQL: tanhui_append_only() from 0001
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
-    else:
-        for action in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS audit_log_no_{action}")
+    drop_append_only_triggers(["audit_log"])
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_scheme_id_id')
     op.drop_table('audit_log')

@@ -1,4 +1,4 @@
-"""Sign-in records of the web application: people's credentials, operators and their tokens."""
+"""Who may sign in: people's credentials and sessions (user tokens), operators and their tokens."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class OperatorScope:
     username: str | None = None  # the operator's, for the audit log; None for a token issued by the CLI
 
 
-class WebRepository(Repository):
+class IdentityRepository(Repository):
     # -- people --------------------------------------------------------------------------
     def add_credentials(self, account_id: int, username: str, password_hash: str, now: datetime) -> None:
         self.conn.execute(

@@ -1,0 +1,48 @@
+"""The values the store hands out, importable without reaching into the repositories.
+
+Services and adapters name these types (in signatures, ``isinstance`` checks) and constants; they
+get the values themselves from ``uow.<repository>`` methods. The definitions live beside the
+queries that build them; this module is their one public address.
+"""
+
+from __future__ import annotations
+
+from tanhui.store.repositories.accounts import AccountRow
+from tanhui.store.repositories.audit import AuditRow
+from tanhui.store.repositories.consents import ConsentRow, Link
+from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
+from tanhui.store.repositories.identity import OperatorRow, OperatorScope
+from tanhui.store.repositories.ledger import Appended
+from tanhui.store.repositories.market import OrderRow
+from tanhui.store.repositories.memberships import Standing
+from tanhui.store.repositories.organisations import OrganisationRow
+from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
+from tanhui.store.repositories.reports import Drift, FactKey, bucket
+from tanhui.store.repositories.schemes import chain_id
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "AccountRow",
+    "Appended",
+    "AuditRow",
+    "BatchRow",
+    "BlockRow",
+    "ConsentRow",
+    "Drift",
+    "EligibleEvent",
+    "FactKey",
+    "Head",
+    "Link",
+    "MovementRow",
+    "OperatorRow",
+    "OperatorScope",
+    "OrderRow",
+    "OrganisationRow",
+    "PartnerRow",
+    "RetirementRow",
+    "Standing",
+    "StoredOutcome",
+    "bucket",
+    "chain_id",
+]
