@@ -30,15 +30,9 @@ _head: list[str] = []
 def head_revision() -> str:
     """The newest migration this code ships (computed once per process)."""
     if not _head:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
+        from tanhui.store import migrate
 
-        from tanhui.store.migrate import MIGRATIONS
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        _head.append(head or "")
+        _head.append(migrate.head() or "")
     return _head[0]
 
 
