@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from tanhui.cli.output import console, say
+from tanhui.lifecycle import terminate_on_sigterm
 
 
 def demo(
@@ -29,12 +30,14 @@ def demo(
     migrate.upgrade(store)
     store.dispose()
     log = database.with_suffix(".server.log")
+    terminate_on_sigterm()  # SIGTERM runs the same clean-up as Ctrl-C: the server stops with the demo
     server = city.start_server(url, host, port if serve else city.free_port(), log)
     base = f"http://{host}:{port}" if serve else None
     try:
         result = city.build(url, people_count=people, days=days, seed=seed, base_url=base or _base(server), console=console)
     except BaseException:
         server.terminate()
+        server.wait(timeout=30)
         raise
     say(
         f"演示城市已建成（{result.seconds:.0f} 秒）：{result.people} 人，{result.days} 天，上报 {result.events_sent} 条，"

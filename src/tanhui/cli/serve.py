@@ -10,6 +10,7 @@ import uvicorn
 
 from tanhui import logging as tanhui_logging
 from tanhui import metrics
+from tanhui.lifecycle import end_with_parent_from_env
 from tanhui.store import migrate, open_store
 
 log = logging.getLogger("tanhui.serve")
@@ -21,6 +22,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (they share the database)."),
 ) -> None:
     """Serve the HTTP API and pages with uvicorn (uvloop + httptools); logs are JSON lines on stderr."""
+    end_with_parent_from_env()  # started by `tanhui demo`: stop with it
     level = tanhui_logging.level_from_env()
     tanhui_logging.configure(level)
     store = open_store()

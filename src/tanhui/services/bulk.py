@@ -33,10 +33,14 @@ class ImportFailed(TanhuiError):
 
 
 def _worker(index: int, count: int, database_url: str, partner_id: str, turns: list[Any], inbox: Any, outbox: Any) -> None:
+    from tanhui.lifecycle import end_with_parent
     from tanhui.services import ingest
     from tanhui.services.methodologies import default_library
     from tanhui.store import SQLITE_CACHE_MB, Store
 
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        end_with_parent(parent.pid)  # a `kill -9` of the importer must not leave its workers running
     # The importer's memory stays one cache's worth. SQLite's automatic checkpoint stays in the
     # writers' commits: a checkpointing thread in the parent was tried and let the log grow to
     # ~550 MB per 10^5 events (the other process's reads keep it from restarting), and was slower.

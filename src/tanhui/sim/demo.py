@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tanhui.client import PartnerClient
 from tanhui.domain.schemes import DEFAULT_TIMEZONE
+from tanhui.lifecycle import PARENT_ENV
 from tanhui.services import consent, engagement, identity, market, scheme_file
 from tanhui.sim.population import PARTNERS, Person, people, simulate
 from tanhui.store import Store, migrate
@@ -71,7 +72,10 @@ def start_server(database_url: str, host: str, port: int, log: Path) -> subproce
     process = subprocess.Popen(
         [sys.executable, "-m", "tanhui.cli.main", "serve", "--host", host, "--port", str(port), "--workers", "2"],
         stdout=handle, stderr=subprocess.STDOUT,
-        env={**os.environ, "TANHUI_DATABASE_URL": database_url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000"},
+        env={
+            **os.environ, "TANHUI_DATABASE_URL": database_url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000",
+            PARENT_ENV: str(os.getpid()),  # the server ends with the demo, even after a kill -9
+        },
     )
     base = f"http://{host}:{port}"
     for _ in range(600):
