@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -34,7 +35,7 @@ class SchemeRepository(Repository):
         row = self.conn.execute(select(schemes).where(schemes.c.id == scheme_id)).first()
         return None if row is None else _scheme(row)
 
-    def update(self, scheme_id: str, name: str, settings: dict) -> None:  # type: ignore[type-arg]
+    def update(self, scheme_id: str, name: str, settings: dict[str, Any]) -> None:
         from sqlalchemy import update
 
         self.conn.execute(update(schemes).where(schemes.c.id == scheme_id).values(name=name, settings=settings))
