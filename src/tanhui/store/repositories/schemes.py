@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 
 from tanhui.domain.ledger import GENESIS_HASH
 from tanhui.domain.schemes import Scheme
@@ -44,5 +44,5 @@ class SchemeRepository(Repository):
         return [_scheme(row) for row in self.conn.execute(select(schemes).order_by(schemes.c.id))]
 
 
-def _scheme(row: object) -> Scheme:
-    return Scheme(row.id, row.name, row.timezone, row.settings, row.created_at)  # type: ignore[attr-defined]
+def _scheme(row: Row[Any]) -> Scheme:
+    return Scheme(row.id, row.name, row.timezone, row.settings, row.created_at)
