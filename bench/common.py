@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,14 @@ SCENARIOS = "bus_ride,metro_ride,walking,cycling,clean_plate,recycling"
 def machine() -> str:
     cores = os.cpu_count()
     try:
-        mem_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+        with open("/proc/meminfo") as meminfo:
+            mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
         mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration):
         mem = "?"
     cpu = "?"
-    try:
-        cpu = next(line for line in open("/proc/cpuinfo") if line.startswith("model name")).split(":", 1)[1].strip()
-    except (OSError, StopIteration):
-        pass
+    with suppress(OSError, StopIteration), open("/proc/cpuinfo") as cpuinfo:
+        cpu = next(line for line in cpuinfo if line.startswith("model name")).split(":", 1)[1].strip()
     return f"{cores} cores ({cpu}), {mem} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 

@@ -87,7 +87,7 @@ def record_batch(outcome: Any, scheme_id: str, events: Sequence[Any]) -> None:
     """Count one committed batch: its results (aligned with ``events``) and the postings it wrote."""
     tally: Tally[tuple[str, str, str]] = Tally()
     postings: Tally[str] = Tally()
-    for raw, result in zip(events, outcome.results):
+    for raw, result in zip(events, outcome.results, strict=True):
         status = result.get("status")
         tally[(_scenario_label(raw), code_label(status), code_label(result.get("reason")) if result.get("reason") else "none")] += 1
         if status == "credited":

@@ -295,9 +295,9 @@ def test_non_api_error_bodies_and_http_date_retry_after() -> None:
     assert (raised.value.code, raised.value.message) == ("http_429", "slow down")
     assert raised.value.retry_after is not None and 100 < raised.value.retry_after <= 120
 
-    with client_for(Recorder(lambda request: httpx.Response(200, text="not json"))) as client:
-        with pytest.raises(TanhuiAPIError) as raised:
-            client.account("u1")
+    not_json = Recorder(lambda request: httpx.Response(200, text="not json"))
+    with client_for(not_json) as client, pytest.raises(TanhuiAPIError) as raised:
+        client.account("u1")
     assert raised.value.code == "invalid_response"
 
 

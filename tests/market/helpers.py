@@ -23,7 +23,7 @@ def open_shop(store: Store, scheme_id: str, people: int = 2, points_each: int = 
     with store.unit_of_work(write=False) as uow:
         issuance = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_ISSUANCE).id
     ids, points = [], []
-    for i in range(people):
+    for _ in range(people):
         account_id = accounts.open_account(store, scheme_id)
         points_account = ledger.holdings(store, account_id).points_account_id
         if points_each:

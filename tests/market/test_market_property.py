@@ -110,7 +110,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             assert held >= 0 and redeemed >= 0 and expired >= 0
             for o in stored.values():
                 assert (o.settle_entry_id is None) == (o.status in ("pending", "shipped"))
-            for index, shelf_item in enumerate(self.items):
+            for shelf_item in self.items:
                 stock = market.get_item(store, shelf_item.public_id).stock
                 taken = sum(o.quantity for o in stored.values() if o.item_id == shelf_item.id and o.status != "cancelled")
                 assert stock >= 0 and stock + taken == SHELF

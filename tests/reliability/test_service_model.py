@@ -165,7 +165,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         def report_batch(self, batch: list[dict[str, Any]]) -> None:
             outcome = ingest.ingest_events(store, self.partner, batch, nonce=uuid.uuid4().hex, now=self.now)
             assert len(outcome.results) == len(batch)
-            for payload, got in zip(batch, outcome.results):
+            for payload, got in zip(batch, outcome.results, strict=True):
                 self._check_event(payload, got)
             FIGURES["events"] += len(batch)
 

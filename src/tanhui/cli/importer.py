@@ -4,6 +4,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -63,8 +64,8 @@ def import_events(
                     read.append((pending, count, size))
                     yield pending
 
-            def settle(lines: list[tuple[int, object | None, str | None]], results: Iterable[dict[str, object]]) -> None:
-                outcome = iter(results)
+            def settle(lines: list[tuple[int, object | None, str | None]], batch_results: Iterable[dict[str, Any]]) -> None:
+                outcome = iter(batch_results)
                 for line, _event, problem in lines:
                     item = next(outcome) if problem is None else _unreadable(problem)
                     _tally(item, totals, reasons)
@@ -77,7 +78,7 @@ def import_events(
             source = chunks()
             first = list(itertools.islice(source, 2))
             if workers > 1 and len(first) > 1:  # a file of one batch gains nothing from a second process
-                outcomes: Iterator[list[dict[str, object]]] = bulk.import_batches(
+                outcomes: Iterator[list[dict[str, Any]]] = bulk.import_batches(
                     store.url, found.id, (readable(lines) for lines in itertools.chain(first, source)), workers=workers
                 )
             else:
@@ -85,9 +86,9 @@ def import_events(
                     ingest.ingest_events(store, found, events).results if events else []
                     for events in (readable(lines) for lines in itertools.chain(first, source))
                 )
-            for results in outcomes:
+            for batch_results in outcomes:  # not `results`: that is the --results file, named at the end
                 lines, count, position = read.pop(0)
-                settle(lines, results)
+                settle(lines, batch_results)
                 progress.update(task, completed=position, events=count)
             progress.update(task, completed=size)
     finally:
@@ -109,7 +110,7 @@ def import_events(
         say(f"逐条结果已写入 {results}", f"results written to {results}")
 
 
-def _unreadable(problem: str) -> dict[str, object]:
+def _unreadable(problem: str) -> dict[str, Any]:
     return {"event_id": None, "status": "rejected", "reason": "invalid_data", "carbon_g": 0, "points": 0,
             "methodology": None, "details": {"line": problem}}
 
@@ -121,12 +122,12 @@ def _format(file: Path) -> str:
         raise InvalidInput("invalid_request", details={"format": "use --format jsonl|csv"}) from None
 
 
-def _tally(item: dict[str, object], totals: dict[str, int], reasons: dict[str, int]) -> None:
+def _tally(item: dict[str, Any], totals: dict[str, int], reasons: dict[str, int]) -> None:
     status = str(item["status"])
     totals[status] += 1
     if status == "credited":
-        totals["carbon_g"] += int(item["carbon_g"])  # type: ignore[arg-type]
-        totals["points"] += int(item["points"])  # type: ignore[arg-type]
+        totals["carbon_g"] += int(item["carbon_g"])
+        totals["points"] += int(item["points"])
     if status == "rejected":
         reason = str(item["reason"])
         reasons[reason] = reasons.get(reason, 0) + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -13,8 +13,12 @@ from tanhui.services import reports
 
 router = APIRouter(tags=["operator"])
 
-STATS_KEYS = ("registered_users", "daily_active_users", "points_issued", "points_redeemed", "carbon_g_total", "events_credited",
-              "by_scenario", "series", "from", "to")
+# the API's fields: every figure of reports.Stats but the scheme id, which is in the path
+StatsKey = Literal[
+    "registered_users", "daily_active_users", "points_issued", "points_redeemed", "carbon_g_total", "events_credited",
+    "by_scenario", "series", "from", "to",
+]
+STATS_KEYS: tuple[StatsKey, ...] = get_args(StatsKey)
 
 
 @router.get("/v1/admin/schemes/{scheme_id}/stats")

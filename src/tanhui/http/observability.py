@@ -133,9 +133,10 @@ class RequestObservability:
                 message = {**message, "headers": headers}
                 if status == 401:
                     error_body = []
-            elif message["type"] == "http.response.body" and error_body is not None:
-                if sum(map(len, error_body)) < _ERROR_BODY_MAX:
-                    error_body.append(message.get("body", b""))
+            elif (
+                message["type"] == "http.response.body" and error_body is not None and sum(map(len, error_body)) < _ERROR_BODY_MAX
+            ):
+                error_body.append(message.get("body", b""))
             await send(message)
 
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypedDict
 
 from tanhui.domain.engagement import AccountStats, badges_for
 from tanhui.domain.schemes import DEFAULT_TIMEZONE
@@ -23,7 +24,43 @@ def open_account(
         return uow.accounts.open(scheme_id, now or utcnow(), kind=kind, display_name=display_name)
 
 
-def summary_in(uow: UnitOfWork, account_id: int, rank_of: Callable[[str, int], int]) -> dict[str, object]:
+class Badge(TypedDict):
+    code: str
+    title_zh: str
+    title_en: str
+
+
+class AccountSummary(TypedDict):
+    account_id: str
+    scheme_id: str
+    carbon_g_total: int
+    points_balance: int
+    events_credited: int
+    by_scenario: dict[str, dict[str, int]]  # scenario -> {"events", "carbon_g", "points"}
+    rank_in_scheme: int
+    streak: int
+    best_streak: int
+    badges: list[Badge]
+
+
+class HistoryItem(TypedDict):
+    id: str
+    event_id: str
+    scenario: str
+    occurred_at: str | None
+    received_at: str
+    carbon_g: int
+    points: int
+    methodology: str
+    explanation: Any  # the stored explanation record (JSON), as quantify wrote it
+
+
+class History(TypedDict):
+    events: list[HistoryItem]
+    next_cursor: str | None  # None on the last page
+
+
+def summary_in(uow: UnitOfWork, account_id: int, rank_of: Callable[[str, int], int]) -> AccountSummary:
     """The account's headline figures: totals, balance, events, rank in its scheme."""
     holdings = uow.ledger.holdings(account_id)
     if not holdings:
@@ -61,7 +98,7 @@ def _streaks(uow: UnitOfWork, account_id: int, scheme_id: str) -> tuple[int, int
     return (last[1] if today - last[0] <= 1 else 0), best
 
 
-def summary(store: Store, account_id: int) -> dict[str, object]:
+def summary(store: Store, account_id: int) -> AccountSummary:
     with store.unit_of_work(write=False) as uow:
         return summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
 
@@ -69,7 +106,7 @@ def summary(store: Store, account_id: int) -> dict[str, object]:
 HISTORY_LIMIT_MAX = 100
 
 
-def history(store: Store, account_id: int, cursor: str | None = None, limit: int = 20) -> dict[str, object]:
+def history(store: Store, account_id: int, cursor: str | None = None, limit: int = 20) -> History:
     """Credited behaviours, newest first, each with the calculation that credited it."""
     from tanhui.errors import InvalidInput
 
@@ -79,7 +116,7 @@ def history(store: Store, account_id: int, cursor: str | None = None, limit: int
         raise InvalidInput("invalid_request", details={"limit": f"1..{HISTORY_LIMIT_MAX}"})
     with store.unit_of_work(write=False) as uow:
         rows = uow.events.history(account_id, int(cursor) if cursor else None, limit + 1)
-    items = [
+    items: list[HistoryItem] = [
         {
             "id": str(r.id),
             "event_id": r.event_id,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TypedDict
 
 from tanhui.domain.schemes import validate_name
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.rows import OrganisationRow
+from tanhui.store.rows import OrganisationDict, OrganisationRow, Standing
 from tanhui.store.uow import UnitOfWork
 
 KINDS = ("company", "school", "community", "government", "group")
@@ -69,14 +70,32 @@ def join(store: Store, account_id: int, invite_code: str, now: datetime | None =
         return org
 
 
-def of_account(store: Store, account_id: int) -> list[dict[str, object]]:
+class MyOrganisation(OrganisationDict):
+    """One of a person's organisations, with its members' total and the person's place among them."""
+
+    members: int
+    carbon_g_total: int
+    my_rank: int
+    joined_at: str  # ISO 8601
+
+
+class OrganisationPage(TypedDict):
+    organisation: OrganisationRow
+    members: int
+    carbon_g_total: int
+    board: list[Standing]  # the members' leaderboard, largest first
+    place_in_scheme: int | None  # None when the organisation has no standing yet
+    organisations_in_scheme: int
+
+
+def of_account(store: Store, account_id: int) -> list[MyOrganisation]:
     """The person's organisations with members, total and the person's rank among the members."""
     with store.unit_of_work(write=False) as uow:
         holdings = uow.ledger.holdings(account_id)
         mine = uow.ledger.balance(holdings["CO2E"].id) if holdings else 0
         joined = uow.memberships.organisations_of(account_id)
         orgs = uow.organisations.by_ids({pk for pk, _ in joined})
-        out = []
+        out: list[MyOrganisation] = []
         for pk, joined_at in joined:
             members, carbon_g = uow.memberships.totals(pk)
             out.append({
@@ -86,7 +105,7 @@ def of_account(store: Store, account_id: int) -> list[dict[str, object]]:
         return out
 
 
-def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOARD_SIZE) -> dict[str, object]:
+def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOARD_SIZE) -> OrganisationPage:
     """An organisation's page: members, their total, the members' leaderboard, its place in the scheme."""
     with store.unit_of_work(write=False) as uow:
         org = get_in(uow, public_id, scheme_id)
@@ -100,12 +119,12 @@ def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOAR
     }
 
 
-def scheme_board(store: Store, scheme_id: str, limit: int | None = None) -> list[object]:
+def scheme_board(store: Store, scheme_id: str, limit: int | None = None) -> list[Standing]:
     with store.unit_of_work(write=False) as uow:
         return list(uow.memberships.organisation_board(scheme_id, limit))
 
 
-def members_of(store: Store, public_id: str, scheme_id: str, limit: int = 500, offset: int = 0) -> list[object]:
+def members_of(store: Store, public_id: str, scheme_id: str, limit: int = 500, offset: int = 0) -> list[Standing]:
     """The employer's view: every member with their reduction (the "employee carbon account")."""
     with store.unit_of_work(write=False) as uow:
         org = get_in(uow, public_id, scheme_id)

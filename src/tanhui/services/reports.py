@@ -10,9 +10,9 @@ events (docs/web.md, "Reports"). ``tanhui verify`` compares the counters with th
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE, SYSTEM_REDEEMED
@@ -54,12 +54,87 @@ def _utc(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tz).astimezone(timezone.utc)
 
 
+class ScenarioTotals(TypedDict):
+    events: int
+    carbon_g: int
+    points: int
+
+
+class DayPoint(TypedDict):
+    date: str  # ISO day in the scheme's time zone
+    carbon_g: int
+    events: int
+    active_users: int
+
+
+# "from" is a keyword: the functional form names it
+Stats = TypedDict("Stats", {
+    "scheme_id": str,
+    "from": str,
+    "to": str,
+    "registered_users": int,
+    "daily_active_users": int,
+    "points_issued": int,
+    "points_redeemed": int,
+    "carbon_g_total": int,
+    "events_credited": int,
+    "by_scenario": dict[str, ScenarioTotals],
+    "series": list[DayPoint],
+})
+
+
+class PartnerHealth(TypedDict):
+    partner_id: str
+    name: str
+    events: int
+    credited: int
+    rejected: int
+    carbon_g: int
+    points: int
+    reasons: dict[str, int]  # rejected events by reason, most frequent first
+    rejected_share: float
+    days: int  # days with at least one event
+    events_per_day: float
+    series: list[int]  # events per day of the period
+
+
+PartnersHealth = TypedDict("PartnersHealth", {"from": str, "to": str, "partners": list[PartnerHealth]})
+
+
+class ReviewRow(TypedDict):
+    id: int
+    partner_id: str
+    event_id: str
+    account_id: str | None
+    scenario: str
+    occurred_at: str | None
+    received_at: str
+    reason: str | None  # set on every rejection; the column allows none
+    details: Any  # the stored JSON, as the rejection wrote it
+    data: Any
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """What one pass over a scheme's period gives: every figure of the dashboard and the stats API."""
 
-    stats: dict[str, Any]
-    partners: list[dict[str, Any]]
+    stats: Stats
+    partners: list[PartnerHealth]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One partner's counts while the period's facts are summed."""
+
+    partner_id: str
+    name: str
+    events: int = 0
+    credited: int = 0
+    rejected: int = 0
+    carbon_g: int = 0
+    points: int = 0
+    reasons: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    per_day: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def overview(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> Period:
@@ -78,18 +153,14 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
         points_redeemed = -uow.reports.flow(redeemed, t0, t1)
         registered = uow.reports.registered(scheme_id, _utc(end + timedelta(days=1), tz))
         partner_rows = uow.partners.list(scheme_id)
-    by_scenario: dict[str, dict[str, int]] = {}
+    by_scenario: dict[str, ScenarioTotals] = {}
     daily: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    partners = {
-        p.pk: {"partner_id": p.id, "name": p.name, "events": 0, "credited": 0, "rejected": 0, "carbon_g": 0, "points": 0,
-               "reasons": defaultdict(int), "per_day": defaultdict(int)}
-        for p in partner_rows
-    }
+    partners = {p.pk: _Tally(p.id, p.name) for p in partner_rows}
     for day, scenario, partner_pk, status, reason, n, carbon_g, points in facts:
         p = partners.get(partner_pk)
         if p is not None:
-            p["events"] += n
-            p["per_day"][day] += n
+            p.events += n
+            p.per_day[day] += n
         if status == "credited":
             row = by_scenario.setdefault(scenario, {"events": 0, "carbon_g": 0, "points": 0})
             row["events"] += n
@@ -98,18 +169,18 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
             daily[day][0] += n
             daily[day][1] += carbon_g
             if p is not None:
-                p["credited"] += n
-                p["carbon_g"] += carbon_g
-                p["points"] += points
+                p.credited += n
+                p.carbon_g += carbon_g
+                p.points += points
         elif p is not None:
-            p["rejected"] += n
-            p["reasons"][reason or "unknown"] += n
-    series = [
+            p.rejected += n
+            p.reasons[reason or "unknown"] += n
+    series: list[DayPoint] = [
         {"date": date.fromordinal(o).isoformat(), "carbon_g": daily[o][1] if o in daily else 0,
          "events": daily[o][0] if o in daily else 0, "active_users": active.get(o, 0)}
         for o in range(lo, hi + 1)
     ]
-    stats = {
+    stats: Stats = {
         "scheme_id": scheme_id,
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -123,30 +194,30 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
         "series": series,
     }
     days = hi - lo + 1
-    health = []
-    for p in partners.values():
-        per_day = p.pop("per_day")
-        p["reasons"] = dict(sorted(p["reasons"].items(), key=lambda kv: -kv[1]))
-        p["rejected_share"] = p["rejected"] / p["events"] if p["events"] else 0.0
-        p["days"] = len(per_day)
-        p["events_per_day"] = p["events"] / days
-        p["series"] = [per_day.get(o, 0) for o in range(lo, hi + 1)]
-        health.append(p)
+    health: list[PartnerHealth] = [
+        {
+            "partner_id": p.partner_id, "name": p.name, "events": p.events, "credited": p.credited, "rejected": p.rejected,
+            "carbon_g": p.carbon_g, "points": p.points, "reasons": dict(sorted(p.reasons.items(), key=lambda kv: -kv[1])),
+            "rejected_share": p.rejected / p.events if p.events else 0.0, "days": len(p.per_day),
+            "events_per_day": p.events / days, "series": [p.per_day.get(o, 0) for o in range(lo, hi + 1)],
+        }
+        for p in partners.values()
+    ]
     return Period(stats, sorted(health, key=lambda p: -p["events"]))
 
 
-def stats(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> dict[str, Any]:
+def stats(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> Stats:
     """GET /v1/admin/schemes/{scheme_id}/stats (api-v1.md), exactly its fields."""
     return overview(store, scheme_id, day_from, day_to).stats
 
 
-def partners_health(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> dict[str, Any]:
+def partners_health(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> PartnersHealth:
     """Per partner: events, credited, rejected by reason, share rejected, events per day, reduction."""
     found = overview(store, scheme_id, day_from, day_to)
     return {"from": found.stats["from"], "to": found.stats["to"], "partners": found.partners}
 
 
-def review(store: Store, scheme_id: str, reason: str | None = None, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+def review(store: Store, scheme_id: str, reason: str | None = None, limit: int = 100, before: int | None = None) -> list[ReviewRow]:
     """Rejected events for an operator to look at, newest first (implausible ones by default first in the list)."""
     if reason is not None and reason not in REVIEW_REASONS and reason != "duplicate_event":
         raise InvalidInput("invalid_request", details={"reason": "unknown"})

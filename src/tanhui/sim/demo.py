@@ -195,7 +195,7 @@ def _join_organisations(store: Store, accounts: dict[int, int], orgs: list[Any],
     join = getattr(organisations, "join", None)
     if join is None:
         return
-    for index, account_id in accounts.items():
+    for account_id in accounts.values():
         if rng.random() < 0.7:
             org = orgs[rng.randrange(len(orgs))]
             join(store, account_id, org.invite_code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import orjson
 from sqlalchemy import (
@@ -24,6 +24,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from tanhui.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import psycopg
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
@@ -231,7 +236,7 @@ class SqliteDialect(Dialect):
         return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {seconds}")
 
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return _driver(conn).execute(sql, tuple(params)).fetchall()
+        return _sqlite_driver(conn).execute(sql, tuple(params)).fetchall()
 
     def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if not values:
@@ -322,7 +327,7 @@ class PostgresDialect(Dialect):
         return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {seconds}) AS BIGINT)")
 
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with _driver(conn).cursor() as cursor:
+        with _pg_driver(conn).cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), tuple(params))
             return cursor.fetchall()
 
@@ -337,7 +342,7 @@ class PostgresDialect(Dialect):
             return
         import psycopg
 
-        raw = _driver(conn)
+        raw = _pg_driver(conn)
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         try:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
@@ -388,6 +393,16 @@ def _driver(conn: Connection) -> Any:
     if raw is None:
         raise RuntimeError("the connection was closed")
     return raw
+
+
+def _sqlite_driver(conn: Connection) -> sqlite3.Connection:
+    # SQLAlchemy's sqlite backend runs on the standard library's sqlite3 driver (pysqlite)
+    return cast("sqlite3.Connection", _driver(conn))
+
+
+def _pg_driver(conn: Connection) -> psycopg.Connection[tuple[Any, ...]]:
+    # parse_url routes every postgresql URL through psycopg 3, whose default rows are tuples
+    return cast("psycopg.Connection[tuple[Any, ...]]", _driver(conn))
 
 
 def _pg_type(table: Table, column: str) -> str:

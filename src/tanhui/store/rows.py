@@ -15,7 +15,7 @@ from tanhui.store.repositories.identity import OperatorRow, OperatorScope
 from tanhui.store.repositories.ledger import Appended
 from tanhui.store.repositories.market import OrderRow
 from tanhui.store.repositories.memberships import Standing
-from tanhui.store.repositories.organisations import OrganisationRow
+from tanhui.store.repositories.organisations import OrganisationDict, OrganisationRow
 from tanhui.store.repositories.partners import PartnerRow
 from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
 from tanhui.store.repositories.reports import Drift, FactKey, bucket
@@ -38,6 +38,7 @@ __all__ = [
     "OperatorRow",
     "OperatorScope",
     "OrderRow",
+    "OrganisationDict",
     "OrganisationRow",
     "PartnerRow",
     "RetirementRow",

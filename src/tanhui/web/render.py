@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tanhui import messages
@@ -70,12 +70,17 @@ def error_page(request: Request, status: int, message: str, **context: Any) -> H
     return render(request, "error.html", status=status, heading=heading, message=message, **context)
 
 
-def html_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+P = ParamSpec("P")
+
+
+def html_errors(function: Callable[P, Response]) -> Callable[P, Response]:
     """A page handler's TanhuiError becomes an HTML page with the error's status and words."""
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        request: Request = kwargs["request"]
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = kwargs["request"]  # FastAPI passes every parameter by name
+        if not isinstance(request, Request):
+            raise TypeError(f"{function.__name__} must take the request as `request`")
         try:
             return function(*args, **kwargs)
         except TanhuiError as error:

@@ -38,8 +38,9 @@ def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], 
             context = browser.new_context(viewport=size, device_scale_factor=1, locale="zh-CN")
             page = context.new_page()
 
-            def snap(label: str, full: bool = True) -> None:
-                path = out / f"{name}-{label}.png"
+            # this viewport's page and name bound now, not looked up when called
+            def snap(label: str, full: bool = True, page: Any = page, viewport: str = name) -> None:
+                path = out / f"{viewport}-{label}.png"
                 page.screenshot(path=str(path), full_page=full)
                 written.append(path)
 

@@ -59,14 +59,14 @@ def order_rows(store: Store, scheme_id: str, status: str | None) -> list[dict[st
 
 
 def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None) -> list[dict[str, Any]]:
-    board = {s.key: s for s in organisations.scheme_board(store, scheme_id)}  # type: ignore[attr-defined]
+    board = {s.key: s for s in organisations.scheme_board(store, scheme_id)}
     rows = []
     with store.unit_of_work(write=False) as uow:
         for org in uow.organisations.list(scheme_id):
             s = board.get(org.public_id)
             rows.append({
-                "organisation": org.public_id, "name": org.name, "kind": org.kind, "members": s.members if s else 0,  # type: ignore[attr-defined]
-                "kg": grams_as_kg(s.carbon_g if s else 0),  # type: ignore[attr-defined]
+                "organisation": org.public_id, "name": org.name, "kind": org.kind, "members": s.members if s else 0,
+                "kg": grams_as_kg(s.carbon_g if s else 0),
                 "invite_code": uow.memberships.invite_code(org.id) if scope is None or scope.role == "operator" else "—",
                 "href": f"/admin/schemes/{scheme_id}/organisations/{org.public_id}",
             })
@@ -99,13 +99,13 @@ def export_rows(store: Store, scheme_id: str, table: str, day_from: str | None, 
                 [[p["partner_id"], p["name"], p["events"], p["credited"], p["rejected"], round(p["rejected_share"], 4), round(p["events_per_day"], 2),
                   p["carbon_g"], p["points"], "; ".join(f"{k}={v}" for k, v in p["reasons"].items())] for p in health["partners"]])
     if table == "review":
-        rows = reports.review(store, scheme_id, None, limit=100_000)
+        rejected = reports.review(store, scheme_id, None, limit=100_000)
         return (["id", "received_at", "partner_id", "event_id", "account_id", "scenario", "occurred_at", "reason", "details"],
                 [[r["id"], r["received_at"], r["partner_id"], r["event_id"], r["account_id"], r["scenario"], r["occurred_at"], r["reason"],
-                  str(r["details"] or "")] for r in rows])
+                  str(r["details"] or "")] for r in rejected])
     if table == "catalog":
-        rows = catalog_rows(store, scheme_id, "zh-CN")
-        return list(rows[0].keys()) if rows else ["item"], [list(r.values()) for r in rows]
+        items = catalog_rows(store, scheme_id, "zh-CN")
+        return list(items[0].keys()) if items else ["item"], [list(r.values()) for r in items]
     if table == "orders":
         found = market.scheme_orders(store, scheme_id)
         return (["order_id", "created_at", "account_id", "item_id", "item_title", "quantity", "points", "status", "coupon_codes"],

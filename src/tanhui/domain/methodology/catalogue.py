@@ -8,6 +8,7 @@ ship without its documentation. The output is deterministic (sorted, no timestam
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from tanhui.domain.methodology.inputs import decimal_text
 from tanhui.domain.methodology.model import Methodology
@@ -138,6 +139,6 @@ def _section(m: Methodology) -> list[str]:
 
 
 def _shown(value: object) -> str:
-    if hasattr(value, "as_tuple"):
-        return decimal_text(value)  # type: ignore[arg-type]
+    if isinstance(value, Decimal):
+        return decimal_text(value)
     return repr(value) if isinstance(value, str) else str(value)

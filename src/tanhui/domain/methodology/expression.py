@@ -82,7 +82,8 @@ class _Compiler:
     def visit(self, node: ast.AST, depth: int) -> tuple[str, Evaluator]:
         if depth > DEPTH_MAX:
             raise ExpressionError(f"nested deeper than {DEPTH_MAX}")
-        method = getattr(self, "_" + type(node).__name__, None)
+        # one handler per allowed node class, named after it; any other class has none and is refused
+        method: Callable[[Any, int], tuple[str, Evaluator]] | None = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ExpressionError(f"not allowed: {type(node).__name__} ({ast.get_source_segment(self.text, node)!r})")
         return method(node, depth + 1)

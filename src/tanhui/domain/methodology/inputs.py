@@ -61,17 +61,17 @@ class InputSpec:
         elif kind == "string":
             if not isinstance(raw, str) or not raw.strip():
                 raise InputRefused(INVALID_TYPE)
-            value = raw.strip()
-            if len(value) > self.max_length:
+            text = raw.strip()
+            if len(text) > self.max_length:
                 raise InputRefused(TOO_LONG)
-            return value
+            return text
         elif kind == "enum":
             if not isinstance(raw, str):
                 raise InputRefused(INVALID_TYPE)
-            value = raw.strip().lower()
-            if value not in self.values:
+            member = raw.strip().lower()
+            if member not in self.values:
                 raise InputRefused(NOT_ALLOWED)
-            return value
+            return member
         elif kind == "boolean":
             if isinstance(raw, bool):
                 return raw

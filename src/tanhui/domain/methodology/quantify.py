@@ -21,7 +21,7 @@ from tanhui.domain.methodology.inputs import INVALID_TYPE, LOCAL_DATE, MISSING, 
 from tanhui.errors import BusinessRuleViolation, InvalidInput
 
 if TYPE_CHECKING:
-    from tanhui.domain.methodology.factors import Factor
+    from tanhui.domain.methodology.factors import Factor, FactorValue
     from tanhui.domain.methodology.model import Methodology
 
 _ONE = Decimal(1)
@@ -56,10 +56,22 @@ class _MissingInput(Exception):
         self.name = name
 
 
-class _Env(dict):  # type: ignore[type-arg]
+class _Env(dict[str, Any]):
     """Input values; a factor is looked up the first time the formula reads it, and remembered as used."""
 
     __slots__ = ("methodology", "year", "default_region", "used")
+
+    methodology: Methodology
+    year: int
+    default_region: str | None
+    used: list[tuple[Factor, FactorValue]]
+
+    def __init__(self, methodology: Methodology, year: int, default_region: str | None) -> None:
+        super().__init__()
+        self.methodology = methodology
+        self.year = year
+        self.default_region = default_region
+        self.used = []
 
     def __missing__(self, name: str) -> Decimal:
         m = self.methodology
@@ -88,11 +100,7 @@ def _refuse(details: dict[str, str]) -> InvalidInput:
 def run(m: Methodology, data: Mapping[str, Any], ctx: QuantifyContext) -> Quantification:
     if not isinstance(data, Mapping):
         raise _refuse({"data": INVALID_TYPE})
-    env = _Env()
-    env.methodology = m
-    env.year = ctx.local_date.year
-    env.default_region = ctx.default_region
-    env.used = []
+    env = _Env(m, ctx.local_date.year, ctx.default_region)
     problems: dict[str, str] | None = None
     for spec in m.inputs:
         raw = data.get(spec.name)

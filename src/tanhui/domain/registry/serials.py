@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tanhui.errors import BusinessRuleViolation, InvalidInput
 
@@ -74,7 +75,7 @@ def parse_block_id(text: str) -> tuple[str, SerialRange]:
 def overlapping(ranges: Iterable[SerialRange]) -> list[tuple[SerialRange, SerialRange]]:
     """Every pair of neighbours (in serial order) that share a serial."""
     ordered = sorted(ranges)
-    return [(a, b) for a, b in zip(ordered, ordered[1:]) if a.overlaps(b)]
+    return [(a, b) for a, b in pairwise(ordered) if a.overlaps(b)]
 
 
 def covers_exactly(whole: SerialRange, parts: Iterable[SerialRange]) -> bool:

@@ -299,7 +299,7 @@ def batch_leaves(scheme_id: str, contents: BatchContents) -> list[str]:
     stored = [e.stored_leaf for e in contents.events]
     now = [event_leaf(scheme_id, e) for e in contents.events]
     problems: list[str] = []
-    changed = sum(1 for x, y in zip(now, stored) if x != y)
+    changed = sum(1 for x, y in zip(now, stored, strict=True) if x != y)  # both one per event
     if changed:
         problems.append(f"batch {b.public_id}: {changed} event(s) changed since issuance (leaf mismatch)")
     if merkle_root(stored) != b.merkle_root or merkle_root(now) != b.merkle_root:

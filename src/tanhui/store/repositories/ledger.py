@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.ledger import (
@@ -44,33 +44,33 @@ class Appended:
     error: TanhuiError | None = None
 
 
-def _account(row: object) -> LedgerAccount:
+def _account(row: Row[Any]) -> LedgerAccount:
     return LedgerAccount(
-        id=row.id,  # type: ignore[attr-defined]
-        scheme_id=row.scheme_id,  # type: ignore[attr-defined]
-        asset=row.asset,  # type: ignore[attr-defined]
-        code=row.code,  # type: ignore[attr-defined]
-        non_negative=bool(row.non_negative),  # type: ignore[attr-defined]
-        tracked=bool(row.tracked),  # type: ignore[attr-defined]
-        owner_account_id=row.owner_account_id,  # type: ignore[attr-defined]
+        id=row.id,
+        scheme_id=row.scheme_id,
+        asset=row.asset,
+        code=row.code,
+        non_negative=bool(row.non_negative),
+        tracked=bool(row.tracked),
+        owner_account_id=row.owner_account_id,
     )
 
 
-def _entry(row: object, entry_postings: tuple[Posting, ...]) -> JournalEntry:
+def _entry(row: Row[Any], entry_postings: tuple[Posting, ...]) -> JournalEntry:
     return JournalEntry(
-        id=row.id,  # type: ignore[attr-defined]
-        scheme_id=row.scheme_id,  # type: ignore[attr-defined]
-        chain_id=row.chain_id,  # type: ignore[attr-defined]
-        seq=row.seq,  # type: ignore[attr-defined]
-        kind=row.kind,  # type: ignore[attr-defined]
-        idempotency_key=row.idempotency_key,  # type: ignore[attr-defined]
-        content_hash=row.content_hash,  # type: ignore[attr-defined]
+        id=row.id,
+        scheme_id=row.scheme_id,
+        chain_id=row.chain_id,
+        seq=row.seq,
+        kind=row.kind,
+        idempotency_key=row.idempotency_key,
+        content_hash=row.content_hash,
         postings=entry_postings,
-        memo=row.memo,  # type: ignore[attr-defined]
-        reverses_entry_id=row.reverses_entry_id,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        prev_hash=row.prev_hash,  # type: ignore[attr-defined]
-        entry_hash=row.entry_hash,  # type: ignore[attr-defined]
+        memo=row.memo,
+        reverses_entry_id=row.reverses_entry_id,
+        created_at=row.created_at,
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
     )
 
 

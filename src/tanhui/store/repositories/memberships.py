@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Join, and_, delete, func, insert, select
 
 from tanhui.domain.ledger import ASSET_CO2E, HOLDINGS
 from tanhui.store.repositories.base import Repository
@@ -22,7 +22,7 @@ class Standing:
     members: int
 
 
-def _carbon_join():  # type: ignore[no-untyped-def]
+def _carbon_join() -> Join:
     return memberships.join(
         ledger_accounts,
         and_(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import organisations
+
+
+class OrganisationDict(TypedDict):
+    organisation_id: str  # the public id
+    scheme_id: str
+    name: str
+    kind: str
+    created_at: str  # ISO 8601
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +30,7 @@ class OrganisationRow:
     created_at: datetime
     invite_code: str = ""  # people join with it (services/organisations.join); not in to_dict
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> OrganisationDict:
         return {
             "organisation_id": self.public_id,
             "scheme_id": self.scheme_id,

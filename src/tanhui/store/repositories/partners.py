@@ -3,8 +3,9 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import partner_nonces, partner_secrets, partners
@@ -31,9 +32,9 @@ class PartnerRow:
         }
 
 
-def _partner(row: object) -> PartnerRow:
+def _partner(row: Row[Any]) -> PartnerRow:
     return PartnerRow(
-        row.pk, row.id, row.scheme_id, row.name, tuple(row.scenarios), row.status, row.created_at  # type: ignore[attr-defined]
+        row.pk, row.id, row.scheme_id, row.name, tuple(row.scenarios), row.status, row.created_at
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, literal, select, union
+from sqlalchemy import CompoundSelect, Select, Subquery, delete, func, literal, select, union
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import (
@@ -147,7 +147,7 @@ class ReportRepository(Repository):
         )
         return query if scheme_id is None else query.where(e.scheme_id == scheme_id)
 
-    def _source_active(self) -> Any:
+    def _source_active(self) -> Subquery:
         return union(
             select(events.c.account_id, events.c.local_day).where(
                 events.c.status == CREDITED, events.c.account_id.is_not(None), events.c.local_day.is_not(None)
@@ -155,7 +155,7 @@ class ReportRepository(Repository):
             select(checkins.c.account_id, checkins.c.local_day),
         ).subquery()
 
-    def _source_flows(self, scheme_id: str | None = None) -> Select[Any]:
+    def _source_flows(self, scheme_id: str | None = None) -> CompoundSelect[Any]:
         bucket_sql = self.dialect.epoch_bucket("journal_entries.created_at", BUCKET_SECONDS)
         sides = []
         for column, sign in ((postings.c.from_account_id, "out"), (postings.c.to_account_id, "in")):
@@ -172,7 +172,7 @@ class ReportRepository(Repository):
                 .where(ledger_accounts.c.tracked.is_(False), *([ledger_accounts.c.scheme_id == scheme_id] if scheme_id else []))
                 .group_by(column, bucket_sql)
             )
-        return union(*sides)  # type: ignore[return-value]
+        return union(*sides)
 
     def _flows_from_postings(self, scheme_id: str | None = None) -> dict[tuple[int, int], tuple[int, int]]:
         """(ledger account, quarter hour) -> (amount out, amount in), from the journal itself."""

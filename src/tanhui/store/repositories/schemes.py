@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 
 from tanhui.domain.ledger import GENESIS_HASH
 from tanhui.domain.schemes import Scheme
@@ -34,7 +35,7 @@ class SchemeRepository(Repository):
         row = self.conn.execute(select(schemes).where(schemes.c.id == scheme_id)).first()
         return None if row is None else _scheme(row)
 
-    def update(self, scheme_id: str, name: str, settings: dict) -> None:  # type: ignore[type-arg]
+    def update(self, scheme_id: str, name: str, settings: dict[str, Any]) -> None:
         from sqlalchemy import update
 
         self.conn.execute(update(schemes).where(schemes.c.id == scheme_id).values(name=name, settings=settings))
@@ -43,5 +44,5 @@ class SchemeRepository(Repository):
         return [_scheme(row) for row in self.conn.execute(select(schemes).order_by(schemes.c.id))]
 
 
-def _scheme(row: object) -> Scheme:
-    return Scheme(row.id, row.name, row.timezone, row.settings, row.created_at)  # type: ignore[attr-defined]
+def _scheme(row: Row[Any]) -> Scheme:
+    return Scheme(row.id, row.name, row.timezone, row.settings, row.created_at)

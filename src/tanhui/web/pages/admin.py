@@ -6,7 +6,6 @@ Every page under /admin/schemes/{scheme_id} checks the scheme in the URL against
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -90,7 +89,7 @@ def dashboard(scheme_id: str, request: Request, scope: OperatorScope = Depends(s
     }
     qs = "?" + urlencode({"from": st["from"], "to": st["to"]})
 
-    def spark(p: dict[str, Any]) -> str:
+    def spark(p: reports.PartnerHealth) -> str:
         return charts.sparkline(p["series"], label=f"{p['name']}: {_('Events')} / {_('per day')}")
 
     return render(request, "dashboard.html", admin=scope, scheme=scheme, st=st, health=health, charts=shown, spark=spark,

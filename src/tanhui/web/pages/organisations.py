@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -27,6 +29,12 @@ _CREATE_FORM = ENV.from_string(
 )
 
 
+class _BoardLine(TypedDict):
+    key: str
+    shown: str  # masked: first character only
+    carbon_g: int
+
+
 def _masked(name: str | None, key: str, lang: str) -> str:
     """Leaderboards show a first character and a mask, never a full name (the brief: can hide individuals)."""
     if name:
@@ -44,8 +52,8 @@ def orgs_page(request: Request, error: str | None = None, account_id: int = Depe
     scheme_id = accounts.scheme_of(store, account_id)
     board = organisations.scheme_board(store, scheme_id)
     top = board[:10]
-    chart = charts.bar_chart([(o.name or o.key, o.carbon_g / 1000) for o in top], label=translator(lang)("Organisations in the scheme"),  # type: ignore[attr-defined]
-                             value_text=[f"{grams_as_kg(o.carbon_g)} kg" for o in top]) if top else ""  # type: ignore[attr-defined]
+    chart = charts.bar_chart([(o.name or o.key, o.carbon_g / 1000) for o in top], label=translator(lang)("Organisations in the scheme"),
+                             value_text=[f"{grams_as_kg(o.carbon_g)} kg" for o in top]) if top else ""
     return own(request, "orgs.html", mine=organisations.of_account(store, account_id), board=board, chart=chart, error=error)
 
 
@@ -56,7 +64,7 @@ def join(request: Request, account_id: int = Depends(signed_in), f: dict[str, st
     try:
         org = organisations.join(store, account_id, f.get("invite_code", ""))
     except InvalidInput as error:
-        return orgs_page(request=request, error=error.message(lang), account_id=account_id, lang=lang, store=store)  # type: ignore[no-any-return]
+        return orgs_page(request=request, error=error.message(lang), account_id=account_id, lang=lang, store=store)
     return redirect(f"/orgs/{org.public_id}")
 
 
@@ -65,7 +73,7 @@ def join(request: Request, account_id: int = Depends(signed_in), f: dict[str, st
 def org_page(org_id: str, request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language),
              store: Store = Depends(store_of)) -> Response:
     found = organisations.page(store, org_id, accounts.scheme_of(store, account_id))
-    board = [{"key": m.key, "shown": _masked(m.name, m.key, lang), "carbon_g": m.carbon_g} for m in found["board"]]  # type: ignore[attr-defined]
+    board: list[_BoardLine] = [{"key": m.key, "shown": _masked(m.name, m.key, lang), "carbon_g": m.carbon_g} for m in found["board"]]
     top = board[:10]
     chart = charts.bar_chart([(m["shown"], m["carbon_g"] / 1000) for m in top], label=translator(lang)("Leaderboard of members"),
                              value_text=[f"{grams_as_kg(m['carbon_g'])} kg" for m in top]) if top else ""
@@ -97,7 +105,7 @@ def create_org(scheme_id: str, request: Request, scope: OperatorScope = Depends(
     try:
         org = organisations.create(store, scheme_id, f.get("name", ""), f.get("kind", "company"), actor=audit.operator_actor(scope))
     except InvalidInput as error:
-        return scheme_orgs_page(scheme_id=scheme_id, request=request, error=error.message(web_lang(request)), scope=scope, store=store)  # type: ignore[no-any-return]
+        return scheme_orgs_page(scheme_id=scheme_id, request=request, error=error.message(web_lang(request)), scope=scope, store=store)
     return redirect(f"/admin/schemes/{scheme_id}/organisations/{org.public_id}")
 
 
@@ -109,9 +117,9 @@ def employee_accounts(scheme_id: str, org_id: str, request: Request, scope: Oper
     _ = translator(web_lang(request))
     found = organisations.page(store, org_id, scheme_id)
     members = organisations.members_of(store, org_id, scheme_id)
-    rows = [{"#": i, "account": m.key, "name": m.name or "—", "kg": grams_as_kg(m.carbon_g)} for i, m in enumerate(members, 1)]  # type: ignore[attr-defined]
+    rows = [{"#": i, "account": m.key, "name": m.name or "—", "kg": grams_as_kg(m.carbon_g)} for i, m in enumerate(members, 1)]
     org = found["organisation"]
-    title = f"{org.name} · {_('Employee carbon accounts')} · {found['members']} · {grams_as_kg(int(found['carbon_g_total']))} kg CO₂e"  # type: ignore[attr-defined]
+    title = f"{org.name} · {_('Employee carbon accounts')} · {found['members']} · {grams_as_kg(found['carbon_g_total'])} kg CO₂e"
     code = organisations.invite_code(store, org_id, scheme_id)
     return table_page(request, scope, title, None, ["#", "account", "name", "kg"], rows, numeric=("#", "kg"),
                       flash=f"{_('Invite code')}: {code}" if scope.role == "operator" else None)
