@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,9 @@ def fresh_database(engine: str, workdir: Path) -> Iterator[str]:
 def tanhui(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "tanhui.cli.main", *args],
-        capture_output=True, text=True, env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_LANG": "en"},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_LANG": "en"},
     )
     if result.returncode != 0:
         raise SystemExit(f"tanhui {' '.join(args)} failed: {result.stderr}")
@@ -80,17 +82,20 @@ def tanhui(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def setup_city(url: str, people: int) -> dict[str, str]:
     """A scheme, one partner licensed for the common scenarios, and `people` consenting persons."""
     from tanhui.services import consent, ingest
-
     from tanhui.store import Store
 
     tanhui(url, "db", "upgrade")
     tanhui(url, "scheme", "create", "city", "--name", "基准城市")
-    partner = json.loads(tanhui(url, "partner", "create", "--scheme", "city", "--name", "bench", "--scenarios", SCENARIOS, "--json").stdout)
+    partner = json.loads(
+        tanhui(url, "partner", "create", "--scheme", "city", "--name", "bench", "--scenarios", SCENARIOS, "--json").stdout
+    )
     store = Store(url)
     row = ingest.find_partner(store, partner["partner_id"])
-    granted_at = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    granted_at = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     for i in range(people):
-        consent.grant(store, row, f"bench-consent-{i:010d}", {"user_ref": f"p{i}", "scopes": ["behaviour:report"], "granted_at": granted_at})
+        consent.grant(
+            store, row, f"bench-consent-{i:010d}", {"user_ref": f"p{i}", "scopes": ["behaviour:report"], "granted_at": granted_at}
+        )
     store.dispose()
     return partner
 
@@ -98,7 +103,7 @@ def setup_city(url: str, people: int) -> dict[str, str]:
 def synthetic_events(count: int, people: int, seed: int = 7, now: datetime | None = None) -> Iterator[dict[str, Any]]:
     """A believable mix: rides with trip ids, daily step totals, meals, recycling, cycling."""
     rng = random.Random(seed)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     walked: set[tuple[int, int]] = set()
     for i in range(count):
         person = rng.randrange(people)
@@ -106,7 +111,12 @@ def synthetic_events(count: int, people: int, seed: int = 7, now: datetime | Non
         when = now - timedelta(days=day, minutes=rng.randrange(30, 600))
         pick = rng.random()
         if pick < 0.45:
-            scenario, data = "bus_ride", {"trip_id": f"BUS-{i}", "distance_km": str(rng.randrange(10, 150) / 10)} if rng.random() < 0.5 else {"trip_id": f"BUS-{i}"}
+            scenario, data = (
+                "bus_ride",
+                {"trip_id": f"BUS-{i}", "distance_km": str(rng.randrange(10, 150) / 10)}
+                if rng.random() < 0.5
+                else {"trip_id": f"BUS-{i}"},
+            )
         elif pick < 0.65:
             scenario, data = "metro_ride", {"trip_id": f"MET-{i}"}
         elif pick < 0.80 and (person, day) not in walked:
@@ -117,16 +127,34 @@ def synthetic_events(count: int, people: int, seed: int = 7, now: datetime | Non
         elif pick < 0.95:
             scenario, data = "cycling", {"distance_km": str(rng.randrange(5, 80) / 10), "trip_id": f"BIKE-{i}"}
         else:
-            scenario, data = "recycling", {"material": rng.choice(["paper", "plastic", "clothing"]), "weight_kg": str(rng.randrange(1, 50) / 10)}
-        yield {"event_id": f"ev-{i}", "user_ref": f"p{person}", "scenario": scenario, "occurred_at": when.isoformat(), "data": data}
+            scenario, data = (
+                "recycling",
+                {"material": rng.choice(["paper", "plastic", "clothing"]), "weight_kg": str(rng.randrange(1, 50) / 10)},
+            )
+        yield {
+            "event_id": f"ev-{i}",
+            "user_ref": f"p{person}",
+            "scenario": scenario,
+            "occurred_at": when.isoformat(),
+            "data": data,
+        }
 
 
 def append_report(title: str, command: str, lines: list[str]) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    block = [f"\n### {title} — {stamp}", "", f"Command: `{command}`", "", f"Machine: {machine()}; SQLAlchemy {sqlalchemy.__version__}", ""]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = [
+        f"\n### {title} — {stamp}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine()}; SQLAlchemy {sqlalchemy.__version__}",
+        "",
+    ]
     block += lines
     DOCS.parent.mkdir(exist_ok=True)
     if not DOCS.exists():
-        DOCS.write_text("# Benchmarks\n\nEvery figure below was measured by the command shown, on the machine shown.\n", encoding="utf-8")
+        DOCS.write_text(
+            "# Benchmarks\n\nEvery figure below was measured by the command shown, on the machine shown.\n", encoding="utf-8"
+        )
     with DOCS.open("a", encoding="utf-8") as handle:
         handle.write("\n".join(block) + "\n")

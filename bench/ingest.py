@@ -34,9 +34,23 @@ def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: P
     size_mb = path.stat().st_size / 1024 / 1024
     started = time.perf_counter()
     importer = subprocess.Popen(
-        [sys.executable, "-m", "tanhui.cli.main", "import", "events", str(path), "--partner", partner["partner_id"], "--json",
-         "--workers", str(workers)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TANHUI_DATABASE_URL": url},
+        [
+            sys.executable,
+            "-m",
+            "tanhui.cli.main",
+            "import",
+            "events",
+            str(path),
+            "--partner",
+            partner["partner_id"],
+            "--json",
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TANHUI_DATABASE_URL": url},
     )
     samples: list[tuple[float, float]] = []  # (seconds, MB): the importer and its processes together
     while importer.poll() is None:
@@ -52,8 +66,11 @@ def bulk(url: str, partner: dict[str, str], events: int, people: int, workdir: P
     tenths = [max((mb for t, mb in samples if elapsed * k / 10 <= t < elapsed * (k + 1) / 10), default=0.0) for k in range(10)]
     print("importer RSS (MB, peak per tenth of the run): " + " ".join(f"{mb:,.0f}" for mb in tenths))
     return {
-        "path": f"bulk importer (tanhui import events, {workers} process(es) + reader; {size_mb:,.0f} MB file, peak RSS of all its processes {peak:,.0f} MB)",
-        "seconds": elapsed, "summary": summary, "rss_tenths": tenths,
+        "path": f"bulk importer (tanhui import events, {workers} process(es) + reader; {size_mb:,.0f} MB file, "
+        f"peak RSS of all its processes {peak:,.0f} MB)",
+        "seconds": elapsed,
+        "summary": summary,
+        "rss_tenths": tenths,
     }
 
 
@@ -80,14 +97,18 @@ def tree_rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
-def http(url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int, clients: int) -> dict[str, Any]:
+def http(
+    url: str, partner: dict[str, str], events: int, people: int, workdir: Path, workers: int, clients: int
+) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (workdir / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "tanhui.cli.main", "serve", "--port", str(port), "--workers", str(workers)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000"},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -105,7 +126,9 @@ def http(url: str, partner: dict[str, str], events: int, people: int, workdir: P
         def send(body: bytes, http_client: httpx.Client) -> dict[str, int]:
             ts, nonce = str(int(time.time())), os.urandom(16).hex()
             headers = {
-                "Tanhui-Partner": partner["partner_id"], "Tanhui-Timestamp": ts, "Tanhui-Nonce": nonce,
+                "Tanhui-Partner": partner["partner_id"],
+                "Tanhui-Timestamp": ts,
+                "Tanhui-Nonce": nonce,
                 "Tanhui-Signature": signing.sign(partner["secret"], ts, nonce, "POST", "/v1/partner/events", body),
                 "Content-Type": "application/json",
             }
@@ -122,7 +145,11 @@ def http(url: str, partner: dict[str, str], events: int, people: int, workdir: P
         elapsed = time.perf_counter() - started
         for c in clients_:
             c.close()
-        return {"path": f"HTTP API (batches of 1,000, {clients} concurrent clients, {workers} server worker(s))", "seconds": elapsed, "summary": totals}
+        return {
+            "path": f"HTTP API (batches of 1,000, {clients} concurrent clients, {workers} server worker(s))",
+            "seconds": elapsed,
+            "summary": totals,
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -144,7 +171,10 @@ def main() -> None:
     args = parser.parse_args()
     paths = [p for p, on in (("bulk", args.bulk), ("http", args.http)) if on] or ["bulk", "http"]
     people = args.people or min(20_000, max(100, args.events // 20))
-    lines = ["| engine | path | events | people | seconds | events/s | ratio to the limit | credited | duplicate | rejected |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| engine | path | events | people | seconds | events/s | ratio to the limit | credited | duplicate | rejected |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     print(f"machine: {machine()}")
     limit_rate = 0.0
     if not args.no_limit:
@@ -159,7 +189,11 @@ def main() -> None:
             store.dispose()
             limit_rate = args.events / seconds
             version = engine_version(url)
-            line = f"| {version} | raw insert of the same rows (the limit: {'COPY' if args.engine == 'postgresql' else 'executemany'}, 1,000 per transaction) | {args.events:,} | {people:,} | {seconds:.1f} | **{limit_rate:,.0f}** | 1.00 | — | — | — |"
+            method = "COPY" if args.engine == "postgresql" else "executemany"
+            line = (
+                f"| {version} | raw insert of the same rows (the limit: {method}, 1,000 per transaction) "
+                f"| {args.events:,} | {people:,} | {seconds:.1f} | **{limit_rate:,.0f}** | 1.00 | — | — | — |"
+            )
             print(line)
             lines.append(line)
     for path in paths:
@@ -175,7 +209,10 @@ def main() -> None:
             rate = args.events / result["seconds"]
             ratio = f"{rate / limit_rate:.2f}" if limit_rate else "—"
             s = result["summary"]
-            line = f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** | {ratio} | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
+            line = (
+                f"| {version} | {result['path']} | {args.events:,} | {people:,} | {result['seconds']:.1f} | **{rate:,.0f}** "
+                f"| {ratio} | {s['credited']:,} | {s['duplicate']:,} | {s['rejected']:,} |"
+            )
             print(line)
             lines.append(line)
             verify = tanhui(url, "verify")

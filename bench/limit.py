@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -27,9 +27,7 @@ def accounts(store: Store, scheme_id: str) -> list[tuple[int, int, int]]:
     """(account, CO2E ledger account, POINTS ledger account) of every person in the scheme."""
     with store.engine.connect() as conn:
         rows = conn.execute(
-            text(
-                "SELECT owner_account_id, asset, id FROM ledger_accounts WHERE scheme_id = :s AND owner_account_id IS NOT NULL"
-            ),
+            text("SELECT owner_account_id, asset, id FROM ledger_accounts WHERE scheme_id = :s AND owner_account_id IS NOT NULL"),
             {"s": scheme_id},
         ).all()
     found: dict[int, dict[str, int]] = {}
@@ -43,12 +41,27 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
     people = accounts(store, scheme_id)
     rng = random.Random(seed)
     with store.engine.connect() as conn:
-        issuance = {asset: conn.execute(text("SELECT id FROM ledger_accounts WHERE scheme_id=:s AND code='issuance' AND asset=:a"), {"s": scheme_id, "a": asset}).scalar_one() for asset in ("CO2E", "POINTS")}
-        chain = conn.execute(text("SELECT id FROM journal_chains WHERE scheme_id=:s ORDER BY id LIMIT 1"), {"s": scheme_id}).scalar_one()
+        issuance = {
+            asset: conn.execute(
+                text("SELECT id FROM ledger_accounts WHERE scheme_id=:s AND code='issuance' AND asset=:a"),
+                {"s": scheme_id, "a": asset},
+            ).scalar_one()
+            for asset in ("CO2E", "POINTS")
+        }
+        chain = conn.execute(
+            text("SELECT id FROM journal_chains WHERE scheme_id=:s ORDER BY id LIMIT 1"), {"s": scheme_id}
+        ).scalar_one()
         next_entry = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()) + 1
-        seq = int(conn.execute(text("SELECT coalesce(max(seq), 0) FROM journal_entries WHERE chain_id = :c"), {"c": chain}).scalar_one()) + 1_000_000_000
+        seq = (
+            int(
+                conn.execute(
+                    text("SELECT coalesce(max(seq), 0) FROM journal_entries WHERE chain_id = :c"), {"c": chain}
+                ).scalar_one()
+            )
+            + 1_000_000_000
+        )
     pg = store.dialect.name == "postgresql"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     for offset in range(0, events, BATCH):
         n = min(BATCH, events - offset)
@@ -64,8 +77,46 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
             when = now - timedelta(minutes=k % 10000)
             stamp = when if pg else when.strftime("%Y-%m-%d %H:%M:%S.%f")
             day = when.date().toordinal()
-            ev_rows.append((scheme_id, partner_pk, f"raw-{start_id + k}", f"u{owner}", owner, "bus_ride", stamp, stamp, day, "credited", None, 80, 10, "bus-ride-cn@1", "0" * 64, rng.getrandbits(128).to_bytes(16, "big").hex(), entry_id, '{"trip_id":"T"}', '{"carbon_g":80,"methodology":"bus-ride-cn@1"}', None))
-            entry_rows.append((entry_id, scheme_id, chain, seq + k, "behaviour_credit", None, "", '{"event_id":"x"}', None, stamp, "0" * 64, "1" * 64))
+            ev_rows.append(
+                (
+                    scheme_id,
+                    partner_pk,
+                    f"raw-{start_id + k}",
+                    f"u{owner}",
+                    owner,
+                    "bus_ride",
+                    stamp,
+                    stamp,
+                    day,
+                    "credited",
+                    None,
+                    80,
+                    10,
+                    "bus-ride-cn@1",
+                    "0" * 64,
+                    rng.getrandbits(128).to_bytes(16, "big").hex(),
+                    entry_id,
+                    '{"trip_id":"T"}',
+                    '{"carbon_g":80,"methodology":"bus-ride-cn@1"}',
+                    None,
+                )
+            )
+            entry_rows.append(
+                (
+                    entry_id,
+                    scheme_id,
+                    chain,
+                    seq + k,
+                    "behaviour_credit",
+                    None,
+                    "",
+                    '{"event_id":"x"}',
+                    None,
+                    stamp,
+                    "0" * 64,
+                    "1" * 64,
+                )
+            )
             posting_rows.append((entry_id, issuance["CO2E"], co2e, 80, None, 80))
             posting_rows.append((entry_id, issuance["POINTS"], points, 10, None, 10))
             balances[co2e] = balances.get(co2e, 0) + 80
@@ -73,13 +124,23 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
             active.add((owner, day))
         counters = [
             ("INSERT INTO report_active (account_id, local_day) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(active)),
-            ("INSERT INTO report_facts (scheme_id, local_day, scenario, partner_pk, status, reason, events, carbon_g, points)"
-             " VALUES (?, ?, 'bus_ride', ?, 'credited', '', ?, ?, ?) ON CONFLICT (scheme_id, local_day, scenario, partner_pk, status, reason)"
-             " DO UPDATE SET events = report_facts.events + excluded.events", [(scheme_id, now.date().toordinal(), partner_pk, n, 80 * n, 10 * n)]),
-            ("INSERT INTO report_days (scheme_id, local_day, shard, active_users) VALUES (?, ?, ?, ?) ON CONFLICT (scheme_id, local_day, shard)"
-             " DO UPDATE SET active_users = report_days.active_users + excluded.active_users", [(scheme_id, now.date().toordinal(), chain, len(active))]),
-            ("INSERT INTO report_flows (ledger_account_id, bucket, shard, amount_out, amount_in) VALUES (?, ?, ?, ?, 0) ON CONFLICT (ledger_account_id, bucket, shard)"
-             " DO UPDATE SET amount_out = report_flows.amount_out + excluded.amount_out", [(issuance["CO2E"], 1, chain, 80 * n), (issuance["POINTS"], 1, chain, 10 * n)]),
+            (
+                "INSERT INTO report_facts (scheme_id, local_day, scenario, partner_pk, status, reason, events, carbon_g, points)"
+                " VALUES (?, ?, 'bus_ride', ?, 'credited', '', ?, ?, ?) ON CONFLICT (scheme_id, local_day, scenario, partner_pk, status, reason)"
+                " DO UPDATE SET events = report_facts.events + excluded.events",
+                [(scheme_id, now.date().toordinal(), partner_pk, n, 80 * n, 10 * n)],
+            ),
+            (
+                "INSERT INTO report_days (scheme_id, local_day, shard, active_users) VALUES (?, ?, ?, ?) ON CONFLICT (scheme_id, local_day, shard)"
+                " DO UPDATE SET active_users = report_days.active_users + excluded.active_users",
+                [(scheme_id, now.date().toordinal(), chain, len(active))],
+            ),
+            (
+                "INSERT INTO report_flows (ledger_account_id, bucket, shard, amount_out, amount_in) VALUES (?, ?, ?, ?, 0) "
+                "ON CONFLICT (ledger_account_id, bucket, shard)"
+                " DO UPDATE SET amount_out = report_flows.amount_out + excluded.amount_out",
+                [(issuance["CO2E"], 1, chain, 80 * n), (issuance["POINTS"], 1, chain, 10 * n)],
+            ),
             ("UPDATE journal_chains SET seq = ?, head_hash = ? WHERE id = ?", [(seq + offset + n, "2" * 64, chain)]),
         ]
         with store.engine.begin() as conn:
@@ -87,25 +148,68 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                 raw = conn.connection.driver_connection
                 with raw.cursor() as cur:
                     for table, cols, rows in (
-                        ("events", EVENT_COLUMNS, ev_rows), ("journal_entries", ENTRY_COLUMNS, entry_rows), ("postings", POSTING_COLUMNS, posting_rows)
+                        ("events", EVENT_COLUMNS, ev_rows),
+                        ("journal_entries", ENTRY_COLUMNS, entry_rows),
+                        ("postings", POSTING_COLUMNS, posting_rows),
                     ):
                         with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                             for row in rows:
                                 copy.write_row(row)
-                    cur.executemany("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s", [(v, k) for k, v in sorted(balances.items())])
+                    cur.executemany(
+                        "UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
+                        [(v, k) for k, v in sorted(balances.items())],
+                    )
                     for sql, params in counters:
                         cur.executemany(sql.replace("?", "%s"), params)
             else:
                 for table, cols, rows in (
-                    ("events", EVENT_COLUMNS, ev_rows), ("journal_entries", ENTRY_COLUMNS, entry_rows), ("postings", POSTING_COLUMNS, posting_rows)
+                    ("events", EVENT_COLUMNS, ev_rows),
+                    ("journal_entries", ENTRY_COLUMNS, entry_rows),
+                    ("postings", POSTING_COLUMNS, posting_rows),
                 ):
                     conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
-                conn.exec_driver_sql("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", [(v, k) for k, v in sorted(balances.items())])
+                conn.exec_driver_sql(
+                    "UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", [(v, k) for k, v in sorted(balances.items())]
+                )
                 for sql, params in counters:
                     conn.exec_driver_sql(sql, params)
     return time.perf_counter() - started
 
 
-EVENT_COLUMNS = ("scheme_id", "partner_pk", "event_id", "user_ref", "account_id", "scenario", "occurred_at", "received_at", "local_day", "status", "reason", "carbon_g", "points", "methodology", "content_hash", "fingerprint", "entry_id", "data", "explanation", "details")
-ENTRY_COLUMNS = ("id", "scheme_id", "chain_id", "seq", "kind", "idempotency_key", "content_hash", "memo", "reverses_entry_id", "created_at", "prev_hash", "entry_hash")
+EVENT_COLUMNS = (
+    "scheme_id",
+    "partner_pk",
+    "event_id",
+    "user_ref",
+    "account_id",
+    "scenario",
+    "occurred_at",
+    "received_at",
+    "local_day",
+    "status",
+    "reason",
+    "carbon_g",
+    "points",
+    "methodology",
+    "content_hash",
+    "fingerprint",
+    "entry_id",
+    "data",
+    "explanation",
+    "details",
+)
+ENTRY_COLUMNS = (
+    "id",
+    "scheme_id",
+    "chain_id",
+    "seq",
+    "kind",
+    "idempotency_key",
+    "content_hash",
+    "memo",
+    "reverses_entry_id",
+    "created_at",
+    "prev_hash",
+    "entry_hash",
+)
 POSTING_COLUMNS = ("entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")

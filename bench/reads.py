@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import text
@@ -33,21 +34,25 @@ def add_accounts(store: Store, scheme_id: str, count: int) -> None:
     pg = store.dialect.name == "postgresql"
     mark = "%s" if pg else "?"
     stamp = "2026-01-01 00:00:00.000000" if not pg else None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc) if pg else stamp
+    when = datetime(2026, 1, 1, tzinfo=UTC) if pg else stamp
     for offset in range(0, count, 20000):
         n = min(20000, count - offset)
         ids = range(start + offset, start + offset + n)
         with store.engine.begin() as conn:
-            conn.exec_driver_sql(f"INSERT INTO accounts (id, scheme_id, kind, created_at) VALUES ({mark}, {mark}, {mark}, {mark})", [(i, scheme_id, "person", when) for i in ids])
+            conn.exec_driver_sql(
+                f"INSERT INTO accounts (id, scheme_id, kind, created_at) VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(i, scheme_id, "person", when) for i in ids],
+            )
             rows = []
             for k, i in enumerate(ids):
                 base = ledger_start + 2 * (offset + k)
                 rows.append((base, scheme_id, "CO2E", "holdings", i, True, True, 0))
                 rows.append((base + 1, scheme_id, "POINTS", "holdings", i, True, True, 0))
             conn.exec_driver_sql(
-                f"INSERT INTO ledger_accounts (id, scheme_id, asset, code, owner_account_id, non_negative, tracked, balance) VALUES ({', '.join([mark] * 8)})",
+                "INSERT INTO ledger_accounts (id, scheme_id, asset, code, owner_account_id, non_negative, tracked, balance) "
+                f"VALUES ({', '.join([mark] * 8)})",
                 rows,
             )
     if pg:
@@ -102,13 +107,21 @@ def main() -> None:
         rng = random.Random(5)
         lines = ["| read | p50 ms | p99 ms | runs |", "| --- | --- | --- | --- |"]
         reads: list[tuple[str, Callable[[], object]]] = [
-            ("account summary (`GET /v1/me`: totals, by scenario, rank, streak, badges)", lambda: account_service.summary(store, rng.choice(ids))),
-            ("account history (`GET /v1/me/events`, 20 newest with explanations)", lambda: account_service.history(store, rng.choice(ids))),
+            (
+                "account summary (`GET /v1/me`: totals, by scenario, rank, streak, badges)",
+                lambda: account_service.summary(store, rng.choice(ids)),
+            ),
+            (
+                "account history (`GET /v1/me/events`, 20 newest with explanations)",
+                lambda: account_service.history(store, rng.choice(ids)),
+            ),
         ]
         try:
             from tanhui.services import reports
 
-            reads.append(("operator stats (`GET /v1/admin/schemes/{id}/stats`, whole history)", lambda: reports.stats(store, "city")))
+            reads.append(
+                ("operator stats (`GET /v1/admin/schemes/{id}/stats`, whole history)", lambda: reports.stats(store, "city"))
+            )
         except (ImportError, AttributeError) as error:
             print(f"operator stats not measured: {error}")
         for name, call in reads:
@@ -117,7 +130,10 @@ def main() -> None:
             line = f"| {name} | {p50:.1f} | {p99:.1f} | {runs} |"
             print(line)
             lines.append(line)
-        lines.insert(0, f"{engine_version(url)}; {args.accounts:,} accounts, {args.events:,} credited events (rows of the pipeline's shape, inserted raw).\n")
+        lines.insert(
+            0,
+            f"{engine_version(url)}; {args.accounts:,} accounts, {args.events:,} credited events (rows of the pipeline's shape, inserted raw).\n",
+        )
         store.dispose()
     if args.append_docs:
         append_report(f"Read latency ({args.engine})", "python -m bench.reads " + " ".join(sys.argv[1:]), lines)

@@ -36,7 +36,10 @@ def main() -> None:
     from tanhui.services import ingest
 
     print(f"machine: {machine()}")
-    lines = ["| stored events | pipeline events/s (50,000 new events, 1,000 per batch) | seconds to fill to this size (raw) |", "| --- | --- | --- |"]
+    lines = [
+        "| stored events | pipeline events/s (50,000 new events, 1,000 per batch) | seconds to fill to this size (raw) |",
+        "| --- | --- | --- |",
+    ]
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.engine, Path(tmp)) as url:
         probe_people = 5000
         partner = setup_city(url, probe_people)  # the probe's people consent through the real service
@@ -54,7 +57,9 @@ def main() -> None:
             if store.dialect.name == "postgresql":
                 with store.engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE")
-            events = [dict(e, event_id=f"probe-{size}-{i}") for i, e in enumerate(synthetic_events(args.probe, probe_people, seed=size))]
+            events = [
+                dict(e, event_id=f"probe-{size}-{i}") for i, e in enumerate(synthetic_events(args.probe, probe_people, seed=size))
+            ]
             started = time.perf_counter()
             for i in range(0, len(events), 1000):
                 ingest.ingest_events(store, row, events[i : i + 1000])
@@ -68,7 +73,13 @@ def main() -> None:
 
         with store.engine.connect() as conn:
             ids = [r[0] for r in conn.execute(text("SELECT id FROM accounts WHERE scheme_id = 'city'"))]
-        reads = ["", f"Reads at {stored:,} stored events and {len(ids):,} accounts:", "", "| read | p50 ms | p99 ms | runs |", "| --- | --- | --- | --- |"]
+        reads = [
+            "",
+            f"Reads at {stored:,} stored events and {len(ids):,} accounts:",
+            "",
+            "| read | p50 ms | p99 ms | runs |",
+            "| --- | --- | --- | --- |",
+        ]
         checks = [
             ("account summary (`GET /v1/me`)", lambda: account_service.summary(store, rng.choice(ids)), 300),
             ("account history (`GET /v1/me/events`)", lambda: account_service.history(store, rng.choice(ids)), 300),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,8 +34,10 @@ def _pg_reachable() -> str | None:
         engine.dispose()
         _pg_problem.append("")
     except Exception as error:  # any failure to connect means "no server here"
-        _pg_problem.append(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(error).__name__}); "
-                           "set TANHUI_TEST_PG_ADMIN_URL to run these tests")
+        _pg_problem.append(
+            f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(error).__name__}); "
+            "set TANHUI_TEST_PG_ADMIN_URL to run these tests"
+        )
     return _pg_problem[0] or None
 
 

@@ -25,7 +25,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_healthz(base_url: str, process: subprocess.Popen[bytes], log_path: Path | None = None, *, timeout_s: float = 60, poll_s: float = 0.1) -> None:
+def wait_for_healthz(
+    base_url: str, process: subprocess.Popen[bytes], log_path: Path | None = None, *, timeout_s: float = 60, poll_s: float = 0.1
+) -> None:
     """Return once ``base_url/healthz`` answers 200; fail with the server log's tail if the process
     exits first or nothing answers within ``timeout_s`` (the one start-up wait of every test server)."""
     deadline = time.monotonic() + timeout_s
@@ -68,7 +70,18 @@ class LiveServer:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "tanhui.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            [
+                PYTHON,
+                "-m",
+                "tanhui.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "TANHUI_DATABASE_URL": database_url, **(env or {})},
@@ -114,7 +127,16 @@ class Partner:
         self._n += 1
         return f"test-nonce-{time.time_ns()}-{self._n}"
 
-    def headers(self, method: str, path: str, body: bytes, *, timestamp: int | None = None, nonce: str | None = None, secret: str | None = None) -> dict[str, str]:
+    def headers(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        secret: str | None = None,
+    ) -> dict[str, str]:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         nonce = nonce or self.nonce()
         return {
@@ -125,12 +147,18 @@ class Partner:
             "Content-Type": "application/json",
         }
 
-    def request(self, method: str, path: str, payload: Any = None, *, raw: bytes | None = None, **header_options: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, payload: Any = None, *, raw: bytes | None = None, **header_options: Any
+    ) -> httpx.Response:
         body = raw if raw is not None else (b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode())
         return self.http.request(method, path, content=body, headers=self.headers(method, path, body, **header_options))
 
     def consent(self, user_ref: str, **extra: Any) -> httpx.Response:
-        return self.request("POST", "/v1/partner/consents", {"user_ref": user_ref, "scopes": ["behaviour:report"], "granted_at": "2026-01-01T00:00:00+08:00", **extra})
+        return self.request(
+            "POST",
+            "/v1/partner/consents",
+            {"user_ref": user_ref, "scopes": ["behaviour:report"], "granted_at": "2026-01-01T00:00:00+08:00", **extra},
+        )
 
     def events(self, events: list[dict[str, Any]]) -> httpx.Response:
         return self.request("POST", "/v1/partner/events", {"events": events})
@@ -139,9 +167,13 @@ class Partner:
         self.http.close()
 
 
-def create_partner(server_or_url: LiveServer | str, scheme: str, name: str, scenarios: str, base_url: str | None = None) -> Partner:
+def create_partner(
+    server_or_url: LiveServer | str, scheme: str, name: str, scenarios: str, base_url: str | None = None
+) -> Partner:
     url = server_or_url.database_url if isinstance(server_or_url, LiveServer) else server_or_url
     base = server_or_url.base_url if isinstance(server_or_url, LiveServer) else base_url
     assert base is not None
-    created = json.loads(cli(url, "partner", "create", "--scheme", scheme, "--name", name, "--scenarios", scenarios, "--json").stdout)
+    created = json.loads(
+        cli(url, "partner", "create", "--scheme", scheme, "--name", name, "--scenarios", scenarios, "--json").stdout
+    )
     return Partner(base, created["partner_id"], created["secret"])

@@ -13,5 +13,5 @@ class Settings:
     database_url: str  # TANHUI_DATABASE_URL: sqlite:///path or postgresql+psycopg://user@host/db
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(database_url=os.environ.get("TANHUI_DATABASE_URL", DEFAULT_DATABASE_URL))

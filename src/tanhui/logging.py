@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 LEVEL_ENV = "TANHUI_LOG_LEVEL"
@@ -46,7 +46,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         context = request_context.get()
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
@@ -94,4 +94,3 @@ def configure(level: str | None = None) -> None:
 
     logging.config.dictConfig(dict_config(level))
     logging.captureWarnings(True)
-

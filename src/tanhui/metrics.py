@@ -89,7 +89,9 @@ def record_batch(outcome: Any, scheme_id: str, events: Sequence[Any]) -> None:
     postings: Tally[str] = Tally()
     for raw, result in zip(events, outcome.results, strict=True):
         status = result.get("status")
-        tally[(_scenario_label(raw), code_label(status), code_label(result.get("reason")) if result.get("reason") else "none")] += 1
+        tally[
+            (_scenario_label(raw), code_label(status), code_label(result.get("reason")) if result.get("reason") else "none")
+        ] += 1
         if status == "credited":
             if result.get("carbon_g", 0) > 0:
                 postings["CO2E"] += 1

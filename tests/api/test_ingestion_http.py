@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from tests.live import LiveServer, Partner, create_partner
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def at(delta: timedelta = timedelta()) -> str:
     return (NOW + delta).isoformat()
 
 
-def event(event_id: str, user_ref: str, scenario: str, data: dict[str, Any] | None = None, when: timedelta = timedelta(minutes=-30)) -> dict[str, Any]:
+def event(
+    event_id: str, user_ref: str, scenario: str, data: dict[str, Any] | None = None, when: timedelta = timedelta(minutes=-30)
+) -> dict[str, Any]:
     return {"event_id": event_id, "user_ref": user_ref, "scenario": scenario, "occurred_at": at(when), "data": data or {}}
 
 
@@ -27,8 +29,9 @@ def setup(live: LiveServer, scenarios: str = "bus_ride,walking,clean_plate,recyc
 
 
 def events_count(live: LiveServer) -> int:
-    from tanhui.store import Store
     from sqlalchemy import text
+
+    from tanhui.store import Store
 
     store = Store(live.database_url)
     try:
@@ -69,15 +72,27 @@ def test_the_whole_flow(live: LiveServer) -> None:
     results = {(r["event_id"], i): r for i, r in enumerate(response.json()["results"])}
     by_position = [r for _, r in sorted(results.items(), key=lambda kv: kv[0][1])]
     expected = [
-        ("credited", None), ("credited", None), ("rejected", "implausible"), ("rejected", "no_consent"),
-        ("rejected", "invalid_data"), ("rejected", "too_old"), ("rejected", "in_future"),
-        ("rejected", "unknown_scenario"), ("rejected", "scenario_not_allowed"), ("rejected", "duplicate_behaviour"),
-        ("credited", None), ("credited", None), ("credited", None), ("rejected", "cap_reached"),
+        ("credited", None),
+        ("credited", None),
+        ("rejected", "implausible"),
+        ("rejected", "no_consent"),
+        ("rejected", "invalid_data"),
+        ("rejected", "too_old"),
+        ("rejected", "in_future"),
+        ("rejected", "unknown_scenario"),
+        ("rejected", "scenario_not_allowed"),
+        ("rejected", "duplicate_behaviour"),
+        ("credited", None),
+        ("credited", None),
+        ("credited", None),
+        ("rejected", "cap_reached"),
         ("duplicate", "duplicate_event"),
     ]
     assert [(r["status"], r["reason"]) for r in by_position] == expected, json.dumps(by_position, indent=1)
     assert [r["event_id"] for r in by_position] == [e["event_id"] for e in batch]
-    assert by_position[0]["carbon_g"] == 80 and by_position[0]["points"] == 10 and by_position[0]["methodology"] == "bus-ride-cn@1"
+    assert (
+        by_position[0]["carbon_g"] == 80 and by_position[0]["points"] == 10 and by_position[0]["methodology"] == "bus-ride-cn@1"
+    )
     assert by_position[1]["carbon_g"] == 164
     assert by_position[10]["carbon_g"] == 144 and by_position[10]["points"] == 5
     assert by_position[14]["carbon_g"] == 80  # the replay carries the original result
@@ -93,7 +108,9 @@ def test_the_whole_flow(live: LiveServer) -> None:
     # a replay of the whole batch changes nothing
     replay = partner.events(batch[:2] + [event("bus-1", "u1", "bus_ride", {"trip_id": "T-2"})])
     assert [(r["status"], r["reason"]) for r in replay.json()["results"]] == [
-        ("duplicate", "duplicate_event"), ("duplicate", "duplicate_event"), ("rejected", "event_id_reused"),
+        ("duplicate", "duplicate_event"),
+        ("duplicate", "duplicate_event"),
+        ("rejected", "event_id_reused"),
     ]
     assert partner.request("GET", "/v1/partner/accounts/u1").json()["carbon_g_total"] == account["carbon_g_total"]
 
@@ -162,7 +179,9 @@ def test_security_answers_and_nothing_written(live: LiveServer, live_server_fact
     assert code(forged) == (401, "bad_signature")
     tampered = partner.http.post(path, content=body.replace(b"s-1", b"s-2"), headers=partner.headers("POST", path, body))
     assert code(tampered) == (401, "bad_signature")
-    stale = partner.http.post(path, content=body, headers=partner.headers("POST", path, body, timestamp=int(NOW.timestamp()) - 301))
+    stale = partner.http.post(
+        path, content=body, headers=partner.headers("POST", path, body, timestamp=int(NOW.timestamp()) - 301)
+    )
     assert code(stale) == (401, "stale_request")
     nobody = Partner(live.base_url, "ptn_nobody", "sk")
     assert code(nobody.request("POST", path, raw=body)) == (401, "unknown_partner")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,27 @@ def test_earn_check_in_order_cancel(live: LiveServer) -> None:
     code = httpx.post(live.base_url + "/v1/me/binding-codes", headers=me).json()["code"]
     assert buses.consent("rider-1", binding_code=code).status_code == 201
 
-    now = datetime.now(timezone.utc)
-    meals = [{"event_id": f"m{i}", "user_ref": "diner-1", "scenario": "clean_plate", "occurred_at": (now - timedelta(days=i, hours=1)).isoformat(), "data": {"meal": "lunch"}} for i in range(3)]
-    rides = [{"event_id": f"r{i}", "user_ref": "rider-1", "scenario": "bus_ride", "occurred_at": (now - timedelta(days=i, hours=2)).isoformat(), "data": {"trip_id": f"T{i}"}} for i in range(6)]
+    now = datetime.now(UTC)
+    meals = [
+        {
+            "event_id": f"m{i}",
+            "user_ref": "diner-1",
+            "scenario": "clean_plate",
+            "occurred_at": (now - timedelta(days=i, hours=1)).isoformat(),
+            "data": {"meal": "lunch"},
+        }
+        for i in range(3)
+    ]
+    rides = [
+        {
+            "event_id": f"r{i}",
+            "user_ref": "rider-1",
+            "scenario": "bus_ride",
+            "occurred_at": (now - timedelta(days=i, hours=2)).isoformat(),
+            "data": {"trip_id": f"T{i}"},
+        }
+        for i in range(6)
+    ]
     assert restaurant.events(meals).json()["summary"]["points"] == 15
     assert buses.events(rides).json()["summary"]["points"] == 60
 
@@ -37,7 +55,13 @@ def test_earn_check_in_order_cancel(live: LiveServer) -> None:
     station = Partner(live.base_url, recycle["partner_id"], recycle["secret"])
     code = httpx.post(live.base_url + "/v1/me/binding-codes", headers=me).json()["code"]
     assert station.consent("bin-1", binding_code=code).status_code == 201
-    clothes = {"event_id": "c1", "user_ref": "bin-1", "scenario": "recycling", "occurred_at": (now - timedelta(hours=3)).isoformat(), "data": {"material": "clothing", "weight_kg": "10"}}
+    clothes = {
+        "event_id": "c1",
+        "user_ref": "bin-1",
+        "scenario": "recycling",
+        "occurred_at": (now - timedelta(hours=3)).isoformat(),
+        "data": {"material": "clothing", "weight_kg": "10"},
+    }
     assert station.events([clothes]).json()["results"][0]["points"] == 100  # 12,800 g / 50, capped at 100 a day
 
     checked = httpx.post(live.base_url + "/v1/me/checkins", headers=me)
@@ -57,7 +81,9 @@ def test_earn_check_in_order_cancel(live: LiveServer) -> None:
     assert coupon["points_price"] + good["points_price"] <= balance
 
     def order(item: dict[str, Any], key: str) -> httpx.Response:
-        return httpx.post(live.base_url + "/v1/me/orders", headers={**me, "Idempotency-Key": key}, json={"item_id": item["id"], "quantity": 1})
+        return httpx.post(
+            live.base_url + "/v1/me/orders", headers={**me, "Idempotency-Key": key}, json={"item_id": item["id"], "quantity": 1}
+        )
 
     no_key = httpx.post(live.base_url + "/v1/me/orders", headers=me, json={"item_id": coupon["id"]})
     assert no_key.status_code == 422 and no_key.json()["error"]["code"] == "invalid_request"

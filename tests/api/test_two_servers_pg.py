@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ from tanhui.store import Store
 from tests.live import create_partner
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two live servers racing, like tests/reliability/test_races.py
-WHEN = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+WHEN = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 
 @pytest.fixture
@@ -33,7 +33,13 @@ def test_the_same_batch_sent_to_two_servers_is_credited_once(pg_url: str, live_s
     for i in range(200):  # 5 rides each: under the bus cap of 8 a day
         assert on_first.consent(f"u{i}").status_code == 201
     batch = [
-        {"event_id": f"e{i}", "user_ref": f"u{i % 200}", "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"T{i}"}}
+        {
+            "event_id": f"e{i}",
+            "user_ref": f"u{i % 200}",
+            "scenario": "bus_ride",
+            "occurred_at": WHEN,
+            "data": {"trip_id": f"T{i}"},
+        }
         for i in range(1000)
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -66,12 +72,17 @@ def test_two_partners_racing_on_the_same_trips_credit_each_trip_once(pg_url: str
     token = bus.request("POST", "/v1/partner/accounts/u1/sessions").json()["token"]
     code = httpx.post(first.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"}).json()["code"]
     assert card.consent("card-1", binding_code=code).status_code == 201
+
     # 40 rides over 5 days: 8 a day, just within the bus cap
     def batch(prefix: str, user_ref: str) -> list[dict[str, Any]]:
         return [
-            {"event_id": f"{prefix}{i}", "user_ref": user_ref, "scenario": "bus_ride",
-             "occurred_at": (datetime.now(timezone.utc) - timedelta(days=i // 8, minutes=5 + i)).isoformat(),
-             "data": {"trip_id": f"SHARED-{i}"}}
+            {
+                "event_id": f"{prefix}{i}",
+                "user_ref": user_ref,
+                "scenario": "bus_ride",
+                "occurred_at": (datetime.now(UTC) - timedelta(days=i // 8, minutes=5 + i)).isoformat(),
+                "data": {"trip_id": f"SHARED-{i}"},
+            }
             for i in range(40)
         ]
 

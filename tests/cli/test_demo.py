@@ -15,8 +15,25 @@ from tests.live import cli
 
 def build(tmp_path: Path, name: str, seed: int) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "tanhui.cli.main", "demo", "--people", "120", "--days", "6", "--seed", str(seed), "--no-serve", "--database", str(tmp_path / name)],
-        capture_output=True, text=True, env={**os.environ, "TANHUI_LANG": "en"}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "tanhui.cli.main",
+            "demo",
+            "--people",
+            "120",
+            "--days",
+            "6",
+            "--seed",
+            str(seed),
+            "--no-serve",
+            "--database",
+            str(tmp_path / name),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TANHUI_LANG": "en"},
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

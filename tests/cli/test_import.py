@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.live import cli
 
-WHEN = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
+WHEN = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
 
 
 def prepare(url: str) -> str:
     cli(url, "db", "upgrade")
     cli(url, "scheme", "create", "city", "--name", "城市")
-    partner = json.loads(cli(url, "partner", "create", "--scheme", "city", "--name", "计步", "--scenarios", "walking,bus_ride,recycling", "--json").stdout)
+    partner = json.loads(
+        cli(
+            url, "partner", "create", "--scheme", "city", "--name", "计步", "--scenarios", "walking,bus_ride,recycling", "--json"
+        ).stdout
+    )
     from tanhui.services import consent, ingest
     from tanhui.store import Store
 
@@ -25,7 +29,9 @@ def prepare(url: str) -> str:
     try:
         row = ingest.find_partner(store, partner["partner_id"])
         for user in ("u1", "u2"):
-            consent.grant(store, row, f"nonce-for-{user}-0000", {"user_ref": user, "scopes": ["behaviour:report"], "granted_at": WHEN})
+            consent.grant(
+                store, row, f"nonce-for-{user}-0000", {"user_ref": user, "scopes": ["behaviour:report"], "granted_at": WHEN}
+            )
     finally:
         store.dispose()
     return str(partner["partner_id"])
@@ -40,7 +46,15 @@ def test_jsonl_import_then_rerun_changes_nothing(fresh_store_url: str, tmp_path:
         json.dumps({"event_id": "b1", "user_ref": "u2", "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": "X"}}),
         "{this is not json",
         "",
-        json.dumps({"event_id": "r1", "user_ref": "nobody", "scenario": "recycling", "occurred_at": WHEN, "data": {"material": "clothing", "weight_kg": 1}}),
+        json.dumps(
+            {
+                "event_id": "r1",
+                "user_ref": "nobody",
+                "scenario": "recycling",
+                "occurred_at": WHEN,
+                "data": {"material": "clothing", "weight_kg": 1},
+            }
+        ),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "results.jsonl"
@@ -90,13 +104,37 @@ def test_parallel_import_decides_every_event_as_one_process_does(fresh_store_url
     for i in range(60):
         user = ("u1", "u2", "nobody")[i % 3]
         if i % 4 == 0:  # the same trip reported again a few batches later: only the first is credited
-            event = {"event_id": f"b{i}", "user_ref": user, "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"T{i % 12}"}}
+            event = {
+                "event_id": f"b{i}",
+                "user_ref": user,
+                "scenario": "bus_ride",
+                "occurred_at": WHEN,
+                "data": {"trip_id": f"T{i % 12}"},
+            }
         elif i % 4 == 1:  # many walks of one day: the daily cap stops them in file order
-            event = {"event_id": f"w{i}", "user_ref": user, "scenario": "walking", "occurred_at": WHEN, "data": {"steps": 4000 + i}}
+            event = {
+                "event_id": f"w{i}",
+                "user_ref": user,
+                "scenario": "walking",
+                "occurred_at": WHEN,
+                "data": {"steps": 4000 + i},
+            }
         elif i % 4 == 2:  # an event id sent again with other content
-            event = {"event_id": f"b{i - 2}", "user_ref": user, "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"other{i}"}}
+            event = {
+                "event_id": f"b{i - 2}",
+                "user_ref": user,
+                "scenario": "bus_ride",
+                "occurred_at": WHEN,
+                "data": {"trip_id": f"other{i}"},
+            }
         else:
-            event = {"event_id": f"r{i}", "user_ref": user, "scenario": "recycling", "occurred_at": WHEN, "data": {"material": "paper", "weight_kg": "0.5"}}
+            event = {
+                "event_id": f"r{i}",
+                "user_ref": user,
+                "scenario": "recycling",
+                "occurred_at": WHEN,
+                "data": {"material": "paper", "weight_kg": "0.5"},
+            }
         lines.append(json.dumps(event))
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -106,13 +144,46 @@ def test_parallel_import_decides_every_event_as_one_process_does(fresh_store_url
     for name, url, workers in (("one", one_url, "1"), ("many", fresh_store_url, "3")):
         partner = prepare(url)
         out = tmp_path / f"{name}.jsonl"
-        cli(url, "import", "events", str(path), "--partner", partner, "--batch-size", "4", "--workers", workers, "--results", str(out), "--json")
+        cli(
+            url,
+            "import",
+            "events",
+            str(path),
+            "--partner",
+            partner,
+            "--batch-size",
+            "4",
+            "--workers",
+            workers,
+            "--results",
+            str(out),
+            "--json",
+        )
         results[name] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
         assert cli(url, "verify").returncode == 0
     assert len(results["many"]) == 60
     assert results["many"] == results["one"]
     statuses = {(r["status"], r["reason"]) for r in results["many"]}
-    assert {("credited", None), ("rejected", "duplicate_behaviour"), ("rejected", "no_consent"), ("rejected", "event_id_reused")} <= statuses
+    assert {
+        ("credited", None),
+        ("rejected", "duplicate_behaviour"),
+        ("rejected", "no_consent"),
+        ("rejected", "event_id_reused"),
+    } <= statuses
 
-    again = json.loads(cli(fresh_store_url, "import", "events", str(path), "--partner", json.loads(cli(fresh_store_url, "partner", "list", "--scheme", "city", "--json").stdout)[0]["partner_id"], "--batch-size", "4", "--workers", "3", "--json").stdout)
+    again = json.loads(
+        cli(
+            fresh_store_url,
+            "import",
+            "events",
+            str(path),
+            "--partner",
+            json.loads(cli(fresh_store_url, "partner", "list", "--scheme", "city", "--json").stdout)[0]["partner_id"],
+            "--batch-size",
+            "4",
+            "--workers",
+            "3",
+            "--json",
+        ).stdout
+    )
     assert again["credited"] == 0

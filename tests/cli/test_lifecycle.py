@@ -65,9 +65,23 @@ def serving(port: int) -> bool:
 
 def start_demo(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tanhui.cli.main", "demo", "--people", "10", "--days", "1", "--port", str(port),
-         "--database", str(tmp_path / "demo.db")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TANHUI_LANG": "en"},
+        [
+            sys.executable,
+            "-m",
+            "tanhui.cli.main",
+            "demo",
+            "--people",
+            "10",
+            "--days",
+            "1",
+            "--port",
+            str(port),
+            "--database",
+            str(tmp_path / "demo.db"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TANHUI_LANG": "en"},
     )
 
 
@@ -94,11 +108,17 @@ def test_killing_the_importer_stops_its_workers(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     with path.open("w", encoding="utf-8") as out:  # long enough that the import is still running when killed
         for i in range(200_000):
-            out.write(json.dumps({"event_id": f"w{i}", "user_ref": "u1", "scenario": "walking", "occurred_at": WHEN,
-                                  "data": {"steps": 10000}}) + "\n")
+            out.write(
+                json.dumps(
+                    {"event_id": f"w{i}", "user_ref": "u1", "scenario": "walking", "occurred_at": WHEN, "data": {"steps": 10000}}
+                )
+                + "\n"
+            )
     importer = subprocess.Popen(
         [sys.executable, "-m", "tanhui.cli.main", "import", "events", str(path), "--partner", partner, "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TANHUI_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TANHUI_DATABASE_URL": url},
     )
     try:
         wait_until(lambda: len(children(importer.pid)) >= 2, 60, "the importer's two workers")

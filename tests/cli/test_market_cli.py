@@ -22,9 +22,32 @@ def test_catalog_codes_orders_export_and_expiry(fresh_store_url: str, tmp_path: 
         shop = open_shop(store, "city", people=1, points_each=1000)
     finally:
         store.dispose()
-    coupon = json.loads(cli(fresh_store_url, "market", "add", "--scheme", "city", "--title", "咖啡券", "--points", "100", "--stock", "0", "--json").stdout)
+    coupon = json.loads(
+        cli(
+            fresh_store_url, "market", "add", "--scheme", "city", "--title", "咖啡券", "--points", "100", "--stock", "0", "--json"
+        ).stdout
+    )
     assert coupon["id"].startswith("itm_") and coupon["kind"] == "coupon" and coupon["points_price"] == 100
-    kettle = json.loads(cli(fresh_store_url, "market", "add", "--scheme", "city", "--title", "电水壶", "--points", "300", "--stock", "5", "--kind", "physical", "--title-en", "Kettle", "--json").stdout)
+    kettle = json.loads(
+        cli(
+            fresh_store_url,
+            "market",
+            "add",
+            "--scheme",
+            "city",
+            "--title",
+            "电水壶",
+            "--points",
+            "300",
+            "--stock",
+            "5",
+            "--kind",
+            "physical",
+            "--title-en",
+            "Kettle",
+            "--json",
+        ).stdout
+    )
     codes = tmp_path / "codes.csv"
     codes.write_text("A-1,merchant note\nA-2\nA-2\n\n", encoding="utf-8")
     imported = json.loads(cli(fresh_store_url, "market", "import-codes", coupon["id"], str(codes), "--json").stdout)

@@ -50,7 +50,9 @@ class RunningServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def run_cli(database_url: str, *args: str, env: Mapping[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database_url: str, *args: str, env: Mapping[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [PYTHON, "-m", "tanhui.cli.main", *args],
         capture_output=True,

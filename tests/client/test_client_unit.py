@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -64,21 +64,53 @@ def events_reply(request: httpx.Request) -> httpx.Response:
     for event in events:
         n = int(event["event_id"].removeprefix("e"))
         if n % 2 == 0:
-            results.append({"event_id": event["event_id"], "status": "credited", "reason": None, "carbon_g": 80, "points": 10, "methodology": "bus-ride-cn@1"})
+            results.append(
+                {
+                    "event_id": event["event_id"],
+                    "status": "credited",
+                    "reason": None,
+                    "carbon_g": 80,
+                    "points": 10,
+                    "methodology": "bus-ride-cn@1",
+                }
+            )
         else:
-            results.append({"event_id": event["event_id"], "status": "rejected", "reason": "no_consent", "carbon_g": 0, "points": 0, "methodology": "bus-ride-cn@1"})
+            results.append(
+                {
+                    "event_id": event["event_id"],
+                    "status": "rejected",
+                    "reason": "no_consent",
+                    "carbon_g": 0,
+                    "points": 0,
+                    "methodology": "bus-ride-cn@1",
+                }
+            )
     credited = sum(r["status"] == "credited" for r in results)
-    summary = {"credited": credited, "duplicate": 0, "rejected": len(results) - credited, "carbon_g": 80 * credited, "points": 10 * credited}
+    summary = {
+        "credited": credited,
+        "duplicate": 0,
+        "rejected": len(results) - credited,
+        "carbon_g": 80 * credited,
+        "points": 10 * credited,
+    }
     return httpx.Response(200, json={"results": results, "summary": summary})
 
 
-def error_body(status: int, code: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"code": code, "message": f"msg {code}", "details": details or {}}}, headers=headers)
+def error_body(
+    status: int, code: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.Response(
+        status, json={"error": {"code": code, "message": f"msg {code}", "details": details or {}}}, headers=headers
+    )
 
 
 def client_for(recorder: Recorder, sleeps: list[float] | None = None, base_url: str = BASE_URL) -> PartnerClient:
     return PartnerClient(
-        base_url, PARTNER_ID, SECRET, transport=httpx.MockTransport(recorder), sleep=(sleeps.append if sleeps is not None else _no_sleep)
+        base_url,
+        PARTNER_ID,
+        SECRET,
+        transport=httpx.MockTransport(recorder),
+        sleep=(sleeps.append if sleeps is not None else _no_sleep),
     )
 
 
@@ -87,7 +119,13 @@ def _no_sleep(seconds: float) -> None:
 
 
 def event(n: int) -> dict[str, Any]:
-    return {"event_id": f"e{n}", "user_ref": f"u{n % 7}", "scenario": "bus_ride", "occurred_at": "2026-01-01T08:00:00+08:00", "data": {}}
+    return {
+        "event_id": f"e{n}",
+        "user_ref": f"u{n % 7}",
+        "scenario": "bus_ride",
+        "occurred_at": "2026-01-01T08:00:00+08:00",
+        "data": {},
+    }
 
 
 # -- signing -----------------------------------------------------------------------------------
@@ -100,7 +138,12 @@ def test_signed_headers_quoted_user_ref_and_body_bytes() -> None:
         client.account("u 1/中?x=%")
     post, get = recorder.requests
 
-    expected_body = {"user_ref": "张三 #1", "scopes": ["behaviour:report"], "granted_at": "2026-01-01T08:00:00+08:00", "display_name": "张三"}
+    expected_body = {
+        "user_ref": "张三 #1",
+        "scopes": ["behaviour:report"],
+        "granted_at": "2026-01-01T08:00:00+08:00",
+        "display_name": "张三",
+    }
     assert post.content == json.dumps(expected_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     assert "张三".encode() in post.content  # UTF-8, not \\u escapes: the bytes signed are the bytes sent
     assert post.headers["Content-Type"] == "application/json"
@@ -152,8 +195,8 @@ def test_grant_consent_defaults_granted_at_to_now_in_utc() -> None:
             client.grant_consent("u3", granted_at=datetime(2026, 1, 1, 8))
     first, second = (json.loads(r.content) for r in recorder.requests)
     assert first["binding_code"] == "ABCD234567" and "display_name" not in first
-    granted = datetime.strptime(first["granted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    assert abs((granted - datetime.now(timezone.utc)).total_seconds()) < 5
+    granted = datetime.strptime(first["granted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs((granted - datetime.now(UTC)).total_seconds()) < 5
     assert second["granted_at"] == "2026-01-01T08:00:00+08:00"
 
 
@@ -282,13 +325,17 @@ def test_error_body_is_parsed_into_tanhui_api_error() -> None:
         client.grant_consent("u1", granted_at="yesterday")
     error = raised.value
     assert (error.status, error.code, error.message, error.details, error.retry_after) == (
-        422, "invalid_request", "msg invalid_request", {"granted_at": "invalid"}, None
+        422,
+        "invalid_request",
+        "msg invalid_request",
+        {"granted_at": "invalid"},
+        None,
     )
     assert "422 invalid_request" in str(error)
 
 
 def test_non_api_error_bodies_and_http_date_retry_after() -> None:
-    later = (datetime.now(timezone.utc) + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    later = (datetime.now(UTC) + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     reply = lambda request: httpx.Response(429, text="slow down", headers={"Retry-After": later})  # noqa: E731
     with client_for(Recorder(reply)) as client, pytest.raises(TanhuiAPIError) as raised:
         client.account("u1")  # only send_events retries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ from tests.client.conftest import RunningServer, start_live_server
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def bus_ride(event_id: str, user_ref: str = "u1", **data: Any) -> dict[str, Any]:
@@ -169,7 +169,13 @@ def test_a_binding_code_connects_a_second_partner_to_the_same_person(live_server
         # ... and gives it to the canteen app, which grants consent with it: one account, two sources.
         second = canteen_api.grant_consent("canteen-9", binding_code=code.json()["code"])
         assert second["account_id"] == first["account_id"]
-        meal = {"event_id": "m1", "user_ref": "canteen-9", "scenario": "clean_plate", "occurred_at": now_rfc3339(), "data": {"meal": "lunch"}}
+        meal = {
+            "event_id": "m1",
+            "user_ref": "canteen-9",
+            "scenario": "clean_plate",
+            "occurred_at": now_rfc3339(),
+            "data": {"meal": "lunch"},
+        }
         assert canteen_api.send_events([meal]).credited == 1
         assert bus_api.account("bus-user-1")["events_credited"] == 1  # the same account, seen by the bus app
         with pytest.raises(TanhuiAPIError) as used:  # single use

@@ -21,7 +21,9 @@ from tanhui.domain.signing import sign
 from tests.client.conftest import RunningServer
 
 OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl binary is not installed (it is what the curl example uses)")
+needs_openssl = pytest.mark.skipif(
+    OPENSSL is None, reason="the openssl binary is not installed (it is what the curl example uses)"
+)
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "partners.md"
 
 # The worked example in docs/partners.md §3.
@@ -29,8 +31,17 @@ SECRET = "sk_demo_4f7Kq2ZpX9mB3vR8tL6wN1cY"
 TIMESTAMP = "1767225600"
 NONCE = "Zk3vX9mQ_Tp2-wLr8YbN4sHdA7cE"
 BODY = json.dumps(
-    {"events": [{"event_id": "bus-20260101-0001", "user_ref": "u-10086", "scenario": "bus_ride",
-                 "occurred_at": "2026-01-01T08:00:00+08:00", "data": {"line": "1路"}}]},
+    {
+        "events": [
+            {
+                "event_id": "bus-20260101-0001",
+                "user_ref": "u-10086",
+                "scenario": "bus_ride",
+                "occurred_at": "2026-01-01T08:00:00+08:00",
+                "data": {"line": "1路"},
+            }
+        ]
+    },
     ensure_ascii=False,
     separators=(",", ":"),
 ).encode("utf-8")
@@ -60,12 +71,18 @@ def test_openssl_agrees_with_the_sdk_on_what_it_sends() -> None:
 
     secret = "sk_" + "密钥-secret_0123456789"
     with PartnerClient("http://tanhui.test/gw", "ptn_1", secret, transport=httpx.MockTransport(capture)) as client:
-        client.request("POST", "/v1/partner/events?dry=1&说明=中文", body={"events": [{"event_id": "e1", "data": {"line": "1路"}}]})
+        client.request(
+            "POST", "/v1/partner/events?dry=1&说明=中文", body={"events": [{"event_id": "e1", "data": {"line": "1路"}}]}
+        )
         client.account("张三 1/2")
     for request in sent:
         expected = openssl_signature(
-            secret, request.headers["Tanhui-Timestamp"], request.headers["Tanhui-Nonce"], request.method,
-            request.url.raw_path.decode("ascii"), request.content,
+            secret,
+            request.headers["Tanhui-Timestamp"],
+            request.headers["Tanhui-Nonce"],
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            request.content,
         )
         assert request.headers["Tanhui-Signature"] == expected
 
@@ -100,7 +117,12 @@ def test_the_guides_bash_script_works_against_a_real_server(live_server: Running
     partner = live_server.partner("city", "公交", "bus_ride")
     script = tmp_path / "send.sh"
     script.write_text(guide_script(), encoding="utf-8")
-    env = {**os.environ, "TANHUI_URL": live_server.base_url, "TANHUI_PARTNER_ID": partner["partner_id"], "TANHUI_SECRET": partner["secret"]}
+    env = {
+        **os.environ,
+        "TANHUI_URL": live_server.base_url,
+        "TANHUI_PARTNER_ID": partner["partner_id"],
+        "TANHUI_SECRET": partner["secret"],
+    }
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     consent, events, account = (json.loads(line) for line in done.stdout.strip().splitlines())

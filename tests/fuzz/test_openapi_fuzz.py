@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis import strategies as st
 
 # schemathesis is pinned in the `test` extra (./run test installs it): missing, the suite fails here
 # instead of skipping the fuzzing silently.
 import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.modes import GenerationMode
@@ -43,12 +43,25 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.mark.slow
 def test_every_operation_fuzzed_with_valid_credentials(live_server_factory: Any, tmp_path: Path) -> None:
-    server: LiveServer = live_server_factory(f"sqlite:///{tmp_path / 'fuzz.db'}", env={"TANHUI_PARTNER_RATE_PER_MINUTE": "100000000"})
+    server: LiveServer = live_server_factory(
+        f"sqlite:///{tmp_path / 'fuzz.db'}", env={"TANHUI_PARTNER_RATE_PER_MINUTE": "100000000"}
+    )
     server.tanhui("scheme", "create", "city", "--name", "绿芽积分")
     partner = create_partner(server, "city", "公交", "bus_ride,walking,clean_plate")
     try:
         assert partner.consent("fuzz-user").status_code == 201
-        partner.events([{"event_id": f"seed-{i}", "user_ref": "fuzz-user", "scenario": "bus_ride", "occurred_at": "2026-01-01T08:00:00+08:00", "data": {}} for i in range(3)])
+        partner.events(
+            [
+                {
+                    "event_id": f"seed-{i}",
+                    "user_ref": "fuzz-user",
+                    "scenario": "bus_ride",
+                    "occurred_at": "2026-01-01T08:00:00+08:00",
+                    "data": {},
+                }
+                for i in range(3)
+            ]
+        )
         user_token = partner.request("POST", "/v1/partner/accounts/fuzz-user/sessions").json()["token"]
     finally:
         partner.close()
@@ -83,10 +96,14 @@ def test_every_operation_fuzzed_with_valid_credentials(live_server_factory: Any,
         path = urlsplit(str(request.url)).path
         if path.startswith("/v1/partner/"):
             ts, n = str(int(__import__("time").time())), f"fuzz-{run_seed}-{next(nonce):012d}"
-            request.headers.update({
-                "Tanhui-Partner": partner.partner_id, "Tanhui-Timestamp": ts, "Tanhui-Nonce": n,
-                "Tanhui-Signature": signing.sign(partner.secret, ts, n, request.method, target, body),
-            })
+            request.headers.update(
+                {
+                    "Tanhui-Partner": partner.partner_id,
+                    "Tanhui-Timestamp": ts,
+                    "Tanhui-Nonce": n,
+                    "Tanhui-Signature": signing.sign(partner.secret, ts, n, request.method, target, body),
+                }
+            )
         elif path.startswith("/v1/admin/") and admin_token:
             request.headers["Authorization"] = f"Bearer {admin_token}"
         elif path.startswith("/v1/me") or path.startswith("/v1/market"):
@@ -109,7 +126,9 @@ def test_every_operation_fuzzed_with_valid_credentials(live_server_factory: Any,
         except (AssertionError, FailureGroup) as error:
             counts["failures"] += 1
             if len(failures) < 20:
-                failures.append(f"{case.method} {target} body={body[:300]!r} -> {response.status_code} {response.text[:200]!r}: {str(error)[:200]}")
+                failures.append(
+                    f"{case.method} {target} body={body[:300]!r} -> {response.status_code} {response.text[:200]!r}: {str(error)[:200]}"
+                )
 
     for operation in operations:
         strategy = st.one_of(
@@ -118,15 +137,22 @@ def test_every_operation_fuzzed_with_valid_credentials(live_server_factory: Any,
         )
 
         @seed(run_seed)
-        @settings(max_examples=per_op, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=per_op,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=strategy)
         def run(case: Any) -> None:
             send(case)
 
         run()
     http.close()
-    print(f"fuzz: {counts['cases']} cases, {counts['5xx']} server errors, {counts['failures']} check failures, "
-          f"{counts.get('protocol_rejected', 0)} dropped by the HTTP parser {protocol[:2]}")
+    print(
+        f"fuzz: {counts['cases']} cases, {counts['5xx']} server errors, {counts['failures']} check failures, "
+        f"{counts.get('protocol_rejected', 0)} dropped by the HTTP parser {protocol[:2]}"
+    )
     assert not failures, "\n".join(failures)
     assert counts["cases"] >= TOTAL_MIN

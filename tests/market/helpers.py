@@ -18,7 +18,9 @@ class Shop:
     issuance: int
 
 
-def open_shop(store: Store, scheme_id: str, people: int = 2, points_each: int = 1000, settings: dict[str, Any] | None = None) -> Shop:
+def open_shop(
+    store: Store, scheme_id: str, people: int = 2, points_each: int = 1000, settings: dict[str, Any] | None = None
+) -> Shop:
     schemes.create_scheme(store, scheme_id, "商城测试", settings=settings)
     with store.unit_of_work(write=False) as uow:
         issuance = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_ISSUANCE).id
@@ -27,13 +29,21 @@ def open_shop(store: Store, scheme_id: str, people: int = 2, points_each: int = 
         account_id = accounts.open_account(store, scheme_id)
         points_account = ledger.holdings(store, account_id).points_account_id
         if points_each:
-            ledger.transfer(store, scheme_id, [(issuance, points_account, points_each)], kind="reward", idempotency_key=f"fund-{account_id}")
+            ledger.transfer(
+                store, scheme_id, [(issuance, points_account, points_each)], kind="reward", idempotency_key=f"fund-{account_id}"
+            )
         ids.append(account_id)
         points.append(points_account)
     return Shop(scheme_id, ids, points, issuance)
 
 
 def item(store: Store, scheme_id: str, **overrides: Any) -> Any:
-    fields: dict[str, Any] = {"kind": "coupon", "title_zh": "咖啡券", "title_en": "Coffee voucher", "points_price": 100, "stock": 10}
+    fields: dict[str, Any] = {
+        "kind": "coupon",
+        "title_zh": "咖啡券",
+        "title_en": "Coffee voucher",
+        "points_price": 100,
+        "stock": 10,
+    }
     fields.update(overrides)
     return market.add_item(store, scheme_id, fields)

@@ -9,7 +9,7 @@ what was put on the shelf.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -38,7 +38,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             ]
             self.orders: dict[str, tuple[int, int, str]] = {}  # order -> (person, item index, status)
             self.earned = [0] * PEOPLE
-            self.day = datetime(2025, 3, 1, tzinfo=timezone.utc)
+            self.day = datetime(2025, 3, 1, tzinfo=UTC)
             self.n = 0
 
         def _tick(self) -> datetime:
@@ -48,13 +48,22 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         @rule(person=st.integers(0, PEOPLE - 1), amount=st.integers(1, 120))
         def earn(self, person: int, amount: int) -> None:
             self.n += 1
-            ledger.transfer(store, self.scheme_id, [(self.shop.issuance, self.shop.points_accounts[person], amount)], kind="reward", idempotency_key=f"e{self.n}", now=self._tick())
+            ledger.transfer(
+                store,
+                self.scheme_id,
+                [(self.shop.issuance, self.shop.points_accounts[person], amount)],
+                kind="reward",
+                idempotency_key=f"e{self.n}",
+                now=self._tick(),
+            )
 
         @rule(person=st.integers(0, PEOPLE - 1), which=st.integers(0, 1), quantity=st.integers(1, 2))
         def order(self, person: int, which: int, quantity: int) -> None:
             self.n += 1
             try:
-                _, placed = market.place_order(store, self.shop.people[person], self.items[which].public_id, quantity, f"o{self.n}", now=self._tick())
+                _, placed = market.place_order(
+                    store, self.shop.people[person], self.items[which].public_id, quantity, f"o{self.n}", now=self._tick()
+                )
             except TanhuiError as error:
                 assert error.code in ("insufficient_points", "out_of_stock", "limit_reached")
                 return
@@ -122,8 +131,9 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
 def test_market_state_machine(store: Store) -> None:
     machine = make_machine(store)
     machine.TestCase.settings = settings(
-        max_examples=15 if store.dialect.name == "postgresql" else 25, stateful_step_count=25, deadline=None,
+        max_examples=15 if store.dialect.name == "postgresql" else 25,
+        stateful_step_count=25,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     machine.TestCase().runTest()
-

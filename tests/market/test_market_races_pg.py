@@ -27,7 +27,11 @@ def test_fifty_buyers_race_for_ten_in_stock(pg_shared_store: Store, scheme_id: s
     shop = open_shop(store, scheme_id, people=50, points_each=100)
     scarce = item(store, scheme_id, kind="physical", points_price=100, stock=10)
     with ThreadPoolExecutor(max_workers=25) as pool:
-        results = list(pool.map(lambda i: outcome(lambda: market.place_order(store, shop.people[i], scarce.public_id, 1, f"race-{i}")), range(50)))
+        results = list(
+            pool.map(
+                lambda i: outcome(lambda: market.place_order(store, shop.people[i], scarce.public_id, 1, f"race-{i}")), range(50)
+            )
+        )
     assert results.count("ok") == 10 and results.count("out_of_stock") == 40
     assert market.get_item(store, scarce.public_id).stock == 0
     balances = [ledger.balance(store, a) for a in shop.points_accounts]
@@ -41,7 +45,12 @@ def test_one_person_thirty_orders_covering_three(pg_shared_store: Store, scheme_
     shop = open_shop(store, scheme_id, people=1, points_each=300)
     items = [item(store, scheme_id, kind="physical", points_price=100, stock=50, key=f"k{i}") for i in range(3)]
     with ThreadPoolExecutor(max_workers=15) as pool:
-        results = list(pool.map(lambda i: outcome(lambda: market.place_order(store, shop.people[0], items[i % 3].public_id, 1, f"mine-{i}")), range(30)))
+        results = list(
+            pool.map(
+                lambda i: outcome(lambda: market.place_order(store, shop.people[0], items[i % 3].public_id, 1, f"mine-{i}")),
+                range(30),
+            )
+        )
     assert results.count("ok") == 3 and results.count("insufficient_points") == 27
     assert ledger.balance(store, shop.points_accounts[0]) == 0
     assert sum(50 - market.get_item(store, i.public_id).stock for i in items) == 3
@@ -53,6 +62,10 @@ def test_the_same_idempotency_key_raced_makes_one_order(pg_shared_store: Store, 
     shop = open_shop(store, scheme_id, people=1, points_each=1000)
     coffee = item(store, scheme_id, points_price=100, stock=50)
     with ThreadPoolExecutor(max_workers=10) as pool:
-        orders = list(pool.map(lambda _: market.place_order(store, shop.people[0], coffee.public_id, 1, "same-key")[1]["order_id"], range(10)))
+        orders = list(
+            pool.map(
+                lambda _: market.place_order(store, shop.people[0], coffee.public_id, 1, "same-key")[1]["order_id"], range(10)
+            )
+        )
     assert len(set(orders)) == 1
     assert ledger.balance(store, shop.points_accounts[0]) == 900

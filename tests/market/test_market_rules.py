@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,14 +11,28 @@ from tanhui.domain import engagement as eng
 from tanhui.domain import market as m
 from tanhui.errors import BusinessRuleViolation, InvalidInput
 
-NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
 def item(**overrides: object) -> m.Item:
     fields: dict[str, object] = dict(
-        id=1, public_id="itm_1", scheme_id="city", key="k", kind="coupon", category="food", title_zh="券", title_en="",
-        description_zh="", description_en="", points_price=100, stock=5, per_person_limit=None, sale_starts_at=None,
-        sale_ends_at=None, merchant="", status="active",
+        id=1,
+        public_id="itm_1",
+        scheme_id="city",
+        key="k",
+        kind="coupon",
+        category="food",
+        title_zh="券",
+        title_en="",
+        description_zh="",
+        description_en="",
+        points_price=100,
+        stock=5,
+        per_person_limit=None,
+        sale_starts_at=None,
+        sale_ends_at=None,
+        merchant="",
+        status="active",
     )
     fields.update(overrides)
     return m.Item(**fields)  # type: ignore[arg-type]
@@ -53,7 +67,13 @@ def test_bad_quantities(quantity: object) -> None:
 def test_transitions() -> None:
     assert m.next_status(m.PENDING, m.SHIPPED, "o") == m.SHIPPED
     assert m.next_status(m.SHIPPED, m.DELIVERED, "o") == m.DELIVERED
-    for current, wanted in [(m.SHIPPED, m.CANCELLED), (m.DELIVERED, m.CANCELLED), (m.CANCELLED, m.DELIVERED), (m.FULFILLED, m.CANCELLED), (m.PENDING, m.DELIVERED)]:
+    for current, wanted in [
+        (m.SHIPPED, m.CANCELLED),
+        (m.DELIVERED, m.CANCELLED),
+        (m.CANCELLED, m.DELIVERED),
+        (m.FULFILLED, m.CANCELLED),
+        (m.PENDING, m.DELIVERED),
+    ]:
         with pytest.raises(BusinessRuleViolation):
             m.next_status(current, wanted, "o")
 
@@ -76,18 +96,26 @@ def test_streaks_and_bonus() -> None:
 
 def test_campaigns() -> None:
     campaigns = eng.campaigns_from_settings(
-        {"campaigns": [
-            {"id": "double", "scenarios": ["bus_ride"], "starts": "2026-06-15", "ends": "2026-06-15", "multiplier": "2"},
-            {"id": "bonus", "starts": "2026-06-10", "ends": "2026-06-20", "bonus": 3},
-        ]}
+        {
+            "campaigns": [
+                {"id": "double", "scenarios": ["bus_ride"], "starts": "2026-06-15", "ends": "2026-06-15", "multiplier": "2"},
+                {"id": "bonus", "starts": "2026-06-10", "ends": "2026-06-20", "bonus": 3},
+            ]
+        }
     )
     assert eng.campaign_points(campaigns, "bus_ride", date(2026, 6, 15), 10) == (23, ["double", "bonus"])
     assert eng.campaign_points(campaigns, "walking", date(2026, 6, 15), 10) == (13, ["bonus"])
     assert eng.campaign_points(campaigns, "bus_ride", date(2026, 6, 21), 10) == (10, [])
     assert eng.campaign_points(campaigns, "bus_ride", date(2026, 6, 15), 0) == (0, [])  # nothing earned, no bonus
-    half = eng.campaigns_from_settings({"campaigns": [{"id": "h", "starts": "2026-01-01", "ends": "2026-12-31", "multiplier": "1.5"}]})
+    half = eng.campaigns_from_settings(
+        {"campaigns": [{"id": "h", "starts": "2026-01-01", "ends": "2026-12-31", "multiplier": "1.5"}]}
+    )
     assert eng.campaign_points(half, "x", date(2026, 3, 1), 5) == (7, ["h"])  # rounded down once
-    for bad in ({"id": "x", "starts": "2026-02-01", "ends": "2026-01-01"}, {"id": "x", "starts": "nope", "ends": "2026-01-01"}, {"starts": "2026-01-01", "ends": "2026-01-02"}):
+    for bad in (
+        {"id": "x", "starts": "2026-02-01", "ends": "2026-01-01"},
+        {"id": "x", "starts": "nope", "ends": "2026-01-01"},
+        {"starts": "2026-01-01", "ends": "2026-01-02"},
+    ):
         with pytest.raises(InvalidInput):
             eng.campaigns_from_settings({"campaigns": [bad]})
     assert eng.Campaign("a", "", "", (), date(2026, 1, 1), date(2026, 1, 1), Decimal(2)).applies("any", date(2026, 1, 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,7 +80,7 @@ def test_refusals(store: Store, scheme_id: str) -> None:
     with pytest.raises(BusinessRuleViolation) as poor:
         market.place_order(store, shop.people[0], pricey.public_id, 1, "x3")
     assert poor.value.code == "insufficient_points" and poor.value.params == {"points": 100, "balance": 50}
-    later = item(store, scheme_id, sale_starts_at=datetime.now(timezone.utc) + timedelta(days=1))
+    later = item(store, scheme_id, sale_starts_at=datetime.now(UTC) + timedelta(days=1))
     with pytest.raises(BusinessRuleViolation) as early:
         market.place_order(store, shop.people[1], later.public_id, 1, "x4")
     assert early.value.code == "not_on_sale"
@@ -104,7 +104,7 @@ def test_checkin_once_per_local_day_around_midnight(store: Store, scheme_id: str
     shop = open_shop(store, scheme_id, points_each=0, settings={"checkin": {"points": 2, "streak_days": 3, "streak_bonus": 10}})
     person, points = shop.people[0], shop.points_accounts[0]
     # 2026-11-25 23:59:30 in Shanghai is 15:59:30 UTC; 00:00:30 the next day is 16:00:30 UTC
-    late = datetime(2026, 11, 25, 15, 59, 30, tzinfo=timezone.utc)
+    late = datetime(2026, 11, 25, 15, 59, 30, tzinfo=UTC)
     created, first = engagement.checkin(store, person, now=late)
     assert created and first == {"date": "2026-11-25", "streak": 1, "points": 2, "bonus": 0}
     created, again = engagement.checkin(store, person, now=late + timedelta(seconds=20))
@@ -112,20 +112,20 @@ def test_checkin_once_per_local_day_around_midnight(store: Store, scheme_id: str
     created, next_day = engagement.checkin(store, person, now=late + timedelta(minutes=1))
     assert created and next_day["date"] == "2026-11-26" and next_day["streak"] == 2
     # the same Shanghai day, though the UTC date changed: still one check-in
-    created, same = engagement.checkin(store, person, now=datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc))
+    created, same = engagement.checkin(store, person, now=datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
     assert not created and same == next_day
-    created, third = engagement.checkin(store, person, now=datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc))
+    created, third = engagement.checkin(store, person, now=datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
     assert third["streak"] == 3 and third["bonus"] == 10
     assert balance(store, points) == 2 + 2 + 2 + 10
-    created, broken = engagement.checkin(store, person, now=datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc))
+    created, broken = engagement.checkin(store, person, now=datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
     assert broken["streak"] == 1
     assert ledger.verify(store, scheme_id).ok
 
 
 def test_expiry_fifo_and_idempotent(store: Store, scheme_id: str) -> None:
     shop = open_shop(store, scheme_id, people=3, points_each=0)
-    earn_2025 = datetime(2025, 6, 1, tzinfo=timezone.utc)
-    earn_2026 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    earn_2025 = datetime(2025, 6, 1, tzinfo=UTC)
+    earn_2026 = datetime(2026, 6, 1, tzinfo=UTC)
     a, b, c = shop.points_accounts
     ledger.transfer(store, scheme_id, [(shop.issuance, a, 500)], kind="reward", idempotency_key="a25", now=earn_2025)
     ledger.transfer(store, scheme_id, [(shop.issuance, a, 300)], kind="reward", idempotency_key="a26", now=earn_2026)
@@ -134,7 +134,7 @@ def test_expiry_fifo_and_idempotent(store: Store, scheme_id: str) -> None:
     market.place_order(store, shop.people[1], coffee.public_id, 1, "b-spend", now=earn_2026)  # spends old points first
     ledger.transfer(store, scheme_id, [(shop.issuance, c, 100)], kind="reward", idempotency_key="c26", now=earn_2026)
     as_of = date(2027, 1, 1)
-    now = datetime(2027, 1, 1, 2, tzinfo=timezone.utc)
+    now = datetime(2027, 1, 1, 2, tzinfo=UTC)
     notices = engagement.expire_points(store, scheme_id, as_of, now=now)
     expired = {n.account_id: n.amount for n in notices}
     assert expired == {shop.people[0]: 500, shop.people[1]: 250}
@@ -173,7 +173,7 @@ def test_scheme_file_errors_name_the_field(store: Store, tmp_path: Path) -> None
         ('[scheme]\nid = "x1"\nname = "n"\n[settings]\ncolour = "red"\n', "unknown settings: colour"),
         ('[scheme]\nid = "x1"\nname = "n"\n[[items]]\nkey = "a"\npoints = 0\ntitle = "t"\n', "items[0] (a)"),
         ('[scheme]\nid = "x1"\nname = "n"\n[[partners]]\nname = "p"\nscenarios = ["teleport"]\n', "unknown scenarios teleport"),
-        ('[scheme\n', "TOML"),
+        ("[scheme\n", "TOML"),
     ]:
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(InvalidInput) as caught:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,9 @@ DAY = date(2026, 11, 25)
 
 
 def ctx(day: date = DAY, region: str | None = None) -> QuantifyContext:
-    return QuantifyContext(occurred_at=datetime(day.year, day.month, day.day, 4, tzinfo=timezone.utc), local_date=day, default_region=region)
+    return QuantifyContext(
+        occurred_at=datetime(day.year, day.month, day.day, 4, tzinfo=UTC), local_date=day, default_region=region
+    )
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +23,7 @@ def library() -> Library:
     return load_library([Path(__file__).resolve().parents[2] / "src" / "tanhui" / "methodologies"])
 
 
-MINIMAL = '''\
+MINIMAL = """\
 id = "{id}"
 version = "{version}"
 scenario = "{scenario}"
@@ -64,7 +66,7 @@ scope = "global"
 name = "per ride"
 data = {{}}
 carbon_g = {per_ride_g}
-'''
+"""
 
 
 def minimal(
@@ -76,8 +78,15 @@ def minimal(
     formula: str = "distance_km * per_km_g if has(distance_km) else per_ride_g",
     per_ride_g: int = 80,
 ) -> str:
-    return MINIMAL.format(id=id, version=version, scenario=scenario, default=str(default).lower(),
-                          valid_from=valid_from, formula=formula, per_ride_g=per_ride_g)
+    return MINIMAL.format(
+        id=id,
+        version=version,
+        scenario=scenario,
+        default=str(default).lower(),
+        valid_from=valid_from,
+        formula=formula,
+        per_ride_g=per_ride_g,
+    )
 
 
 def write(directory: Path, text: str, name: str | None = None) -> Path:

@@ -36,8 +36,21 @@ def test_quantify_json() -> None:
     body = json.loads(result.stdout)
     assert set(body) == {"carbon_g", "methodology", "explanation"}
     assert body["carbon_g"] == 80 and body["methodology"] == "bus-ride-cn@1"
-    result = runner.invoke(app, ["methodology", "quantify", "electricity_saving", "--data", '{"saved_kwh": 1.5}',
-                                 "--region", "四川", "--occurred-at", "2026-11-25T08:00:00+08:00", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "methodology",
+            "quantify",
+            "electricity_saving",
+            "--data",
+            '{"saved_kwh": 1.5}',
+            "--region",
+            "四川",
+            "--occurred-at",
+            "2026-11-25T08:00:00+08:00",
+            "--json",
+        ],
+    )
     assert json.loads(result.stdout)["carbon_g"] == 211  # 1.5 × 140.4 = 210.6
 
 

@@ -81,7 +81,7 @@ def test_no_unverified_or_do_not_use_value_is_shipped(library: Library) -> None:
             for value in factor.values:
                 assert "third-party code" not in value.source, (m.ref, factor.name, value.region)
                 assert "0.5703" not in str(value.value)
-                assert "0.152" != str(value.value)  # the generated Shenzhen bus value the reference rejects
+                assert str(value.value) != "0.152"  # the generated Shenzhen bus value the reference rejects
 
 
 # -- the four seed values ------------------------------------------------------------------------

@@ -36,22 +36,34 @@ def test_a_valid_minimal_file_loads(tmp_path: Path) -> None:
         ('version = "1"', 'version = "1.0"', "version"),
         ('scenario = "bus_ride"', 'scenario = "Bus"', "scenario"),
         ('title = { zh-CN = "测试", en = "Test" }', 'title = { zh-CN = "测试" }', "title.en"),
-        ('valid_from = 2024-01-01', 'valid_from = "soon"', "valid_from"),
-        ('standard = "test standard"\n', '', "standard"),
-        ('formula = "distance_km * per_km_g if has(distance_km) else per_ride_g"', 'formula = "__import__(\'os\')"', "formula"),
-        ('formula = "distance_km * per_km_g if has(distance_km) else per_ride_g"', 'formula = "per_ride_g * unknown_factor"', "formula"),
+        ("valid_from = 2024-01-01", 'valid_from = "soon"', "valid_from"),
+        ('standard = "test standard"\n', "", "standard"),
+        ('formula = "distance_km * per_km_g if has(distance_km) else per_ride_g"', "formula = \"__import__('os')\"", "formula"),
+        (
+            'formula = "distance_km * per_km_g if has(distance_km) else per_ride_g"',
+            'formula = "per_ride_g * unknown_factor"',
+            "formula",
+        ),
         ('formula = "distance_km * per_km_g if has(distance_km) else per_ride_g"', 'formula = "distance_km > 1"', "formula"),
         ('type = "decimal"', 'type = "float"', "inputs.distance_km.type"),
         ("max = 300\n", "", "inputs.distance_km.max"),
-        ('value = 80', 'value = "eighty"', "factors.per_ride_g.value"),
-        ('source = "test source"\nyear = 2024', 'year = 2024', "factors.per_ride_g.source"),
-        ('confidence = "medium"\n\n[factors.per_km_g]', 'confidence = "sure"\n\n[factors.per_km_g]', "factors.per_ride_g.confidence"),
-        ('confidence = "medium"\n\n[factors.per_km_g]', 'confidence = "assumption"\n\n[factors.per_km_g]', "factors.per_ride_g.note"),
+        ("value = 80", 'value = "eighty"', "factors.per_ride_g.value"),
+        ('source = "test source"\nyear = 2024', "year = 2024", "factors.per_ride_g.source"),
+        (
+            'confidence = "medium"\n\n[factors.per_km_g]',
+            'confidence = "sure"\n\n[factors.per_km_g]',
+            "factors.per_ride_g.confidence",
+        ),
+        (
+            'confidence = "medium"\n\n[factors.per_km_g]',
+            'confidence = "assumption"\n\n[factors.per_km_g]',
+            "factors.per_ride_g.note",
+        ),
         ('scope = "global"', 'scope = "planet"', "identity[0].scope"),
         ('fields = ["trip_id"]', 'fields = ["order_id"]', "identity[0].fields"),
         ("carbon_g = 80", "carbon_g = 81", "tests[0]"),
         ("carbon_g = 80", "", "tests[0]"),
-        ('default = true', 'default = true\ncolour = "green"', "colour"),
+        ("default = true", 'default = true\ncolour = "green"', "colour"),
         ('unit = "gCO2/ride"', 'unit = "gCO2/ride"\nunits = "g"', "factors.per_ride_g.units"),
     ],
 )
@@ -84,16 +96,23 @@ def test_caps_need_a_limit(tmp_path: Path) -> None:
 
 
 def test_keyed_factor_must_cover_every_enum_value(tmp_path: Path) -> None:
-    text = minimal().replace(
-        "[inputs.trip_id]",
-        '[inputs.kind]\ntype = "enum"\nrequired = true\nvalues = ["a", "b"]\n\n[inputs.trip_id]',
-    ) + '\n[factors.by_kind]\nunit = "g"\nkey_input = "kind"\nvalues = [{ key = "a", value = 1, source = "s", confidence = "low" }]\n'
+    text = (
+        minimal().replace(
+            "[inputs.trip_id]",
+            '[inputs.kind]\ntype = "enum"\nrequired = true\nvalues = ["a", "b"]\n\n[inputs.trip_id]',
+        )
+        + '\n[factors.by_kind]\nunit = "g"\nkey_input = "kind"\nvalues = [{ key = "a", value = 1, source = "s", confidence = "low" }]\n'
+    )
     text = text.replace("data = {}", 'data = { kind = "a" }')
     assert refused(tmp_path, text).details["field"] == "factors.by_kind.values"
 
 
 def test_regional_factor_needs_a_fallback(tmp_path: Path) -> None:
-    text = minimal() + '\n[factors.grid]\nunit = "kg/kWh"\nregion_input = "trip_id"\nvalues = [{ region = "四川", value = 0.14, source = "s", confidence = "high" }]\n'
+    text = (
+        minimal()
+        + '\n[factors.grid]\nunit = "kg/kWh"\nregion_input = "trip_id"\n'
+        + 'values = [{ region = "四川", value = 0.14, source = "s", confidence = "high" }]\n'
+    )
     assert refused(tmp_path, text).details["field"] == "factors.grid.values"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from ..conftest import new_sqlite_store
 
 def test_local_day_comes_from_the_scheme_time_zone() -> None:
     scheme = new_scheme("luzhou", "绿芽积分", "Asia/Shanghai")
-    late_utc = datetime(2026, 11, 24, 17, 30, tzinfo=timezone.utc)  # 01:30 on the 25th in Shanghai
+    late_utc = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # 01:30 on the 25th in Shanghai
     assert service.context_for(scheme, late_utc).local_date == date(2026, 11, 25)
     utc_scheme = new_scheme("london", "London", "UTC")
     assert service.context_for(utc_scheme, late_utc).local_date == date(2026, 11, 24)
@@ -26,8 +26,10 @@ def test_local_day_comes_from_the_scheme_time_zone() -> None:
 
 
 def test_pins_and_default_region_from_scheme_settings() -> None:
-    scheme = new_scheme("wuhan", "武碳江湖", settings={"methodology_pins": {"bus_ride": "bus-ride-wuhan@1"}, "default_region": "四川"})
-    moment = datetime(2026, 11, 25, 4, tzinfo=timezone.utc)
+    scheme = new_scheme(
+        "wuhan", "武碳江湖", settings={"methodology_pins": {"bus_ride": "bus-ride-wuhan@1"}, "default_region": "四川"}
+    )
+    moment = datetime(2026, 11, 25, 4, tzinfo=UTC)
     library = service.default_library()
     assert service.quantify(library, "bus_ride", {}, moment, scheme).carbon_g == 150
     assert service.quantify(library, "metro_ride", {}, moment, scheme).carbon_g == 52

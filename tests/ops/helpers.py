@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,11 +11,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live import LiveServer, Partner, create_partner
 
-WHEN = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
+WHEN = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
 
 
 def event(event_id: str, user_ref: str, scenario: str = "bus_ride", data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"event_id": event_id, "user_ref": user_ref, "scenario": scenario, "occurred_at": WHEN, "data": data if data is not None else {"trip_id": event_id}}
+    return {
+        "event_id": event_id,
+        "user_ref": user_ref,
+        "scenario": scenario,
+        "occurred_at": WHEN,
+        "data": data if data is not None else {"trip_id": event_id},
+    }
 
 
 def setup(live: LiveServer, scheme: str = "city") -> Partner:

@@ -8,7 +8,7 @@ import json
 import re
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from tanhui.store import Store
 from tests.conftest import new_sqlite_store
 from tests.live import cli
 
-WHEN = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+WHEN = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 USERS = 200
 
 
@@ -28,13 +28,24 @@ def populate(path: Path) -> tuple[Store, Any]:
     schemes.create_scheme(store, "city", "备份测试")
     created = partners.create_partner(store, "city", "公交", ["bus_ride", "walking"])
     for n in range(USERS):
-        consent.grant(store, created.partner, f"consent-nonce-{n:05d}", {"user_ref": f"u{n}", "scopes": ["behaviour:report"], "granted_at": WHEN})
+        consent.grant(
+            store,
+            created.partner,
+            f"consent-nonce-{n:05d}",
+            {"user_ref": f"u{n}", "scopes": ["behaviour:report"], "granted_at": WHEN},
+        )
     return store, created.partner
 
 
 def batch(prefix: str, size: int) -> list[dict[str, Any]]:
     return [
-        {"event_id": f"{prefix}-{i}", "user_ref": f"u{i % USERS}", "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"{prefix}-{i}"}}
+        {
+            "event_id": f"{prefix}-{i}",
+            "user_ref": f"u{i % USERS}",
+            "scenario": "bus_ride",
+            "occurred_at": WHEN,
+            "data": {"trip_id": f"{prefix}-{i}"},
+        }
         for i in range(size)
     ]
 
@@ -102,7 +113,9 @@ def test_online_backup_under_writes_restores_and_verifies(tmp_path: Path) -> Non
     done = cli(restored_url, "db", "restore", str(out))
     assert "verified consistent" in done.stdout and f"{entries} ledger entries" in done.stdout, done.stdout
     report = json.loads(cli(restored_url, "verify", "--json").stdout)
-    assert report["ok"] and report["entries"] == entries and entries <= report["postings"] <= 2 * entries  # CO2E, and points until the daily cap
+    assert (
+        report["ok"] and report["entries"] == entries and entries <= report["postings"] <= 2 * entries
+    )  # CO2E, and points until the daily cap
     got = counts(restored_url)
     assert got["events"] == events and got["entries"] == entries
     assert got["credited_with_entry"] == entries  # every entry belongs to a stored event: one consistent snapshot

@@ -61,7 +61,10 @@ def test_metrics_count_events_postings_latency_and_auth_failures(live: LiveServe
     response = partner.events(_batch("a"))
     assert response.status_code == 200, response.text
     assert [(r["status"], r["reason"]) for r in response.json()["results"]] == [
-        ("credited", None), ("rejected", "implausible"), ("rejected", "no_consent"), ("rejected", "unknown_scenario"),
+        ("credited", None),
+        ("rejected", "implausible"),
+        ("rejected", "no_consent"),
+        ("rejected", "unknown_scenario"),
     ]
     bad = partner.request("GET", "/v1/partner/accounts/u1", secret="sk_not-the-secret")
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "bad_signature"
@@ -78,12 +81,17 @@ def test_metrics_count_events_postings_latency_and_auth_failures(live: LiveServe
     assert moved("tanhui_ledger_postings_total", scheme="city", asset="POINTS") == 1
     assert moved("tanhui_partner_auth_failures_total", code="bad_signature") == 1
     assert moved("tanhui_http_request_duration_seconds_count", route="/v1/partner/events", method="POST", status="200") == 1
-    assert moved("tanhui_http_request_duration_seconds_count", route="/v1/partner/accounts/{user_ref:path}", method="GET", status="401") == 1
+    assert (
+        moved(
+            "tanhui_http_request_duration_seconds_count", route="/v1/partner/accounts/{user_ref:path}", method="GET", status="401"
+        )
+        == 1
+    )
     assert ("tanhui_http_requests_in_flight", ()) in after
     assert any(name == "tanhui_threadpool_waiting_tasks" for name, _ in after)
     # Nothing a caller chooses becomes a label: no user_ref, raw path or unknown scenario key.
     labels = {v for _, ls in after for _, v in ls}
-    assert not any("u1" == v or "/v1/partner/accounts/u1" in v or v.startswith("teleport") for v in labels)
+    assert not any(v == "u1" or "/v1/partner/accounts/u1" in v or v.startswith("teleport") for v in labels)
     partner.close()
 
 
@@ -102,7 +110,11 @@ def test_metrics_add_up_over_two_workers(live_server_factory: Any, tmp_path: Any
     assert partner.consent("u1").status_code == 201
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda p: _send_batches(partner, p, 10), ["t0", "t1", "t2", "t3"]))
-    pids = {line.get("pid") for line in json_lines(live.log()) if line.get("logger") == "tanhui.access" and line.get("route") == "/v1/partner/events"}
+    pids = {
+        line.get("pid")
+        for line in json_lines(live.log())
+        if line.get("logger") == "tanhui.access" and line.get("route") == "/v1/partner/events"
+    }
     # Every scrape (answered by whichever worker) shows the sum over both workers.
     for _ in range(6):
         samples = scrape(live.base_url)

@@ -22,7 +22,10 @@ def record(message: str, *args: object, exc: bool = False, **fields: object) -> 
     exc_info = None
     if exc:
         try:
-            raise RuntimeError("(sqlite3.IntegrityError) UNIQUE failed\n[SQL: INSERT INTO t VALUES (?)]\n[parameters: ('sk_secret-value',)]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)")
+            raise RuntimeError(
+                "(sqlite3.IntegrityError) UNIQUE failed\n[SQL: INSERT INTO t VALUES (?)]\n[parameters: ('sk_secret-value',)]\n"
+                "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+            )
         except RuntimeError:
             exc_info = sys.exc_info()
     rec = logging.LogRecord("tanhui.test", logging.ERROR, __file__, 1, message, args, exc_info)

@@ -27,7 +27,9 @@ class Recorder:
         self.seen: set[str] = {partner.secret}
         self.request_ids: list[str] = []
 
-    def send(self, method: str, path: str, payload: Any = None, *, secret: str | None = None, request_id: str | None = None) -> httpx.Response:
+    def send(
+        self, method: str, path: str, payload: Any = None, *, secret: str | None = None, request_id: str | None = None
+    ) -> httpx.Response:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         headers = self.partner.headers(method, path, body, secret=secret)
         self.seen.update({headers["Tanhui-Nonce"], headers["Tanhui-Signature"]})
@@ -44,9 +46,17 @@ def test_no_secret_token_nonce_signature_or_ticket_reaches_the_log(live_server_f
     rec = Recorder(partner)
     base = live.base_url
 
-    granted = rec.send("POST", "/v1/partner/consents", {"user_ref": "u-secret-ref", "scopes": ["behaviour:report"], "granted_at": "2026-01-01T00:00:00+08:00"})
+    granted = rec.send(
+        "POST",
+        "/v1/partner/consents",
+        {"user_ref": "u-secret-ref", "scopes": ["behaviour:report"], "granted_at": "2026-01-01T00:00:00+08:00"},
+    )
     assert granted.status_code == 201, granted.text
-    events = rec.send("POST", "/v1/partner/events", {"events": [event("e-1", "u-secret-ref"), event("e-2", "u-secret-ref", "walking", {"steps": 8000})]})
+    events = rec.send(
+        "POST",
+        "/v1/partner/events",
+        {"events": [event("e-1", "u-secret-ref"), event("e-2", "u-secret-ref", "walking", {"steps": 8000})]},
+    )
     assert events.status_code == 200 and events.json()["summary"]["credited"] == 2
 
     session = rec.send("POST", "/v1/partner/accounts/u-secret-ref/sessions", request_id="client-chosen-id-0001")
@@ -59,7 +69,11 @@ def test_no_secret_token_nonce_signature_or_ticket_reaches_the_log(live_server_f
 
     me = httpx.get(base + "/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
-    mine = httpx.get(base + "/v1/me/events", params={"cursor": "query-secret-cursor-value", "limit": 5}, headers={"Authorization": f"Bearer {token}"})
+    mine = httpx.get(
+        base + "/v1/me/events",
+        params={"cursor": "query-secret-cursor-value", "limit": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     rec.seen.add("query-secret-cursor-value")
     assert mine.status_code in (200, 422)
     code = httpx.post(base + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"})
@@ -121,7 +135,7 @@ def test_request_ids_are_checked_generated_and_given_to_refused_requests(live_se
     live: LiveServer = live_server_factory(f"sqlite:///{tmp_path / 'ids.db'}")
     base = live.base_url
     assert httpx.get(base + "/healthz", headers={"X-Request-ID": "abc.DEF_123-xyz"}).headers["x-request-id"] == "abc.DEF_123-xyz"
-    for unsafe in ("short", "x" * 65, "has spaces in it", "semi;colon;value", "quote\"value123", "../../etc/passwd"):
+    for unsafe in ("short", "x" * 65, "has spaces in it", "semi;colon;value", 'quote"value123', "../../etc/passwd"):
         given = httpx.get(base + "/healthz", headers={"X-Request-ID": unsafe}).headers["x-request-id"]
         assert given != unsafe and UUID_HEX.match(given), (unsafe, given)
     generated = {httpx.get(base + "/healthz").headers["x-request-id"] for _ in range(5)}

@@ -6,7 +6,7 @@ pseudonymous entries and `tanhui verify` still passes. Passwords are argon2id ha
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,12 +16,17 @@ from tanhui.services import identity
 from tanhui.store import Store
 from tests.live import LiveServer, create_partner
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def bus(event_id: str, user_ref: str) -> dict[str, Any]:
-    return {"event_id": event_id, "user_ref": user_ref, "scenario": "bus_ride", "occurred_at": (NOW - timedelta(minutes=30)).isoformat(),
-            "data": {"trip_id": f"trip-{event_id}", "line": "K12"}}
+    return {
+        "event_id": event_id,
+        "user_ref": user_ref,
+        "scenario": "bus_ride",
+        "occurred_at": (NOW - timedelta(minutes=30)).isoformat(),
+        "data": {"trip_id": f"trip-{event_id}", "line": "K12"},
+    }
 
 
 def test_consent_withdrawal_export_and_erasure(live: LiveServer) -> None:
@@ -71,17 +76,31 @@ def test_consent_withdrawal_export_and_erasure(live: LiveServer) -> None:
             with store.engine.connect() as conn:
                 q = lambda sql, **p: conn.execute(text(sql), p).all()  # noqa: E731
                 assert q("SELECT * FROM account_profiles WHERE account_id = :a", a=int(account_id)) == []
-                assert q("SELECT user_ref FROM partner_links WHERE account_id = :a AND user_ref IS NOT NULL", a=int(account_id)) == []
-                assert q("SELECT event_id FROM events WHERE account_id = :a AND (user_ref IS NOT NULL OR data IS NOT NULL)", a=int(account_id)) == []
+                assert (
+                    q("SELECT user_ref FROM partner_links WHERE account_id = :a AND user_ref IS NOT NULL", a=int(account_id))
+                    == []
+                )
+                assert (
+                    q(
+                        "SELECT event_id FROM events WHERE account_id = :a AND (user_ref IS NOT NULL OR data IS NOT NULL)",
+                        a=int(account_id),
+                    )
+                    == []
+                )
                 assert q("SELECT * FROM credentials WHERE account_id = :a", a=int(account_id)) == []
-                assert len(q("SELECT id FROM events WHERE account_id = :a AND status = 'credited'", a=int(account_id))) == 4  # pseudonymous outcomes stay
+                assert (
+                    len(q("SELECT id FROM events WHERE account_id = :a AND status = 'credited'", a=int(account_id))) == 4
+                )  # pseudonymous outcomes stay
                 for table in ("events", "partner_links", "account_profiles", "consents", "accounts"):
                     dump = json.dumps([list(map(str, r)) for r in q(f"SELECT * FROM {table}")], ensure_ascii=False)
                     assert "王小明" not in dump, table
                 # Nothing linked to the erased account still names the person; the one event partner A sent
                 # after the erasure (a4) is kept, as every report is, unlinked: rejected with no account.
                 for table in ("events", "partner_links"):
-                    dump = json.dumps([list(map(str, r)) for r in q(f"SELECT * FROM {table} WHERE account_id = :a", a=int(account_id))], ensure_ascii=False)
+                    dump = json.dumps(
+                        [list(map(str, r)) for r in q(f"SELECT * FROM {table} WHERE account_id = :a", a=int(account_id))],
+                        ensure_ascii=False,
+                    )
                     assert "xiaoming" not in dump, table
                 assert q("SELECT account_id, status FROM events WHERE event_id = 'a4'")[0] == (None, "rejected")
         finally:

@@ -4,7 +4,7 @@ scheme's window, keeps outcomes, explanations and the ledger; verify and the reg
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -14,26 +14,39 @@ from tanhui.services.registry import verify
 from tanhui.store import Store
 from tests.live import cli
 
-RECEIVED = datetime(2026, 1, 10, 4, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)
 
 
 def _report(store: Store, partner: object, event_id: str, when: datetime) -> None:
     body = {"user_ref": "u1", "scopes": ["behaviour:report"], "granted_at": (RECEIVED - timedelta(days=1)).isoformat()}
     consent.grant(store, partner, f"n-{event_id}", body, now=when)  # type: ignore[arg-type]
-    batch = [{"event_id": event_id, "user_ref": "u1", "scenario": "bus_ride", "occurred_at": (when - timedelta(hours=1)).isoformat(),
-              "data": {"trip_id": f"{event_id}-trip", "line": "K12", "city": "泸州"}}]
+    batch = [
+        {
+            "event_id": event_id,
+            "user_ref": "u1",
+            "scenario": "bus_ride",
+            "occurred_at": (when - timedelta(hours=1)).isoformat(),
+            "data": {"trip_id": f"{event_id}-trip", "line": "K12", "city": "泸州"},
+        }
+    ]
     [result] = ingest.ingest_events(store, partner, batch, now=when).results  # type: ignore[arg-type]
     assert result["status"] == "credited"
 
 
 def _payloads(store: Store, scheme_id: str) -> dict[str, object]:
     with store.engine.connect() as conn:
-        return {r[0]: (r[1], r[2] is not None, r[3]) for r in conn.execute(
-            text("SELECT event_id, data, explanation, status FROM events WHERE scheme_id = :s"), {"s": scheme_id})}
+        return {
+            r[0]: (r[1], r[2] is not None, r[3])
+            for r in conn.execute(
+                text("SELECT event_id, data, explanation, status FROM events WHERE scheme_id = :s"), {"s": scheme_id}
+            )
+        }
 
 
 def test_purge_nulls_old_payloads_only_and_keeps_everything_else(store: Store, scheme_id: str) -> None:
-    schemes.create_scheme(store, scheme_id, "留存", settings={"retention": {"raw_payload_days": 30}}, now=RECEIVED - timedelta(days=2))
+    schemes.create_scheme(
+        store, scheme_id, "留存", settings={"retention": {"raw_payload_days": 30}}, now=RECEIVED - timedelta(days=2)
+    )
     partner = partners.create_partner(store, scheme_id, "公交", ["bus_ride"], now=RECEIVED - timedelta(days=2)).partner
     _report(store, partner, "old", RECEIVED)
     _report(store, partner, "new", RECEIVED + timedelta(days=40))
@@ -59,9 +72,13 @@ def test_purge_payloads_command(fresh_store_url: str) -> None:
         _report(store, partner, "e1", RECEIVED)
     finally:
         store.dispose()
-    kept = json.loads(cli(fresh_store_url, "events", "purge-payloads", "--scheme", "city", "--as-of", "2026-07-01", "--json").stdout)
+    kept = json.loads(
+        cli(fresh_store_url, "events", "purge-payloads", "--scheme", "city", "--as-of", "2026-07-01", "--json").stdout
+    )
     assert kept["purged"] == 0 and kept["raw_payload_days"] == 180
-    done = json.loads(cli(fresh_store_url, "events", "purge-payloads", "--scheme", "city", "--as-of", "2026-07-10", "--json").stdout)
+    done = json.loads(
+        cli(fresh_store_url, "events", "purge-payloads", "--scheme", "city", "--as-of", "2026-07-10", "--json").stdout
+    )
     assert done["purged"] == 1
     assert cli(fresh_store_url, "verify", check=False).returncode == 0
     bad = cli(fresh_store_url, "events", "purge-payloads", "--scheme", "nope", check=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from tanhui.services import consent, ingest, partners, schemes
 from tanhui.store import Store
 from tanhui.store.repositories.partners import PartnerRow
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 TZ = ZoneInfo("Asia/Shanghai")
 OCCURRED = NOW - timedelta(hours=1)
 VINTAGE = OCCURRED.astimezone(TZ).year
@@ -44,18 +44,32 @@ class City:
 
     def electricity(self, user_ref: str, kwh: int, period: str, event_id: str | None = None) -> dict[str, Any]:
         """One household electricity saving: about 530 g per kWh; 1,000 kWh is about 0.53 t."""
-        [r] = self.report([{
-            "event_id": event_id or f"el-{user_ref}-{period}", "user_ref": user_ref, "scenario": "electricity_saving",
-            "occurred_at": OCCURRED.isoformat(), "data": {"saved_kwh": str(kwh), "period": period},
-        }])
+        [r] = self.report(
+            [
+                {
+                    "event_id": event_id or f"el-{user_ref}-{period}",
+                    "user_ref": user_ref,
+                    "scenario": "electricity_saving",
+                    "occurred_at": OCCURRED.isoformat(),
+                    "data": {"saved_kwh": str(kwh), "period": period},
+                }
+            ]
+        )
         assert r["status"] == "credited", r
         return r
 
     def bus(self, user_ref: str, trip: str) -> dict[str, Any]:
-        [r] = self.report([{
-            "event_id": f"bus-{trip}", "user_ref": user_ref, "scenario": "bus_ride",
-            "occurred_at": OCCURRED.isoformat(), "data": {"trip_id": trip},
-        }])
+        [r] = self.report(
+            [
+                {
+                    "event_id": f"bus-{trip}",
+                    "user_ref": user_ref,
+                    "scenario": "bus_ride",
+                    "occurred_at": OCCURRED.isoformat(),
+                    "data": {"trip_id": trip},
+                }
+            ]
+        )
         assert r["status"] == "credited", r
         return r
 
@@ -72,7 +86,9 @@ class City:
 
 def city(store: Store, scheme_id: str, settings: dict[str, Any] | None = None) -> City:
     schemes.create_scheme(store, scheme_id, "绿芽积分", settings=settings, now=NOW - timedelta(days=2))
-    created = partners.create_partner(store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2))
+    created = partners.create_partner(
+        store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2)
+    )
     return City(store, scheme_id, created.partner)
 
 

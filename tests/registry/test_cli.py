@@ -30,7 +30,18 @@ def test_the_operator_workflow(tmp_path: Path) -> None:
     org = run("org", "create", "--scheme", "city", "--name", "城市马拉松组委会", "--kind", "company", "--json")
     org_id = org["organisation_id"]  # type: ignore[index]
     assert run("org", "list", "--scheme", "city", "--json")[0]["organisation_id"] == org_id  # type: ignore[index]
-    dry = run("credits", "issue", "--scheme", "city", "--vintage", str(VINTAGE), "--as-of", issue_day().isoformat(), "--dry-run", "--json")
+    dry = run(
+        "credits",
+        "issue",
+        "--scheme",
+        "city",
+        "--vintage",
+        str(VINTAGE),
+        "--as-of",
+        issue_day().isoformat(),
+        "--dry-run",
+        "--json",
+    )
     assert dry["dry_run"] and dry["issued"] == 3  # type: ignore[index]
     issued = run("credits", "issue", "--scheme", "city", "--vintage", str(VINTAGE), "--as-of", issue_day().isoformat(), "--json")
     assert issued["issued"] == 3  # type: ignore[index]
@@ -40,11 +51,28 @@ def test_the_operator_workflow(tmp_path: Path) -> None:
     moved = run("credits", "transfer", "--scheme", "city", "--to", org_id, "--quantity", "2", "--key", "sale-1", "--json")
     assert moved["quantity"] == 2  # type: ignore[index]
     pdf = tmp_path / "cert.pdf"
-    cert = run("credits", "neutralise", "--scheme", "city", "--holder", org_id, "--event", "2026 城市马拉松", "--emission-t", "1.5",
-               "--pdf", str(pdf), "--base-url", "https://registry.example", "--json")
+    cert = run(
+        "credits",
+        "neutralise",
+        "--scheme",
+        "city",
+        "--holder",
+        org_id,
+        "--event",
+        "2026 城市马拉松",
+        "--emission-t",
+        "1.5",
+        "--pdf",
+        str(pdf),
+        "--base-url",
+        "https://registry.example",
+        "--json",
+    )
     assert cert["quantity"] == 2 and cert["blocks"][0]["batch_id"] == batch_id  # type: ignore[index]
     text = PdfReader(io.BytesIO(pdf.read_bytes())).pages[0].extract_text()
-    assert cert["retirement_id"] in text and "2026 城市马拉松" in text and "https://registry.example/registry/retirements/" in text  # type: ignore[index]
+    assert (
+        cert["retirement_id"] in text and "2026 城市马拉松" in text and "https://registry.example/registry/retirements/" in text
+    )  # type: ignore[index]
     holdings = run("credits", "holdings", "--scheme", "city", "--json")
     assert {(h["holder"]["id"], h["held"], h["retired"]) for h in holdings} == {("scheme", 1, 0), (org_id, 0, 2)}  # type: ignore[union-attr, index]
     assert run("credits", "batches", "--scheme", "city", "--json")[0]["batch_id"] == batch_id  # type: ignore[index]

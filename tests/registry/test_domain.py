@@ -38,10 +38,23 @@ def leaves(n: int) -> list[str]:
 
 
 def test_leaf_and_node_hashing_by_hand() -> None:
-    record = leaf_record(scheme_id="city", partner_id="ptn_1", event_id="e-1", fingerprint="ab", carbon_g=80,
-                         methodology="bus-ride-cn@1", local_day=date(2026, 3, 1).toordinal())
-    assert record == {"scheme": "city", "event": "ptn_1/e-1", "fingerprint": "ab", "carbon_g": 80,
-                      "methodology": "bus-ride-cn@1", "local_day": "2026-03-01"}
+    record = leaf_record(
+        scheme_id="city",
+        partner_id="ptn_1",
+        event_id="e-1",
+        fingerprint="ab",
+        carbon_g=80,
+        methodology="bus-ride-cn@1",
+        local_day=date(2026, 3, 1).toordinal(),
+    )
+    assert record == {
+        "scheme": "city",
+        "event": "ptn_1/e-1",
+        "fingerprint": "ab",
+        "carbon_g": 80,
+        "methodology": "bus-ride-cn@1",
+        "local_day": "2026-03-01",
+    }
     text = b'{"carbon_g":80,"event":"ptn_1/e-1","fingerprint":"ab","local_day":"2026-03-01","methodology":"bus-ride-cn@1","scheme":"city"}'
     assert canonical_bytes(record) == text
     assert leaf_hash(record) == hashlib.sha256(b"\x00" + text).hexdigest()
@@ -98,7 +111,11 @@ def test_serial_ranges_split_and_name_blocks() -> None:
 
 
 def test_moving_splits_the_last_block_and_never_takes_retired_ones() -> None:
-    blocks = [Block(1, 1, SerialRange(1, 3), None), Block(2, 1, SerialRange(4, 4), None, "retired"), Block(3, 2, SerialRange(10, 19), None)]
+    blocks = [
+        Block(1, 1, SerialRange(1, 3), None),
+        Block(2, 1, SerialRange(4, 4), None, "retired"),
+        Block(3, 2, SerialRange(10, 19), None),
+    ]
     move = plan_move(blocks, 5)
     assert [b.id for b in move.spent] == [1, 3]
     assert move.moved == ((1, SerialRange(1, 3)), (2, SerialRange(10, 11)))
@@ -133,7 +150,7 @@ def test_remainder_rule_never_issues_a_gram_twice(carried: int, grams: list[int]
     total = carried + sum(grams)
     assert plan.quantity == total // TONNE_G
     assert plan.carried_in_g + plan.consumed_g - plan.carried_out_g == plan.issued_g
-    assert 0 <= plan.carried_out_g
+    assert plan.carried_out_g >= 0
     if plan.quantity:
         assert plan.carried_out_g < plan.consumed[-1].carbon_g
         assert plan.carried_out_g < TONNE_G

@@ -23,8 +23,15 @@ def test_buy_retire_and_open_the_certificate(live: LiveServer) -> None:
         c.tonnes(4)
         live.tanhui("credits", "issue", "--scheme", "city", "--vintage", str(VINTAGE), "--as-of", issue_day().isoformat())
         org = organisations.create(store, "city", "城市马拉松组委会")
-        cert = movements.buy_and_neutralise(store, "city", organisation=org.public_id, event_name="2026 城市马拉松",
-                                          emission_t="2.4", idempotency_key="marathon-2026", now=NOW)
+        cert = movements.buy_and_neutralise(
+            store,
+            "city",
+            organisation=org.public_id,
+            event_name="2026 城市马拉松",
+            emission_t="2.4",
+            idempotency_key="marathon-2026",
+            now=NOW,
+        )
     finally:
         store.dispose()
     base = live.base_url
@@ -46,18 +53,35 @@ def test_buy_retire_and_open_the_certificate(live: LiveServer) -> None:
     assert link is not None and link.group(1) == cert["url"]
     page = httpx.get(base + link.group(1))
     assert page.status_code == 200
-    for value in (cert["retirement_id"], "2026 城市马拉松", "城市马拉松组委会", f"{cert['quantity']} t CO₂e",
-                  batch["merkle_root"], cert["blocks"][0]["serial_first"], cert["blocks"][0]["serial_last"], str(VINTAGE),
-                  "electricity-saving-cn@1"):
+    for value in (
+        cert["retirement_id"],
+        "2026 城市马拉松",
+        "城市马拉松组委会",
+        f"{cert['quantity']} t CO₂e",
+        batch["merkle_root"],
+        cert["blocks"][0]["serial_first"],
+        cert["blocks"][0]["serial_last"],
+        str(VINTAGE),
+        "electricity-saving-cn@1",
+    ):
         assert value in page.text, value
     pdf_link = re.search(r'href="(/registry/retirements/[^"]+\.pdf)"', page.text)
     assert pdf_link is not None
     pdf = httpx.get(base + pdf_link.group(1))
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    for value in (cert["retirement_id"], "2026 城市马拉松", "城市马拉松组委会", f"{cert['quantity']} t CO2e", batch["merkle_root"],
-                  cert["blocks"][0]["serial_first"], cert["blocks"][0]["serial_last"], str(VINTAGE), "electricity-saving-cn@1",
-                  base + cert["url"]):
+    for value in (
+        cert["retirement_id"],
+        "2026 城市马拉松",
+        "城市马拉松组委会",
+        f"{cert['quantity']} t CO2e",
+        batch["merkle_root"],
+        cert["blocks"][0]["serial_first"],
+        cert["blocks"][0]["serial_last"],
+        str(VINTAGE),
+        "electricity-saving-cn@1",
+        base + cert["url"],
+    ):
         assert value in text, value
     english = httpx.get(base + cert["url"], headers={"Accept-Language": "en"})
     assert "Carbon inclusion credit retirement certificate" in english.text

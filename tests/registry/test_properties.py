@@ -72,8 +72,11 @@ class Registry:
 
     def issue(self, vintage: int) -> None:
         for ref in METHODOLOGIES:
-            eligible = [Candidate(pk, e.grams) for pk, e in self.events.items()
-                        if e.vintage == vintage and e.methodology == ref and not e.reversed and e.batch is None]
+            eligible = [
+                Candidate(pk, e.grams)
+                for pk, e in self.events.items()
+                if e.vintage == vintage and e.methodology == ref and not e.reversed and e.batch is None
+            ]
             previous = [b for b in self.batches if b.vintage == vintage and b.methodology == ref]
             carried = previous[-1].carried_out_g if previous else 0
             plan = plan_pool(carried, eligible)
@@ -81,7 +84,15 @@ class Registry:
                 continue
             serials = SerialRange(self.next_serial, self.next_serial + plan.quantity - 1)
             self.next_serial = serials.last + 1
-            batch = Batch(len(self.batches) + 1, vintage, ref, serials, tuple(c.event_pk for c in plan.consumed), carried, plan.carried_out_g)
+            batch = Batch(
+                len(self.batches) + 1,
+                vintage,
+                ref,
+                serials,
+                tuple(c.event_pk for c in plan.consumed),
+                carried,
+                plan.carried_out_g,
+            )
             for pk in batch.events:
                 assert self.events[pk].batch is None, "an event would be in two batches"
                 self.events[pk].batch = batch.id
@@ -106,7 +117,11 @@ class RegistryMachine(RuleBasedStateMachine):
         self.r = Registry()
         self.retired_serials: set[int] = set()
 
-    @rule(grams=st.integers(min_value=1, max_value=900_000), vintage=st.sampled_from(VINTAGES), methodology=st.sampled_from(METHODOLOGIES))
+    @rule(
+        grams=st.integers(min_value=1, max_value=900_000),
+        vintage=st.sampled_from(VINTAGES),
+        methodology=st.sampled_from(METHODOLOGIES),
+    )
     def credit(self, grams: int, vintage: int, methodology: str) -> None:
         self.r.events[len(self.r.events) + 1] = Event(grams, vintage, methodology)
 
@@ -143,7 +158,9 @@ class RegistryMachine(RuleBasedStateMachine):
         except BusinessRuleViolation as error:
             assert error.code == "insufficient_credits"
             return
-        self.retired_serials = {s for b in self.r.live() if b.status == RETIRED for s in range(b.serials.first, b.serials.last + 1)}
+        self.retired_serials = {
+            s for b in self.r.live() if b.status == RETIRED for s in range(b.serials.first, b.serials.last + 1)
+        }
 
     @invariant()
     def issued_within_eligible_and_reconciled(self) -> None:
@@ -151,7 +168,9 @@ class RegistryMachine(RuleBasedStateMachine):
             issued = sum(b.serials.quantity * TONNE_G for b in self.r.batches if b.vintage == vintage)
             credited = sum(e.grams for e in self.r.events.values() if e.vintage == vintage)
             consumed = sum(self.r.events[pk].grams for b in self.r.batches if b.vintage == vintage for pk in b.events)
-            unreversed_or_batched = sum(e.grams for e in self.r.events.values() if e.vintage == vintage and (not e.reversed or e.batch))
+            unreversed_or_batched = sum(
+                e.grams for e in self.r.events.values() if e.vintage == vintage and (not e.reversed or e.batch)
+            )
             assert issued <= consumed <= unreversed_or_batched <= credited
             for ref in METHODOLOGIES:
                 pool = [b for b in self.r.batches if b.vintage == vintage and b.methodology == ref]

@@ -20,9 +20,11 @@ from tests.registry.helpers import NOW, VINTAGE, City, city, issue_day
 
 def entry_of(store: Store, city_: City, event_id: str) -> int:
     with store.engine.connect() as conn:
-        return int(conn.execute(
-            select(events.c.entry_id).where(events.c.partner_pk == city_.partner.pk, events.c.event_id == event_id)
-        ).scalar_one())
+        return int(
+            conn.execute(
+                select(events.c.entry_id).where(events.c.partner_pk == city_.partner.pk, events.c.event_id == event_id)
+            ).scalar_one()
+        )
 
 
 def test_issue_pools_whole_tonnes_once(store: Store, scheme_id: str) -> None:
@@ -84,7 +86,15 @@ def test_reversal_before_issuance_excludes_after_issuance_is_flagged(store: Stor
     assert views.proof(store, c.partner.id, consumed)["verified"] is True
     assert issuance.issue(store, scheme_id, VINTAGE, as_of=issue_day(), now=NOW).shortfall == [short]
     # the operator covers it by retiring from the scheme's own holdings
-    cert = movements.retire(store, scheme_id, holder="scheme", quantity=1, beneficiary="绿芽积分", purpose="冲正缺口补足 / reversal shortfall", now=NOW)
+    cert = movements.retire(
+        store,
+        scheme_id,
+        holder="scheme",
+        quantity=1,
+        beneficiary="绿芽积分",
+        purpose="冲正缺口补足 / reversal shortfall",
+        now=NOW,
+    )
     assert cert["holder"]["id"] == "scheme" and cert["quantity"] == 1
 
 
@@ -94,30 +104,82 @@ def test_transfer_retire_and_certificate(store: Store, scheme_id: str) -> None:
     [batch] = issuance.issue(store, scheme_id, VINTAGE, as_of=issue_day(), now=NOW).batches
     buyer = organisations.create(store, scheme_id, "城市马拉松组委会", "company")
     other = organisations.create(store, scheme_id, "绿色学校", "school")
-    moved = movements.transfer(store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=3, idempotency_key="buy-1", now=NOW)
+    moved = movements.transfer(
+        store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=3, idempotency_key="buy-1", now=NOW
+    )
     assert moved["quantity"] == 3 and not moved["replayed"]
     assert [b["block_id"] for b in moved["blocks"]] == [f"TH-{scheme_id}-{VINTAGE}-electricity-saving-cn@1-00000001-00000003"]
-    replay = movements.transfer(store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=3, idempotency_key="buy-1", now=NOW)
+    replay = movements.transfer(
+        store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=3, idempotency_key="buy-1", now=NOW
+    )
     assert replay["replayed"] and replay["blocks"] == moved["blocks"]
     with pytest.raises(Conflict):
-        movements.transfer(store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=2, idempotency_key="buy-1", now=NOW)
+        movements.transfer(
+            store, scheme_id, from_holder="scheme", to_holder=buyer.public_id, quantity=2, idempotency_key="buy-1", now=NOW
+        )
     # a partial block: 2 of the buyer's 3 go on to the school
     block = moved["blocks"][0]["block_id"]
-    part = movements.transfer(store, scheme_id, from_holder=buyer.public_id, to_holder=other.public_id, block=block, quantity=1, idempotency_key="gift", now=NOW)
+    part = movements.transfer(
+        store,
+        scheme_id,
+        from_holder=buyer.public_id,
+        to_holder=other.public_id,
+        block=block,
+        quantity=1,
+        idempotency_key="gift",
+        now=NOW,
+    )
     assert part["blocks"][0]["serial_first"].endswith("-00000001") and part["blocks"][0]["quantity"] == 1
     with pytest.raises(BusinessRuleViolation) as error:
-        movements.transfer(store, scheme_id, from_holder=buyer.public_id, to_holder=other.public_id, quantity=3, idempotency_key="too-many", now=NOW)
+        movements.transfer(
+            store,
+            scheme_id,
+            from_holder=buyer.public_id,
+            to_holder=other.public_id,
+            quantity=3,
+            idempotency_key="too-many",
+            now=NOW,
+        )
     assert error.value.code == "insufficient_credits"
     with pytest.raises(InvalidInput):
-        movements.transfer(store, scheme_id, from_holder=buyer.public_id, to_holder=buyer.public_id, quantity=1, idempotency_key="self", now=NOW)
+        movements.transfer(
+            store, scheme_id, from_holder=buyer.public_id, to_holder=buyer.public_id, quantity=1, idempotency_key="self", now=NOW
+        )
 
-    cert = movements.neutralise_event(store, scheme_id, holder=buyer.public_id, event_name="2026 城市马拉松", emission_t="1.3", idempotency_key="marathon", now=NOW)
+    cert = movements.neutralise_event(
+        store,
+        scheme_id,
+        holder=buyer.public_id,
+        event_name="2026 城市马拉松",
+        emission_t="1.3",
+        idempotency_key="marathon",
+        now=NOW,
+    )
     assert cert["quantity"] == 2 and cert["beneficiary"] == "城市马拉松组委会" and "2026 城市马拉松" in cert["purpose"]
     assert cert["blocks"][0]["merkle_root"] == batch["merkle_root"] and cert["vintages"] == [VINTAGE]
-    assert movements.neutralise_event(store, scheme_id, holder=buyer.public_id, event_name="2026 城市马拉松", emission_t="1.3", idempotency_key="marathon", now=NOW) == cert
+    assert (
+        movements.neutralise_event(
+            store,
+            scheme_id,
+            holder=buyer.public_id,
+            event_name="2026 城市马拉松",
+            emission_t="1.3",
+            idempotency_key="marathon",
+            now=NOW,
+        )
+        == cert
+    )
     retired_block = cert["blocks"][0]["block_id"]
     with pytest.raises(NotFound):  # retired serials never move again
-        movements.transfer(store, scheme_id, from_holder=buyer.public_id, to_holder=other.public_id, block=retired_block, idempotency_key="steal", now=NOW)
+        movements.transfer(
+            store,
+            scheme_id,
+            from_holder=buyer.public_id,
+            to_holder=other.public_id,
+            block=retired_block,
+            idempotency_key="steal",
+            now=NOW,
+        )
     with pytest.raises(BusinessRuleViolation):
         movements.retire(store, scheme_id, holder=buyer.public_id, quantity=1, beneficiary="x", purpose="y", now=NOW)
     with pytest.raises(InvalidInput):
@@ -130,9 +192,20 @@ def test_transfer_retire_and_certificate(store: Store, scheme_id: str) -> None:
     assert sum(b["quantity"] for b in detail["blocks"]) == batch["quantity"]
     assert [b["retirement_id"] for b in detail["blocks"] if b["status"] == "retired"] == [cert["retirement_id"]]
 
-    bought = movements.buy_and_neutralise(store, scheme_id, organisation=other.public_id, event_name="校园运动会", emission_t="0.4", idempotency_key="sports-day", now=NOW)
+    bought = movements.buy_and_neutralise(
+        store,
+        scheme_id,
+        organisation=other.public_id,
+        event_name="校园运动会",
+        emission_t="0.4",
+        idempotency_key="sports-day",
+        now=NOW,
+    )
     assert bought["quantity"] == 1 and bought["holder"]["id"] == other.public_id
-    assert [r["retirement_id"] for r in views.list_retirements(store, scheme_id)] == [cert["retirement_id"], bought["retirement_id"]]
+    assert [r["retirement_id"] for r in views.list_retirements(store, scheme_id)] == [
+        cert["retirement_id"],
+        bought["retirement_id"],
+    ]
     report = verify.verify(store, scheme_id)
     assert report.ok, report.problems
 
@@ -153,11 +226,21 @@ def test_proofs_for_included_and_excluded_events(store: Store, scheme_id: str) -
     outsider = views.proof(store, c.partner.id, excluded[0]["event_id"], batch["batch_id"])
     assert outsider["included"] is False
     # the excluded event's own leaf does not verify against any included event's path
-    from tanhui.domain.registry import leaf_hash, leaf_record
     from datetime import date
 
-    fake = leaf_hash(leaf_record(scheme_id=scheme_id, partner_id=c.partner.id, event_id=excluded[0]["event_id"], fingerprint=None,
-                                 carbon_g=1, methodology="electricity-saving-cn@1", local_day=date.today().toordinal()))
+    from tanhui.domain.registry import leaf_hash, leaf_record
+
+    fake = leaf_hash(
+        leaf_record(
+            scheme_id=scheme_id,
+            partner_id=c.partner.id,
+            event_id=excluded[0]["event_id"],
+            fingerprint=None,
+            carbon_g=1,
+            methodology="electricity-saving-cn@1",
+            local_day=date.today().toordinal(),
+        )
+    )
     assert not any(verify_proof(fake, p["steps"], batch["merkle_root"]) for p in included)
     with pytest.raises(NotFound):
         views.proof(store, c.partner.id, "no-such-event")
@@ -169,7 +252,9 @@ def test_verify_finds_tampering(store: Store, scheme_id: str) -> None:
     issuance.issue(store, scheme_id, VINTAGE, as_of=issue_day(), now=NOW)
     consumed = next(e for e in c.credited if views.proof(store, c.partner.id, e)["included"])
     with store.engine.begin() as conn:
-        conn.execute(update(events).where(events.c.partner_pk == c.partner.pk, events.c.event_id == consumed).values(carbon_g=999_999))
+        conn.execute(
+            update(events).where(events.c.partner_pk == c.partner.pk, events.c.event_id == consumed).values(carbon_g=999_999)
+        )
     problems = verify.verify(store, scheme_id).problems
     assert any("leaf mismatch" in p for p in problems), problems
     assert any("ledger credited" in p for p in problems), problems
@@ -206,6 +291,10 @@ def test_contributions_show_the_batches_of_a_person(store: Store, scheme_id: str
     c.tonnes(1)
     [batch] = issuance.issue(store, scheme_id, VINTAGE, as_of=issue_day(), now=NOW).batches
     with store.engine.connect() as conn:
-        account_id = int(conn.execute(select(events.c.account_id).where(events.c.partner_pk == c.partner.pk, events.c.event_id == "el-u-0")).scalar_one())
+        account_id = int(
+            conn.execute(
+                select(events.c.account_id).where(events.c.partner_pk == c.partner.pk, events.c.event_id == "el-u-0")
+            ).scalar_one()
+        )
     [mine] = views.contributions(store, account_id)
     assert mine["batch_id"] == batch["batch_id"] and mine["events"] == 2 and mine["carbon_g"] > 0

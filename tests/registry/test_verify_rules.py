@@ -4,7 +4,7 @@ registry built by hand the way the services write one, and finds the break it ex
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ SCHEME = "city"
 VINTAGE = 2026
 METHOD = "bus-ride-cn@1"
 ORG, ORG_REF = 7, "org_buyer"
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 DAY = date(2026, 2, 10).toordinal()
 
 
@@ -39,8 +39,15 @@ def events(grams: list[int], first_pk: int) -> tuple[BatchEvent, ...]:
     """Credited events of the scheme and pool, with the leaves issuance stored for them."""
     out = []
     for i, g in enumerate(grams):
-        record = leaf_record(scheme_id=SCHEME, partner_id="ptn_a", event_id=f"e{first_pk + i}", fingerprint=None, carbon_g=g,
-                             methodology=METHOD, local_day=DAY)
+        record = leaf_record(
+            scheme_id=SCHEME,
+            partner_id="ptn_a",
+            event_id=f"e{first_pk + i}",
+            fingerprint=None,
+            carbon_g=g,
+            methodology=METHOD,
+            local_day=DAY,
+        )
         pk = first_pk + i
         out.append(BatchEvent(i, leaf_hash(record), pk, SCHEME, "credited", g, METHOD, DAY, None, f"e{pk}", "ptn_a"))
     return tuple(out)
@@ -64,15 +71,35 @@ class Registry:
         name = {b.id: b.public_id for b in self.batches}
         ref = {None: SCHEME_HOLDER, ORG: ORG_REF}
         body = log.movement_body(
-            scheme_id=SCHEME, seq=seq, kind=kind, idempotency_key=f"k{seq}", from_org_id=org[0], to_org_id=org[1],
-            quantity=quantity, memo={}, spent=[[name[b.batch_id], b.serials.first, b.serials.last] for b in spent],
+            scheme_id=SCHEME,
+            seq=seq,
+            kind=kind,
+            idempotency_key=f"k{seq}",
+            from_org_id=org[0],
+            to_org_id=org[1],
+            quantity=quantity,
+            memo={},
+            spent=[[name[b.batch_id], b.serials.first, b.serials.last] for b in spent],
             created=[[name[b.batch_id], b.serials.first, b.serials.last, ref[b.holder_org_id], b.status] for b in created],
             created_at=T0 + timedelta(minutes=seq),
         )
-        self.movements.append(MovementRow(
-            seq * 10, SCHEME, seq, kind, f"k{seq}", "", org[0], org[1], quantity, {}, T0 + timedelta(minutes=seq), prev,
-            log.movement_hash(prev, body),
-        ))
+        self.movements.append(
+            MovementRow(
+                seq * 10,
+                SCHEME,
+                seq,
+                kind,
+                f"k{seq}",
+                "",
+                org[0],
+                org[1],
+                quantity,
+                {},
+                T0 + timedelta(minutes=seq),
+                prev,
+                log.movement_hash(prev, body),
+            )
+        )
         return seq * 10
 
     def issue(self, grams: list[int], quantity: int, carried_in: int) -> BatchRow:
@@ -81,9 +108,22 @@ class Registry:
         contents = events(grams, 100 * (len(self.batches) + 1))
         previous = next((b for b in reversed(self.batches) if (b.vintage, b.methodology) == (VINTAGE, METHOD)), None)
         batch = BatchRow(
-            len(self.batches) + 1, block_id(SCHEME, VINTAGE, METHOD, serials), SCHEME, VINTAGE, METHOD, serials, quantity,
-            len(grams), sum(grams), carried_in, carried_in + sum(grams) - quantity * TONNE_G, previous.id if previous else None,
-            merkle_root([e.stored_leaf for e in contents]), DAY + 40, 0, T0,
+            len(self.batches) + 1,
+            block_id(SCHEME, VINTAGE, METHOD, serials),
+            SCHEME,
+            VINTAGE,
+            METHOD,
+            serials,
+            quantity,
+            len(grams),
+            sum(grams),
+            carried_in,
+            carried_in + sum(grams) - quantity * TONNE_G,
+            previous.id if previous else None,
+            merkle_root([e.stored_leaf for e in contents]),
+            DAY + 40,
+            0,
+            T0,
         )
         self.batches.append(batch)
         self.contents[batch.id] = contents
@@ -108,8 +148,13 @@ class Registry:
     def state(self, **changes: Any) -> RegistryState:
         last = self.movements[-1]
         good = RegistryState(
-            SCHEME, Head(SCHEME, self.batches[-1].serials.last + 1, last.seq, last.row_hash), tuple(self.movements),
-            tuple(self.batches), tuple(self.blocks), tuple(self.spends), {ORG: ORG_REF},
+            SCHEME,
+            Head(SCHEME, self.batches[-1].serials.last + 1, last.seq, last.row_hash),
+            tuple(self.movements),
+            tuple(self.batches),
+            tuple(self.blocks),
+            tuple(self.spends),
+            {ORG: ORG_REF},
         )
         return replace(good, **changes)
 
@@ -175,11 +220,13 @@ def test_every_rule_runs_once() -> None:
 
 # -- the movement log ---------------------------------------------------------------------------
 
+
 def test_movement_chain_finds_a_gap_and_a_broken_link(registry: Registry) -> None:
     assert rules.movement_chain(registry.state()) == []
     gap = registry.state(movements=with_movement(registry, 3, seq=4))
     assert rules.movement_chain(gap) == [
-        f"scheme {SCHEME} movement 4: sequence gap (expected 3)", f"scheme {SCHEME} movement 4: sequence gap (expected 5)",
+        f"scheme {SCHEME} movement 4: sequence gap (expected 3)",
+        f"scheme {SCHEME} movement 4: sequence gap (expected 5)",
     ]
     unlinked = registry.state(movements=with_movement(registry, 2, prev_hash="f" * 64))
     assert rules.movement_chain(unlinked) == [f"scheme {SCHEME} movement 2: prev_hash does not match the previous movement"]
@@ -223,6 +270,7 @@ def test_registry_head_names_the_last_movement(registry: Registry) -> None:
 
 # -- serials and blocks -------------------------------------------------------------------------
 
+
 def test_a_retired_block_is_never_spent(registry: Registry) -> None:
     assert rules.retired_never_spent(registry.state()) == []
     spent_again = registry.state(spends=(*registry.spends, (5, 50)))
@@ -251,6 +299,7 @@ def test_unspent_blocks_tile_each_batch(registry: Registry) -> None:
 
 
 # -- batches ------------------------------------------------------------------------------------
+
 
 def test_batch_ids_name_their_serials(registry: Registry) -> None:
     assert rules.batch_ids_name_serials(registry.state()) == []
@@ -285,8 +334,13 @@ def test_batch_grams_add_up_to_whole_tonnes(registry: Registry) -> None:
 def test_batch_events_belong_to_the_scheme_methodology_and_vintage(registry: Registry) -> None:
     assert rules.batch_events_belong(SCHEME, contents(registry)) == []
     b1, good = registry.batches[0], registry.contents[1]
-    for change in ({"status": "rejected"}, {"methodology": "walking-cn@1"}, {"scheme_id": "town"},
-                   {"local_day": date(2025, 12, 31).toordinal()}, {"local_day": None}):
+    for change in (
+        {"status": "rejected"},
+        {"methodology": "walking-cn@1"},
+        {"scheme_id": "town"},
+        {"local_day": date(2025, 12, 31).toordinal()},
+        {"local_day": None},
+    ):
         broken = contents(registry, events=(good[0], replace(good[1], **change), good[2]))
         assert rules.batch_events_belong(SCHEME, broken) == [
             f"batch {b1.public_id}: event {good[1].pk} is not a credited {METHOD} event of {SCHEME} in {VINTAGE}"
@@ -321,17 +375,22 @@ def test_batch_ledger_postings_match_the_consumed_grams(registry: Registry) -> N
     assert rules.batch_ledger(SCHEME, contents(registry)) == []
     b1 = registry.batches[0]
     assert rules.batch_ledger(SCHEME, contents(registry, ledger_g=2_000_000)) == [
-        (f"batch {b1.public_id}: the ledger credited 2000000 g for its events, "
-         "the batch consumed 2400000 g, the events now hold 2400000 g")
+        (
+            f"batch {b1.public_id}: the ledger credited 2000000 g for its events, "
+            "the batch consumed 2400000 g, the events now hold 2400000 g"
+        )
     ]
     drifted = contents(registry, events=(*registry.contents[1][:2], replace(registry.contents[1][2], carbon_g=1)))
     assert rules.batch_ledger(SCHEME, drifted) == [
-        (f"batch {b1.public_id}: the ledger credited 2400000 g for its events, "
-         "the batch consumed 2400000 g, the events now hold 1600001 g")
+        (
+            f"batch {b1.public_id}: the ledger credited 2400000 g for its events, "
+            "the batch consumed 2400000 g, the events now hold 1600001 g"
+        )
     ]
 
 
 # -- vintages -----------------------------------------------------------------------------------
+
 
 def test_reversals_after_issuance_are_a_shortfall(registry: Registry) -> None:
     batches = {b.id: b for b in registry.batches}
@@ -363,10 +422,24 @@ def test_a_reversal_after_issuance_is_not_a_break(registry: Registry) -> None:
     short = rules.shortfall({b.id: b for b in registry.batches}, [Reversal(1, 1, 1_000_000)])
     totals = rules.vintage_totals(SCHEME, registry.batches, short, credited)
     assert [t.to_dict() for t in totals] == [
-        {"scheme_id": SCHEME, "vintage": VINTAGE, "credited_g": 3_200_000, "reversed_g": 1_000_000, "eligible_g": 2_200_000,
-         "issued_g": 3_000_000, "shortfall_g": 1_000_000},
-        {"scheme_id": SCHEME, "vintage": VINTAGE + 1, "credited_g": 50_000, "reversed_g": 0, "eligible_g": 50_000,
-         "issued_g": 0, "shortfall_g": 0},
+        {
+            "scheme_id": SCHEME,
+            "vintage": VINTAGE,
+            "credited_g": 3_200_000,
+            "reversed_g": 1_000_000,
+            "eligible_g": 2_200_000,
+            "issued_g": 3_000_000,
+            "shortfall_g": 1_000_000,
+        },
+        {
+            "scheme_id": SCHEME,
+            "vintage": VINTAGE + 1,
+            "credited_g": 50_000,
+            "reversed_g": 0,
+            "eligible_g": 50_000,
+            "issued_g": 0,
+            "shortfall_g": 0,
+        },
     ]
     assert rules.vintages_within_credited(totals) == []
     unreported = rules.vintage_totals(SCHEME, registry.batches, [], credited)

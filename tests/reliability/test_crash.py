@@ -26,7 +26,7 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,10 @@ class Restartable:
         env = {**os.environ, "TANHUI_DATABASE_URL": self.database_url, "TANHUI_PARTNER_RATE_PER_MINUTE": "10000000"}
         self.process = subprocess.Popen(
             [PYTHON, "-m", "tanhui.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         wait_for_healthz(self.base_url, self.process, log_path, poll_s=0.05)
 
@@ -92,7 +95,15 @@ def stream(total: int, now: datetime) -> list[dict[str, Any]]:
         if i % 97 == 0:
             data["distance_km"] = 200  # implausible: rejected, whatever the timing
         occurred = now - timedelta(days=day + 1, minutes=10 * (ride + 1))
-        events.append({"event_id": f"e{i}", "user_ref": f"p{person}", "scenario": "bus_ride", "occurred_at": occurred.isoformat(), "data": data})
+        events.append(
+            {
+                "event_id": f"e{i}",
+                "user_ref": f"p{person}",
+                "scenario": "bus_ride",
+                "occurred_at": occurred.isoformat(),
+                "data": data,
+            }
+        )
     return events
 
 
@@ -114,7 +125,7 @@ def run_crash_test(fresh_store_url: str, tmp_path: Path, total: int, kills: int)
     seed = int(os.environ.get("TANHUI_CRASH_SEED", random.randrange(1 << 30)))
     print(f"\ncrash test: engine={'postgresql' if is_pg else 'sqlite'} events={total} kills={kills} TANHUI_CRASH_SEED={seed}")
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
 
     cli(fresh_store_url, "db", "upgrade")
     cli(fresh_store_url, "scheme", "create", "crash", "--name", "崩溃测试")
@@ -168,10 +179,14 @@ def run_crash_test(fresh_store_url: str, tmp_path: Path, total: int, kills: int)
         try:
             with store.engine.connect() as conn:
                 rows = conn.execute(text("SELECT event_id, status, reason, carbon_g, points FROM events")).all()
-                balances = dict(conn.execute(text(
-                    "SELECT pl.user_ref || ':' || la.asset, la.balance FROM partner_links pl "
-                    "JOIN ledger_accounts la ON la.owner_account_id = pl.account_id"
-                )).all())
+                balances = dict(
+                    conn.execute(
+                        text(
+                            "SELECT pl.user_ref || ':' || la.asset, la.balance FROM partner_links pl "
+                            "JOIN ledger_accounts la ON la.owner_account_id = pl.account_id"
+                        )
+                    ).all()
+                )
         finally:
             store.dispose()
         stored = {r.event_id: r for r in rows}

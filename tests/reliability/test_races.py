@@ -8,7 +8,7 @@ import json
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from tanhui.store import Store
 from tests.live import PYTHON, Partner, cli, create_partner
 from tests.market.helpers import item, open_shop
 
-WHEN = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+WHEN = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 BUYERS, STOCK, SPENDS, AFFORD = 200, 40, 100, 10
 
 
@@ -41,7 +41,11 @@ def test_two_hundred_buyers_for_forty_and_a_hundred_spends_covering_ten(pg_share
     shop = open_shop(store, scheme_id, people=BUYERS, points_each=100)
     scarce = item(store, scheme_id, kind="physical", points_price=100, stock=STOCK, key="scarce")
     with ThreadPoolExecutor(max_workers=32) as pool:
-        results = list(pool.map(lambda i: _outcome(lambda: market.place_order(store, shop.people[i], scarce.public_id, 1, f"b{i}")), range(BUYERS)))
+        results = list(
+            pool.map(
+                lambda i: _outcome(lambda: market.place_order(store, shop.people[i], scarce.public_id, 1, f"b{i}")), range(BUYERS)
+            )
+        )
     assert results.count("ok") == STOCK and set(results) == {"ok", "out_of_stock"}
     assert market.get_item(store, scarce.public_id).stock == 0
     paid = [ledger.balance(store, a) for a in shop.points_accounts]
@@ -50,7 +54,12 @@ def test_two_hundred_buyers_for_forty_and_a_hundred_spends_covering_ten(pg_share
     rich = open_shop(store, scheme_id + "r", people=1, points_each=AFFORD * 100)
     lamps = [item(store, scheme_id + "r", kind="physical", points_price=100, stock=SPENDS, key=f"k{i}") for i in range(4)]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        spent = list(pool.map(lambda i: _outcome(lambda: market.place_order(store, rich.people[0], lamps[i % 4].public_id, 1, f"s{i}")), range(SPENDS)))
+        spent = list(
+            pool.map(
+                lambda i: _outcome(lambda: market.place_order(store, rich.people[0], lamps[i % 4].public_id, 1, f"s{i}")),
+                range(SPENDS),
+            )
+        )
     assert spent.count("ok") == AFFORD and set(spent) == {"ok", "insufficient_points"}
     assert ledger.balance(store, rich.points_accounts[0]) == 0
     assert ledger.verify(store, scheme_id).ok and ledger.verify(store, scheme_id + "r").ok
@@ -67,8 +76,19 @@ def test_four_servers_crediting_the_same_batches(pg_databases: Any, live_server_
         clients = [Partner(s.base_url, first.partner_id, first.secret) for s in servers]
         for i in range(300):
             assert first.consent(f"u{i}").status_code == 201
-        batches = [[{"event_id": f"e{b}-{i}", "user_ref": f"u{i % 300}", "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"T{b}-{i}"}}
-                    for i in range(600)] for b in range(2)]
+        batches = [
+            [
+                {
+                    "event_id": f"e{b}-{i}",
+                    "user_ref": f"u{i % 300}",
+                    "scenario": "bus_ride",
+                    "occurred_at": WHEN,
+                    "data": {"trip_id": f"T{b}-{i}"},
+                }
+                for i in range(600)
+            ]
+            for b in range(2)
+        ]
         jobs = [(clients[k % 4], batches[k % 2]) for k in range(16)]  # each batch 8 times, over 4 servers at once
         with ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(lambda job: job[0].events(job[1]), jobs))
@@ -79,7 +99,14 @@ def test_four_servers_crediting_the_same_batches(pg_databases: Any, live_server_
         try:
             with store.engine.connect() as conn:
                 assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 1200
-                assert conn.execute(text("SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE owner_account_id IS NOT NULL AND asset = 'POINTS'")).scalar_one() == 12000
+                assert (
+                    conn.execute(
+                        text(
+                            "SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE owner_account_id IS NOT NULL AND asset = 'POINTS'"
+                        )
+                    ).scalar_one()
+                    == 12000
+                )
         finally:
             store.dispose()
         assert servers[0].tanhui("verify", check=False).returncode == 0
@@ -101,8 +128,18 @@ def test_sqlite_single_writer_never_leaks_a_lock_error(live_server_factory: Any,
     for i in range(people):
         assert api.consent(f"u{i}").status_code == 201
         assert bulk.consent(f"u{i}").status_code == 201
-    lines = [json.dumps({"event_id": f"f{i}", "user_ref": f"u{i % people}", "scenario": "bus_ride", "occurred_at": WHEN, "data": {"trip_id": f"F{i}"}})
-             for i in range(people * 3)]
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"f{i}",
+                "user_ref": f"u{i % people}",
+                "scenario": "bus_ride",
+                "occurred_at": WHEN,
+                "data": {"trip_id": f"F{i}"},
+            }
+        )
+        for i in range(people * 3)
+    ]
     (tmp_path / "bulk.jsonl").write_text("\n".join(lines) + "\n")
     statuses: list[int] = []
     bodies: list[str] = []
@@ -115,8 +152,18 @@ def test_sqlite_single_writer_never_leaks_a_lock_error(live_server_factory: Any,
         try:
             for k in range(15):
                 got = [
-                    partner.events([{"event_id": f"c{n}-{k}-{j}", "user_ref": f"u{(n * 7 + j) % people}", "scenario": "bus_ride", "occurred_at": WHEN,
-                                     "data": {"trip_id": f"C{n}-{k}-{j}"}} for j in range(20)]),
+                    partner.events(
+                        [
+                            {
+                                "event_id": f"c{n}-{k}-{j}",
+                                "user_ref": f"u{(n * 7 + j) % people}",
+                                "scenario": "bus_ride",
+                                "occurred_at": WHEN,
+                                "data": {"trip_id": f"C{n}-{k}-{j}"},
+                            }
+                            for j in range(20)
+                        ]
+                    ),
                     http.post("/v1/me/checkins", headers={"Authorization": f"Bearer {token}"}),
                     partner.request("GET", f"/v1/partner/accounts/u{n}"),
                 ]
@@ -127,8 +174,25 @@ def test_sqlite_single_writer_never_leaks_a_lock_error(live_server_factory: Any,
             http.close()
             partner.close()
 
-    importer = subprocess.Popen([PYTHON, "-m", "tanhui.cli.main", "import", "events", str(tmp_path / "bulk.jsonl"), "--partner", bulk.partner_id, "--batch-size", "50", "--json"],
-                                env={**__import__("os").environ, "TANHUI_DATABASE_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    importer = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "tanhui.cli.main",
+            "import",
+            "events",
+            str(tmp_path / "bulk.jsonl"),
+            "--partner",
+            bulk.partner_id,
+            "--batch-size",
+            "50",
+            "--json",
+        ],
+        env={**__import__("os").environ, "TANHUI_DATABASE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
     for t in threads:
         t.start()
@@ -137,8 +201,10 @@ def test_sqlite_single_writer_never_leaks_a_lock_error(live_server_factory: Any,
     out, err = importer.communicate(timeout=300)
     assert importer.returncode == 0, err[-2000:]
     assert json.loads(out)["credited"] + json.loads(out)["rejected"] == len(lines)
-    print(f"\nsqlite writer: {len(statuses)} concurrent requests + a bulk import of {len(lines)} events; status counts "
-          f"{ {s: statuses.count(s) for s in sorted(set(statuses))} }")
+    print(
+        f"\nsqlite writer: {len(statuses)} concurrent requests + a bulk import of {len(lines)} events; status counts "
+        f"{ {s: statuses.count(s) for s in sorted(set(statuses))} }"
+    )
     assert not bodies, bodies[:3]
     assert all(s < 500 for s in statuses)
     assert "locked" not in server.log()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select, text
@@ -15,14 +15,16 @@ from tanhui.store.schema import journal_entries, postings
 from tests.live import cli
 from tests.store.helpers import build
 
-DAY1 = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+DAY1 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 def _disable_guards(store: Store, conn: object) -> None:
     if store.dialect.name == "postgresql":
         conn.execute(text("ALTER TABLE journal_entries DISABLE TRIGGER USER"))  # type: ignore[attr-defined]
     else:
-        for name in [r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_entries'"))]:  # type: ignore[attr-defined]
+        for name in [
+            r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_entries'"))
+        ]:  # type: ignore[attr-defined]
             conn.execute(text(f'DROP TRIGGER "{name}"'))  # type: ignore[attr-defined]
 
 
@@ -32,18 +34,35 @@ def _rewrite_chain_consistently(store: Store, entry_id: int, new_memo: dict[str,
         _disable_guards(store, conn)
         victim = conn.execute(select(journal_entries).where(journal_entries.c.id == entry_id)).one()
         rows = conn.execute(
-            select(journal_entries).where(journal_entries.c.chain_id == victim.chain_id, journal_entries.c.seq >= victim.seq).order_by(journal_entries.c.seq)
+            select(journal_entries)
+            .where(journal_entries.c.chain_id == victim.chain_id, journal_entries.c.seq >= victim.seq)
+            .order_by(journal_entries.c.seq)
         ).all()
         prev = victim.prev_hash
         for row in rows:
             from tanhui.domain.ledger import Posting
 
-            ps = tuple(Posting(p.from_account_id, p.to_account_id, p.amount) for p in conn.execute(
-                select(postings).where(postings.c.entry_id == row.id).order_by(postings.c.id)))
+            ps = tuple(
+                Posting(p.from_account_id, p.to_account_id, p.amount)
+                for p in conn.execute(select(postings).where(postings.c.entry_id == row.id).order_by(postings.c.id))
+            )
             memo = new_memo if row.id == entry_id else row.memo
-            h = entry_hash(prev, scheme_id=row.scheme_id, chain_id=row.chain_id, seq=row.seq, kind=row.kind, idempotency_key=row.idempotency_key,
-                           content_hash=row.content_hash, postings=ps, memo=memo, reverses_entry_id=row.reverses_entry_id, created_at=row.created_at)
-            conn.execute(journal_entries.update().where(journal_entries.c.id == row.id).values(memo=memo, prev_hash=prev, entry_hash=h))
+            h = entry_hash(
+                prev,
+                scheme_id=row.scheme_id,
+                chain_id=row.chain_id,
+                seq=row.seq,
+                kind=row.kind,
+                idempotency_key=row.idempotency_key,
+                content_hash=row.content_hash,
+                postings=ps,
+                memo=memo,
+                reverses_entry_id=row.reverses_entry_id,
+                created_at=row.created_at,
+            )
+            conn.execute(
+                journal_entries.update().where(journal_entries.c.id == row.id).values(memo=memo, prev_hash=prev, entry_hash=h)
+            )
             prev = h
         conn.execute(text("UPDATE journal_chains SET head_hash = :h WHERE id = :c"), {"h": prev, "c": victim.chain_id})
 
@@ -53,9 +72,15 @@ def test_a_consistent_rewrite_passes_verify_but_not_the_published_heads(fresh_st
     store = Store(fresh_store_url)
     try:
         f = build(store, "city", people=2, chains=2)
-        old = ledger.transfer(store, "city", [(f.issuance, f.people[0], 100)], kind="reward", idempotency_key="a", memo={"why": "bus"}, now=DAY1)
-        ledger.transfer(store, "city", [(f.issuance, f.people[1], 7)], kind="reward", idempotency_key="b", now=DAY1 + timedelta(hours=1))
-        ledger.transfer(store, "city", [(f.people[0], f.people[1], 40)], kind="gift", idempotency_key="c", now=DAY1 + timedelta(days=1))
+        old = ledger.transfer(
+            store, "city", [(f.issuance, f.people[0], 100)], kind="reward", idempotency_key="a", memo={"why": "bus"}, now=DAY1
+        )
+        ledger.transfer(
+            store, "city", [(f.issuance, f.people[1], 7)], kind="reward", idempotency_key="b", now=DAY1 + timedelta(hours=1)
+        )
+        ledger.transfer(
+            store, "city", [(f.people[0], f.people[1], 40)], kind="gift", idempotency_key="c", now=DAY1 + timedelta(days=1)
+        )
         published = ledger_heads.daily_heads(store, "city", until=(DAY1 + timedelta(days=1)).date(), days=3)
         # Heads move only on days with entries; the day before the first entry is the genesis.
         assert [d["date"] for d in published["days"]] == ["2026-03-02", "2026-03-01", "2026-02-28"]

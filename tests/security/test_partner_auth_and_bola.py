@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-from urllib.parse import quote
 import pytest
 from sqlalchemy import text
 
-from tanhui.domain import signing
 from tanhui.store import Store
 from tests.live import LiveServer, Partner, cli
 from tests.live import create_partner as _create_partner
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 FIGURES: dict[str, int] = {}
 _OPEN: list[Partner] = []
 
@@ -40,7 +39,13 @@ def _close_partners() -> Any:
 
 
 def bus(event_id: str, user_ref: str, trip: str | None = None) -> dict[str, Any]:
-    return {"event_id": event_id, "user_ref": user_ref, "scenario": "bus_ride", "occurred_at": (NOW - timedelta(minutes=30)).isoformat(), "data": {"trip_id": trip or event_id}}
+    return {
+        "event_id": event_id,
+        "user_ref": user_ref,
+        "scenario": "bus_ride",
+        "occurred_at": (NOW - timedelta(minutes=30)).isoformat(),
+        "data": {"trip_id": trip or event_id},
+    }
 
 
 def rows(url: str, table: str) -> int:
@@ -131,13 +136,34 @@ def test_broken_object_level_authorisation_across_persons_partners_and_schemes(s
     assert a.consent("alice").status_code == 201
     assert a.events([bus(f"fund-{i}", "alice") for i in range(6)]).status_code == 200
     assert a.events([bus(f"bob-{i}", "shared-ref") for i in range(6)]).status_code == 200
-    item = json.loads(cli(url, "market", "add", "--scheme", "city", "--title", "灯", "--points", "20", "--stock", "5", "--kind", "physical", "--json").stdout)
+    item = json.loads(
+        cli(
+            url,
+            "market",
+            "add",
+            "--scheme",
+            "city",
+            "--title",
+            "灯",
+            "--points",
+            "20",
+            "--stock",
+            "5",
+            "--kind",
+            "physical",
+            "--json",
+        ).stdout
+    )
     tok = {name: a.request("POST", f"/v1/partner/accounts/{name}/sessions").json()["token"] for name in ("alice", "shared-ref")}
     t_tok = t.request("POST", "/v1/partner/accounts/shared-ref/sessions").json()["token"]
     http = httpx.Client(base_url=sqlite_server.base_url)
     _OPEN.append(http)  # type: ignore[arg-type]
     bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
-    order = http.post("/v1/me/orders", json={"item_id": item.get("id") or item.get("item_id"), "quantity": 1}, headers={**bearer(tok["alice"]), "Idempotency-Key": "k1"})
+    order = http.post(
+        "/v1/me/orders",
+        json={"item_id": item.get("id") or item.get("item_id"), "quantity": 1},
+        headers={**bearer(tok["alice"]), "Idempotency-Key": "k1"},
+    )
     assert order.status_code == 201, order.text
     order_id = order.json()["order_id"]
     alice_consent = http.get("/v1/me/consents", headers=bearer(tok["alice"])).json()["consents"][0]["consent_id"]
@@ -152,7 +178,14 @@ def test_broken_object_level_authorisation_across_persons_partners_and_schemes(s
     deny("order list shows only mine", http.get("/v1/me/orders", headers=bearer(tok["shared-ref"])), {200})
     # Person in another scheme -> this scheme's order and item.
     deny("other scheme's order", http.post(f"/v1/me/orders/{order_id}/cancel", headers=bearer(t_tok)))
-    deny("other scheme's item", http.post("/v1/me/orders", json={"item_id": item.get("id") or item.get("item_id"), "quantity": 1}, headers={**bearer(t_tok), "Idempotency-Key": "x"}))
+    deny(
+        "other scheme's item",
+        http.post(
+            "/v1/me/orders",
+            json={"item_id": item.get("id") or item.get("item_id"), "quantity": 1},
+            headers={**bearer(t_tok), "Idempotency-Key": "x"},
+        ),
+    )
     # Partners -> another partner's person (account, session, consent, events), same and other scheme.
     for other in (b, t):
         deny("account of another partner's user", other.request("GET", "/v1/partner/accounts/alice"))
@@ -180,8 +213,13 @@ def test_broken_object_level_authorisation_across_persons_partners_and_schemes(s
         assert response.status_code in allowed, (name, response.status_code, response.text[:300])
         if response.status_code != 200:
             body = response.text
-            assert "account_id" not in body and '"pending"' not in body and "points" not in body, (name, body)  # ids the caller sent may be echoed; nothing of the owner
-    assert not [o for o in http.get("/v1/me/orders", headers=bearer(tok["shared-ref"])).json()["orders"] if o["order_id"] == order_id]
+            assert "account_id" not in body and '"pending"' not in body and "points" not in body, (
+                name,
+                body,
+            )  # ids the caller sent may be echoed; nothing of the owner
+    assert not [
+        o for o in http.get("/v1/me/orders", headers=bearer(tok["shared-ref"])).json()["orders"] if o["order_id"] == order_id
+    ]
     still = http.get("/v1/me/orders", headers=bearer(tok["alice"])).json()["orders"][0]
     assert still["order_id"] == order_id and still["status"] == "pending"
     FIGURES["bola_cases"] = len(checks)
@@ -208,7 +246,15 @@ def test_size_limits_injection_and_long_strings(sqlite_server: LiveServer) -> No
     too_many = a.events([bus(f"m{i}", "u1") for i in range(1001)])
     assert too_many.status_code == 413 and too_many.json()["error"]["details"] == {"events_max": 1000}
     assert a.events([]).status_code in (400, 422)  # docs/api.md says 400; the server answers 422 invalid_request
-    nasty = ["'; DROP TABLE events; --", "\" OR 1=1 --", "u1' UNION SELECT secret FROM partner_secrets --", "\x00", "🌱" * 40, "a" * 129, "a" * 100_000]
+    nasty = [
+        "'; DROP TABLE events; --",
+        '" OR 1=1 --',
+        "u1' UNION SELECT secret FROM partner_secrets --",
+        "\x00",
+        "🌱" * 40,
+        "a" * 129,
+        "a" * 100_000,
+    ]
     served = 0
     for value in nasty:
         for body in (
@@ -222,8 +268,11 @@ def test_size_limits_injection_and_long_strings(sqlite_server: LiveServer) -> No
             assert got.status_code in (200, 201, 400, 409, 422), (value[:40], got.status_code, got.text[:200])
             served += 1
         for event in (
-            {**bus("x", "u1"), "event_id": value}, {**bus("y", "u1"), "user_ref": value}, {**bus("z", "u1"), "scenario": value},
-            {**bus("w", "u1"), "occurred_at": value}, {**bus("v", "u1"), "data": {"trip_id": value, "line": value, "city": value}},
+            {**bus("x", "u1"), "event_id": value},
+            {**bus("y", "u1"), "user_ref": value},
+            {**bus("z", "u1"), "scenario": value},
+            {**bus("w", "u1"), "occurred_at": value},
+            {**bus("v", "u1"), "data": {"trip_id": value, "line": value, "city": value}},
         ):
             got = a.events([event])
             assert got.status_code in (200, 400, 413, 422), (value[:40], got.status_code, got.text[:200])

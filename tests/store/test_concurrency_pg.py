@@ -43,9 +43,7 @@ def test_the_same_key_raced_from_many_threads_is_written_once(pg_shared_store: S
     f = build(store, scheme_id, people=1)
 
     def credit(_: int) -> bool:
-        return ledger.transfer(
-            store, scheme_id, [(f.issuance, f.people[0], 7)], kind="reward", idempotency_key="same"
-        ).replayed
+        return ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 7)], kind="reward", idempotency_key="same").replayed
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         replayed = list(pool.map(credit, range(10)))

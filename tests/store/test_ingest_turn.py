@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tanhui.services import consent, ingest, ledger, partners, schemes
 from tanhui.store import Store
 from tanhui.store.repositories.partners import PartnerRow
 
-WHEN = datetime.now(timezone.utc) - timedelta(hours=2)
+WHEN = datetime.now(UTC) - timedelta(hours=2)
 
 
 def _scheme(store: Store) -> tuple[str, PartnerRow]:
@@ -28,7 +28,9 @@ def _scheme(store: Store) -> tuple[str, PartnerRow]:
 
 def _grant(store: Store, partner: PartnerRow, ref: str) -> None:
     consent.grant(
-        store, partner, f"n-{uuid.uuid4().hex}",
+        store,
+        partner,
+        f"n-{uuid.uuid4().hex}",
         {"user_ref": ref, "scopes": ["behaviour:report"], "granted_at": (WHEN - timedelta(days=1)).isoformat()},
     )
 
@@ -36,7 +38,13 @@ def _grant(store: Store, partner: PartnerRow, ref: str) -> None:
 def _ride(event_id: str, ref: str, trip: str | None = None) -> dict[str, Any]:
     # trip ids are global behaviour identities (any scheme): unique per test run
     trip = trip or f"{event_id}-{uuid.uuid4().hex}"
-    return {"event_id": event_id, "user_ref": ref, "scenario": "bus_ride", "occurred_at": WHEN.isoformat(), "data": {"trip_id": trip}}
+    return {
+        "event_id": event_id,
+        "user_ref": ref,
+        "scenario": "bus_ride",
+        "occurred_at": WHEN.isoformat(),
+        "data": {"trip_id": trip},
+    }
 
 
 @contextmanager
@@ -66,7 +74,10 @@ def test_a_consent_withdrawn_after_prepare_stops_the_credit(store: Store) -> Non
     scheme_id, partner = _scheme(store)
     _grant(store, partner, "p")
     outcome = ingest.ingest_events(
-        store, partner, [_ride("e1", "p")], turn=_between(lambda: consent.revoke_by_partner(store, partner, f"n-{uuid.uuid4().hex}", "p"))
+        store,
+        partner,
+        [_ride("e1", "p")],
+        turn=_between(lambda: consent.revoke_by_partner(store, partner, f"n-{uuid.uuid4().hex}", "p")),
     )
     assert outcome.results[0]["status"] == "rejected" and outcome.results[0]["reason"] == "no_consent"
     assert _balances(store, partner, "p") == {"CO2E": 0, "POINTS": 0}

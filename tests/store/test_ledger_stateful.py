@@ -70,8 +70,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         )
         def spend_or_give(self, moves: list[tuple[int, int, int]]) -> int:
             postings = tuple(
-                (self.f.people[a], self.f.redeemed if b < 0 or b == a else self.f.people[b], amount)
-                for a, b, amount in moves
+                (self.f.people[a], self.f.redeemed if b < 0 or b == a else self.f.people[b], amount) for a, b, amount in moves
             )
             key = self._key()
             would_succeed = self._apply(postings)

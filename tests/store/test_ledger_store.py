@@ -59,7 +59,9 @@ def test_insufficient_balance_writes_nothing(store: Store, scheme_id: str) -> No
     f = build(store, scheme_id)
     ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
     with pytest.raises(BusinessRuleViolation) as caught:
-        ledger.transfer(store, scheme_id, [(f.people[0], f.redeemed, 5), (f.people[0], f.redeemed, 6)], kind="spend", idempotency_key="s")
+        ledger.transfer(
+            store, scheme_id, [(f.people[0], f.redeemed, 5), (f.people[0], f.redeemed, 6)], kind="spend", idempotency_key="s"
+        )
     assert caught.value.code == "insufficient_balance"
     assert ledger.balance(store, f.people[0]) == 10
     assert ledger.verify(store, scheme_id).entries == 1
@@ -116,7 +118,11 @@ def test_batch_append_keeps_going_past_a_refused_group(store: Store, scheme_id: 
     with store.unit_of_work() as uow:
         outcomes = uow.ledger.append(groups, chain_id=f"{scheme_id}/0", now=utcnow(), raise_on_error=False)
     assert [o.error.code if o.error else ("replayed" if o.replayed else "new") for o in outcomes] == [
-        "new", "insufficient_balance", "replayed", "idempotency_conflict", "new",
+        "new",
+        "insufficient_balance",
+        "replayed",
+        "idempotency_conflict",
+        "new",
     ]
     assert outcomes[0].entry and outcomes[4].entry and outcomes[4].entry.id > outcomes[0].entry.id
     assert ledger.balance(store, f.people[0]) == 5 and ledger.balance(store, f.people[2]) == 7
@@ -127,16 +133,14 @@ def test_the_database_refuses_to_rewrite_the_journal(store: Store, scheme_id: st
     f = build(store, scheme_id)
     ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
     for statement in ("UPDATE postings SET amount = 11", "DELETE FROM postings", "UPDATE journal_entries SET kind = 'x'"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with store.engine.begin() as conn:
-                conn.execute(text(statement))
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(text(statement))
 
 
 def test_negative_user_balance_is_refused_by_the_database_too(store: Store, scheme_id: str) -> None:
     f = build(store, scheme_id)
-    with pytest.raises(DBAPIError):
-        with store.engine.begin() as conn:
-            conn.execute(text("UPDATE ledger_accounts SET balance = -1 WHERE id = :id"), {"id": f.people[0]})
+    with pytest.raises(DBAPIError), store.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET balance = -1 WHERE id = :id"), {"id": f.people[0]})
 
 
 def test_scheme_create_conflict_and_unknown(store: Store, scheme_id: str) -> None:

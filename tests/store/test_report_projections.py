@@ -9,7 +9,7 @@ gives back the same figures.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,8 +42,8 @@ def _expected(store: Store, scheme_id: str, start: date | None, end: date) -> di
     """The stats' figures straight from events, check-ins, postings and accounts."""
     lo = start.toordinal() if start else 0
     hi = end.toordinal()
-    t1 = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI).astimezone(timezone.utc)
-    t0 = datetime.combine(start, datetime.min.time(), SHANGHAI).astimezone(timezone.utc) if start else None
+    t1 = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI).astimezone(UTC)
+    t0 = datetime.combine(start, datetime.min.time(), SHANGHAI).astimezone(UTC) if start else None
     with store.unit_of_work(write=False) as uow:
         conn = uow.conn
         credited = conn.execute(
@@ -52,18 +52,25 @@ def _expected(store: Store, scheme_id: str, start: date | None, end: date) -> di
             )
         ).one()
         people = {
-            a for (a,) in conn.execute(
-                select(events.c.account_id).where(events.c.scheme_id == scheme_id, events.c.status == "credited", events.c.local_day == hi)
+            a
+            for (a,) in conn.execute(
+                select(events.c.account_id).where(
+                    events.c.scheme_id == scheme_id, events.c.status == "credited", events.c.local_day == hi
+                )
             )
         } | {
-            a for (a,) in conn.execute(
-                select(checkins.c.account_id).select_from(checkins.join(accounts, accounts.c.id == checkins.c.account_id))
+            a
+            for (a,) in conn.execute(
+                select(checkins.c.account_id)
+                .select_from(checkins.join(accounts, accounts.c.id == checkins.c.account_id))
                 .where(accounts.c.scheme_id == scheme_id, checkins.c.local_day == hi)
             )
         }
         registered = conn.execute(
             select(func.count()).where(
-                accounts.c.scheme_id == scheme_id, accounts.c.kind == "person", accounts.c.created_at < t1,
+                accounts.c.scheme_id == scheme_id,
+                accounts.c.kind == "person",
+                accounts.c.created_at < t1,
                 (accounts.c.erased_at.is_(None)) | (accounts.c.erased_at >= t1),
             )
         ).scalar_one()
@@ -95,7 +102,7 @@ def _expected(store: Store, scheme_id: str, start: date | None, end: date) -> di
 
 def test_stats_from_the_counters_equal_the_figures_from_the_source_rows(store: Store, tmp_path: Path) -> None:
     city = _city(store, tmp_path)
-    today = datetime.now(timezone.utc).astimezone(SHANGHAI).date()
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
     with store.unit_of_work(write=False) as uow:
         assert uow.reports.check(city.scheme_id) == []
     for start in (None, today - timedelta(days=2), today):
@@ -115,7 +122,11 @@ def test_verify_names_a_drifted_counter_and_a_rebuild_restores_the_figures(tmp_p
     city = _city(store, tmp_path)
     before = reports.stats(store, city.scheme_id)
     with store.engine.begin() as conn:
-        conn.execute(report_facts.update().where(report_facts.c.scheme_id == city.scheme_id, report_facts.c.status == "credited").values(events=report_facts.c.events + 1))
+        conn.execute(
+            report_facts.update()
+            .where(report_facts.c.scheme_id == city.scheme_id, report_facts.c.status == "credited")
+            .values(events=report_facts.c.events + 1)
+        )
         conn.execute(text("DELETE FROM report_flows WHERE rowid = (SELECT min(rowid) FROM report_flows)"))
     report = ledger.verify(store, city.scheme_id)
     assert not report.ok
@@ -146,11 +157,22 @@ def test_strings_with_control_characters_are_looked_up_exactly(store: Store) -> 
     scheme_id = "c" + uuid.uuid4().hex[:10]
     schemes.create_scheme(store, scheme_id, "控制字符")
     partner = partners.create_partner(store, scheme_id, "bus", ["bus_ride"]).partner
-    when = datetime.now(timezone.utc) - timedelta(hours=1)
-    ref = "u\x01\r\n\t\"\\é中"
-    consent.grant(store, partner, f"n-{scheme_id}", {"user_ref": ref, "scopes": ["behaviour:report"], "granted_at": (when - timedelta(days=1)).isoformat()})
+    when = datetime.now(UTC) - timedelta(hours=1)
+    ref = 'u\x01\r\n\t"\\é中'
+    consent.grant(
+        store,
+        partner,
+        f"n-{scheme_id}",
+        {"user_ref": ref, "scopes": ["behaviour:report"], "granted_at": (when - timedelta(days=1)).isoformat()},
+    )
     batch = [
-        {"event_id": f"e\x01\x1f\"\\{i}", "user_ref": ref, "scenario": "bus_ride", "occurred_at": when.isoformat(), "data": {"trip_id": f"t\x02{i}"}}
+        {
+            "event_id": f'e\x01\x1f"\\{i}',
+            "user_ref": ref,
+            "scenario": "bus_ride",
+            "occurred_at": when.isoformat(),
+            "data": {"trip_id": f"t\x02{i}"},
+        }
         for i in range(3)
     ] + [{"event_id": "nul\x00id", "user_ref": ref, "scenario": "bus_ride", "occurred_at": when.isoformat(), "data": {}}]
     first = ingest.ingest_events(store, partner, batch).results

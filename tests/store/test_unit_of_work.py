@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +12,7 @@ from tanhui.domain.schemes import new_scheme
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
 class Boom(Exception):
@@ -44,10 +44,9 @@ def _nothing_of(store: Store, scheme_id: str) -> bool:
 @pytest.mark.parametrize("error", [Boom, Stop, KeyboardInterrupt])
 def test_an_exception_inside_the_block_leaves_nothing_written(store: Store, error: type[BaseException]) -> None:
     written: list[str] = []
-    with pytest.raises(error):
-        with store.unit_of_work() as uow:
-            written.append(_write(uow))
-            raise error()
+    with pytest.raises(error), store.unit_of_work() as uow:
+        written.append(_write(uow))
+        raise error()
     assert _nothing_of(store, written[0])
 
 

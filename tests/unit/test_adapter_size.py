@@ -36,7 +36,9 @@ def test_the_adapters_are_where_we_look() -> None:
 def test_no_adapter_function_exceeds_60_lines() -> None:
     too_long = [
         f"{path.relative_to(ROOT)}: {name} has {lines} lines"
-        for path in adapter_modules() for name, lines in function_lengths(path) if lines > FUNCTION_LINES_MAX
+        for path in adapter_modules()
+        for name, lines in function_lengths(path)
+        if lines > FUNCTION_LINES_MAX
     ]
     assert not too_long, too_long
 
@@ -44,6 +46,7 @@ def test_no_adapter_function_exceeds_60_lines() -> None:
 def test_no_adapter_module_exceeds_400_lines() -> None:
     too_long = [
         f"{path.relative_to(ROOT)} has {lines} lines"
-        for path in adapter_modules() if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES_MAX
+        for path in adapter_modules()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES_MAX
     ]
     assert not too_long, too_long

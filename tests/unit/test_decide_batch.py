@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from tanhui.domain.methodology import load_library
 from tanhui.domain.points import rules_for_scheme
 from tanhui.domain.schemes import Scheme
 
-NOW = datetime(2026, 11, 25, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
+NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 WHEN = NOW - timedelta(hours=1)
 TODAY = WHEN.astimezone(timezone(timedelta(hours=8))).date()
 LIBRARY = load_library(check_vectors=False)
@@ -53,15 +53,27 @@ def holdings(account_id: int) -> dict[str, LedgerAccount]:
 
 def facts(**changes: Any) -> Facts:
     values: dict[str, Any] = {
-        "scheme_id": "s1", "partner_id": "bus", "earlier": {}, "links": LINKS, "claimed": frozenset(), "used_day": {},
-        "used_month": {}, "holdings": {a: holdings(a) for a in (1, 2, 3)}, "issuance": ISSUANCE, "rules": rules_for_scheme({}),
+        "scheme_id": "s1",
+        "partner_id": "bus",
+        "earlier": {},
+        "links": LINKS,
+        "claimed": frozenset(),
+        "used_day": {},
+        "used_month": {},
+        "holdings": {a: holdings(a) for a in (1, 2, 3)},
+        "issuance": ISSUANCE,
+        "rules": rules_for_scheme({}),
     }
     values.update(changes)
     return Facts(**values)
 
 
 def ride(
-    event_id: str = "e1", user: str = "u1", trip: str | None = "T1", when: datetime = WHEN, scenario: str = "bus_ride",
+    event_id: str = "e1",
+    user: str = "u1",
+    trip: str | None = "T1",
+    when: datetime = WHEN,
+    scenario: str = "bus_ride",
     **data: Any,
 ) -> dict[str, Any]:
     body = {**({"trip_id": trip} if trip is not None else {}), **data}
@@ -103,7 +115,7 @@ def test_the_documented_order_is_reason_order() -> None:
 
 def test_one_check_per_reason() -> None:
     assert set(ingest.CHECKS) == set(ev.REASON_ORDER) and len(ev.REASON_ORDER) == len(set(ev.REASON_ORDER))
-    assert ingest.STAGED_REASONS <= set(ev.REASON_ORDER)
+    assert set(ev.REASON_ORDER) >= ingest.STAGED_REASONS
 
 
 # -- one test per reason (real events through the stage) -----------------------------------
@@ -116,7 +128,12 @@ def test_credited() -> None:
     assert d.transfer is not None and d.transfer.postings == (Posting(901, 10, 80), Posting(902, 11, 10))
     assert d.transfer.memo == {"partner": "bus", "event_id": "e1", "scenario": "bus_ride"}
     assert d.result() == {
-        "event_id": "e1", "status": "credited", "reason": None, "carbon_g": 80, "points": 10, "methodology": BUS
+        "event_id": "e1",
+        "status": "credited",
+        "reason": None,
+        "carbon_g": 80,
+        "points": 10,
+        "methodology": BUS,
     }
 
 
@@ -299,10 +316,20 @@ def test_a_replay_of_a_stored_event() -> None:
     known = {"e1": Recorded(ev.parse_event(raw).content_hash(), 80, 7, BUS)}
     same, changed = decide(raw, ride(trip="other"), earlier=known)
     assert same.result() == {
-        "event_id": "e1", "status": "duplicate", "reason": "duplicate_event", "carbon_g": 80, "points": 7, "methodology": BUS
+        "event_id": "e1",
+        "status": "duplicate",
+        "reason": "duplicate_event",
+        "carbon_g": 80,
+        "points": 7,
+        "methodology": BUS,
     }
     assert changed.result() == {
-        "event_id": "e1", "status": "rejected", "reason": "event_id_reused", "carbon_g": 0, "points": 0, "methodology": None
+        "event_id": "e1",
+        "status": "rejected",
+        "reason": "event_id_reused",
+        "carbon_g": 0,
+        "points": 0,
+        "methodology": None,
     }
     assert not same.stored and not changed.stored
 
@@ -338,7 +365,9 @@ def raw_events(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "event_id": draw(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"])),
         "user_ref": draw(st.sampled_from(["u1", "u1", "u2", "u3", "u4"])),
-        "scenario": scenario, "occurred_at": when.isoformat(), "data": data,
+        "scenario": scenario,
+        "occurred_at": when.isoformat(),
+        "data": data,
     }
 
 

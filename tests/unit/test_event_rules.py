@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -15,11 +15,17 @@ from tanhui.domain import signing
 from tanhui.domain.points import DEFAULT_RULES, FALLBACK_RULE, PointsRule, rule_for, rules_for_scheme
 from tanhui.errors import InvalidInput
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def good(**overrides: object) -> dict[str, object]:
-    event: dict[str, object] = {"event_id": "e1", "user_ref": "u1", "scenario": "bus_ride", "occurred_at": "2026-11-25T08:00:00+08:00", "data": {}}
+    event: dict[str, object] = {
+        "event_id": "e1",
+        "user_ref": "u1",
+        "scenario": "bus_ride",
+        "occurred_at": "2026-11-25T08:00:00+08:00",
+        "data": {},
+    }
     event.update(overrides)
     return event
 
@@ -27,7 +33,7 @@ def good(**overrides: object) -> dict[str, object]:
 def test_parse_a_good_event() -> None:
     event = ev.parse_event(good())
     assert not event.problems
-    assert event.occurred_at == datetime(2026, 11, 25, 0, 0, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -135,18 +141,38 @@ def test_signature_matches_an_independent_hmac() -> None:
     expected_message = "1764000000\nnonce-0123456789abcdef\nPOST\n/v1/partner/events?x=1\n" + hashlib.sha256(body).hexdigest()
     expected = "v1=" + hmac.new(b"sk_test", expected_message.encode(), hashlib.sha256).hexdigest()
     assert signing.sign("sk_test", "1764000000", "nonce-0123456789abcdef", "post", "/v1/partner/events?x=1", body) == expected
-    assert signing.signature_matches(["old", "sk_test"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=1", body)
-    assert not signing.signature_matches(["old"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=1", body)
-    assert not signing.signature_matches(["sk_test"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=2", body)
+    assert signing.signature_matches(
+        ["old", "sk_test"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=1", body
+    )
+    assert not signing.signature_matches(
+        ["old"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=1", body
+    )
+    assert not signing.signature_matches(
+        ["sk_test"], expected, "1764000000", "nonce-0123456789abcdef", "POST", "/v1/partner/events?x=2", body
+    )
     assert not signing.signature_matches(["sk_test"], "v1=ünicode", "1", "n" * 16, "POST", "/", b"")
 
 
-@pytest.mark.parametrize(("nonce", "ok"), [("a" * 16, True), ("a" * 15, False), ("a" * 64, True), ("a" * 65, False), ("abc def ghi jkl mn", False), ("Az09_-Az09_-Az09", True)])
+@pytest.mark.parametrize(
+    ("nonce", "ok"),
+    [
+        ("a" * 16, True),
+        ("a" * 15, False),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("abc def ghi jkl mn", False),
+        ("Az09_-Az09_-Az09", True),
+    ],
+)
 def test_nonce_format(nonce: str, ok: bool) -> None:
     assert signing.valid_nonce(nonce) is ok
 
 
 def test_timestamp_freshness() -> None:
     assert signing.parse_timestamp("1764000000") == 1764000000
-    assert signing.parse_timestamp("-5") is None and signing.parse_timestamp("1e9") is None and signing.parse_timestamp("１２") is None
+    assert (
+        signing.parse_timestamp("-5") is None
+        and signing.parse_timestamp("1e9") is None
+        and signing.parse_timestamp("１２") is None
+    )
     assert signing.is_fresh(1000, 1300) and not signing.is_fresh(1000, 1301)

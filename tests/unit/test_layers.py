@@ -18,10 +18,33 @@ import tanhui
 
 PACKAGE = Path(tanhui.__file__).parent
 DOMAIN = PACKAGE / "domain"
-FORBIDDEN = {"sqlalchemy", "alembic", "psycopg", "typer", "rich", "fastapi", "starlette", "jinja2", "random", "time", "tanhui.store", "tanhui.services", "tanhui.cli"}
+FORBIDDEN = {
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "typer",
+    "rich",
+    "fastapi",
+    "starlette",
+    "jinja2",
+    "random",
+    "time",
+    "tanhui.store",
+    "tanhui.services",
+    "tanhui.cli",
+}
 SERVICES_FORBIDDEN = {
-    "sqlalchemy", "alembic", "psycopg", "tanhui.store.schema", "tanhui.store.repositories", "tanhui.store.engine",
-    "tanhui.store.dialect", "tanhui.store.types", "tanhui.http", "tanhui.web", "tanhui.cli",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "tanhui.store.schema",
+    "tanhui.store.repositories",
+    "tanhui.store.engine",
+    "tanhui.store.dialect",
+    "tanhui.store.types",
+    "tanhui.http",
+    "tanhui.web",
+    "tanhui.cli",
 }
 SERVICES_UNTOUCHABLE = {"conn", "engine", "dialect"}  # attributes of a Store or UnitOfWork that belong to the store
 ADAPTERS = ("http", "web", "cli")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ from tanhui.domain.ledger import (
 )
 from tanhui.errors import BusinessRuleViolation, InvalidInput
 
-AT = datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
 ISSUANCE = LedgerAccount(1, "city", "POINTS", "issuance", non_negative=False, tracked=False)
 ALICE = LedgerAccount(2, "city", "POINTS", "holdings", non_negative=True, tracked=True, owner_account_id=10)
 BOB = LedgerAccount(3, "city", "POINTS", "holdings", non_negative=True, tracked=True, owner_account_id=11)
@@ -115,7 +115,10 @@ def test_chain_links_and_hash_changes_with_any_field() -> None:
         chain_entry(group(Posting(1, 2, 5)), chain_id="city/0", seq=1, prev_hash="1" * 64, created_at=AT),
         chain_entry(group(Posting(1, 2, 5), key="k9"), chain_id="city/0", seq=1, prev_hash=GENESIS_HASH, created_at=AT),
         chain_entry(
-            group(Posting(1, 2, 5)), chain_id="city/0", seq=1, prev_hash=GENESIS_HASH,
+            group(Posting(1, 2, 5)),
+            chain_id="city/0",
+            seq=1,
+            prev_hash=GENESIS_HASH,
             created_at=AT.replace(microsecond=1),
         ),
     ]

@@ -20,7 +20,15 @@ def test_bad_ids_are_refused(bad: str) -> None:
     assert caught.value.code == "invalid_scheme_id"
 
 
-@pytest.mark.parametrize(("name", "tz", "code"), [("", "Asia/Shanghai", "invalid_name"), ("x" * 201, "UTC", "invalid_name"), ("ok", "Mars/Base", "invalid_timezone"), ("ok", "../etc/passwd", "invalid_timezone")])
+@pytest.mark.parametrize(
+    ("name", "tz", "code"),
+    [
+        ("", "Asia/Shanghai", "invalid_name"),
+        ("x" * 201, "UTC", "invalid_name"),
+        ("ok", "Mars/Base", "invalid_timezone"),
+        ("ok", "../etc/passwd", "invalid_timezone"),
+    ],
+)
 def test_bad_names_and_timezones(name: str, tz: str, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         new_scheme("city", name, tz)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,32 @@ pytestmark = pytest.mark.slow
 
 def populate(store: Store, tmp: Path) -> tuple[list[int], list[str]]:
     city = build_city(store, tmp, "luzhou", people=1, days=1)
-    partner = partners.create_partner(store, "luzhou", "城市出行一卡通", ["bus_ride", "metro_ride", "walking", "clean_plate", "cycling"])
+    partner = partners.create_partner(
+        store, "luzhou", "城市出行一卡通", ["bus_ride", "metro_ride", "walking", "clean_plate", "cycling"]
+    )
     row = partner.partner
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     accounts: list[int] = []
     for i in range(PEOPLE):
-        _, view = consent.grant(store, row, f"perf-consent-{i:06d}", {"user_ref": f"p{i}", "scopes": ["behaviour:report"],
-                                "granted_at": (now - timedelta(days=8)).isoformat(), "display_name": f"居民{i}"})
+        _, view = consent.grant(
+            store,
+            row,
+            f"perf-consent-{i:06d}",
+            {
+                "user_ref": f"p{i}",
+                "scopes": ["behaviour:report"],
+                "granted_at": (now - timedelta(days=8)).isoformat(),
+                "display_name": f"居民{i}",
+            },
+        )
         accounts.append(int(view["account_id"]))
-    scenarios = [("bus_ride", lambda i, d, k: {"distance_km": "5", "trip_id": f"b{i}-{d}-{k}"}),
-                 ("metro_ride", lambda i, d, k: {"distance_km": "9", "trip_id": f"m{i}-{d}-{k}"}),
-                 ("clean_plate", lambda i, d, k: {"meal": ("breakfast", "lunch", "dinner")[k % 3], "order_id": f"c{i}-{d}-{k}"}),
-                 ("cycling", lambda i, d, k: {"distance_km": "3.2", "trip_id": f"y{i}-{d}-{k}"}),
-                 ("walking", lambda i, d, k: {"steps": 6000 + i % 5000})]
+    scenarios = [
+        ("bus_ride", lambda i, d, k: {"distance_km": "5", "trip_id": f"b{i}-{d}-{k}"}),
+        ("metro_ride", lambda i, d, k: {"distance_km": "9", "trip_id": f"m{i}-{d}-{k}"}),
+        ("clean_plate", lambda i, d, k: {"meal": ("breakfast", "lunch", "dinner")[k % 3], "order_id": f"c{i}-{d}-{k}"}),
+        ("cycling", lambda i, d, k: {"distance_km": "3.2", "trip_id": f"y{i}-{d}-{k}"}),
+        ("walking", lambda i, d, k: {"steps": 6000 + i % 5000}),
+    ]
     batch: list[dict[str, Any]] = []
     for i in range(PEOPLE):
         n = 0
@@ -51,7 +64,15 @@ def populate(store: Store, tmp: Path) -> tuple[list[int], list[str]]:
                 for k in range(2 if scenario != "walking" else 1):
                     if n >= EVENTS_PER_PERSON:
                         break
-                    batch.append({"event_id": f"e{i}-{d}-{s}-{k}", "user_ref": f"p{i}", "scenario": scenario, "occurred_at": when, "data": data(i, d, k)})
+                    batch.append(
+                        {
+                            "event_id": f"e{i}-{d}-{s}-{k}",
+                            "user_ref": f"p{i}",
+                            "scenario": scenario,
+                            "occurred_at": when,
+                            "data": data(i, d, k),
+                        }
+                    )
                     n += 1
             if len(batch) >= 1000:
                 ingest.ingest_events(store, row, batch)
@@ -74,7 +95,9 @@ def p95_ms(client: httpx.Client, path: str) -> float:
     return statistics.quantiles(times, n=20)[-1]
 
 
-def test_main_pages_are_fast_at_the_demos_size(live_server_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_pages_are_fast_at_the_demos_size(
+    live_server_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'perf.db'}"
     live = live_server_factory(url)
     store = Store(url)
@@ -94,11 +117,23 @@ def test_main_pages_are_fast_at_the_demos_size(live_server_factory: Any, tmp_pat
         try:
             person.get(web_login(store, someone), follow_redirects=True)
             event = re.findall(r'href="/me/events/(\d+)"', person.get("/me").text)[0]
-            ops.post("/admin/login", data={"csrf": csrf_of(ops.get("/admin/login").text), "username": "ops-perf", "password": "correct-horse-9"})
+            ops.post(
+                "/admin/login",
+                data={"csrf": csrf_of(ops.get("/admin/login").text), "username": "ops-perf", "password": "correct-horse-9"},
+            )
             pages = {
-                "/me": person, "/me/history": person, f"/me/events/{event}": person, "/market": person, "/me/orders": person,
-                "/orgs": person, f"/orgs/{orgs[0]}": person, "/admin/schemes/luzhou": ops, "/admin/schemes/luzhou/review": ops,
-                "/admin/schemes/luzhou/catalog": ops, "/admin/schemes/luzhou/orders": ops, "/admin/schemes/luzhou/organisations": ops,
+                "/me": person,
+                "/me/history": person,
+                f"/me/events/{event}": person,
+                "/market": person,
+                "/me/orders": person,
+                "/orgs": person,
+                f"/orgs/{orgs[0]}": person,
+                "/admin/schemes/luzhou": ops,
+                "/admin/schemes/luzhou/review": ops,
+                "/admin/schemes/luzhou/catalog": ops,
+                "/admin/schemes/luzhou/orders": ops,
+                "/admin/schemes/luzhou/organisations": ops,
             }
             measured = {path: p95_ms(client, path) for path, client in pages.items()}
         finally:

@@ -16,7 +16,17 @@ def test_web_imports_no_http_and_no_repositories() -> None:
     offenders = []
     for path in sorted(WEB.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path.relative_to(WEB.parent)} imports {n}" for n in names if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(WEB.parent)} imports {n}"
+                for n in names
+                if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)
+            ]
     assert not offenders, offenders
     assert list(WEB.rglob("pages/*.py")), "web/pages not found"

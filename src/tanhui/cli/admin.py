@@ -17,8 +17,12 @@ app = typer.Typer(help="Operators (运营方): dashboard users and API tokens, s
 def create_user(
     scheme: str = typer.Option(..., "--scheme", help="The scheme this operator may see."),
     username: str = typer.Option(..., "--username"),
-    role: str = typer.Option("operator", "--role", help="operator (may act and export) or viewer (reads; no personal-data exports)."),
-    password: str | None = typer.Option(None, "--password", help="The password (prefer --password-stdin; prompted when neither is given)."),
+    role: str = typer.Option(
+        "operator", "--role", help="operator (may act and export) or viewer (reads; no personal-data exports)."
+    ),
+    password: str | None = typer.Option(
+        None, "--password", help="The password (prefer --password-stdin; prompted when neither is given)."
+    ),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -31,7 +35,10 @@ def create_user(
     if as_json:
         print_json({"operator_id": str(operator_id), "username": username, "scheme_id": scheme, "role": role})
         return
-    say(f"运营方用户 {username}（方案 {scheme}，角色 {role}）已就绪：/admin/login", f"operator {username} (scheme {scheme}, role {role}) is ready: /admin/login")
+    say(
+        f"运营方用户 {username}（方案 {scheme}，角色 {role}）已就绪：/admin/login",
+        f"operator {username} (scheme {scheme}, role {role}) is ready: /admin/login",
+    )
 
 
 @app.command("token")
@@ -42,7 +49,9 @@ def token(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Issue a bearer token for /v1/admin/schemes/SCHEME/* (shown once; only its hash is kept)."""
-    issued = identity.issue_operator_token(open_store(), scheme, role, timedelta(days=ttl_days) if ttl_days else None, actor=actor())
+    issued = identity.issue_operator_token(
+        open_store(), scheme, role, timedelta(days=ttl_days) if ttl_days else None, actor=actor()
+    )
     if as_json:
         print_json({"token": issued})
         return

@@ -25,7 +25,9 @@ def actor() -> str:
 @app.command("list")
 def list_(
     scheme: str | None = typer.Option(None, "--scheme", help="Only this scheme's entries."),
-    action: str | None = typer.Option(None, "--action", help=f"Only this action, e.g. market.ship ({len(audit_service.ACTIONS)} known)."),
+    action: str | None = typer.Option(
+        None, "--action", help=f"Only this action, e.g. market.ship ({len(audit_service.ACTIONS)} known)."
+    ),
     limit: int = typer.Option(100, "--limit", min=1, max=audit_service.LIST_LIMIT_MAX),
     before: int | None = typer.Option(None, "--before", help="Only entries older than this id (the next page)."),
     as_json: bool = typer.Option(False, "--json"),
@@ -43,6 +45,13 @@ def list_(
         # ids are copied from here: fold them onto a second line, never cut them short
         table.add_column(heading, overflow="fold", no_wrap=heading in ("id", "action"))
     for e in found:
-        table.add_row(str(e.id), e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.scheme_id or "—", e.actor, e.action, e.target or "—",
-                      audit_service.details_text(e.details))
+        table.add_row(
+            str(e.id),
+            e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.scheme_id or "—",
+            e.actor,
+            e.action,
+            e.target or "—",
+            audit_service.details_text(e.details),
+        )
     console.print(table)

@@ -17,7 +17,9 @@ from tanhui.services.registry import issuance, movements, views
 from tanhui.services.registry import verify as registry_verify
 from tanhui.store import open_store
 
-app = typer.Typer(help="Credit registry (减排量登记簿): issue, transfer and retire credits; proofs; certificates.", no_args_is_help=True)
+app = typer.Typer(
+    help="Credit registry (减排量登记簿): issue, transfer and retire credits; proofs; certificates.", no_args_is_help=True
+)
 
 EXIT_PROBLEMS = 1
 
@@ -68,22 +70,37 @@ def issue(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Pool eligible reductions and issue whole tonnes as serial-numbered credits."""
-    result = issuance.issue(open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run, actor=actor())
+    result = issuance.issue(
+        open_store(), scheme, vintage, methodology=methodology, as_of=_date(as_of), dry_run=dry_run, actor=actor()
+    )
     if as_json:
         print_json(result.to_dict())
         return
     table = Table("methodology", "eligible events", "eligible g", "carried in g", "issued t", "remainder g")
     for p in result.pools:
-        table.add_row(p["methodology"], str(p["eligible_events"]), str(p["eligible_g"]), str(p["carried_in_g"]), str(p["issued"]), str(p["pooled_remainder_g"]))
+        table.add_row(
+            p["methodology"],
+            str(p["eligible_events"]),
+            str(p["eligible_g"]),
+            str(p["carried_in_g"]),
+            str(p["issued"]),
+            str(p["pooled_remainder_g"]),
+        )
     console.print(table)
     for b in result.batches:
-        say(f"{'（试算）' if dry_run else ''}批次 {b['batch_id']}：{b['quantity']} t，{b['event_count']} 个行为，默克尔根 {b['merkle_root']}",
-            f"{'(dry run) ' if dry_run else ''}batch {b['batch_id']}: {b['quantity']} t from {b['event_count']} events, Merkle root {b['merkle_root']}")
+        say(
+            f"{'（试算）' if dry_run else ''}批次 {b['batch_id']}：{b['quantity']} t，{b['event_count']} 个行为，默克尔根 {b['merkle_root']}",
+            f"{'(dry run) ' if dry_run else ''}batch {b['batch_id']}: {b['quantity']} t from {b['event_count']} events, "
+            f"Merkle root {b['merkle_root']}",
+        )
     if not result.batches:
         say("没有可签发的新减排量", "nothing new to issue")
     for s in result.shortfall:
-        say(f"注意：批次 {s['batch_id']} 有 {s['reversed_events']} 个行为在签发后被冲正（{s['reversed_g']} g），需补足 {s['credits_to_cover']} t",
-            f"warning: batch {s['batch_id']} has {s['reversed_events']} events reversed after issuance ({s['reversed_g']} g): cover {s['credits_to_cover']} t")
+        say(
+            f"注意：批次 {s['batch_id']} 有 {s['reversed_events']} 个行为在签发后被冲正（{s['reversed_g']} g），需补足 {s['credits_to_cover']} t",
+            f"warning: batch {s['batch_id']} has {s['reversed_events']} events reversed after issuance ({s['reversed_g']} g): "
+            f"cover {s['credits_to_cover']} t",
+        )
 
 
 @app.command("transfer")
@@ -93,18 +110,31 @@ def transfer(
     to: str = typer.Option(..., "--to", help='An organisation id (org_...) or "scheme".'),
     quantity: int | None = typer.Option(None, "--quantity", help="Credits (t); default the whole --block."),
     batch: str | None = typer.Option(None, "--batch", help="Only from this batch."),
-    block: str | None = typer.Option(None, "--block", help="Move (part of) this block, e.g. TH-city-2026-bus-ride-cn@1-00000001-00000010."),
+    block: str | None = typer.Option(
+        None, "--block", help="Move (part of) this block, e.g. TH-city-2026-bus-ride-cn@1-00000001-00000010."
+    ),
     key: str = typer.Option(..., "--key", help="Idempotency key: a retry with the same key changes nothing."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Move credits to another holder (whole or partial blocks; serial ranges split as needed)."""
-    moved = movements.transfer(open_store(), scheme, from_holder=from_, to_holder=to, quantity=quantity, batch=batch, block=block, idempotency_key=key,
-                             actor=actor())
+    moved = movements.transfer(
+        open_store(),
+        scheme,
+        from_holder=from_,
+        to_holder=to,
+        quantity=quantity,
+        batch=batch,
+        block=block,
+        idempotency_key=key,
+        actor=actor(),
+    )
     if as_json:
         print_json(moved)
         return
-    say(f"{'（重放）' if moved['replayed'] else ''}已转让 {moved['quantity']} t：{moved['from']['name']} → {moved['to']['name']}",
-        f"{'(replayed) ' if moved['replayed'] else ''}transferred {moved['quantity']} t: {moved['from']['name']} -> {moved['to']['name']}")
+    say(
+        f"{'（重放）' if moved['replayed'] else ''}已转让 {moved['quantity']} t：{moved['from']['name']} → {moved['to']['name']}",
+        f"{'(replayed) ' if moved['replayed'] else ''}transferred {moved['quantity']} t: {moved['from']['name']} -> {moved['to']['name']}",
+    )
     for b in moved["blocks"]:
         console.print(b["block_id"])
 
@@ -124,8 +154,18 @@ def retire(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Retire credits (they never move again) and produce the certificate."""
-    cert = movements.retire(open_store(), scheme, holder=holder, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
-                          batch=batch, block=block, idempotency_key=key, actor=actor())
+    cert = movements.retire(
+        open_store(),
+        scheme,
+        holder=holder,
+        quantity=quantity,
+        beneficiary=beneficiary,
+        purpose=purpose,
+        batch=batch,
+        block=block,
+        idempotency_key=key,
+        actor=actor(),
+    )
     _show_certificate(cert, as_json, pdf, base_url)
 
 
@@ -142,8 +182,16 @@ def neutralise(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an event carbon neutral: retire ceil(emission) credits with a certificate."""
-    cert = movements.neutralise_event(open_store(), scheme, holder=holder, event_name=event, emission_t=emission_t,
-                                    beneficiary=beneficiary, idempotency_key=key, actor=actor())
+    cert = movements.neutralise_event(
+        open_store(),
+        scheme,
+        holder=holder,
+        event_name=event,
+        emission_t=emission_t,
+        beneficiary=beneficiary,
+        idempotency_key=key,
+        actor=actor(),
+    )
     _show_certificate(cert, as_json, pdf, base_url)
 
 
@@ -171,7 +219,14 @@ def batches(
         return
     table = Table("batch", "t", "events", "consumed g", "carried out g", "merkle_root")
     for b in found:
-        table.add_row(b["batch_id"], str(b["quantity"]), str(b["event_count"]), str(b["consumed_g"]), str(b["carried_out_g"]), b["merkle_root"])
+        table.add_row(
+            b["batch_id"],
+            str(b["quantity"]),
+            str(b["event_count"]),
+            str(b["consumed_g"]),
+            str(b["carried_out_g"]),
+            b["merkle_root"],
+        )
     console.print(table)
 
 
@@ -217,7 +272,10 @@ def proof(
     if as_json:
         print_json(found)
     elif found["included"]:
-        say(f"该行为在批次 {found['batch_id']} 中（证明已核验：{found['verified']}）", f"in batch {found['batch_id']} (proof verified: {found['verified']})")
+        say(
+            f"该行为在批次 {found['batch_id']} 中（证明已核验：{found['verified']}）",
+            f"in batch {found['batch_id']} (proof verified: {found['verified']})",
+        )
         print_json({k: found[k] for k in ("record", "leaf", "index", "steps", "merkle_root")})
     else:
         say("该行为不在任何批次中", "this behaviour is in no batch")
@@ -248,12 +306,17 @@ def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = 
     if as_json:
         print_json(report.to_dict())
     elif report.ok:
-        say(f"登记簿完好：{report.batches} 个批次，{report.movements} 条流转，{report.blocks} 个区块",
-            f"registry ok: {report.batches} batches, {report.movements} movements, {report.blocks} blocks")
+        say(
+            f"登记簿完好：{report.batches} 个批次，{report.movements} 条流转，{report.blocks} 个区块",
+            f"registry ok: {report.batches} batches, {report.movements} movements, {report.blocks} blocks",
+        )
     else:
         for problem in report.problems:
             console.print(problem)
     for s in report.shortfall if not as_json else []:
-        say(f"缺口：批次 {s['batch_id']} 冲正 {s['reversed_g']} g", f"shortfall: batch {s['batch_id']} reversed {s['reversed_g']} g")
+        say(
+            f"缺口：批次 {s['batch_id']} 冲正 {s['reversed_g']} g",
+            f"shortfall: batch {s['batch_id']} reversed {s['reversed_g']} g",
+        )
     if not report.ok:
         sys.exit(EXIT_PROBLEMS)

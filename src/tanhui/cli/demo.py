@@ -48,15 +48,19 @@ def demo(
         f"{result.checkins} check-ins, {result.orders} orders, {result.credits_issued} t of credits issued",
     )
     if result.rejected:
-        say("欺诈与重复规则拦截：" + "，".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
-            "caught by the rules: " + ", ".join(f"{k} {v}" for k, v in sorted(result.rejected.items())))
+        say(
+            "欺诈与重复规则拦截：" + "，".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
+            "caught by the rules: " + ", ".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
+        )
     if not serve:
         server.terminate()
         server.wait(timeout=30)
         return
     say(f"打开 http://{host}:{port}", f"open http://{host}:{port}")
-    say(f"以居民身份登录（一次性链接）：http://{host}:{port}{result.login_url}",
-        f"sign in as a person (one-time link): http://{host}:{port}{result.login_url}")
+    say(
+        f"以居民身份登录（一次性链接）：http://{host}:{port}{result.login_url}",
+        f"sign in as a person (one-time link): http://{host}:{port}{result.login_url}",
+    )
     import secrets as _secrets
 
     from tanhui.services import identity as _identity
@@ -65,11 +69,19 @@ def demo(
     store = Store(url)
     _identity.create_operator(store, city.SCHEME_ID, "operator", operator_password, "operator")
     store.dispose()
-    say(f"运营方登录：http://{host}:{port}/admin/login（用户名 operator，密码 {operator_password}）",
-        f"operator sign-in: http://{host}:{port}/admin/login (username operator, password {operator_password})")
+    say(
+        f"运营方登录：http://{host}:{port}/admin/login（用户名 operator，密码 {operator_password}）",
+        f"operator sign-in: http://{host}:{port}/admin/login (username operator, password {operator_password})",
+    )
     if result.certificate_url:
-        say(f"碳中和证书：http://{host}:{port}{result.certificate_url}", f"carbon-neutrality certificate: http://{host}:{port}{result.certificate_url}")
-    say(f"数据库：{database}（TANHUI_DATABASE_URL={url}）；按 Ctrl-C 停止", f"database: {database} (TANHUI_DATABASE_URL={url}); Ctrl-C stops")
+        say(
+            f"碳中和证书：http://{host}:{port}{result.certificate_url}",
+            f"carbon-neutrality certificate: http://{host}:{port}{result.certificate_url}",
+        )
+    say(
+        f"数据库：{database}（TANHUI_DATABASE_URL={url}）；按 Ctrl-C 停止",
+        f"database: {database} (TANHUI_DATABASE_URL={url}); Ctrl-C stops",
+    )
     try:
         server.wait()
     except KeyboardInterrupt:
@@ -82,5 +94,3 @@ def _base(server: object) -> str:
     port = args[args.index("--port") + 1]
     host = args[args.index("--host") + 1]
     return f"http://{host}:{port}"
-
-

@@ -18,7 +18,9 @@ app = typer.Typer(help="Behaviour events (行为记录): retention of raw partne
 @app.command("purge-payloads")
 def purge_payloads(
     scheme: str = typer.Option(..., "--scheme"),
-    as_of: str | None = typer.Option(None, "--as-of", help="The date (YYYY-MM-DD) to count the retention window back from; default today."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="The date (YYYY-MM-DD) to count the retention window back from; default today."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove raw partner payloads older than the scheme's `retention.raw_payload_days` (default 180);
@@ -31,5 +33,7 @@ def purge_payloads(
     if as_json:
         print_json(report.to_dict())
         return
-    say(f"已清除 {report.purged} 条原始数据（{report.before.date()} 之前收到，保留 {report.days} 天）",
-        f"purged {report.purged} raw payloads (received before {report.before.date()}, kept {report.days} days)")
+    say(
+        f"已清除 {report.purged} 条原始数据（{report.before.date()} 之前收到，保留 {report.days} 天）",
+        f"purged {report.purged} raw payloads (received before {report.before.date()}, kept {report.days} days)",
+    )

@@ -26,7 +26,9 @@ def import_events(
     results: Path | None = typer.Option(None, "--results", help="Write one result per event to this JSON Lines file."),
     file_format: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file name)."),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10000, help="Events per transaction."),
-    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Processes staging batches in parallel; they write in turn, in file order."),
+    workers: int = typer.Option(
+        2, "--workers", min=1, max=16, help="Processes staging batches in parallel; they write in turn, in file order."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run a file through the same pipeline as the API; running it again changes nothing."""
@@ -41,11 +43,20 @@ def import_events(
     out = results.open("w", encoding="utf-8") if results else None
     size = file.stat().st_size
     try:
-        with file.open("rb") as stream, Progress(
-            TextColumn("[bold green]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[events]} events"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=console, transient=as_json, disable=as_json,
-        ) as progress:
+        with (
+            file.open("rb") as stream,
+            Progress(
+                TextColumn("[bold green]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[events]} events"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=as_json,
+                disable=as_json,
+            ) as progress,
+        ):
             task = progress.add_task("导入 importing", total=size, events=0)
             reader = read_jsonl(stream) if fmt == "jsonl" else read_csv(stream)
             read: list[tuple[list[tuple[int, object | None, str | None]], int, int]] = []  # (lines, events so far, bytes so far)
@@ -111,8 +122,15 @@ def import_events(
 
 
 def _unreadable(problem: str) -> dict[str, Any]:
-    return {"event_id": None, "status": "rejected", "reason": "invalid_data", "carbon_g": 0, "points": 0,
-            "methodology": None, "details": {"line": problem}}
+    return {
+        "event_id": None,
+        "status": "rejected",
+        "reason": "invalid_data",
+        "carbon_g": 0,
+        "points": 0,
+        "methodology": None,
+        "details": {"line": problem},
+    }
 
 
 def _format(file: Path) -> str:

@@ -49,18 +49,32 @@ def add(
 ) -> None:
     """Add an item to a scheme's catalog."""
     item = market_service.add_item(
-        open_store(), scheme,
-        {"key": key, "kind": kind, "category": category, "title_zh": title, "title_en": title_en,
-         "description_zh": description, "description_en": description_en, "points_price": points, "stock": stock,
-         "per_person_limit": limit, "sale_starts_at": _when(starts, "starts"), "sale_ends_at": _when(ends, "ends"),
-         "merchant": merchant},
+        open_store(),
+        scheme,
+        {
+            "key": key,
+            "kind": kind,
+            "category": category,
+            "title_zh": title,
+            "title_en": title_en,
+            "description_zh": description,
+            "description_en": description_en,
+            "points_price": points,
+            "stock": stock,
+            "per_person_limit": limit,
+            "sale_starts_at": _when(starts, "starts"),
+            "sale_ends_at": _when(ends, "ends"),
+            "merchant": merchant,
+        },
         actor=actor(),
     )
     if as_json:
         print_json(item.to_dict())
     else:
-        say(f"已添加商品 {item.public_id}：{item.title_zh}（{item.points_price} 积分，库存 {item.stock}）",
-            f"added item {item.public_id}: {item.title_zh} ({item.points_price} points, stock {item.stock})")
+        say(
+            f"已添加商品 {item.public_id}：{item.title_zh}（{item.points_price} 积分，库存 {item.stock}）",
+            f"added item {item.public_id}: {item.title_zh} ({item.points_price} points, stock {item.stock})",
+        )
 
 
 @app.command("update")
@@ -74,7 +88,17 @@ def update(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change an item's price, stock, title, visibility or limit."""
-    changes = {k: v for k, v in {"points_price": points, "stock": stock, "title_zh": title, "status": status, "per_person_limit": limit}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "points_price": points,
+            "stock": stock,
+            "title_zh": title,
+            "status": status,
+            "per_person_limit": limit,
+        }.items()
+        if v is not None
+    }
     item = market_service.update_item(open_store(), item_id, changes, actor=actor())
     if as_json:
         print_json(item.to_dict())
@@ -107,8 +131,10 @@ def import_codes(
     if as_json:
         print_json(result)
     else:
-        say(f"新增 {result['added']} 个券码，跳过 {result['skipped']} 个重复；可用 {result['unused']}",
-            f"added {result['added']} codes, skipped {result['skipped']} duplicates; {result['unused']} unused")
+        say(
+            f"新增 {result['added']} 个券码，跳过 {result['skipped']} 个重复；可用 {result['unused']}",
+            f"added {result['added']} codes, skipped {result['skipped']} duplicates; {result['unused']} unused",
+        )
 
 
 @app.command("orders")
@@ -121,8 +147,35 @@ def orders(
     """A scheme's orders; --export writes them for merchants."""
     found = market_service.scheme_orders(open_store(), scheme, status)
     if export is not None:
-        header = ["order_id", "status", "item_id", "item", "kind", "quantity", "points", "coupon_codes", "account_id", "created_at", "updated_at"]
-        rows = ([o.public_id, o.status, o.item_public_id, o.item_title, o.item_kind, o.quantity, o.points, " ".join(o.coupon_codes or []), o.account_id, o.created_at.isoformat(), o.updated_at.isoformat()] for o in found)
+        header = [
+            "order_id",
+            "status",
+            "item_id",
+            "item",
+            "kind",
+            "quantity",
+            "points",
+            "coupon_codes",
+            "account_id",
+            "created_at",
+            "updated_at",
+        ]
+        rows = (
+            [
+                o.public_id,
+                o.status,
+                o.item_public_id,
+                o.item_title,
+                o.item_kind,
+                o.quantity,
+                o.points,
+                " ".join(o.coupon_codes or []),
+                o.account_id,
+                o.created_at.isoformat(),
+                o.updated_at.isoformat(),
+            ]
+            for o in found
+        )
         count = write_table(export, header, rows)
         say(f"已导出 {count} 个订单到 {export}", f"exported {count} orders to {export}")
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +27,7 @@ def _library() -> Library:
 def _find(library: Library, ref: str) -> Methodology:
     if "@" in ref:
         return library.get_ref(ref)
-    return library.resolve(ref, on=datetime.now(timezone.utc).date())
+    return library.resolve(ref, on=datetime.now(UTC).date())
 
 
 @app.command("list")
@@ -39,14 +39,21 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         return
     for m in library:
         default = "  (default)" if m.default else "  (pin)"
-        console.print(f"{m.scenario:<20} {m.ref:<28}{default:<12} {m.title_zh} · {m.title_en}", highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"{m.scenario:<20} {m.ref:<28}{default:<12} {m.title_zh} · {m.title_en}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
         for source in m.sources:
             console.print(f"    - {source}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("show")
 def show(
-    ref: str = typer.Argument(..., metavar="ID[@VERSION]", help="e.g. bus-ride-cn@1, bus-ride-cn (the version in force today) or bus_ride."),
+    ref: str = typer.Argument(
+        ..., metavar="ID[@VERSION]", help="e.g. bus-ride-cn@1, bus-ride-cn (the version in force today) or bus_ride."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one methodology: inputs, factors with sources, formula, caps and test vectors."""
@@ -55,13 +62,13 @@ def show(
         print_json(m.to_dict())
         return
     text = render_catalogue([m])
-    console.print(text[text.index("<a id="):], highlight=False, markup=False, soft_wrap=True)
+    console.print(text[text.index("<a id=") :], highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("quantify")
 def quantify(
     ref: str = typer.Argument(..., metavar="ID_OR_SCENARIO", help="A scenario (bus_ride), an id, or id@version."),
-    data: str = typer.Option(..., "--data", help='The behaviour\'s data as JSON, e.g. \'{"distance_km": 5}\'.'),
+    data: str = typer.Option(..., "--data", help="The behaviour's data as JSON, e.g. '{\"distance_km\": 5}'."),
     scheme_id: str | None = typer.Option(None, "--scheme", help="Use this scheme's pins, time zone and region."),
     occurred_at: str | None = typer.Option(None, "--occurred-at", help="RFC 3339 time of the behaviour (default: now)."),
     region: str | None = typer.Option(None, "--region", help="Region for region-keyed factors (e.g. 四川)."),
@@ -85,23 +92,30 @@ def quantify(
     if as_json:
         print_json(result)
         return
-    say(f"{q.carbon_g} 克 CO2e（{q.methodology}，未取整 {q.explanation['unrounded']}）",
-        f"{q.carbon_g} g CO2e ({q.methodology}, unrounded {q.explanation['unrounded']})")
+    say(
+        f"{q.carbon_g} 克 CO2e（{q.methodology}，未取整 {q.explanation['unrounded']}）",
+        f"{q.carbon_g} g CO2e ({q.methodology}, unrounded {q.explanation['unrounded']})",
+    )
     for factor in q.explanation["factors"]:
-        console.print(f"  {factor['name']} = {factor['value']} {factor['unit']} — {factor['source']} ({factor['confidence']})",
-                      highlight=False, markup=False)
+        console.print(
+            f"  {factor['name']} = {factor['value']} {factor['unit']} — {factor['source']} ({factor['confidence']})",
+            highlight=False,
+            markup=False,
+        )
     console.print(f"  formula: {q.explanation['formula']}", highlight=False, markup=False)
 
 
 def _moment(text: str | None) -> datetime:
     if text is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput("invalid_data", details={"occurred_at": "invalid_type"}, fields="occurred_at: invalid_type") from None
     if moment.tzinfo is None:
-        raise InvalidInput("invalid_data", details={"occurred_at": "invalid_type"}, fields="occurred_at: needs a time zone offset")
+        raise InvalidInput(
+            "invalid_data", details={"occurred_at": "invalid_type"}, fields="occurred_at: needs a time zone offset"
+        )
     return moment
 
 
@@ -114,12 +128,19 @@ def test(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     results = library.run_vectors()
     failed = [r for r in results if not r.ok]
     if as_json:
-        print_json({"vectors": len(results), "failed": [{"methodology": r.methodology, "name": r.name, "problem": r.problem} for r in failed]})
+        print_json(
+            {
+                "vectors": len(results),
+                "failed": [{"methodology": r.methodology, "name": r.name, "problem": r.problem} for r in failed],
+            }
+        )
     else:
         for r in failed:
             err_console.print(f"FAIL {r.methodology}: {r.name}: {r.problem}", highlight=False, markup=False, soft_wrap=True)
-        say(f"{len(library)} 个方法学，{len(results)} 个测试向量，{len(failed)} 个失败",
-            f"{len(library)} methodologies, {len(results)} test vectors, {len(failed)} failed")
+        say(
+            f"{len(library)} 个方法学，{len(results)} 个测试向量，{len(failed)} 个失败",
+            f"{len(library)} methodologies, {len(results)} test vectors, {len(failed)} failed",
+        )
     if failed:
         raise typer.Exit(1)
 

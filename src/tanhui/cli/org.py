@@ -23,7 +23,10 @@ def create(
     if as_json:
         print_json(org.to_dict())
         return
-    say(f"已创建机构 {org.public_id}（{org.name}，方案 {org.scheme_id}）", f"created organisation {org.public_id} ({org.name}, scheme {org.scheme_id})")
+    say(
+        f"已创建机构 {org.public_id}（{org.name}，方案 {org.scheme_id}）",
+        f"created organisation {org.public_id} ({org.name}, scheme {org.scheme_id})",
+    )
 
 
 @app.command("list")

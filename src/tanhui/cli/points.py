@@ -33,11 +33,19 @@ def expire(
     if notices is not None:
         write_table(notices, ["account_id", "points_expired"], ([n.account_id, n.amount] for n in fresh))
     if as_json:
-        print_json({"as_of": day.isoformat(), "accounts": len(fresh), "points": sum(n.amount for n in fresh),
-                    "notices": [{"account_id": n.account_id, "points": n.amount} for n in fresh]})
+        print_json(
+            {
+                "as_of": day.isoformat(),
+                "accounts": len(fresh),
+                "points": sum(n.amount for n in fresh),
+                "notices": [{"account_id": n.account_id, "points": n.amount} for n in fresh],
+            }
+        )
         return
-    say(f"{len(fresh)} 个账户共 {sum(n.amount for n in fresh)} 积分到期",
-        f"{sum(n.amount for n in fresh)} points expired in {len(fresh)} accounts")
+    say(
+        f"{len(fresh)} 个账户共 {sum(n.amount for n in fresh)} 积分到期",
+        f"{sum(n.amount for n in fresh)} points expired in {len(fresh)} accounts",
+    )
     if fresh:
         table = Table("account_id", "points expired")
         for n in fresh[:50]:

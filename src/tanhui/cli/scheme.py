@@ -60,12 +60,16 @@ def apply(
     if as_json:
         print_json(report.to_dict())
         return
+    state_zh = "已创建" if report.scheme_created else ("设置已更新" if report.settings_changed else "设置未变")
+    state_en = "created" if report.scheme_created else ("settings updated" if report.settings_changed else "settings unchanged")
     say(
-        f"方案 {report.scheme_id}：{'已创建' if report.scheme_created else ('设置已更新' if report.settings_changed else '设置未变')}；"
+        f"方案 {report.scheme_id}：{state_zh}；"
         f"商品 新增 {report.items_created}、更新 {report.items_updated}、未变 {report.items_unchanged}",
-        f"scheme {report.scheme_id}: {'created' if report.scheme_created else ('settings updated' if report.settings_changed else 'settings unchanged')}; "
+        f"scheme {report.scheme_id}: {state_en}; "
         f"items created {report.items_created}, updated {report.items_updated}, unchanged {report.items_unchanged}",
     )
     for p in report.partners_created:
-        say(f"新合作方 {p['partner_id']}（{p['name']}）密钥（只显示这一次）：{p['secret']}",
-            f"new partner {p['partner_id']} ({p['name']}) secret (shown once): {p['secret']}")
+        say(
+            f"新合作方 {p['partner_id']}（{p['name']}）密钥（只显示这一次）：{p['secret']}",
+            f"new partner {p['partner_id']} ({p['name']}) secret (shown once): {p['secret']}",
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -65,4 +65,4 @@ def utc_text(moment: datetime) -> str:
 def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every instant in Tanhui carries a time zone")
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"

@@ -79,9 +79,17 @@ def campaigns_from_settings(settings: Mapping[str, Any]) -> tuple[Campaign, ...]
                 bonus=bonus,
             )
         except (KeyError, ValueError, ArithmeticError, TypeError):
-            raise InvalidInput("invalid_settings", details={f"campaigns[{index}]": "id, starts, ends (dates), multiplier, bonus"}, field=f"campaigns[{index}]") from None
+            raise InvalidInput(
+                "invalid_settings",
+                details={f"campaigns[{index}]": "id, starts, ends (dates), multiplier, bonus"},
+                field=f"campaigns[{index}]",
+            ) from None
         if ends < starts or multiplier < 0 or bonus < 0:
-            raise InvalidInput("invalid_settings", details={f"campaigns[{index}]": "ends >= starts; multiplier, bonus >= 0"}, field=f"campaigns[{index}]")
+            raise InvalidInput(
+                "invalid_settings",
+                details={f"campaigns[{index}]": "ends >= starts; multiplier, bonus >= 0"},
+                field=f"campaigns[{index}]",
+            )
         found.append(campaign)
     return tuple(found)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tanhui.domain.canonical import canonical_json, sha256_hex
@@ -70,7 +70,7 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None or "T" not in text.upper():
         return None
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def parse_event(raw: Any) -> IncomingEvent:

@@ -299,8 +299,15 @@ class _Work:
         """A rejection; kept as a row unless the event has no id (then its result shows what was sent)."""
         event_id = item.event.event_id
         return Decision(
-            item.index, event_id if event_id is not None else _shown_id(item.event.raw), ev.REJECTED, reason, 0, 0,
-            item.methodology.ref if item.methodology is not None else None, details, event_id is not None,
+            item.index,
+            event_id if event_id is not None else _shown_id(item.event.raw),
+            ev.REJECTED,
+            reason,
+            0,
+            0,
+            item.methodology.ref if item.methodology is not None else None,
+            details,
+            event_id is not None,
             self.link.account_id if self.link is not None else None,
         )
 
@@ -318,7 +325,13 @@ def _duplicate_event(item: Staged, work: _Work) -> Decision | None:
     if before is None or before.content_hash != item.content_hash:
         return None
     return Decision(
-        item.index, item.event.event_id, ev.DUPLICATE, "duplicate_event", before.carbon_g, before.points, before.methodology,
+        item.index,
+        item.event.event_id,
+        ev.DUPLICATE,
+        "duplicate_event",
+        before.carbon_g,
+        before.points,
+        before.methodology,
         stored=False,
     )
 
@@ -374,14 +387,16 @@ def _cap_reached(item: Staged, work: _Work) -> Decision | None:
 
 
 # One check per reason; ``decide_batch`` runs them in REASON_ORDER.
-CHECKS: Mapping[str, Check] = MappingProxyType({
-    "duplicate_event": _duplicate_event,
-    "event_id_reused": _event_id_reused,
-    **{reason: _staged(reason) for reason in sorted(STAGED_REASONS)},
-    "no_consent": _no_consent,
-    "duplicate_behaviour": _duplicate_behaviour,
-    "cap_reached": _cap_reached,
-})
+CHECKS: Mapping[str, Check] = MappingProxyType(
+    {
+        "duplicate_event": _duplicate_event,
+        "event_id_reused": _event_id_reused,
+        **{reason: _staged(reason) for reason in sorted(STAGED_REASONS)},
+        "no_consent": _no_consent,
+        "duplicate_behaviour": _duplicate_behaviour,
+        "cap_reached": _cap_reached,
+    }
+)
 assert set(CHECKS) == set(ev.REASON_ORDER), "one check per reason"
 
 
@@ -423,8 +438,19 @@ def _credit(item: Staged, work: _Work) -> Decision:
             memo={"partner": facts.partner_id, "event_id": event.event_id, "scenario": event.scenario},
         )
     return Decision(
-        item.index, event.event_id, ev.CREDITED, None, carbon_g, points, methodology.ref, None, True, link.account_id, fp,
-        transfer, explanation_json,
+        item.index,
+        event.event_id,
+        ev.CREDITED,
+        None,
+        carbon_g,
+        points,
+        methodology.ref,
+        None,
+        True,
+        link.account_id,
+        fp,
+        transfer,
+        explanation_json,
     )
 
 
@@ -470,6 +496,15 @@ def carried_forward(facts: Facts, staged: Sequence[Staged], decisions: Sequence[
             events, carbon_g, points = table.get(key, (0, 0, 0))
             table[key] = (events + 1, carbon_g + decision.carbon_g, points + decision.points)
     return Facts(
-        facts.scheme_id, facts.partner_id, earlier, facts.links, frozenset(claimed), used_day, used_month, facts.holdings,
-        facts.issuance, facts.rules, facts.campaigns,
+        facts.scheme_id,
+        facts.partner_id,
+        earlier,
+        facts.links,
+        frozenset(claimed),
+        used_day,
+        used_month,
+        facts.holdings,
+        facts.issuance,
+        facts.rules,
+        facts.campaigns,
     )

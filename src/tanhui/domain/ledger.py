@@ -334,9 +334,7 @@ class LedgerVerifier:
                     report.problems.append(f"chain {chain_id}: head at seq {head[0]} but no entries")
             elif head != last:
                 shown = "none" if head is None else f"seq {head[0]}"
-                report.problems.append(
-                    f"chain {chain_id}: recorded head is {shown}, the journal ends at seq {last[0]}"
-                )
+                report.problems.append(f"chain {chain_id}: recorded head is {shown}, the journal ends at seq {last[0]}")
         sums: dict[tuple[str, str], int] = {}
         for account in self.accounts.values():
             balance = self._balances.get(account.id, 0)
@@ -347,11 +345,8 @@ class LedgerVerifier:
             if account.tracked:
                 stored = stored_balances.get(account.id)
                 if stored != balance:
-                    report.problems.append(
-                        f"account {account.id}: stored balance {stored}, journal gives {balance}"
-                    )
+                    report.problems.append(f"account {account.id}: stored balance {stored}, journal gives {balance}")
         for (scheme_id, asset), total in sorted(sums.items()):
             if total != 0:
                 report.problems.append(f"scheme {scheme_id} asset {asset}: balances sum to {total}, not 0")
         return report
-

@@ -25,7 +25,9 @@ def sign(secret: str, timestamp: str, nonce: str, method: str, path: str, body: 
     return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def signature_matches(secrets: list[str], signature: str, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> bool:
+def signature_matches(
+    secrets: list[str], signature: str, timestamp: str, nonce: str, method: str, path: str, body: bytes
+) -> bool:
     """True when any active secret (two while rotating) produced the signature; constant-time compare."""
     matched = False
     for secret in secrets:

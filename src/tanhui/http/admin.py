@@ -15,8 +15,16 @@ router = APIRouter(tags=["operator"])
 
 # the API's fields: every figure of reports.Stats but the scheme id, which is in the path
 StatsKey = Literal[
-    "registered_users", "daily_active_users", "points_issued", "points_redeemed", "carbon_g_total", "events_credited",
-    "by_scenario", "series", "from", "to",
+    "registered_users",
+    "daily_active_users",
+    "points_issued",
+    "points_redeemed",
+    "carbon_g_total",
+    "events_credited",
+    "by_scenario",
+    "series",
+    "from",
+    "to",
 ]
 STATS_KEYS: tuple[StatsKey, ...] = get_args(StatsKey)
 
@@ -26,5 +34,7 @@ async def scheme_stats(scheme_id: str, request: Request, scope: Operator, store:
     """The scheme's headline figures and daily series (api-v1.md "Operators")."""
     if scope.scheme_id != scheme_id:  # another scheme does not exist for this operator
         raise NotFound("scheme_not_found", scheme_id=scheme_id)
-    found = await run_in_threadpool(reports.stats, store, scheme_id, request.query_params.get("from"), request.query_params.get("to"))
+    found = await run_in_threadpool(
+        reports.stats, store, scheme_id, request.query_params.get("from"), request.query_params.get("to")
+    )
     return {k: found[k] for k in STATS_KEYS}

@@ -19,9 +19,7 @@ from tanhui.http.limits import BodySizeLimit, RateLimiter
 from tanhui.http.openapi import with_request_schemas
 from tanhui.store import Store
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)
-}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)}
 ROUTERS = (partner.router, me.router, market.router, operations.router, registry.router, admin.router)
 PARTNER_RATE_PER_MINUTE = 6000
 
@@ -32,8 +30,7 @@ def create_api(store: Store, partner_rate_per_minute: int | None = None) -> Fast
     app = FastAPIOffline(  # /docs served from the installed package: no CDN, works in an intranet
         title="Tanhui 碳惠 API",
         version=__version__,
-        description="Carbon inclusion platform: partner ingestion, consent, personal carbon accounts. "
-        "Contract: docs/api.md.",
+        description="Carbon inclusion platform: partner ingestion, consent, personal carbon accounts. Contract: docs/api.md.",
         responses=ERRORS,
     )
     app.state.store = store

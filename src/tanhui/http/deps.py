@@ -38,6 +38,7 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 # -- partners: a signed request -------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class AuthedPartner:
     partner: PartnerRow
@@ -80,6 +81,7 @@ Partner = Annotated[AuthedPartner, Depends(signed_partner)]
 
 # -- people: a bearer token -------------------------------------------------------------------
 
+
 def _bearer(request: Request) -> str | None:
     scheme_, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme_.lower() == "bearer" and token else None
@@ -101,6 +103,7 @@ Person = Annotated[int, Depends(bearer_account)]
 
 # -- operators: a bearer token with a scheme scope -------------------------------------------
 
+
 async def bearer_operator(request: Request, store: StoreDep) -> OperatorScope:
     """An operator's scope from an API token (`tanhui admin token`) or a dashboard session, else 401."""
     token = _bearer(request)
@@ -120,6 +123,7 @@ Operator = Annotated[OperatorScope, Depends(bearer_operator)]
 
 
 # -- bodies -----------------------------------------------------------------------------------
+
 
 def parse_json(body: bytes) -> Any:
     """A body the route parses itself: JSON, or None when empty; invalid_json (400) otherwise."""

@@ -70,7 +70,11 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
 async def rate_limited(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RateLimited)
     return error_response(
-        request, 429, "rate_limited", {"retry_after": error.retry_after}, {"Retry-After": str(error.retry_after)},
+        request,
+        429,
+        "rate_limited",
+        {"retry_after": error.retry_after},
+        {"Retry-After": str(error.retry_after)},
         retry_after=error.retry_after,
     )
 

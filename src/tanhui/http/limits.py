@@ -53,10 +53,22 @@ class BodySizeLimit:
                 lang = "en"
         what = f"> {self.max_bytes} bytes"
         body = json.dumps(
-            {"error": {"code": "payload_too_large", "message": render("payload_too_large", lang, what=what), "details": {"max_bytes": self.max_bytes}}},
+            {
+                "error": {
+                    "code": "payload_too_large",
+                    "message": render("payload_too_large", lang, what=what),
+                    "details": {"max_bytes": self.max_bytes},
+                }
+            },
             ensure_ascii=False,
         ).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -17,7 +17,12 @@ from tanhui.services import accounts, market
 
 router = APIRouter(tags=["market"])
 
-_IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}
 
 
 @router.get("/v1/market/items", response_model=models.ItemsOut)
@@ -32,7 +37,9 @@ async def market_items(request: Request, account_id: Person, store: StoreDep, ca
 
 
 @router.post(
-    "/v1/me/orders", status_code=201, response_model=models.OrderOut,
+    "/v1/me/orders",
+    status_code=201,
+    response_model=models.OrderOut,
     openapi_extra={**documented_body(models.OrderIn), "parameters": [_IDEMPOTENCY_KEY]},
     responses={200: {"model": models.OrderOut, "description": "a retry with the same Idempotency-Key"}},
 )
@@ -41,7 +48,12 @@ async def place_order(request: Request, account_id: Person, store: StoreDep) -> 
     if not isinstance(body, dict):
         raise InvalidInput("invalid_request", details={"body": "an object with item_id and quantity"})
     created, order = await run_in_threadpool(
-        market.place_order, store, account_id, body.get("item_id"), body.get("quantity", 1), request.headers.get("idempotency-key")
+        market.place_order,
+        store,
+        account_id,
+        body.get("item_id"),
+        body.get("quantity", 1),
+        request.headers.get("idempotency-key"),
     )
     return JSONResponse(order, status_code=201 if created else 200)
 

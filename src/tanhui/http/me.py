@@ -21,8 +21,20 @@ from tanhui.services.registry import views
 
 router = APIRouter(tags=["user"])
 
-_TOKEN_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}}}
+_TOKEN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                }
+            }
+        },
+    }
+}
 
 
 @router.get("/v1/me", response_model=models.MeOut)
@@ -51,7 +63,9 @@ async def binding_code(account_id: Person, store: StoreDep) -> Any:
 
 
 @router.post(
-    "/v1/me/checkins", status_code=201, response_model=models.CheckinOut,
+    "/v1/me/checkins",
+    status_code=201,
+    response_model=models.CheckinOut,
     responses={200: {"model": models.CheckinOut, "description": "already checked in today"}},
 )
 async def check_in(account_id: Person, store: StoreDep) -> Any:
@@ -65,6 +79,7 @@ async def my_credits(account_id: Person, store: StoreDep) -> Any:
 
 
 # -- sign-in, the right of access, erasure --------------------------------------------------------
+
 
 @router.post("/v1/auth/token", openapi_extra=_TOKEN_BODY)
 async def auth_token(request: Request, store: StoreDep) -> Any:

@@ -53,6 +53,7 @@ def readiness(store: Store) -> tuple[str | None, str | None]:
 
 # -- routes -----------------------------------------------------------------------------------
 
+
 @router.get("/healthz", response_model=models.Health)
 async def healthz() -> Any:
     return {"status": "ok"}
@@ -68,12 +69,18 @@ async def healthz() -> Any:
 async def readyz(request: Request, store: StoreDep) -> Response:
     problem, revision = await run_in_threadpool(readiness, store)
     if problem is not None:
-        details = {"database": "unreachable" if problem == "database_unreachable" else "ok", "schema": revision, "expected": head_revision()}
+        details = {
+            "database": "unreachable" if problem == "database_unreachable" else "ok",
+            "schema": revision,
+            "expected": head_revision(),
+        }
         return error_response(request, 503, "not_ready", details, reason=problem)
     return JSONResponse({"status": "ready", "database": "ok", "schema": revision})
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+@router.get(
+    "/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}}
+)
 async def prometheus_metrics() -> Response:
     body, content_type = await run_in_threadpool(metrics.exposition)
     return Response(body, media_type=content_type)

@@ -24,6 +24,7 @@ router = APIRouter(tags=["registry"])
 
 # -- response models (documented in /openapi.json) -----------------------------------------
 
+
 class Holder(BaseModel):
     id: str
     name: str
@@ -158,6 +159,7 @@ class LedgerHeadsOut(BaseModel):
 
 
 # -- routes -----------------------------------------------------------------------------------
+
 
 @router.get("/v1/registry/ledger-heads", response_model=LedgerHeadsOut)
 async def heads(store: StoreDep, scheme: str, until: date | None = None, days: int = 7) -> Any:

@@ -27,14 +27,29 @@ SYSTEM = "system"
 
 # Every action the log knows; `record` refuses others so a typo cannot hide an action from a filter.
 ACTIONS = (
-    "scheme.create", "scheme.apply",
-    "partner.create", "partner.rotate_secret", "partner.retire_old_secrets", "partner.disable", "partner.enable",
+    "scheme.create",
+    "scheme.apply",
+    "partner.create",
+    "partner.rotate_secret",
+    "partner.retire_old_secrets",
+    "partner.disable",
+    "partner.enable",
     "partner.set_scenarios",
     "org.create",
-    "market.item_add", "market.item_update", "market.import_codes", "market.ship", "market.deliver", "market.cancel",
-    "points.expire", "events.purge_payloads",
-    "credits.issue", "credits.transfer", "credits.retire", "credits.neutralise",
-    "admin.create_user", "admin.token",
+    "market.item_add",
+    "market.item_update",
+    "market.import_codes",
+    "market.ship",
+    "market.deliver",
+    "market.cancel",
+    "points.expire",
+    "events.purge_payloads",
+    "credits.issue",
+    "credits.transfer",
+    "credits.retire",
+    "credits.neutralise",
+    "admin.create_user",
+    "admin.token",
 )
 
 # A detail key naming any of these is refused: the value would be a secret or personal data.
@@ -78,8 +93,12 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     return uow.audit.add(
-        scheme_id, (actor or SYSTEM)[:ACTOR_LEN_MAX], action, None if target is None else target[:TARGET_LEN_MAX],
-        _checked_details(details), now or utcnow(),
+        scheme_id,
+        (actor or SYSTEM)[:ACTOR_LEN_MAX],
+        action,
+        None if target is None else target[:TARGET_LEN_MAX],
+        _checked_details(details),
+        now or utcnow(),
     )
 
 

@@ -78,7 +78,9 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 def summarise(path: Path) -> DatabaseSummary:
     with _connect(path) as conn:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchone()[
+            0
+        ]
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         entries = conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0] if "journal_entries" in names else 0
         events = conn.execute("SELECT count(*) FROM events").fetchone()[0] if "events" in names else 0

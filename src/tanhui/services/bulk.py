@@ -80,7 +80,9 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
         store.dispose()
 
 
-def import_batches(database_url: str, partner_id: str, batches: Iterable[list[Any]], workers: int = 2) -> Iterator[list[dict[str, Any]]]:
+def import_batches(
+    database_url: str, partner_id: str, batches: Iterable[list[Any]], workers: int = 2
+) -> Iterator[list[dict[str, Any]]]:
     """Each batch's results, in order, from ``workers`` processes taking turns to write."""
     context = multiprocessing.get_context("spawn")  # no inherited connections or threads
     turns = [context.Semaphore(1 if i == 0 else 0) for i in range(workers)]
@@ -114,7 +116,9 @@ def import_batches(database_url: str, partner_id: str, batches: Iterable[list[An
                 except queue.Empty:
                     if not processes[worker].is_alive():
                         raise ImportFailed(
-                            "import_failed", batch=received + 1, problem=f"import process ended (exit code {processes[worker].exitcode})"
+                            "import_failed",
+                            batch=received + 1,
+                            problem=f"import process ended (exit code {processes[worker].exitcode})",
                         ) from None
             assert number == received
             if problem is not None:

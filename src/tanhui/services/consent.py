@@ -128,7 +128,9 @@ def active_consent(uow: UnitOfWork, partner: PartnerRow, user_ref: str) -> Conse
     return consent
 
 
-def revoke_by_partner(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+def revoke_by_partner(
+    store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or utcnow()
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
@@ -155,7 +157,9 @@ def consents_of(store: Store, account_id: int) -> list[dict[str, Any]]:
         return [c.to_dict() for c in uow.consents.for_account(account_id)]
 
 
-def partner_account_view(store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None) -> dict[str, Any]:
+def partner_account_view(
+    store: Store, partner: PartnerRow, nonce: str, user_ref: str, now: datetime | None = None
+) -> dict[str, Any]:
     from tanhui.services import ranking
     from tanhui.services.accounts import summary_in
 
@@ -181,4 +185,3 @@ def new_binding_code(store: Store, account_id: int, now: datetime | None = None)
     with store.unit_of_work() as uow:
         uow.consents.add_binding_code(token_hash(code), account_id, now, expires_at)
     return {"code": code, "expires_at": expires_at.isoformat()}
-

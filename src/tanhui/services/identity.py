@@ -16,13 +16,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from tanhui.store.errors import UniqueViolation
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.consent import active_consent, token_hash
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
+from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
 from tanhui.store.rows import PartnerRow
 
@@ -49,7 +49,9 @@ def _check_username(username: str) -> str:
 
 def _check_password(password: str) -> str:
     if not isinstance(password, str) or not PASSWORD_LEN_MIN <= len(password) <= PASSWORD_LEN_MAX:
-        raise InvalidInput("weak_password", details={"password": f"{PASSWORD_LEN_MIN}..{PASSWORD_LEN_MAX} characters"}, min_len=PASSWORD_LEN_MIN)
+        raise InvalidInput(
+            "weak_password", details={"password": f"{PASSWORD_LEN_MIN}..{PASSWORD_LEN_MAX} characters"}, min_len=PASSWORD_LEN_MIN
+        )
     return password
 
 
@@ -63,7 +65,9 @@ def _verify(password_hash: str, password: str) -> bool:
 # -- people --------------------------------------------------------------------------------
 
 
-def register(store: Store, scheme_id: str, username: str, password: str, display_name: str | None = None, now: datetime | None = None) -> int:
+def register(
+    store: Store, scheme_id: str, username: str, password: str, display_name: str | None = None, now: datetime | None = None
+) -> int:
     """A new person's account in a scheme, with a username and password; returns the account id."""
     name = _check_username(username)
     password_hash = _hasher.hash(_check_password(password))
@@ -168,7 +172,14 @@ def end_web_session(store: Store, token: str, now: datetime | None = None) -> No
 
 
 def create_operator(
-    store: Store, scheme_id: str, username: str, password: str, role: str = "operator", now: datetime | None = None, *, actor: str = "system"
+    store: Store,
+    scheme_id: str,
+    username: str,
+    password: str,
+    role: str = "operator",
+    now: datetime | None = None,
+    *,
+    actor: str = "system",
 ) -> int:
     """An operator user of one scheme; creating one that exists (same scheme) sets its password and role."""
     if role not in ROLES:
@@ -187,7 +198,15 @@ def create_operator(
             operator_id, created = existing.id, False
         else:
             operator_id, created = uow.identity.add_operator(name, password_hash, scheme_id, role, now), True
-        audit.record(uow, actor, "admin.create_user", f"operator:{name}", {"operator_id": operator_id, "role": role, "created": created}, scheme_id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "admin.create_user",
+            f"operator:{name}",
+            {"operator_id": operator_id, "role": role, "created": created},
+            scheme_id,
+            now=now,
+        )
         return operator_id
 
 
@@ -203,12 +222,20 @@ def operator_sign_in(store: Store, username: str, password: str, now: datetime |
     now = now or utcnow()
     token = "ow_" + random_secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
-        uow.identity.add_operator_token(token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL)
+        uow.identity.add_operator_token(
+            token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL
+        )
     return token, OperatorScope(found.scheme_id, found.role, found.id, found.username)
 
 
 def issue_operator_token(
-    store: Store, scheme_id: str, role: str = "operator", ttl: timedelta | None = None, now: datetime | None = None, *, actor: str = "system"
+    store: Store,
+    scheme_id: str,
+    role: str = "operator",
+    ttl: timedelta | None = None,
+    now: datetime | None = None,
+    *,
+    actor: str = "system",
 ) -> str:
     """`tanhui admin token`: a bearer token for /v1/admin/schemes/{scheme_id}/* (no expiry unless ttl)."""
     if role not in ROLES:
@@ -220,7 +247,15 @@ def issue_operator_token(
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         uow.identity.add_operator_token(token_hash(token), scheme_id, role, None, "api", now, expires_at)
-        audit.record(uow, actor, "admin.token", f"token:{role}", {"role": role, "expires_at": expires_at.isoformat() if expires_at else None}, scheme_id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "admin.token",
+            f"token:{role}",
+            {"role": role, "expires_at": expires_at.isoformat() if expires_at else None},
+            scheme_id,
+            now=now,
+        )
     return token
 
 
@@ -235,7 +270,23 @@ def end_operator_session(store: Store, token: str, now: datetime | None = None) 
 
 
 __all__ = [
-    "ROLES", "SESSION_TTL", "WEB_SESSION_TTL", "OperatorScope", "account_for_token", "account_for_web_session", "authenticate", "create_operator",
-    "end_operator_session", "end_web_session", "issue_api_token", "issue_operator_token", "login_link", "open_session",
-    "operator_scope", "operator_sign_in", "register", "use_login_ticket", "web_session",
+    "ROLES",
+    "SESSION_TTL",
+    "WEB_SESSION_TTL",
+    "OperatorScope",
+    "account_for_token",
+    "account_for_web_session",
+    "authenticate",
+    "create_operator",
+    "end_operator_session",
+    "end_web_session",
+    "issue_api_token",
+    "issue_operator_token",
+    "login_link",
+    "open_session",
+    "operator_scope",
+    "operator_sign_in",
+    "register",
+    "use_login_ticket",
+    "web_session",
 ]

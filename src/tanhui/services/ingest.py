@@ -24,7 +24,16 @@ from tanhui.domain import events as ev
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.engagement import campaigns_from_settings
 from tanhui.domain.ingest import (
-    Decision, Facts, Staged, UsageKey, Used, consent_asked, decide_batch, fingerprint_for, may_credit, month_key,
+    Decision,
+    Facts,
+    Staged,
+    UsageKey,
+    Used,
+    consent_asked,
+    decide_batch,
+    fingerprint_for,
+    may_credit,
+    month_key,
 )
 from tanhui.domain.ingest import stage as stage_events
 from tanhui.domain.ledger import ASSET_CO2E, ASSET_POINTS, SYSTEM_ISSUANCE, LedgerAccount
@@ -125,8 +134,13 @@ def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list
 
 
 def _write_with_retries(
-    store: Store, partner: PartnerRow, events: Sequence[Any], prepared: Prepared | None,
-    library: Library, received_at: datetime, nonce: str | None,
+    store: Store,
+    partner: PartnerRow,
+    events: Sequence[Any],
+    prepared: Prepared | None,
+    library: Library,
+    received_at: datetime,
+    nonce: str | None,
 ) -> BatchOutcome:
     for attempt in range(ATTEMPTS_MAX):
         try:
@@ -222,14 +236,24 @@ def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared) -> Facts:
     if missing:
         holdings.update(uow.ledger.holdings_many(missing))
     return Facts(
-        scheme.id, partner.id, earlier, links, claimed, used_day, used_month, holdings, prepared.issuance,
-        rules_for_scheme(scheme.settings), campaigns_from_settings(scheme.settings),
+        scheme.id,
+        partner.id,
+        earlier,
+        links,
+        claimed,
+        used_day,
+        used_month,
+        holdings,
+        prepared.issuance,
+        rules_for_scheme(scheme.settings),
+        campaigns_from_settings(scheme.settings),
     )
 
 
 # Positions in an events row (EVENT_COLUMNS) that the report counters read.
 _PARTNER, _ACCOUNT, _SCENARIO, _DAY, _STATUS, _REASON, _CARBON, _POINTS = (
-    EVENT_COLUMNS.index(c) for c in ("partner_pk", "account_id", "scenario", "local_day", "status", "reason", "carbon_g", "points")
+    EVENT_COLUMNS.index(c)
+    for c in ("partner_pk", "account_id", "scenario", "local_day", "status", "reason", "carbon_g", "points")
 )
 
 
@@ -260,10 +284,25 @@ def _row(fixed: tuple[str, int], item: Staged, received: Any, decision: Decision
     event = item.event
     details = decision.details
     return (
-        *fixed, event.event_id, event.user_ref, decision.account_id, (event.scenario or "")[:64], item.occurred_bound, received,
-        item.day.toordinal() if item.day is not None else None, decision.status, decision.reason, decision.carbon_g,
-        decision.points, decision.methodology, item.content_hash, decision.fingerprint, entry_id, item.data_json,
-        decision.explanation_json, canonical_json(details) if details else None,
+        *fixed,
+        event.event_id,
+        event.user_ref,
+        decision.account_id,
+        (event.scenario or "")[:64],
+        item.occurred_bound,
+        received,
+        item.day.toordinal() if item.day is not None else None,
+        decision.status,
+        decision.reason,
+        decision.carbon_g,
+        decision.points,
+        decision.methodology,
+        item.content_hash,
+        decision.fingerprint,
+        entry_id,
+        item.data_json,
+        decision.explanation_json,
+        canonical_json(details) if details else None,
     )
 
 
@@ -273,4 +312,3 @@ def find_partner(store: Store, partner_id: str) -> PartnerRow:
     if partner is None:
         raise NotFound("partner_not_found", partner_id=partner_id)
     return partner
-

@@ -31,7 +31,9 @@ def combined_hash(chains: list[dict[str, Any]]) -> str:
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
-def daily_heads(store: Store, scheme_id: str, *, until: date | None = None, days: int = 7, now: datetime | None = None) -> dict[str, Any]:
+def daily_heads(
+    store: Store, scheme_id: str, *, until: date | None = None, days: int = 7, now: datetime | None = None
+) -> dict[str, Any]:
     """The heads at the end of each of ``days`` scheme-local days ending with ``until`` (default: yesterday,
     the last finished day), newest first."""
     if not 1 <= days <= DAYS_MAX:
@@ -68,5 +70,7 @@ def check_published(store: Store, published: dict[str, Any]) -> list[str]:
             heads_now = {c["chain_id"]: (c["seq"], c["head"]) for c in now_["chains"]}
             heads_then = {c["chain_id"]: (c["seq"], c["head"]) for c in day["chains"]}
             changed = sorted(k for k in heads_now.keys() | heads_then.keys() if heads_now.get(k) != heads_then.get(k))
-            problems.append(f"{day['date']}: combined head {day['combined'][:16]}… published, {now_['combined'][:16]}… now (chains {', '.join(changed)})")
+            problems.append(
+                f"{day['date']}: combined head {day['combined'][:16]}… published, {now_['combined'][:16]}… now (chains {', '.join(changed)})"
+            )
     return problems

@@ -98,10 +98,15 @@ def of_account(store: Store, account_id: int) -> list[MyOrganisation]:
         out: list[MyOrganisation] = []
         for pk, joined_at in joined:
             members, carbon_g = uow.memberships.totals(pk)
-            out.append({
-                **orgs[pk].to_dict(), "members": members, "carbon_g_total": carbon_g,
-                "my_rank": uow.memberships.rank_among_members(pk, mine), "joined_at": joined_at.isoformat(),
-            })
+            out.append(
+                {
+                    **orgs[pk].to_dict(),
+                    "members": members,
+                    "carbon_g_total": carbon_g,
+                    "my_rank": uow.memberships.rank_among_members(pk, mine),
+                    "joined_at": joined_at.isoformat(),
+                }
+            )
         return out
 
 
@@ -114,8 +119,12 @@ def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOAR
         scheme_board = uow.memberships.organisation_board(scheme_id)
     place = next((i for i, s in enumerate(scheme_board, 1) if s.key == org.public_id), None)
     return {
-        "organisation": org, "members": members, "carbon_g_total": carbon_g, "board": board,
-        "place_in_scheme": place, "organisations_in_scheme": len(scheme_board),
+        "organisation": org,
+        "members": members,
+        "carbon_g_total": carbon_g,
+        "board": board,
+        "place_in_scheme": place,
+        "organisations_in_scheme": len(scheme_board),
     }
 
 

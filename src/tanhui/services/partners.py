@@ -112,7 +112,14 @@ def set_scenarios(store: Store, partner_id: str, scenarios: list[str], *, actor:
     with store.unit_of_work() as uow:
         partner = _get(uow, partner_id)
         uow.partners.set_scenarios(partner.pk, cleaned)
-        audit.record(uow, actor, "partner.set_scenarios", partner.id, {"scenarios": cleaned, "was": list(partner.scenarios)}, partner.scheme_id)
+        audit.record(
+            uow,
+            actor,
+            "partner.set_scenarios",
+            partner.id,
+            {"scenarios": cleaned, "was": list(partner.scenarios)},
+            partner.scheme_id,
+        )
         return _get(uow, partner_id)
 
 

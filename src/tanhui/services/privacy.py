@@ -24,8 +24,8 @@ def _iso(value: Any) -> Any:
 
 def export_person(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Everything held about the person, as one JSON-ready document (GET /v1/me/export)."""
-    from tanhui.services.accounts import summary_in
     from tanhui.services import ranking
+    from tanhui.services.accounts import summary_in
 
     with store.unit_of_work(write=False) as uow:
         account = uow.accounts.get(account_id)
@@ -35,10 +35,21 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
         consents = [c.to_dict() for c in uow.consents.for_account(account_id)]
         events = [
             {
-                "id": str(r.id), "partner_id": r.partner_id, "event_id": r.event_id, "user_ref": r.user_ref,
-                "scenario": r.scenario, "occurred_at": _iso(r.occurred_at), "received_at": _iso(r.received_at),
-                "status": r.status, "reason": r.reason, "carbon_g": r.carbon_g, "points": r.points,
-                "methodology": r.methodology, "data": r.data, "explanation": r.explanation, "details": r.details,
+                "id": str(r.id),
+                "partner_id": r.partner_id,
+                "event_id": r.event_id,
+                "user_ref": r.user_ref,
+                "scenario": r.scenario,
+                "occurred_at": _iso(r.occurred_at),
+                "received_at": _iso(r.received_at),
+                "status": r.status,
+                "reason": r.reason,
+                "carbon_g": r.carbon_g,
+                "points": r.points,
+                "methodology": r.methodology,
+                "data": r.data,
+                "explanation": r.explanation,
+                "details": r.details,
             }
             for r in uow.privacy.events(account_id)
         ]
@@ -53,10 +64,16 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
         holdings = uow.ledger.holdings(account_id)
         postings = [
             {
-                "posting_id": str(r.id), "entry_id": str(r.entry_id), "kind": r.kind, "asset": r.asset,
+                "posting_id": str(r.id),
+                "entry_id": str(r.entry_id),
+                "kind": r.kind,
+                "asset": r.asset,
                 "direction": "in" if r.to_account_id in {h.id for h in holdings.values()} else "out",
-                "amount": r.amount, "recorded_at": _iso(r.created_at),
-                "balance_after": r.to_balance_after if r.to_account_id in {h.id for h in holdings.values()} else r.from_balance_after,
+                "amount": r.amount,
+                "recorded_at": _iso(r.created_at),
+                "balance_after": r.to_balance_after
+                if r.to_account_id in {h.id for h in holdings.values()}
+                else r.from_balance_after,
             }
             for r in uow.privacy.postings(account_id)
         ]
@@ -65,7 +82,12 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
     return {
         "format": EXPORT_FORMAT,
         "exported_at": (now or utcnow()).isoformat(),
-        "account": {"account_id": str(account_id), "scheme_id": account.scheme_id, "kind": account.kind, "created_at": _iso(account.created_at)},
+        "account": {
+            "account_id": str(account_id),
+            "scheme_id": account.scheme_id,
+            "kind": account.kind,
+            "created_at": _iso(account.created_at),
+        },
         "profile": profile,
         "credentials": {"username": username} if username else None,
         "summary": summary,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,16 @@ from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
-REVIEW_REASONS = ("implausible", "duplicate_behaviour", "cap_reached", "invalid_data", "event_id_reused", "no_consent", "too_old", "in_future")
+REVIEW_REASONS = (
+    "implausible",
+    "duplicate_behaviour",
+    "cap_reached",
+    "invalid_data",
+    "event_id_reused",
+    "no_consent",
+    "too_old",
+    "in_future",
+)
 
 
 def _day(value: str | date | None, name: str) -> date | None:
@@ -51,7 +60,7 @@ def _bounds(uow: UnitOfWork, scheme_id: str, day_from: str | date | None, day_to
 
 
 def _utc(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tz).astimezone(timezone.utc)
+    return datetime.combine(day, time(), tz).astimezone(UTC)
 
 
 class ScenarioTotals(TypedDict):
@@ -68,19 +77,22 @@ class DayPoint(TypedDict):
 
 
 # "from" is a keyword: the functional form names it
-Stats = TypedDict("Stats", {
-    "scheme_id": str,
-    "from": str,
-    "to": str,
-    "registered_users": int,
-    "daily_active_users": int,
-    "points_issued": int,
-    "points_redeemed": int,
-    "carbon_g_total": int,
-    "events_credited": int,
-    "by_scenario": dict[str, ScenarioTotals],
-    "series": list[DayPoint],
-})
+Stats = TypedDict(
+    "Stats",
+    {
+        "scheme_id": str,
+        "from": str,
+        "to": str,
+        "registered_users": int,
+        "daily_active_users": int,
+        "points_issued": int,
+        "points_redeemed": int,
+        "carbon_g_total": int,
+        "events_credited": int,
+        "by_scenario": dict[str, ScenarioTotals],
+        "series": list[DayPoint],
+    },
+)
 
 
 class PartnerHealth(TypedDict):
@@ -176,8 +188,12 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
             p.rejected += n
             p.reasons[reason or "unknown"] += n
     series: list[DayPoint] = [
-        {"date": date.fromordinal(o).isoformat(), "carbon_g": daily[o][1] if o in daily else 0,
-         "events": daily[o][0] if o in daily else 0, "active_users": active.get(o, 0)}
+        {
+            "date": date.fromordinal(o).isoformat(),
+            "carbon_g": daily[o][1] if o in daily else 0,
+            "events": daily[o][0] if o in daily else 0,
+            "active_users": active.get(o, 0),
+        }
         for o in range(lo, hi + 1)
     ]
     stats: Stats = {
@@ -196,10 +212,18 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
     days = hi - lo + 1
     health: list[PartnerHealth] = [
         {
-            "partner_id": p.partner_id, "name": p.name, "events": p.events, "credited": p.credited, "rejected": p.rejected,
-            "carbon_g": p.carbon_g, "points": p.points, "reasons": dict(sorted(p.reasons.items(), key=lambda kv: -kv[1])),
-            "rejected_share": p.rejected / p.events if p.events else 0.0, "days": len(p.per_day),
-            "events_per_day": p.events / days, "series": [p.per_day.get(o, 0) for o in range(lo, hi + 1)],
+            "partner_id": p.partner_id,
+            "name": p.name,
+            "events": p.events,
+            "credited": p.credited,
+            "rejected": p.rejected,
+            "carbon_g": p.carbon_g,
+            "points": p.points,
+            "reasons": dict(sorted(p.reasons.items(), key=lambda kv: -kv[1])),
+            "rejected_share": p.rejected / p.events if p.events else 0.0,
+            "days": len(p.per_day),
+            "events_per_day": p.events / days,
+            "series": [p.per_day.get(o, 0) for o in range(lo, hi + 1)],
         }
         for p in partners.values()
     ]
@@ -211,13 +235,17 @@ def stats(store: Store, scheme_id: str, day_from: str | date | None = None, day_
     return overview(store, scheme_id, day_from, day_to).stats
 
 
-def partners_health(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> PartnersHealth:
+def partners_health(
+    store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None
+) -> PartnersHealth:
     """Per partner: events, credited, rejected by reason, share rejected, events per day, reduction."""
     found = overview(store, scheme_id, day_from, day_to)
     return {"from": found.stats["from"], "to": found.stats["to"], "partners": found.partners}
 
 
-def review(store: Store, scheme_id: str, reason: str | None = None, limit: int = 100, before: int | None = None) -> list[ReviewRow]:
+def review(
+    store: Store, scheme_id: str, reason: str | None = None, limit: int = 100, before: int | None = None
+) -> list[ReviewRow]:
     """Rejected events for an operator to look at, newest first (implausible ones by default first in the list)."""
     if reason is not None and reason not in REVIEW_REASONS and reason != "duplicate_event":
         raise InvalidInput("invalid_request", details={"reason": "unknown"})
@@ -227,10 +255,16 @@ def review(store: Store, scheme_id: str, reason: str | None = None, limit: int =
         rows = uow.reports.rejected(scheme_id, (reason,) if reason else None, limit, before)
     return [
         {
-            "id": int(r.id), "partner_id": r.partner_id, "event_id": r.event_id,
-            "account_id": None if r.account_id is None else str(r.account_id), "scenario": r.scenario,
-            "occurred_at": r.occurred_at.isoformat() if r.occurred_at else None, "received_at": r.received_at.isoformat(),
-            "reason": r.reason, "details": r.details, "data": r.data,
+            "id": int(r.id),
+            "partner_id": r.partner_id,
+            "event_id": r.event_id,
+            "account_id": None if r.account_id is None else str(r.account_id),
+            "scenario": r.scenario,
+            "occurred_at": r.occurred_at.isoformat() if r.occurred_at else None,
+            "received_at": r.received_at.isoformat(),
+            "reason": r.reason,
+            "details": r.details,
+            "data": r.data,
         }
         for r in rows
     ]

@@ -29,14 +29,23 @@ class PurgeReport:
     purged: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"scheme_id": self.scheme_id, "raw_payload_days": self.days, "received_before": self.before.isoformat(), "purged": self.purged}
+        return {
+            "scheme_id": self.scheme_id,
+            "raw_payload_days": self.days,
+            "received_before": self.before.isoformat(),
+            "purged": self.purged,
+        }
 
 
 def raw_payload_days(settings: dict[str, object]) -> int:
     retention = settings.get("retention") or {}
     days = retention.get("raw_payload_days", DEFAULT_RAW_PAYLOAD_DAYS) if isinstance(retention, dict) else None
     if type(days) is not int or days < 0:
-        raise InvalidInput("invalid_settings", details={"retention.raw_payload_days": "a whole number of days >= 0"}, field="retention.raw_payload_days")
+        raise InvalidInput(
+            "invalid_settings",
+            details={"retention.raw_payload_days": "a whole number of days >= 0"},
+            field="retention.raw_payload_days",
+        )
     return days
 
 

@@ -26,8 +26,15 @@ from tanhui.services.partners import new_partner_id, new_secret
 from tanhui.store import Store
 
 SETTINGS_KEYS = {
-    "acceptance_window_days", "default_region", "ledger_chains", "points_rules", "checkin", "campaigns",
-    "points_expiry", "methodology_pins", "registry",
+    "acceptance_window_days",
+    "default_region",
+    "ledger_chains",
+    "points_rules",
+    "checkin",
+    "campaigns",
+    "points_expiry",
+    "methodology_pins",
+    "registry",
 }
 
 
@@ -102,7 +109,10 @@ def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
             fields = _item_fields(raw, tz)
             validate_item_fields(fields)
         except TanhuiError as error:
-            raise _refuse(file, f"items[{index}] ({raw.get('key', '?') if isinstance(raw, dict) else '?'}): {error.message('en')} {error.details}") from None
+            raise _refuse(
+                file,
+                f"items[{index}] ({raw.get('key', '?') if isinstance(raw, dict) else '?'}): {error.message('en')} {error.details}",
+            ) from None
         except (KeyError, TypeError, ValueError) as error:
             raise _refuse(file, f"items[{index}]: {error}") from None
         if fields["key"] in keys:
@@ -176,7 +186,9 @@ def apply(store: Store, file: Path, now: datetime | None = None, *, actor: str =
             if found is None:
                 secret = new_secret()
                 created = uow.partners.add(new_partner_id(), scheme.id, raw["name"], scenarios, secret, now)
-                report.partners_created.append({"partner_id": created.id, "name": created.name, "secret": secret, "scenarios": scenarios})
+                report.partners_created.append(
+                    {"partner_id": created.id, "name": created.name, "secret": secret, "scenarios": scenarios}
+                )
             elif sorted(found.scenarios) != scenarios:
                 uow.partners.set_scenarios(found.pk, scenarios)
                 report.partners_updated += 1
@@ -192,11 +204,23 @@ def apply(store: Store, file: Path, now: datetime | None = None, *, actor: str =
                 report.items_updated += 1
             else:
                 report.items_unchanged += 1
-        audit.record(uow, actor, "scheme.apply", scheme.id, {
-            "file": file.name, "scheme_created": report.scheme_created, "settings_changed": report.settings_changed,
-            "partners_created": [p["partner_id"] for p in report.partners_created], "partners_updated": report.partners_updated,
-            "items_created": report.items_created, "items_updated": report.items_updated,
-        }, scheme.id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "scheme.apply",
+            scheme.id,
+            {
+                "file": file.name,
+                "scheme_created": report.scheme_created,
+                "settings_changed": report.settings_changed,
+                "partners_created": [p["partner_id"] for p in report.partners_created],
+                "partners_updated": report.partners_updated,
+                "items_created": report.items_created,
+                "items_updated": report.items_updated,
+            },
+            scheme.id,
+            now=now,
+        )
     return report
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-
-from tanhui.store.errors import UniqueViolation
 from tanhui.domain.schemes import DEFAULT_TIMEZONE, Scheme, new_scheme
 from tanhui.errors import Conflict, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
+from tanhui.store.errors import UniqueViolation
 
 
 def create_scheme(

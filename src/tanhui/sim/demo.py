@@ -19,7 +19,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,10 +38,18 @@ from tanhui.store import Store, migrate
 SCHEME_FILE = Path(__file__).with_name("luzhou.toml")
 SCHEME_ID = "luzhou"
 ORGANISATIONS = [
-    ("泸州老窖股份有限公司", "company"), ("川南电力", "company"), ("泸州银行", "company"), ("酒城物流", "company"),
-    ("泸州市第一中学", "school"), ("泸州职业技术学院", "school"), ("江阳区实验小学", "school"),
-    ("龙马潭区红星社区", "community"), ("江阳区北城社区", "community"), ("泸州市生态环境局", "government"),
-    ("绿芽志愿者协会", "group"), ("长江骑行俱乐部", "group"),
+    ("泸州老窖股份有限公司", "company"),
+    ("川南电力", "company"),
+    ("泸州银行", "company"),
+    ("酒城物流", "company"),
+    ("泸州市第一中学", "school"),
+    ("泸州职业技术学院", "school"),
+    ("江阳区实验小学", "school"),
+    ("龙马潭区红星社区", "community"),
+    ("江阳区北城社区", "community"),
+    ("泸州市生态环境局", "government"),
+    ("绿芽志愿者协会", "group"),
+    ("长江骑行俱乐部", "group"),
 ]
 
 
@@ -71,9 +79,12 @@ def start_server(database_url: str, host: str, port: int, log: Path) -> subproce
     handle = log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "tanhui.cli.main", "serve", "--host", host, "--port", str(port), "--workers", "2"],
-        stdout=handle, stderr=subprocess.STDOUT,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
         env={
-            **os.environ, "TANHUI_DATABASE_URL": database_url, "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000",
+            **os.environ,
+            "TANHUI_DATABASE_URL": database_url,
+            "TANHUI_PARTNER_RATE_PER_MINUTE": "1000000",
             PARENT_ENV: str(os.getpid()),  # the server ends with the demo, even after a kill -9
         },
     )
@@ -108,7 +119,7 @@ def build(
     if not report.scheme_created:
         raise SystemExit("the demo database already has the demo scheme: start from an empty database")
     tz = ZoneInfo(DEFAULT_TIMEZONE)  # the demo scheme file's time zone
-    today = today or datetime.now(timezone.utc).astimezone(tz).date()
+    today = today or datetime.now(UTC).astimezone(tz).date()
     first_day = today - timedelta(days=days)
     secrets = {p["name"]: p for p in report.partners_created}
     _settings_for_a_month_of_history(store, days)
@@ -118,7 +129,9 @@ def build(
     population = people(people_count, seed)
     rng = random.Random(seed + 2)
 
-    with Progress(TextColumn("[bold green]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("[bold green]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         accounts = _consents(store, population, secrets, progress, first_day, tz)
         _join_organisations(store, accounts, orgs, rng)
         plans = list(simulate(population, first_day, days, seed, tz))
@@ -146,7 +159,7 @@ def build(
         task = progress.add_task("签到与兑换 check-ins and orders", total=len(plans))
         items = [i for i in market.list_items(store, SCHEME_ID, only_active=True) if i.kind != "physical" or i.points_price < 400]
         for plan in plans:
-            result.checkins += engagement.checkin_many(store, [(accounts[i], when.astimezone(timezone.utc)) for i, when in plan.checkins])
+            result.checkins += engagement.checkin_many(store, [(accounts[i], when.astimezone(UTC)) for i, when in plan.checkins])
             result.orders += _shop(store, population, accounts, items, plan.day, tz, rng)
             progress.advance(task)
 
@@ -167,7 +180,9 @@ def _settings_for_a_month_of_history(store: Store, days: int) -> None:
         uow.schemes.update(SCHEME_ID, scheme.name, settings)
 
 
-def _consents(store: Store, population: list[Person], secrets: dict[str, Any], progress: Progress, first_day: date, tz: ZoneInfo) -> dict[int, int]:
+def _consents(
+    store: Store, population: list[Person], secrets: dict[str, Any], progress: Progress, first_day: date, tz: ZoneInfo
+) -> dict[int, int]:
     """Each person authorises their partners: the first creates the account, a binding code links the rest."""
     from tanhui.services.ingest import find_partner
 
@@ -177,14 +192,32 @@ def _consents(store: Store, population: list[Person], secrets: dict[str, Any], p
     task = progress.add_task("授权 consents", total=len(population))
     for person in population:
         first, *others = person.partners
-        _, view = consent.grant(store, partners[first], f"demo-{person.index:08d}-{first[:2]}-nonce".encode().hex()[:40],
-                                {"user_ref": person.user_ref(first), "scopes": ["behaviour:report"], "granted_at": granted_at, "display_name": person.name})
+        _, view = consent.grant(
+            store,
+            partners[first],
+            f"demo-{person.index:08d}-{first[:2]}-nonce".encode().hex()[:40],
+            {
+                "user_ref": person.user_ref(first),
+                "scopes": ["behaviour:report"],
+                "granted_at": granted_at,
+                "display_name": person.name,
+            },
+        )
         account_id = int(view["account_id"])
         accounts[person.index] = account_id
         for n, other in enumerate(others):
             code = consent.new_binding_code(store, account_id)["code"]
-            consent.grant(store, partners[other], f"demo-{person.index:08d}-{n}-bind-nonce".encode().hex()[:40],
-                          {"user_ref": person.user_ref(other), "scopes": ["behaviour:report"], "granted_at": granted_at, "binding_code": code})
+            consent.grant(
+                store,
+                partners[other],
+                f"demo-{person.index:08d}-{n}-bind-nonce".encode().hex()[:40],
+                {
+                    "user_ref": person.user_ref(other),
+                    "scopes": ["behaviour:report"],
+                    "granted_at": granted_at,
+                    "binding_code": code,
+                },
+            )
         progress.advance(task)
     return accounts
 
@@ -201,7 +234,15 @@ def _join_organisations(store: Store, accounts: dict[int, int], orgs: list[Any],
             join(store, account_id, org.invite_code)
 
 
-def _shop(store: Store, population: list[Person], accounts: dict[int, int], items: list[Any], day: date, tz: ZoneInfo, rng: random.Random) -> int:
+def _shop(
+    store: Store,
+    population: list[Person],
+    accounts: dict[int, int],
+    items: list[Any],
+    day: date,
+    tz: ZoneInfo,
+    rng: random.Random,
+) -> int:
     from tanhui.errors import TanhuiError
 
     placed = 0
@@ -211,14 +252,21 @@ def _shop(store: Store, population: list[Person], accounts: dict[int, int], item
             continue
         item = items[rng.randrange(len(items))]
         try:
-            _, order = market.place_order(store, accounts[person.index], item.public_id, 1, f"demo-{day}-{person.index}", now=when.astimezone(timezone.utc))
+            _, order = market.place_order(
+                store, accounts[person.index], item.public_id, 1, f"demo-{day}-{person.index}", now=when.astimezone(UTC)
+            )
         except TanhuiError:
             continue
         placed += 1
         if order["status"] == "pending" and rng.random() < 0.2:
-            market.cancel_order(store, order["order_id"], account_id=accounts[person.index], now=(when + timedelta(hours=1)).astimezone(timezone.utc))
+            market.cancel_order(
+                store,
+                order["order_id"],
+                account_id=accounts[person.index],
+                now=(when + timedelta(hours=1)).astimezone(UTC),
+            )
         elif order["status"] == "pending" and rng.random() < 0.6:
-            market.ship_order(store, order["order_id"], now=(when + timedelta(days=1)).astimezone(timezone.utc))
+            market.ship_order(store, order["order_id"], now=(when + timedelta(days=1)).astimezone(UTC))
     return placed
 
 
@@ -233,8 +281,13 @@ def _credits(store: Store, today: date, orgs: list[Any]) -> tuple[int, str | Non
         return 0, None
     buyer = orgs[0]
     certificate = movements.buy_and_neutralise(
-        store, SCHEME_ID, organisation=buyer.public_id, event_name="2026 泸州城市马拉松碳中和",
-        emission_t=min(issued, 3), idempotency_key="demo-marathon-2026", beneficiary=buyer.name,
+        store,
+        SCHEME_ID,
+        organisation=buyer.public_id,
+        event_name="2026 泸州城市马拉松碳中和",
+        emission_t=min(issued, 3),
+        idempotency_key="demo-marathon-2026",
+        beneficiary=buyer.name,
     )
     return issued, certificate.get("url")
 

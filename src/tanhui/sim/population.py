@@ -26,7 +26,10 @@ PARTNERS = {
     "绿电充电": ("ev_charging",),
 }
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
+    "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯俊帆琳雪梅婷欣怡晨阳轩涵"
 
 
@@ -60,7 +63,9 @@ def hash_text(text: str) -> int:
 
 def people(count: int, seed: int) -> list[Person]:
     rng = random.Random(seed)
-    cheats = {rng.randrange(count): kind for kind in ("steps", "steps", "bus_spam", "bus_spam", "double_trip")} if count >= 50 else {}
+    cheats = (
+        {rng.randrange(count): kind for kind in ("steps", "steps", "bus_spam", "bus_spam", "double_trip")} if count >= 50 else {}
+    )
     found = []
     for i in range(count):
         commuter = rng.random() < 0.55
@@ -76,13 +81,33 @@ def people(count: int, seed: int) -> list[Person]:
         if cheat in ("bus_spam", "double_trip"):
             commuter = True
         wanted = {
-            "泸州公交": commuter, "酒城单车": cyclist, "健步走APP": walker, "光盘餐厅联盟": diner,
-            "再生资源回收站": recycler, "泸州银行": banker, "绿电充电": ev_driver,
+            "泸州公交": commuter,
+            "酒城单车": cyclist,
+            "健步走APP": walker,
+            "光盘餐厅联盟": diner,
+            "再生资源回收站": recycler,
+            "泸州银行": banker,
+            "绿电充电": ev_driver,
         }
         partners = tuple(p for p, on in wanted.items() if on) or ("健步走APP",)
         name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
-        found.append(Person(i, name, partners, commuter, walker or partners == ("健步走APP",), cyclist, diner, recycler, banker, ev_driver,
-                            checks_in=rng.choice([0, 0, 0.3, 0.6, 0.9]), shopper=rng.random() < 0.15, cheat=cheat))
+        found.append(
+            Person(
+                i,
+                name,
+                partners,
+                commuter,
+                walker or partners == ("健步走APP",),
+                cyclist,
+                diner,
+                recycler,
+                banker,
+                ev_driver,
+                checks_in=rng.choice([0, 0, 0.3, 0.6, 0.9]),
+                shopper=rng.random() < 0.15,
+                cheat=cheat,
+            )
+        )
     return found
 
 
@@ -111,8 +136,13 @@ def simulate(population: list[Person], first_day: date, days: int, seed: int, tz
     def report(partner: str, person: Person, scenario: str, when: datetime, data: dict[str, Any]) -> Report:
         nonlocal serial
         serial += 1
-        event = {"event_id": f"{hash_text(partner) % 1000:03d}-{serial:09d}", "user_ref": person.user_ref(partner),
-                 "scenario": scenario, "occurred_at": when.isoformat(), "data": data}
+        event = {
+            "event_id": f"{hash_text(partner) % 1000:03d}-{serial:09d}",
+            "user_ref": person.user_ref(partner),
+            "scenario": scenario,
+            "occurred_at": when.isoformat(),
+            "data": data,
+        }
         return Report(partner, event)
 
     for offset in range(days):
@@ -137,25 +167,79 @@ def simulate(population: list[Person], first_day: date, days: int, seed: int, tz
                 steps = rng.randint(3000, 16000) + (3000 if weekend else 0)
                 if p.cheat == "steps":
                     steps = rng.randint(120_000, 200_000)
-                plan.reports.append(report("健步走APP", p, "walking", at(day, 22.5, tz), {"steps": steps, "date": day.isoformat()}))
+                plan.reports.append(
+                    report("健步走APP", p, "walking", at(day, 22.5, tz), {"steps": steps, "date": day.isoformat()})
+                )
             if p.cyclist and rng.random() < (0.5 if day.month in (11, 12, 1, 2) else 0.8):
-                plan.reports.append(report("酒城单车", p, "cycling", at(day, 8 + rng.random() * 10, tz),
-                                           {"distance_km": str(rng.randint(10, 60) / 10), "trip_id": f"BK-{day:%Y%m%d}-{p.index}", "bike_type": "shared"}))
+                plan.reports.append(
+                    report(
+                        "酒城单车",
+                        p,
+                        "cycling",
+                        at(day, 8 + rng.random() * 10, tz),
+                        {
+                            "distance_km": str(rng.randint(10, 60) / 10),
+                            "trip_id": f"BK-{day:%Y%m%d}-{p.index}",
+                            "bike_type": "shared",
+                        },
+                    )
+                )
             if p.diner:
                 for meal, hour in (("lunch", 12.3), ("dinner", 18.6)):
                     if rng.random() < 0.55:
-                        plan.reports.append(report("光盘餐厅联盟", p, "clean_plate", at(day, hour + rng.random(), tz),
-                                                   {"meal": meal, "order_id": f"ORD-{day:%Y%m%d}-{p.index}-{meal}", "photo_verified": True}))
+                        plan.reports.append(
+                            report(
+                                "光盘餐厅联盟",
+                                p,
+                                "clean_plate",
+                                at(day, hour + rng.random(), tz),
+                                {"meal": meal, "order_id": f"ORD-{day:%Y%m%d}-{p.index}-{meal}", "photo_verified": True},
+                            )
+                        )
             if p.recycler and day.weekday() == 5:
-                plan.reports.append(report("再生资源回收站", p, "recycling", at(day, 10 + rng.random() * 4, tz),
-                                           {"material": rng.choice(["paper", "plastic", "metal", "clothing", "glass"]), "weight_kg": str(rng.randint(5, 60) / 10)}))
+                plan.reports.append(
+                    report(
+                        "再生资源回收站",
+                        p,
+                        "recycling",
+                        at(day, 10 + rng.random() * 4, tz),
+                        {
+                            "material": rng.choice(["paper", "plastic", "metal", "clothing", "glass"]),
+                            "weight_kg": str(rng.randint(5, 60) / 10),
+                        },
+                    )
+                )
             if p.banker and day.day in (1, 15):
-                plan.reports.append(report("泸州银行", p, "paperless_bill", at(day, 9, tz), {"bill_id": f"BILL-{day:%Y%m}-{day.day}-{p.index}"}))
+                plan.reports.append(
+                    report("泸州银行", p, "paperless_bill", at(day, 9, tz), {"bill_id": f"BILL-{day:%Y%m}-{day.day}-{p.index}"})
+                )
             if p.banker and rng.random() < 0.05:
-                plan.reports.append(report("泸州银行", p, "online_service", at(day, 15, tz), {"service": rng.choice(["utility_payment", "ticket", "hospital_appointment"]), "order_id": f"SVC-{day:%Y%m%d}-{p.index}"}))
+                plan.reports.append(
+                    report(
+                        "泸州银行",
+                        p,
+                        "online_service",
+                        at(day, 15, tz),
+                        {
+                            "service": rng.choice(["utility_payment", "ticket", "hospital_appointment"]),
+                            "order_id": f"SVC-{day:%Y%m%d}-{p.index}",
+                        },
+                    )
+                )
             if p.ev_driver and rng.random() < 0.3:
-                plan.reports.append(report("绿电充电", p, "ev_charging", at(day, 20 + rng.random(), tz),
-                                           {"energy_kwh": str(rng.randint(150, 450) / 10), "session_id": f"EV-{day:%Y%m%d}-{p.index}", "province": "四川"}))
+                plan.reports.append(
+                    report(
+                        "绿电充电",
+                        p,
+                        "ev_charging",
+                        at(day, 20 + rng.random(), tz),
+                        {
+                            "energy_kwh": str(rng.randint(150, 450) / 10),
+                            "session_id": f"EV-{day:%Y%m%d}-{p.index}",
+                            "province": "四川",
+                        },
+                    )
+                )
             if p.checks_in and rng.random() < p.checks_in:
                 plan.checkins.append((p.index, at(day, 8 + rng.random() * 12, tz)))
         yield plan

@@ -9,13 +9,25 @@ never ask which engine they have. Everything else in the store writes portable S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import orjson
 from sqlalchemy import (
-    Connection, Engine, Select, String, Table, any_, bindparam, create_engine, event, func, literal_column, select, text,
+    Connection,
+    Engine,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -151,11 +163,15 @@ class Dialect:
         """
         raise NotImplementedError
 
-    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+    def update_rows(
+        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+    ) -> None:
         """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
         raise NotImplementedError
 
-    def add_counts(self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def add_counts(
+        self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
         """INSERT the rows, or add their counters to the row already there (report projections).
 
         Each row is the key values followed by the counter values, in the order given.
@@ -170,7 +186,9 @@ class Dialect:
             [tuple(r) for r in rows],
         )
 
-    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+    def insert_new(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[Any]:
         """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
         raise NotImplementedError
 
@@ -247,7 +265,9 @@ class SqliteDialect(Dialect):
                 part = list(values[start : start + IN_CHUNK])
                 found.extend(self.fetch(conn, sql.replace("{IN}", f"IN ({', '.join(['?'] * len(part))})"), (*part, *params)))
             return found
-        return self.fetch(conn, sql.replace("{IN}", "IN (SELECT value FROM json_each(?))"), (orjson.dumps(list(values)).decode(), *params))
+        return self.fetch(
+            conn, sql.replace("{IN}", "IN (SELECT value FROM json_each(?))"), (orjson.dumps(list(values)).decode(), *params)
+        )
 
     def bind_time(self, moment: datetime | None) -> Any:
         """Naive UTC text, as UTCDateTime binds it."""
@@ -256,7 +276,7 @@ class SqliteDialect(Dialect):
         last = self._last  # one tuple, swapped whole: threads sharing the store never see a torn pair
         if last[0] is moment:  # a batch binds its received_at / created_at once per row
             return last[1]
-        text_form = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        text_form = moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         self._last = (moment, text_form)
         return text_form
 
@@ -267,12 +287,16 @@ class SqliteDialect(Dialect):
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
         conn.exec_driver_sql(sql, list(rows))
 
-    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+    def update_rows(
+        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+    ) -> None:
         if not rows:
             return
         conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = ? WHERE {key_column} = ?", list(rows))
 
-    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+    def insert_new(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[Any]:
         found: list[Any] = []
         if not rows:
             return found
@@ -353,7 +377,9 @@ class PostgresDialect(Dialect):
             # the store's UniqueViolation (two servers crediting one trip), so raise that.
             raise IntegrityError(statement, None, error) from error
 
-    def update_rows(self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]) -> None:
+    def update_rows(
+        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+    ) -> None:
         if not rows:
             return
         # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
@@ -364,7 +390,9 @@ class PostgresDialect(Dialect):
             ([r[0] for r in rows], [r[1] for r in rows]),
         )
 
-    def insert_new(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str) -> list[Any]:
+    def insert_new(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[Any]:
         if not rows:
             return []
         # one array per column (in the rows' order): two parameters, not two per row

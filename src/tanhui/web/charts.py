@@ -80,7 +80,8 @@ def line_chart(
         if n <= 40:
             for i, v in enumerate(values):
                 parts.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"><title>{escape(points[i][0])}: {escape(compact(v))} {escape(unit)}</title></circle>'
+                    f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+                    f"<title>{escape(points[i][0])}: {escape(compact(v))} {escape(unit)}</title></circle>"
                 )
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" class="axis"/>')
     parts.append("</svg>")
@@ -108,8 +109,13 @@ def bar_chart(
         w = max(1.0, plot_w * float(value) / top_value) if value else 0.0
         shown = value_text[i] if value_text else f"{compact(float(value))} {unit}".strip()
         color = PALETTE[i % len(PALETTE)]
-        parts.append(f'<text x="{label_w - 8}" y="{y0 + bar_height * 0.68:.1f}" text-anchor="end" class="label">{escape(name)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y0}" width="{w:.1f}" height="{bar_height}" rx="3" fill="{color}"><title>{escape(name)}: {escape(shown)}</title></rect>')
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y0 + bar_height * 0.68:.1f}" text-anchor="end" class="label">{escape(name)}</text>'
+        )
+        parts.append(
+            f'<rect x="{label_w}" y="{y0}" width="{w:.1f}" height="{bar_height}" rx="3" fill="{color}">'
+            f"<title>{escape(name)}: {escape(shown)}</title></rect>"
+        )
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y0 + bar_height * 0.68:.1f}" class="value">{escape(shown)}</text>')
     parts.append("</svg>")
     return "".join(parts)

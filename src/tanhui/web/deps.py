@@ -89,5 +89,16 @@ async def checked_form(request: Request, f: dict[str, str] = Depends(form_fields
     return f
 
 
-__all__ = ["OperatorScope", "PageExit", "checked_form", "form_fields", "language", "operator", "page_exit", "person",
-           "scheme_scope", "signed_in", "store_of"]
+__all__ = [
+    "OperatorScope",
+    "PageExit",
+    "checked_form",
+    "form_fields",
+    "language",
+    "operator",
+    "page_exit",
+    "person",
+    "scheme_scope",
+    "signed_in",
+    "store_of",
+]

@@ -27,22 +27,34 @@ class Equivalent:
 
 EQUIVALENTS = (
     Equivalent(
-        "car_km", Decimal("272"), "公里", "km",
-        "少开车 {n} 公里", "{n} km not driven by car",
+        "car_km",
+        Decimal("272"),
+        "公里",
+        "km",
+        "少开车 {n} 公里",
+        "{n} km not driven by car",
         "272 g CO₂/人·公里：北京市交通委（新京报 2019-12-05：22 公里 5.98 kg，折算）"
         " / 272 g CO2 per passenger-km, Beijing Transport Commission (Beijing News 2019-12-05: 22 km, 5.98 kg; derived)",
     ),
     Equivalent(
-        "grid_kwh", Decimal("530.6"), "千瓦时", "kWh",
-        "少用电 {n} 千瓦时", "{n} kWh of grid electricity",
+        "grid_kwh",
+        Decimal("530.6"),
+        "千瓦时",
+        "kWh",
+        "少用电 {n} 千瓦时",
+        "{n} kWh of grid electricity",
         "0.5306 kg CO₂/kWh：生态环境部、国家统计局 2023 年全国电力平均二氧化碳排放因子"
         " / 0.5306 kg CO2/kWh, MEE & NBS national grid average 2023",
     ),
     Equivalent(
         # ASSUMPTION: the reference data has no figure for a tree; 18 kg CO2 a year is the figure
         # commonly quoted in Chinese public-information material. Shown on the page as an assumption.
-        "tree_year", Decimal("18000"), "棵树一年", "tree-years",
-        "相当于 {n} 棵树一年的吸收量", "what {n} trees absorb in a year",
+        "tree_year",
+        Decimal("18000"),
+        "棵树一年",
+        "tree-years",
+        "相当于 {n} 棵树一年的吸收量",
+        "what {n} trees absorb in a year",
         "假设：一棵树每年约吸收 18 kg CO₂（公众宣传中常用的估算，非本项目参考数据）"
         " / assumption: a tree absorbs about 18 kg CO2 a year (a common public-information estimate, not from our reference data)",
         assumption=True,

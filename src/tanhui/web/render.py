@@ -50,8 +50,15 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     context.setdefault("admin", None)
     context.setdefault("signed_in", False)
     html = ENV.get_template(name).render(
-        _=translator(lang), lang=lang, csrf=security.csrf_token(request), path=request.url.path, path_qs=path_qs(request),
-        kg=grams_as_kg, tonnes=grams_as_tonnes, scenario=scenario_name(lang), **context,
+        _=translator(lang),
+        lang=lang,
+        csrf=security.csrf_token(request),
+        path=request.url.path,
+        path_qs=path_qs(request),
+        kg=grams_as_kg,
+        tonnes=grams_as_tonnes,
+        scenario=scenario_name(lang),
+        **context,
     )
     response = HTMLResponse(html, status_code=status)
     security.attach_csrf_cookie(request, response)

@@ -22,11 +22,27 @@ PERSONAL_TABLES = ("review", "orders")  # viewers may look, not download (docs/w
 AUDIT_PAGE = 200
 
 
-def table_page(request: Request, scope: OperatorScope, title: str, export: str | None, columns: list[str], rows: list[dict[str, Any]], **extra: Any) -> HTMLResponse:
+def table_page(
+    request: Request,
+    scope: OperatorScope,
+    title: str,
+    export: str | None,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    **extra: Any,
+) -> HTMLResponse:
     return render(
-        request, "admin_table.html", admin=scope, title=title, columns=columns, rows=rows,
+        request,
+        "admin_table.html",
+        admin=scope,
+        title=title,
+        columns=columns,
+        rows=rows,
         export=f"/admin/schemes/{scope.scheme_id}/export/{export}" if export else None,
-        can_export=scope.role == "operator" or export not in PERSONAL_TABLES, qs="", numeric=extra.pop("numeric", ()), **extra,
+        can_export=scope.role == "operator" or export not in PERSONAL_TABLES,
+        qs="",
+        numeric=extra.pop("numeric", ()),
+        **extra,
     )
 
 
@@ -34,26 +50,46 @@ def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str) -> 
     out = []
     for r in reports.review(store, scheme_id, reason, limit=200):
         details = r["details"] or {}
-        out.append({
-            "received": r["received_at"][:16].replace("T", " "), "partner": r["partner_id"], "scenario": scenario_name(lang)(r["scenario"]),
-            "reason": translator(lang)(r["reason"] or ""), "account": r["account_id"],
-            "details": ", ".join(f"{k}: {v}" for k, v in details.items()) if isinstance(details, dict) else str(details),
-        })
+        out.append(
+            {
+                "received": r["received_at"][:16].replace("T", " "),
+                "partner": r["partner_id"],
+                "scenario": scenario_name(lang)(r["scenario"]),
+                "reason": translator(lang)(r["reason"] or ""),
+                "account": r["account_id"],
+                "details": ", ".join(f"{k}: {v}" for k, v in details.items()) if isinstance(details, dict) else str(details),
+            }
+        )
     return out
 
 
 def catalog_rows(store: Store, scheme_id: str, lang: str) -> list[dict[str, Any]]:
     return [
-        {"item": i.public_id, "title": i.title(lang), "category": i.category, "kind": i.kind, "points": i.points_price,
-         "stock": i.stock, "merchant": i.merchant, "status": i.status}
+        {
+            "item": i.public_id,
+            "title": i.title(lang),
+            "category": i.category,
+            "kind": i.kind,
+            "points": i.points_price,
+            "stock": i.stock,
+            "merchant": i.merchant,
+            "status": i.status,
+        }
         for i in market.list_items(store, scheme_id)
     ]
 
 
 def order_rows(store: Store, scheme_id: str, status: str | None) -> list[dict[str, Any]]:
     return [
-        {"order": o.public_id, "created": o.created_at.isoformat()[:16].replace("T", " "), "account": str(o.account_id),
-         "item": o.item_title, "quantity": o.quantity, "points": o.points, "status": o.status}
+        {
+            "order": o.public_id,
+            "created": o.created_at.isoformat()[:16].replace("T", " "),
+            "account": str(o.account_id),
+            "item": o.item_title,
+            "quantity": o.quantity,
+            "points": o.points,
+            "status": o.status,
+        }
         for o in reversed(market.scheme_orders(store, scheme_id, status))
     ][:1000]
 
@@ -64,12 +100,17 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None)
     with store.unit_of_work(write=False) as uow:
         for org in uow.organisations.list(scheme_id):
             s = board.get(org.public_id)
-            rows.append({
-                "organisation": org.public_id, "name": org.name, "kind": org.kind, "members": s.members if s else 0,
-                "kg": grams_as_kg(s.carbon_g if s else 0),
-                "invite_code": uow.memberships.invite_code(org.id) if scope is None or scope.role == "operator" else "—",
-                "href": f"/admin/schemes/{scheme_id}/organisations/{org.public_id}",
-            })
+            rows.append(
+                {
+                    "organisation": org.public_id,
+                    "name": org.name,
+                    "kind": org.kind,
+                    "members": s.members if s else 0,
+                    "kg": grams_as_kg(s.carbon_g if s else 0),
+                    "invite_code": uow.memberships.invite_code(org.id) if scope is None or scope.role == "operator" else "—",
+                    "href": f"/admin/schemes/{scheme_id}/organisations/{org.public_id}",
+                }
+            )
     return rows
 
 
@@ -80,39 +121,106 @@ def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base
     tz = ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
     _ = translator(lang)
     return [
-        {"time": e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor, "action": _(e.action),
-         "href": f"{base}?{urlencode({'action': e.action})}", "target": e.target,
-         "details": audit.details_text(e.details)}
+        {
+            "time": e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            "actor": e.actor,
+            "action": _(e.action),
+            "href": f"{base}?{urlencode({'action': e.action})}",
+            "target": e.target,
+            "details": audit.details_text(e.details),
+        }
         for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)
     ]
 
 
-def export_rows(store: Store, scheme_id: str, table: str, day_from: str | None, day_to: str | None) -> tuple[list[str], list[list[Any]]]:
+def export_rows(
+    store: Store, scheme_id: str, table: str, day_from: str | None, day_to: str | None
+) -> tuple[list[str], list[list[Any]]]:
     if table in ("scenarios", "series"):
         st = reports.stats(store, scheme_id, day_from, day_to)
         if table == "scenarios":
-            return ["scenario", "events", "carbon_g", "points"], [[k, v["events"], v["carbon_g"], v["points"]] for k, v in st["by_scenario"].items()]
-        return ["date", "carbon_g", "events", "active_users"], [[d["date"], d["carbon_g"], d["events"], d["active_users"]] for d in st["series"]]
+            return ["scenario", "events", "carbon_g", "points"], [
+                [k, v["events"], v["carbon_g"], v["points"]] for k, v in st["by_scenario"].items()
+            ]
+        return ["date", "carbon_g", "events", "active_users"], [
+            [d["date"], d["carbon_g"], d["events"], d["active_users"]] for d in st["series"]
+        ]
     if table == "partners":
         health = reports.partners_health(store, scheme_id, day_from, day_to)
-        return (["partner_id", "name", "events", "credited", "rejected", "rejected_share", "events_per_day", "carbon_g", "points", "rejected_by_reason"],
-                [[p["partner_id"], p["name"], p["events"], p["credited"], p["rejected"], round(p["rejected_share"], 4), round(p["events_per_day"], 2),
-                  p["carbon_g"], p["points"], "; ".join(f"{k}={v}" for k, v in p["reasons"].items())] for p in health["partners"]])
+        return (
+            [
+                "partner_id",
+                "name",
+                "events",
+                "credited",
+                "rejected",
+                "rejected_share",
+                "events_per_day",
+                "carbon_g",
+                "points",
+                "rejected_by_reason",
+            ],
+            [
+                [
+                    p["partner_id"],
+                    p["name"],
+                    p["events"],
+                    p["credited"],
+                    p["rejected"],
+                    round(p["rejected_share"], 4),
+                    round(p["events_per_day"], 2),
+                    p["carbon_g"],
+                    p["points"],
+                    "; ".join(f"{k}={v}" for k, v in p["reasons"].items()),
+                ]
+                for p in health["partners"]
+            ],
+        )
     if table == "review":
         rejected = reports.review(store, scheme_id, None, limit=100_000)
-        return (["id", "received_at", "partner_id", "event_id", "account_id", "scenario", "occurred_at", "reason", "details"],
-                [[r["id"], r["received_at"], r["partner_id"], r["event_id"], r["account_id"], r["scenario"], r["occurred_at"], r["reason"],
-                  str(r["details"] or "")] for r in rejected])
+        return (
+            ["id", "received_at", "partner_id", "event_id", "account_id", "scenario", "occurred_at", "reason", "details"],
+            [
+                [
+                    r["id"],
+                    r["received_at"],
+                    r["partner_id"],
+                    r["event_id"],
+                    r["account_id"],
+                    r["scenario"],
+                    r["occurred_at"],
+                    r["reason"],
+                    str(r["details"] or ""),
+                ]
+                for r in rejected
+            ],
+        )
     if table == "catalog":
         items = catalog_rows(store, scheme_id, "zh-CN")
         return list(items[0].keys()) if items else ["item"], [list(r.values()) for r in items]
     if table == "orders":
         found = market.scheme_orders(store, scheme_id)
-        return (["order_id", "created_at", "account_id", "item_id", "item_title", "quantity", "points", "status", "coupon_codes"],
-                [[o.public_id, o.created_at.isoformat(), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points, o.status,
-                  " ".join(o.coupon_codes or [])] for o in found])
+        return (
+            ["order_id", "created_at", "account_id", "item_id", "item_title", "quantity", "points", "status", "coupon_codes"],
+            [
+                [
+                    o.public_id,
+                    o.created_at.isoformat(),
+                    o.account_id,
+                    o.item_public_id,
+                    o.item_title,
+                    o.quantity,
+                    o.points,
+                    o.status,
+                    " ".join(o.coupon_codes or []),
+                ]
+                for o in found
+            ],
+        )
     rows = organisation_rows(store, scheme_id, None)
-    return ["organisation", "name", "kind", "members", "kg", "invite_code"], [[r[k] for k in ("organisation", "name", "kind", "members", "kg", "invite_code")] for r in rows]
+    return ["organisation", "name", "kind", "members", "kg", "invite_code"], [
+        [r[k] for k in ("organisation", "name", "kind", "members", "kg", "invite_code")] for r in rows
+    ]
 
 
 def file_response(filename: str, header: list[str], rows: list[list[Any]], fmt: str) -> Response:

@@ -52,10 +52,18 @@ def _cell(value: object) -> str:
 
 def render_catalogue(methodologies: Iterable[Methodology]) -> str:
     items = sorted(methodologies, key=lambda m: (m.scenario, not m.default, m.id, m.version_number))
-    lines = [HEADER, "## 目录 · Contents", "", "| scenario | methodology | default | 名称 | title | valid |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        HEADER,
+        "## 目录 · Contents",
+        "",
+        "| scenario | methodology | default | 名称 | title | valid |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for m in items:
         valid = f"{m.valid_from.isoformat()} – {m.valid_to.isoformat() if m.valid_to else ''}"
-        lines.append(f"| `{m.scenario}` | [`{m.ref}`](#{_anchor(m)}) | {'yes' if m.default else 'pin'} | {_cell(m.title_zh)} | {_cell(m.title_en)} | {valid} |")
+        lines.append(
+            f"| `{m.scenario}` | [`{m.ref}`](#{_anchor(m)}) | {'yes' if m.default else 'pin'} | {_cell(m.title_zh)} | {_cell(m.title_en)} | {valid} |"
+        )
     lines.append("")
     for m in items:
         lines.extend(_section(m))
@@ -88,8 +96,11 @@ def _section(m: Methodology) -> list[str]:
         "",
     ]
     if m.monotonic:
-        out += [f"结果随 {', '.join(f'`{x}`' for x in m.monotonic)} 单调不减 · the result never decreases as "
-                f"{', '.join(f'`{x}`' for x in m.monotonic)} grow.", ""]
+        out += [
+            f"结果随 {', '.join(f'`{x}`' for x in m.monotonic)} 单调不减 · the result never decreases as "
+            f"{', '.join(f'`{x}`' for x in m.monotonic)} grow.",
+            "",
+        ]
     out += [
         "**输入 · Inputs**",
         "",
@@ -105,12 +116,24 @@ def _section(m: Methodology) -> list[str]:
             allowed = ""
         default = s.default if not hasattr(s.default, "as_tuple") else decimal_text(s.default)
         description = " · ".join(t for t in (s.description_zh, s.description_en) if t)
-        out.append(f"| `{s.name}` | {s.type} | {'yes' if s.required else 'no'} | {_cell(s.unit)} | {_cell(allowed)} | {_cell(default)} | {_cell(description)} |")
-    out += ["", "**因子 · Factors**", "", "| factor | key / region | year | value | unit | confidence | source | note |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out.append(
+            f"| `{s.name}` | {s.type} | {'yes' if s.required else 'no'} | {_cell(s.unit)} | {_cell(allowed)} | {_cell(default)} "
+            f"| {_cell(description)} |"
+        )
+    out += [
+        "",
+        "**因子 · Factors**",
+        "",
+        "| factor | key / region | year | value | unit | confidence | source | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for f in m.factors:
         for v in f.values:
             keyed = " / ".join(x for x in (v.key, v.region) if x) or ("(default)" if f.key_input or f.region_input else "")
-            out.append(f"| `{f.name}` | {_cell(keyed)} | {_cell(v.year)} | {decimal_text(v.value)} | {_cell(f.unit)} | {v.confidence} | {_cell(v.source)} | {_cell(v.note)} |")
+            out.append(
+                f"| `{f.name}` | {_cell(keyed)} | {_cell(v.year)} | {decimal_text(v.value)} | {_cell(f.unit)} | {v.confidence} "
+                f"| {_cell(v.source)} | {_cell(v.note)} |"
+            )
     if m.plausibility:
         out += ["", "**合理性 · Plausibility** (violations are rejected `implausible`)", ""]
         out += [f"- `{r.name}`: `{r.rule.source}` — {r.text_zh} · {r.text_en}" for r in m.plausibility]
@@ -131,7 +154,11 @@ def _section(m: Methodology) -> list[str]:
     out += ["", "**测试向量 · Test vectors**", "", "| name | data | date | expected |", "| --- | --- | --- | --- |"]
     for t in m.tests:
         data = ", ".join(f"{k}={_shown(v)}" for k, v in t.data.items()) or "—"
-        expected = f"error `{t.error}`" if t.error else f"{t.carbon_g} g" + (f" (unrounded {decimal_text(t.unrounded)})" if t.unrounded is not None else "")
+        expected = (
+            f"error `{t.error}`"
+            if t.error
+            else f"{t.carbon_g} g" + (f" (unrounded {decimal_text(t.unrounded)})" if t.unrounded is not None else "")
+        )
         region = f", region {t.region}" if t.region else ""
         out.append(f"| {_cell(t.name)} | {_cell(data)} | {t.local_date.isoformat()}{_cell(region)} | {expected} |")
     out.append("")

@@ -29,8 +29,9 @@ STR = "text"
 BOOL = "boolean"
 DATE = "date"
 
-DECIMAL_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999,
-                          traps=[InvalidOperation, DivisionByZero, Overflow])
+DECIMAL_CONTEXT = Context(
+    prec=34, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
 EXPRESSION_LEN_MAX = 2000
 DEPTH_MAX = 40
 FUNCTIONS = ("min", "max", "floor", "ceil", "has")
@@ -118,8 +119,12 @@ class _Compiler:
         return type_, (lambda env, n=name: env[n])
 
     def _BinOp(self, node: ast.BinOp, depth: int) -> tuple[str, Evaluator]:
-        op = {ast.Add: DECIMAL_CONTEXT.add, ast.Sub: DECIMAL_CONTEXT.subtract,
-              ast.Mult: DECIMAL_CONTEXT.multiply, ast.Div: DECIMAL_CONTEXT.divide}.get(type(node.op))
+        op = {
+            ast.Add: DECIMAL_CONTEXT.add,
+            ast.Sub: DECIMAL_CONTEXT.subtract,
+            ast.Mult: DECIMAL_CONTEXT.multiply,
+            ast.Div: DECIMAL_CONTEXT.divide,
+        }.get(type(node.op))
         if op is None:
             raise ExpressionError(f"operator not allowed: {type(node.op).__name__}")
         left = self._number(node.left, depth)
@@ -144,8 +149,14 @@ class _Compiler:
         return BOOL, (lambda env: any(p(env) for p in parts))
 
     def _Compare(self, node: ast.Compare, depth: int) -> tuple[str, Evaluator]:
-        ops = {ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
-               ast.GtE: lambda a, b: a >= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b}
+        ops = {
+            ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b,
+            ast.Gt: lambda a, b: a > b,
+            ast.GtE: lambda a, b: a >= b,
+            ast.Eq: lambda a, b: a == b,
+            ast.NotEq: lambda a, b: a != b,
+        }
         operands = [self.visit(node.left, depth)] + [self.visit(c, depth) for c in node.comparators]
         steps = []
         for i, op_node in enumerate(node.ops):

@@ -25,8 +25,11 @@ class Library:
             first = by_ref.get(m.ref)
             if first is not None:
                 raise InvalidInput(
-                    "invalid_methodology", details={"file": m.path, "field": "version", "reason": f"{m.ref} is already defined in {first.path}"},
-                    file=m.path, field="version", reason=f"{m.ref} is already defined in {first.path} (versions are immutable: add a new version)",
+                    "invalid_methodology",
+                    details={"file": m.path, "field": "version", "reason": f"{m.ref} is already defined in {first.path}"},
+                    file=m.path,
+                    field="version",
+                    reason=f"{m.ref} is already defined in {first.path} (versions are immutable: add a new version)",
                 )
             by_ref[m.ref] = m
         ordered = sorted(by_ref.values(), key=lambda m: (m.scenario, m.id, m.version_number))
@@ -38,8 +41,13 @@ class Library:
             self._by_scenario[m.scenario] = self._by_scenario.get(m.scenario, ()) + (m,)
         for m in ordered:
             if m.scenario != self._by_id[m.id][0].scenario:
-                raise InvalidInput("invalid_methodology", details={"file": m.path, "field": "scenario"},
-                                   file=m.path, field="scenario", reason=f"every version of {m.id} quantifies one scenario")
+                raise InvalidInput(
+                    "invalid_methodology",
+                    details={"file": m.path, "field": "scenario"},
+                    file=m.path,
+                    field="scenario",
+                    reason=f"every version of {m.id} quantifies one scenario",
+                )
         for scenario, group in self._by_scenario.items():
             starts: dict[date, Methodology] = {}
             for m in group:
@@ -48,7 +56,10 @@ class Library:
                 other = starts.get(m.valid_from)
                 if other is not None:
                     raise InvalidInput(
-                        "invalid_methodology", details={"file": m.path, "field": "valid_from"}, file=m.path, field="valid_from",
+                        "invalid_methodology",
+                        details={"file": m.path, "field": "valid_from"},
+                        file=m.path,
+                        field="valid_from",
                         reason=f"{other.ref} is also the default for {scenario} from {m.valid_from}",
                     )
                 starts[m.valid_from] = m
@@ -92,14 +103,21 @@ class Library:
         if scenario_or_id in self._by_scenario:
             candidates = [m for m in self._by_scenario[scenario_or_id] if m.default and m.in_force(on)]
             if not candidates:
-                raise NotFound("unknown_scenario", details={"scenario": scenario_or_id, "date": on.isoformat()},
-                               scenario=scenario_or_id, date=on.isoformat())
+                raise NotFound(
+                    "unknown_scenario",
+                    details={"scenario": scenario_or_id, "date": on.isoformat()},
+                    scenario=scenario_or_id,
+                    date=on.isoformat(),
+                )
             return max(candidates, key=lambda m: (m.valid_from, m.version_number))
         if scenario_or_id in self._by_id:
             candidates = [m for m in self._by_id[scenario_or_id] if m.in_force(on)]
             if not candidates:
-                raise NotFound("unknown_methodology", details={"methodology": scenario_or_id, "date": on.isoformat()},
-                               ref=f"{scenario_or_id} ({on.isoformat()})")
+                raise NotFound(
+                    "unknown_methodology",
+                    details={"methodology": scenario_or_id, "date": on.isoformat()},
+                    ref=f"{scenario_or_id} ({on.isoformat()})",
+                )
             return max(candidates, key=lambda m: (m.valid_from, m.version_number))
         raise NotFound("unknown_scenario", details={"scenario": scenario_or_id}, scenario=scenario_or_id, date=on.isoformat())
 
@@ -107,11 +125,11 @@ class Library:
         try:
             m = self.get_ref(ref)
         except NotFound:
-            raise InvalidInput("invalid_methodology_pin", details={"scenario": scenario, "pin": ref},
-                               scenario=scenario, pin=ref) from None
+            raise InvalidInput(
+                "invalid_methodology_pin", details={"scenario": scenario, "pin": ref}, scenario=scenario, pin=ref
+            ) from None
         if m.scenario != scenario:
-            raise InvalidInput("invalid_methodology_pin", details={"scenario": scenario, "pin": ref},
-                               scenario=scenario, pin=ref)
+            raise InvalidInput("invalid_methodology_pin", details={"scenario": scenario, "pin": ref}, scenario=scenario, pin=ref)
         return m
 
     def check_pins(self, pins: Mapping[str, str]) -> dict[str, Methodology]:

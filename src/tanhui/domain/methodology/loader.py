@@ -22,9 +22,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tanhui.domain.methodology.expression import FUNCTIONS, NUM, BOOL, ExpressionError, compile_expression
+from tanhui.domain.methodology.expression import BOOL, FUNCTIONS, NUM, ExpressionError, compile_expression
 from tanhui.domain.methodology.factors import CONFIDENCE_LEVELS, Factor, FactorValue, Regions
-from tanhui.domain.methodology.inputs import EXPRESSION_TYPE, INPUT_TYPES, LOCAL_DATE, STRING_LEN_MAX, InputRefused, InputSpec, to_decimal
+from tanhui.domain.methodology.inputs import (
+    EXPRESSION_TYPE,
+    INPUT_TYPES,
+    LOCAL_DATE,
+    STRING_LEN_MAX,
+    InputRefused,
+    InputSpec,
+    to_decimal,
+)
 from tanhui.domain.methodology.library import Library
 from tanhui.domain.methodology.model import PERIODS, SCOPES, Cap, IdentityRule, Methodology, PlausibilityRule, TestVector
 from tanhui.domain.methodology.vectors import check_vector
@@ -37,8 +45,24 @@ SCENARIO_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 EXPECTED_ERRORS = ("invalid_data", "implausible")
 TOP_LEVEL = {
-    "id", "version", "scenario", "default", "title", "summary", "standard", "valid_from", "valid_to",
-    "inputs", "factors", "formula", "monotonic", "plausibility", "identity", "caps", "regions", "tests",
+    "id",
+    "version",
+    "scenario",
+    "default",
+    "title",
+    "summary",
+    "standard",
+    "valid_from",
+    "valid_to",
+    "inputs",
+    "factors",
+    "formula",
+    "monotonic",
+    "plausibility",
+    "identity",
+    "caps",
+    "regions",
+    "tests",
 }
 
 
@@ -91,8 +115,11 @@ def parse_methodology(raw: bytes, filename: str, *, check_vectors: bool = True) 
 
 def _refuse(filename: str, field: str, reason: str) -> InvalidInput:
     return InvalidInput(
-        "invalid_methodology", details={"file": filename, "field": field, "reason": reason},
-        file=filename, field=field, reason=reason,
+        "invalid_methodology",
+        details={"file": filename, "field": field, "reason": reason},
+        file=filename,
+        field=field,
+        reason=reason,
     )
 
 
@@ -194,7 +221,7 @@ class _Reader:
         version_raw = doc.get("version")
         version = str(version_raw) if isinstance(version_raw, int | str) and not isinstance(version_raw, bool) else ""
         if not VERSION_RE.match(version):
-            raise self.fail("version", "must be a positive whole number, e.g. \"1\"")
+            raise self.fail("version", 'must be a positive whole number, e.g. "1"')
         stem = Path(self.filename).name.removesuffix(".toml")
         if stem != f"{mid}@{version}":
             raise self.fail("id", f"the file must be named {mid}@{version}.toml (it is {Path(self.filename).name})")
@@ -253,15 +280,33 @@ class _Reader:
             per = item.get("per")
             if per is not None and per not in input_names:
                 raise self.fail(f"{path}.per", "must name an input")
-            caps.append(Cap(item["period"], max_events, max_carbon_g, per, self.text(item, "note", f"{path}.note", required=False)))
+            caps.append(
+                Cap(item["period"], max_events, max_carbon_g, per, self.text(item, "note", f"{path}.note", required=False))
+            )
         tests = self.tests(valid_from, input_names)
         return Methodology(
-            id=mid, version=version, scenario=scenario, title_zh=title_zh, title_en=title_en,
-            summary_zh=summary_zh, summary_en=summary_en, standard=standard, valid_from=valid_from,
-            valid_to=valid_to, default=self.boolean(doc, "default", "default", False), inputs=tuple(inputs),
-            factors=tuple(factors), formula=formula, plausibility=tuple(plausibility),
-            identity_rules=tuple(identity), caps=tuple(caps), tests=tuple(tests), regions=regions, monotonic=tuple(monotonic),
-            path=self.filename, digest=self.digest,
+            id=mid,
+            version=version,
+            scenario=scenario,
+            title_zh=title_zh,
+            title_en=title_en,
+            summary_zh=summary_zh,
+            summary_en=summary_en,
+            standard=standard,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            default=self.boolean(doc, "default", "default", False),
+            inputs=tuple(inputs),
+            factors=tuple(factors),
+            formula=formula,
+            plausibility=tuple(plausibility),
+            identity_rules=tuple(identity),
+            caps=tuple(caps),
+            tests=tuple(tests),
+            regions=regions,
+            monotonic=tuple(monotonic),
+            path=self.filename,
+            digest=self.digest,
         )
 
     def name(self, parent: dict[str, Any], key: str, path: str) -> str:
@@ -302,21 +347,35 @@ class _Reader:
                 if minimum > maximum:
                     raise self.fail(f"{path}.max", "must not be below min")
             elif "min" in item or "max" in item:
-                raise self.fail(f"{path}.min", f"only decimal and integer inputs have bounds")
+                raise self.fail(f"{path}.min", "only decimal and integer inputs have bounds")
             values: tuple[str, ...] = ()
             if kind == "enum":
                 raw_values = item.get("values")
-                if not isinstance(raw_values, list) or not raw_values or any(
-                    not isinstance(v, str) or v != v.strip().lower() or not v for v in raw_values
-                ) or len(set(raw_values)) != len(raw_values):
+                if (
+                    not isinstance(raw_values, list)
+                    or not raw_values
+                    or any(not isinstance(v, str) or v != v.strip().lower() or not v for v in raw_values)
+                    or len(set(raw_values)) != len(raw_values)
+                ):
                     raise self.fail(f"{path}.values", "an enum lists distinct lower-case texts")
                 values = tuple(raw_values)
             elif "values" in item:
                 raise self.fail(f"{path}.values", "only enum inputs list values")
             max_length = self.integer(item, "max_length", f"{path}.max_length", 1, 1024) or STRING_LEN_MAX
             zh, en = self.bilingual(item, "description", f"{path}.description", required=False)
-            spec = InputSpec(name, kind, required, self.text(item, "unit", f"{path}.unit", required=False),
-                             minimum, maximum, values, max_length, None, zh, en)
+            spec = InputSpec(
+                name,
+                kind,
+                required,
+                self.text(item, "unit", f"{path}.unit", required=False),
+                minimum,
+                maximum,
+                values,
+                max_length,
+                None,
+                zh,
+                en,
+            )
             if "default" in item:
                 if required:
                     raise self.fail(f"{path}.default", "a required input has no default")

@@ -178,19 +178,35 @@ class Methodology:
             "digest": self.digest,
             "inputs": [
                 {
-                    "name": s.name, "type": s.type, "required": s.required, "unit": s.unit,
-                    "min": shown(s.minimum), "max": shown(s.maximum), "values": list(s.values) or None,
-                    "default": shown(s.default), "description": {"zh-CN": s.description_zh, "en": s.description_en},
+                    "name": s.name,
+                    "type": s.type,
+                    "required": s.required,
+                    "unit": s.unit,
+                    "min": shown(s.minimum),
+                    "max": shown(s.maximum),
+                    "values": list(s.values) or None,
+                    "default": shown(s.default),
+                    "description": {"zh-CN": s.description_zh, "en": s.description_en},
                 }
                 for s in self.inputs
             ],
             "factors": [
                 {
-                    "name": f.name, "unit": f.unit, "key_input": f.key_input, "region_input": f.region_input,
+                    "name": f.name,
+                    "unit": f.unit,
+                    "key_input": f.key_input,
+                    "region_input": f.region_input,
                     "description": {"zh-CN": f.description_zh, "en": f.description_en},
                     "values": [
-                        {"value": shown(v.value), "key": v.key, "region": v.region, "year": v.year,
-                         "source": v.source, "confidence": v.confidence, "note": v.note}
+                        {
+                            "value": shown(v.value),
+                            "key": v.key,
+                            "region": v.region,
+                            "year": v.year,
+                            "source": v.source,
+                            "confidence": v.confidence,
+                            "note": v.note,
+                        }
                         for v in f.values
                     ],
                 }
@@ -198,12 +214,22 @@ class Methodology:
             ],
             "formula": self.formula.source,
             "monotonic": list(self.monotonic),
-            "plausibility": [{"name": r.name, "rule": r.rule.source, "description": {"zh-CN": r.text_zh, "en": r.text_en}} for r in self.plausibility],
+            "plausibility": [
+                {"name": r.name, "rule": r.rule.source, "description": {"zh-CN": r.text_zh, "en": r.text_en}}
+                for r in self.plausibility
+            ],
             "identity": [{"kind": r.kind, "fields": list(r.fields), "scope": r.scope} for r in self.identity_rules],
             "caps": [c.to_dict() for c in self.caps],
             "tests": [
-                {"name": t.name, "data": {k: shown(v) for k, v in t.data.items()}, "date": t.local_date.isoformat(),
-                 "region": t.region, "carbon_g": t.carbon_g, "unrounded": shown(t.unrounded), "error": t.error}
+                {
+                    "name": t.name,
+                    "data": {k: shown(v) for k, v in t.data.items()},
+                    "date": t.local_date.isoformat(),
+                    "region": t.region,
+                    "carbon_g": t.carbon_g,
+                    "unrounded": shown(t.unrounded),
+                    "error": t.error,
+                }
                 for t in self.tests
             ],
         }

@@ -132,7 +132,9 @@ def run(m: Methodology, data: Mapping[str, Any], ctx: QuantifyContext) -> Quanti
     except DecimalException:
         raise _refuse({"formula": "not_computable"}) from None
     if carbon < 0:
-        raise BusinessRuleViolation("implausible", details={"rule": "negative_result"}, rule="negative_result", text="negative result")
+        raise BusinessRuleViolation(
+            "implausible", details={"rule": "negative_result"}, rule="negative_result", text="negative result"
+        )
     carbon_g = int(carbon)
 
     identities = tuple(

@@ -7,7 +7,7 @@ published methodology's own worked calculation is the best oracle), and one runn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
 
 from tanhui.domain.methodology.quantify import QuantifyContext
@@ -29,7 +29,7 @@ class VectorResult:
 
 
 def vector_context(vector: TestVector) -> QuantifyContext:
-    occurred_at = datetime.combine(vector.local_date, time(12, 0), tzinfo=timezone.utc)
+    occurred_at = datetime.combine(vector.local_date, time(12, 0), tzinfo=UTC)
     return QuantifyContext(occurred_at=occurred_at, local_date=vector.local_date, default_region=vector.region)
 
 
@@ -40,8 +40,11 @@ def check_vector(m: Methodology, vector: TestVector) -> str | None:
     except TanhuiError as error:
         if vector.error == error.code:
             return None
-        return f"expected {vector.carbon_g} g, got error {error.code} {error.details}" if vector.error is None else (
-            f"expected error {vector.error}, got error {error.code}")
+        return (
+            f"expected {vector.carbon_g} g, got error {error.code} {error.details}"
+            if vector.error is None
+            else (f"expected error {vector.error}, got error {error.code}")
+        )
     if vector.error is not None:
         return f"expected error {vector.error}, got {result.carbon_g} g"
     if result.carbon_g != vector.carbon_g:

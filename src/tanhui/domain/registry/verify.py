@@ -70,7 +70,9 @@ class Shortfall:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "batch_id": self.batch_id, "reversed_events": self.reversed_events, "reversed_g": self.reversed_g,
+            "batch_id": self.batch_id,
+            "reversed_events": self.reversed_events,
+            "reversed_g": self.reversed_g,
             "credits_to_cover": self.credits_to_cover,
         }
 
@@ -90,8 +92,13 @@ class VintageTotal:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scheme_id": self.scheme_id, "vintage": self.vintage, "credited_g": self.credited_g, "reversed_g": self.reversed_g,
-            "eligible_g": self.eligible_g, "issued_g": self.issued_g, "shortfall_g": self.shortfall_g,
+            "scheme_id": self.scheme_id,
+            "vintage": self.vintage,
+            "credited_g": self.credited_g,
+            "reversed_g": self.reversed_g,
+            "eligible_g": self.eligible_g,
+            "issued_g": self.issued_g,
+            "shortfall_g": self.shortfall_g,
         }
 
 
@@ -111,12 +118,19 @@ class RegistryReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "schemes": self.schemes, "batches": self.batches, "movements": self.movements,
-            "blocks": self.blocks, "problems": self.problems, "shortfall": self.shortfall, "vintages": self.vintages,
+            "ok": self.ok,
+            "schemes": self.schemes,
+            "batches": self.batches,
+            "movements": self.movements,
+            "blocks": self.blocks,
+            "problems": self.problems,
+            "shortfall": self.shortfall,
+            "vintages": self.vintages,
         }
 
 
 # -- the movement log ---------------------------------------------------------------------------
+
 
 def movement_chain(state: RegistryState) -> list[str]:
     """Sequence numbers 1, 2, 3... without gaps; each movement's prev_hash is the previous row hash."""
@@ -159,13 +173,27 @@ def movement_hashes(state: RegistryState) -> list[str]:
     for m in state.movements:
         spent = [[names.get(b.batch_id, str(b.batch_id)), b.serials.first, b.serials.last] for b in spent_by.get(m.id, [])]
         created = [
-            [names.get(b.batch_id, str(b.batch_id)), b.serials.first, b.serials.last, _holder_ref(state, b.holder_org_id),
-             b.status]
+            [
+                names.get(b.batch_id, str(b.batch_id)),
+                b.serials.first,
+                b.serials.last,
+                _holder_ref(state, b.holder_org_id),
+                b.status,
+            ]
             for b in created_by.get(m.id, [])
         ]
         body = log.movement_body(
-            scheme_id=state.scheme_id, seq=m.seq, kind=m.kind, idempotency_key=m.idempotency_key, from_org_id=m.from_org_id,
-            to_org_id=m.to_org_id, quantity=m.quantity, memo=m.memo, spent=spent, created=created, created_at=m.created_at,
+            scheme_id=state.scheme_id,
+            seq=m.seq,
+            kind=m.kind,
+            idempotency_key=m.idempotency_key,
+            from_org_id=m.from_org_id,
+            to_org_id=m.to_org_id,
+            quantity=m.quantity,
+            memo=m.memo,
+            spent=spent,
+            created=created,
+            created_at=m.created_at,
         )
         if log.movement_hash(m.prev_hash, body) != m.row_hash:
             problems.append(
@@ -199,6 +227,7 @@ def registry_head(state: RegistryState) -> list[str]:
 
 # -- serials and blocks -------------------------------------------------------------------------
 
+
 def retired_never_spent(state: RegistryState) -> list[str]:
     """A retired block never moves again."""
     retired = {b.id for b in state.blocks if b.status == RETIRED}
@@ -228,6 +257,7 @@ def unspent_blocks_tile(state: RegistryState) -> list[str]:
 
 
 # -- batches ------------------------------------------------------------------------------------
+
 
 def batch_ids_name_serials(state: RegistryState) -> list[str]:
     """A batch's public id is the block id of its whole range."""
@@ -269,7 +299,9 @@ def batch_events_belong(scheme_id: str, contents: BatchContents) -> list[str]:
     return [
         f"batch {b.public_id}: event {e.pk} is not a credited {b.methodology} event of {scheme_id} in {b.vintage}"
         for e in contents.events
-        if e.scheme_id != scheme_id or e.status != "credited" or e.methodology != b.methodology
+        if e.scheme_id != scheme_id
+        or e.status != "credited"
+        or e.methodology != b.methodology
         or not first <= (e.local_day or 0) <= last
     ]
 
@@ -279,18 +311,27 @@ def batch_totals(scheme_id: str, contents: BatchContents) -> list[str]:
     b, grams = contents.batch, sum(e.carbon_g for e in contents.events)
     if len(contents.events) != b.event_count or grams != b.consumed_g:
         return [
-            (f"batch {b.public_id}: records {b.event_count} events / {b.consumed_g} g, "
-             f"its events hold {len(contents.events)} / {grams} g")
+            (
+                f"batch {b.public_id}: records {b.event_count} events / {b.consumed_g} g, "
+                f"its events hold {len(contents.events)} / {grams} g"
+            )
         ]
     return []
 
 
 def event_leaf(scheme_id: str, e: BatchEvent) -> str:
     """The leaf an event's stored fields hash to now (as issuance computed it)."""
-    return leaf_hash(leaf_record(
-        scheme_id=scheme_id, partner_id=e.partner_id, event_id=e.event_id, fingerprint=e.fingerprint, carbon_g=e.carbon_g,
-        methodology=e.methodology or "", local_day=e.local_day or 1,
-    ))
+    return leaf_hash(
+        leaf_record(
+            scheme_id=scheme_id,
+            partner_id=e.partner_id,
+            event_id=e.event_id,
+            fingerprint=e.fingerprint,
+            carbon_g=e.carbon_g,
+            methodology=e.methodology or "",
+            local_day=e.local_day or 1,
+        )
+    )
 
 
 def batch_leaves(scheme_id: str, contents: BatchContents) -> list[str]:
@@ -312,13 +353,16 @@ def batch_ledger(scheme_id: str, contents: BatchContents) -> list[str]:
     b, grams = contents.batch, sum(e.carbon_g for e in contents.events)
     if contents.ledger_g != b.consumed_g or contents.ledger_g != grams:
         return [
-            (f"batch {b.public_id}: the ledger credited {contents.ledger_g} g for its events, "
-             f"the batch consumed {b.consumed_g} g, the events now hold {grams} g")
+            (
+                f"batch {b.public_id}: the ledger credited {contents.ledger_g} g for its events, "
+                f"the batch consumed {b.consumed_g} g, the events now hold {grams} g"
+            )
         ]
     return []
 
 
 # -- vintages -----------------------------------------------------------------------------------
+
 
 def shortfall(batches: Mapping[int, BatchRow], reversals: Iterable[Reversal]) -> list[Shortfall]:
     """Events reversed after issuance: the batch stays as issued; the operator covers the grams (not a break)."""
@@ -353,12 +397,22 @@ def vintages_within_credited(totals: Iterable[VintageTotal]) -> list[str]:
 # -- the order the rules run in -----------------------------------------------------------------
 
 STATE_RULES: tuple[Callable[[RegistryState], list[str]], ...] = (
-    movement_chain, movement_hashes, movement_quantities, registry_head,
-    retired_never_spent, serials_disjoint, unspent_blocks_tile,
-    batch_ids_name_serials, pool_chain, batch_grams,
+    movement_chain,
+    movement_hashes,
+    movement_quantities,
+    registry_head,
+    retired_never_spent,
+    serials_disjoint,
+    unspent_blocks_tile,
+    batch_ids_name_serials,
+    pool_chain,
+    batch_grams,
 )
 BATCH_RULES: tuple[Callable[[str, BatchContents], list[str]], ...] = (
-    batch_events_belong, batch_totals, batch_leaves, batch_ledger,
+    batch_events_belong,
+    batch_totals,
+    batch_leaves,
+    batch_ledger,
 )
 
 
@@ -371,9 +425,31 @@ def batch_problems(scheme_id: str, contents: BatchContents) -> list[str]:
 
 
 __all__ = [
-    "BATCH_RULES", "STATE_RULES", "BatchContents", "RegistryReport", "RegistryState", "Shortfall", "VintageTotal",
-    "batch_events_belong", "batch_grams", "batch_ids_name_serials", "batch_leaves", "batch_ledger", "batch_problems",
-    "batch_totals", "event_leaf", "movement_chain", "movement_hashes", "movement_quantities", "pool_chain", "registry_head",
-    "retired_never_spent", "serials_disjoint", "shortfall", "state_problems", "unspent_blocks_tile", "vintage_totals",
+    "BATCH_RULES",
+    "STATE_RULES",
+    "BatchContents",
+    "RegistryReport",
+    "RegistryState",
+    "Shortfall",
+    "VintageTotal",
+    "batch_events_belong",
+    "batch_grams",
+    "batch_ids_name_serials",
+    "batch_leaves",
+    "batch_ledger",
+    "batch_problems",
+    "batch_totals",
+    "event_leaf",
+    "movement_chain",
+    "movement_hashes",
+    "movement_quantities",
+    "pool_chain",
+    "registry_head",
+    "retired_never_spent",
+    "serials_disjoint",
+    "shortfall",
+    "state_problems",
+    "unspent_blocks_tile",
+    "vintage_totals",
     "vintages_within_credited",
 ]

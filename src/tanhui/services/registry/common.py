@@ -88,12 +88,31 @@ def append_movement(
     """Write the next movement of the log after ``head``: (its id, the head after it)."""
     seq = head.seq + 1
     body = log.movement_body(
-        scheme_id=head.scheme_id, seq=seq, kind=kind, idempotency_key=key, from_org_id=from_org, to_org_id=to_org,
-        quantity=quantity, memo=memo, spent=spent, created=created, created_at=now,
+        scheme_id=head.scheme_id,
+        seq=seq,
+        kind=kind,
+        idempotency_key=key,
+        from_org_id=from_org,
+        to_org_id=to_org,
+        quantity=quantity,
+        memo=memo,
+        spent=spent,
+        created=created,
+        created_at=now,
     )
     row_hash = log.movement_hash(head.head_hash, body)
     movement_id = uow.registry.add_movement(
-        scheme_id=head.scheme_id, seq=seq, kind=kind, idempotency_key=key, request_hash=request, from_org_id=from_org,
-        to_org_id=to_org, quantity=quantity, memo=memo, created_at=now, prev_hash=head.head_hash, row_hash=row_hash,
+        scheme_id=head.scheme_id,
+        seq=seq,
+        kind=kind,
+        idempotency_key=key,
+        request_hash=request,
+        from_org_id=from_org,
+        to_org_id=to_org,
+        quantity=quantity,
+        memo=memo,
+        created_at=now,
+        prev_hash=head.head_hash,
+        row_hash=row_hash,
     )
     return movement_id, Head(head.scheme_id, head.next_serial, seq, row_hash)

@@ -65,7 +65,8 @@ def _choose(
         _, serials = parse_block_id(block)
         batches = uow.registry.batches_by_id({b.batch_id for b in live})
         live = [
-            b for b in live
+            b
+            for b in live
             if b.serials == serials
             and block_id(scheme.id, batches[b.batch_id].vintage, batches[b.batch_id].methodology, serials) == block
         ]
@@ -109,15 +110,30 @@ def _move(
     created += [[batches[b].public_id, r.first, r.last, ask.from_ref, HELD] for b, r in move.change]
     spent = [[batches[b.batch_id].public_id, b.serials.first, b.serials.last] for b in move.spent]
     movement_id, head = append_movement(
-        uow, head, kind=ask.kind, key=ask.key, request=request_hash, from_org=from_org, to_org=to_org, quantity=move.quantity,
-        memo=ask.memo, spent=spent, created=created, now=now,
+        uow,
+        head,
+        kind=ask.kind,
+        key=ask.key,
+        request=request_hash,
+        from_org=from_org,
+        to_org=to_org,
+        quantity=move.quantity,
+        memo=ask.memo,
+        spent=spent,
+        created=created,
+        now=now,
     )
     uow.registry.spend([b.id for b in move.spent], movement_id)
     for owner, state, parts in ((to_org, status, move.moved), (from_org, HELD, move.change)):
         for batch_pk, serials in parts:
             uow.registry.add_block(
-                scheme_id=scheme.id, batch_id=batch_pk, serial_first=serials.first, serial_last=serials.last,
-                holder_org_id=owner, status=state, movement_id=movement_id,
+                scheme_id=scheme.id,
+                batch_id=batch_pk,
+                serial_first=serials.first,
+                serial_last=serials.last,
+                holder_org_id=owner,
+                status=state,
+                movement_id=movement_id,
             )
     uow.registry.move_head(head, now)
     return None, movement_id, list(move.moved)
@@ -168,10 +184,21 @@ def transfer(
             if before is not None and before.kind != log.TRANSFER:
                 raise Conflict("idempotency_conflict", key=idempotency_key)
             view = _movement_view(uow, scheme, movement_id, before is not None)
-            audit.record(uow, actor, "credits.transfer", f"movement:{view['movement']}", {
-                "from": view["from"]["id"], "to": view["to"]["id"], "quantity": view["quantity"],
-                "blocks": [b["block_id"] for b in view["blocks"]], "replayed": view["replayed"],
-            }, scheme_id, now=now)
+            audit.record(
+                uow,
+                actor,
+                "credits.transfer",
+                f"movement:{view['movement']}",
+                {
+                    "from": view["from"]["id"],
+                    "to": view["to"]["id"],
+                    "quantity": view["quantity"],
+                    "blocks": [b["block_id"] for b in view["blocks"]],
+                    "replayed": view["replayed"],
+                },
+                scheme_id,
+                now=now,
+            )
             return view
 
     return retrying(work)
@@ -193,8 +220,16 @@ class Retirement:
 
 def _retire_in(uow: UnitOfWork, scheme: Scheme, asked: Retirement, now: datetime) -> RetirementRow:
     beneficiary, purpose = text("beneficiary", asked.beneficiary), text("purpose", asked.purpose)
-    request = {"kind": "retire", "holder": asked.holder, "quantity": asked.quantity, "batch": asked.batch, "block": asked.block,
-               "beneficiary": beneficiary, "purpose": purpose, "details": asked.details}
+    request = {
+        "kind": "retire",
+        "holder": asked.holder,
+        "quantity": asked.quantity,
+        "batch": asked.batch,
+        "block": asked.block,
+        "beneficiary": beneficiary,
+        "purpose": purpose,
+        "details": asked.details,
+    }
     memo = {"beneficiary": beneficiary, "purpose": purpose, "details": asked.details}
     ask = MoveRequest(log.RETIRE, asked.holder, asked.holder, asked.quantity, asked.batch, asked.block, asked.key, request, memo)
     before, movement_id, _ = _move(uow, scheme, ask, now)
@@ -207,8 +242,15 @@ def _retire_in(uow: UnitOfWork, scheme: Scheme, asked: Retirement, now: datetime
     assert m is not None
     public_id = f"RET-{scheme.id}-{uow.registry.count_retirements(scheme.id) + 1:06d}"
     uow.registry.add_retirement(
-        public_id=public_id, scheme_id=scheme.id, movement_id=movement_id, holder_org_id=m.from_org_id, quantity=m.quantity,
-        beneficiary=beneficiary, purpose=purpose, details=asked.details, created_at=now,
+        public_id=public_id,
+        scheme_id=scheme.id,
+        movement_id=movement_id,
+        holder_org_id=m.from_org_id,
+        quantity=m.quantity,
+        beneficiary=beneficiary,
+        purpose=purpose,
+        details=asked.details,
+        created_at=now,
     )
     found = uow.registry.retirement(public_id)
     assert found is not None
@@ -243,12 +285,24 @@ def retire(
     return retrying(work)
 
 
-def _neutralising(uow: UnitOfWork, scheme: Scheme, holder: str, name: str, emission_t: Any, beneficiary: str | None,
-                  quantity: int, key: str | None) -> Retirement:
+def _neutralising(
+    uow: UnitOfWork,
+    scheme: Scheme,
+    holder: str,
+    name: str,
+    emission_t: Any,
+    beneficiary: str | None,
+    quantity: int,
+    key: str | None,
+) -> Retirement:
     """The retirement that makes the event ``name`` carbon neutral."""
     return Retirement(
-        holder, quantity, beneficiary or _holder_name(uow, scheme, holder), f"{name} 碳中和 / carbon neutrality of {name}",
-        {"event": name, "emission_t": str(emission_t)}, key=key,
+        holder,
+        quantity,
+        beneficiary or _holder_name(uow, scheme, holder),
+        f"{name} 碳中和 / carbon neutrality of {name}",
+        {"event": name, "emission_t": str(emission_t)},
+        key=key,
     )
 
 
@@ -317,9 +371,20 @@ def buy_and_neutralise(
 
 def _audit_retirement(uow: UnitOfWork, actor: str, action: str, cert: dict[str, Any], now: datetime, **extra: Any) -> None:
     """Ids and quantities only: the beneficiary and purpose are free text that may name a person."""
-    audit.record(uow, actor, action, cert["retirement_id"], {
-        "holder": cert["holder"]["id"], "quantity": cert["quantity"], "blocks": [b["block_id"] for b in cert["blocks"]], **extra,
-    }, cert["scheme_id"], now=now)
+    audit.record(
+        uow,
+        actor,
+        action,
+        cert["retirement_id"],
+        {
+            "holder": cert["holder"]["id"],
+            "quantity": cert["quantity"],
+            "blocks": [b["block_id"] for b in cert["blocks"]],
+            **extra,
+        },
+        cert["scheme_id"],
+        now=now,
+    )
 
 
 def _holder_name(uow: UnitOfWork, scheme: Scheme, ref: str) -> str:

@@ -38,8 +38,13 @@ def read_state(uow: UnitOfWork, scheme: Scheme) -> RegistryState:
     org_ids = {b.holder_org_id for b in blocks} | {m.from_org_id for m in movements} | {m.to_org_id for m in movements}
     orgs = uow.organisations.by_ids({i for i in org_ids if i is not None})
     return RegistryState(
-        scheme_id=scheme.id, head=reg.head(scheme.id), movements=tuple(movements), batches=tuple(reg.batches(scheme.id)),
-        blocks=tuple(blocks), spends=tuple(reg.spends(scheme.id)), holders={i: o.public_id for i, o in orgs.items()},
+        scheme_id=scheme.id,
+        head=reg.head(scheme.id),
+        movements=tuple(movements),
+        batches=tuple(reg.batches(scheme.id)),
+        blocks=tuple(blocks),
+        spends=tuple(reg.spends(scheme.id)),
+        holders={i: o.public_id for i, o in orgs.items()},
     )
 
 

@@ -114,8 +114,12 @@ def batch_detail(store: Store, batch_public_id: str) -> dict[str, Any]:
         retired_by = {r.movement_id: r.public_id for r in uow.registry.retirements(b.scheme_id)}
         view = batch_view(b)
         view["blocks"] = [
-            {**block_view(b, x.serials), "holder": orgs[x.holder_org_id], "status": x.status,
-             "retirement_id": retired_by.get(x.movement_id) if x.status == RETIRED else None}
+            {
+                **block_view(b, x.serials),
+                "holder": orgs[x.holder_org_id],
+                "status": x.status,
+                "retirement_id": retired_by.get(x.movement_id) if x.status == RETIRED else None,
+            }
             for x in live
         ]
         return view
@@ -143,10 +147,19 @@ def _holdings_of_scheme(uow: UnitOfWork, scheme_id: str, holder: int | None | st
     rows: dict[tuple[int | None, int], dict[str, Any]] = {}
     for x in live:
         b = batches[x.batch_id]
-        row = rows.setdefault((x.holder_org_id, x.batch_id), {
-            "scheme_id": scheme_id, "holder": orgs[x.holder_org_id], "batch_id": b.public_id, "vintage": b.vintage,
-            "methodology": b.methodology, "held": 0, "retired": 0, "blocks": [],
-        })
+        row = rows.setdefault(
+            (x.holder_org_id, x.batch_id),
+            {
+                "scheme_id": scheme_id,
+                "holder": orgs[x.holder_org_id],
+                "batch_id": b.public_id,
+                "vintage": b.vintage,
+                "methodology": b.methodology,
+                "held": 0,
+                "retired": 0,
+                "blocks": [],
+            },
+        )
         row["held" if x.status == HELD else "retired"] += x.serials.quantity
         row["blocks"].append({**block_view(b, x.serials), "status": x.status})
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0] is not None, k[0] or 0, k[1]))]
@@ -174,8 +187,13 @@ def contributions(store: Store, account_id: int) -> list[dict[str, Any]]:
         rows = uow.registry.contributions(account_id)
         batches = uow.registry.batches_by_id({b for b, _, _ in rows})
         return [
-            {"batch_id": batches[b].public_id, "vintage": batches[b].vintage, "methodology": batches[b].methodology,
-             "events": n, "carbon_g": g}
+            {
+                "batch_id": batches[b].public_id,
+                "vintage": batches[b].vintage,
+                "methodology": batches[b].methodology,
+                "events": n,
+                "carbon_g": g,
+            }
             for b, n, g in rows
         ]
 
@@ -192,7 +210,7 @@ def shortfall(store: Store, scheme_id: str) -> list[dict[str, Any]]:
 
 
 def proof(store: Store, partner_id: str, event_id: str, batch: str | None = None) -> dict[str, Any]:
-    """"Was my behaviour part of this batch?" The leaf record, the Merkle proof and its check.
+    """ "Was my behaviour part of this batch?" The leaf record, the Merkle proof and its check.
 
     ``included`` is False (and no proof is given) when the event is in no batch, or not in ``batch``.
     """
@@ -216,8 +234,13 @@ def _proof_in(uow: UnitOfWork, partner_id: str, event_id: str, event_pk: int, ba
     record = uow.registry.event_record(event_pk)
     assert record is not None
     leaf_rec = leaf_record(
-        scheme_id=b.scheme_id, partner_id=record.partner_id, event_id=record.event_id, fingerprint=record.fingerprint,
-        carbon_g=record.carbon_g, methodology=record.methodology, local_day=record.local_day,
+        scheme_id=b.scheme_id,
+        partner_id=record.partner_id,
+        event_id=record.event_id,
+        fingerprint=record.fingerprint,
+        carbon_g=record.carbon_g,
+        methodology=record.methodology,
+        local_day=record.local_day,
     )
     position = uow.registry.position_of(batch_pk, event_pk)
     assert position is not None

@@ -50,9 +50,7 @@ class AccountRepository(Repository):
         if kind == "person":
             ReportRepository(self.conn, self.dialect).count_account(scheme_id, int(account_id), now, registered=1)
         if display_name is not None:
-            self.conn.execute(
-                insert(account_profiles).values(account_id=account_id, display_name=display_name, updated_at=now)
-            )
+            self.conn.execute(insert(account_profiles).values(account_id=account_id, display_name=display_name, updated_at=now))
         return int(account_id)
 
     def get(self, account_id: int) -> AccountRow | None:

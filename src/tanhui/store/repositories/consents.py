@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Join, Row, insert, select, update
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
@@ -54,15 +55,25 @@ _CONSENT_COLUMNS = (
 )
 
 
-def _consent(row: object) -> ConsentRow:
-    r = row
+def _consent(r: Row[Any]) -> ConsentRow:
     return ConsentRow(
-        r.id, r.public_id, r.link_id, r.partner_id, r.user_ref, r.account_id, tuple(r.scopes), r.purpose,  # type: ignore[attr-defined]
-        r.granted_at, r.recorded_at, r.granted_via, r.revoked_at, r.revoked_by,  # type: ignore[attr-defined]
+        r.id,
+        r.public_id,
+        r.link_id,
+        r.partner_id,
+        r.user_ref,
+        r.account_id,
+        tuple(r.scopes),
+        r.purpose,
+        r.granted_at,
+        r.recorded_at,
+        r.granted_via,
+        r.revoked_at,
+        r.revoked_by,
     )
 
 
-def _joined():  # type: ignore[no-untyped-def]
+def _joined() -> Join:
     return consents.join(partner_links, partner_links.c.id == consents.c.link_id).join(
         partners, partners.c.pk == partner_links.c.partner_pk
     )
@@ -101,7 +112,8 @@ class ConsentRepository(Repository):
             "SELECT l.user_ref, l.account_id, CASE WHEN c.id IS NULL THEN 0 ELSE 1 END"
             " FROM partner_links l LEFT JOIN consents c ON c.link_id = l.id AND c.revoked_at IS NULL"
             " WHERE l.user_ref {IN} AND l.partner_pk = ?",
-            sorted(set(user_refs)), (partner_pk,),
+            sorted(set(user_refs)),
+            (partner_pk,),
         )
         return {ref: Link(account_id, bool(consenting)) for ref, account_id, consenting in rows}
 
@@ -109,9 +121,7 @@ class ConsentRepository(Repository):
 
     def active_for_link(self, link_id: int) -> ConsentRow | None:
         row = self.conn.execute(
-            select(*_CONSENT_COLUMNS).select_from(_joined()).where(
-                consents.c.link_id == link_id, consents.c.revoked_at.is_(None)
-            )
+            select(*_CONSENT_COLUMNS).select_from(_joined()).where(consents.c.link_id == link_id, consents.c.revoked_at.is_(None))
         ).first()
         return None if row is None else _consent(row)
 
@@ -122,8 +132,13 @@ class ConsentRepository(Repository):
             self.conn.execute(
                 insert(consents)
                 .values(
-                    public_id=public_id, link_id=link_id, scopes=scopes, purpose=purpose, granted_at=granted_at,
-                    recorded_at=now, granted_via=via,
+                    public_id=public_id,
+                    link_id=link_id,
+                    scopes=scopes,
+                    purpose=purpose,
+                    granted_at=granted_at,
+                    recorded_at=now,
+                    granted_via=via,
                 )
                 .returning(consents.c.id)
             ).scalar_one()
@@ -134,9 +149,7 @@ class ConsentRepository(Repository):
         return None if row is None else _consent(row)
 
     def get_public(self, public_id: str) -> ConsentRow | None:
-        row = self.conn.execute(
-            select(*_CONSENT_COLUMNS).select_from(_joined()).where(consents.c.public_id == public_id)
-        ).first()
+        row = self.conn.execute(select(*_CONSENT_COLUMNS).select_from(_joined()).where(consents.c.public_id == public_id)).first()
         return None if row is None else _consent(row)
 
     def revoke(self, consent_id: int, now: datetime, by: str) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import events
 
@@ -25,9 +24,26 @@ class StoredOutcome:
 
 
 EVENT_COLUMNS = (
-    "scheme_id", "partner_pk", "event_id", "user_ref", "account_id", "scenario", "occurred_at", "received_at",
-    "local_day", "status", "reason", "carbon_g", "points", "methodology", "content_hash", "fingerprint", "entry_id",
-    "data", "explanation", "details",
+    "scheme_id",
+    "partner_pk",
+    "event_id",
+    "user_ref",
+    "account_id",
+    "scenario",
+    "occurred_at",
+    "received_at",
+    "local_day",
+    "status",
+    "reason",
+    "carbon_g",
+    "points",
+    "methodology",
+    "content_hash",
+    "fingerprint",
+    "entry_id",
+    "data",
+    "explanation",
+    "details",
 )
 assert set(EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}, "EVENT_COLUMNS must list every column"
 
@@ -41,12 +57,18 @@ class EventRepository(Repository):
             self.conn,
             "SELECT event_id, content_hash, status, reason, carbon_g, points, methodology FROM events"
             " WHERE event_id {IN} AND partner_pk = ?",
-            event_ids, (partner_pk,),
+            event_ids,
+            (partner_pk,),
         )
         return {r[0]: StoredOutcome(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
     def claimed(self, fingerprints: Iterable[str]) -> set[str]:
-        return {r[0] for r in self.dialect.fetch_in(self.conn, "SELECT fingerprint FROM events WHERE fingerprint {IN}", sorted(set(fingerprints)))}
+        return {
+            r[0]
+            for r in self.dialect.fetch_in(
+                self.conn, "SELECT fingerprint FROM events WHERE fingerprint {IN}", sorted(set(fingerprints))
+            )
+        }
 
     def usage(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, str, int, int, int, int]]:
         """(account, scenario, local_day, events, carbon_g, points) credited on exactly the given
@@ -59,10 +81,12 @@ class EventRepository(Repository):
             rows.extend(
                 self.dialect.fetch_in(
                     self.conn,
-                    "SELECT account_id, scenario, local_day, count(*), CAST(coalesce(sum(carbon_g), 0) AS BIGINT), CAST(coalesce(sum(points), 0) AS BIGINT)"
+                    "SELECT account_id, scenario, local_day, count(*), "
+                    "CAST(coalesce(sum(carbon_g), 0) AS BIGINT), CAST(coalesce(sum(points), 0) AS BIGINT)"
                     " FROM events WHERE account_id {IN} AND local_day = ? AND status = 'credited'"
                     " GROUP BY account_id, scenario, local_day",
-                    sorted(account_ids), (day,),
+                    sorted(account_ids),
+                    (day,),
                 )
             )
         return rows
@@ -74,7 +98,8 @@ class EventRepository(Repository):
             "SELECT account_id, scenario, local_day, count(*), CAST(coalesce(sum(carbon_g), 0) AS BIGINT), CAST(coalesce(sum(points), 0) AS BIGINT)"
             " FROM events WHERE account_id {IN} AND local_day >= ? AND local_day <= ? AND status = 'credited'"
             " GROUP BY account_id, scenario, local_day",
-            sorted(set(account_ids)), (day_from, day_to),
+            sorted(set(account_ids)),
+            (day_from, day_to),
         )
 
     def bind_time(self, moment: datetime | None) -> Any:

@@ -59,9 +59,14 @@ class IdentityRepository(Repository):
         )
 
     def revoke_user_tokens(self, account_id: int, now: datetime) -> int:
-        return self.conn.execute(
-            update(user_tokens).where(user_tokens.c.account_id == account_id, user_tokens.c.used_at.is_(None)).values(used_at=now)
-        ).rowcount or 0
+        return (
+            self.conn.execute(
+                update(user_tokens)
+                .where(user_tokens.c.account_id == account_id, user_tokens.c.used_at.is_(None))
+                .values(used_at=now)
+            ).rowcount
+            or 0
+        )
 
     # -- operators -----------------------------------------------------------------------
     def add_operator(self, username: str, password_hash: str, scheme_id: str, role: str, now: datetime) -> int:
@@ -81,12 +86,24 @@ class IdentityRepository(Repository):
         self.conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash, role=role))
 
     def add_operator_token(
-        self, token_hash: str, scheme_id: str, role: str, operator_id: int | None, kind: str, now: datetime, expires_at: datetime | None
+        self,
+        token_hash: str,
+        scheme_id: str,
+        role: str,
+        operator_id: int | None,
+        kind: str,
+        now: datetime,
+        expires_at: datetime | None,
     ) -> None:
         self.conn.execute(
             insert(operator_tokens).values(
-                token_hash=token_hash, scheme_id=scheme_id, role=role, operator_id=operator_id, kind=kind,
-                created_at=now, expires_at=expires_at,
+                token_hash=token_hash,
+                scheme_id=scheme_id,
+                role=role,
+                operator_id=operator_id,
+                kind=kind,
+                created_at=now,
+                expires_at=expires_at,
             )
         )
 

@@ -75,8 +75,18 @@ def _entry(row: Row[Any], entry_postings: tuple[Posting, ...]) -> JournalEntry:
 
 
 ENTRY_COLUMNS = (
-    "id", "scheme_id", "chain_id", "seq", "kind", "idempotency_key", "content_hash", "memo",
-    "reverses_entry_id", "created_at", "prev_hash", "entry_hash",
+    "id",
+    "scheme_id",
+    "chain_id",
+    "seq",
+    "kind",
+    "idempotency_key",
+    "content_hash",
+    "memo",
+    "reverses_entry_id",
+    "created_at",
+    "prev_hash",
+    "entry_hash",
 )
 POSTING_COLUMNS = ("entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")
 
@@ -124,9 +134,9 @@ class LedgerRepository(Repository):
         found: dict[int, dict[str, LedgerAccount]] = {}
         for batch in chunks(sorted(set(account_ids))):
             rows = self.conn.execute(
-                select(ledger_accounts.c.id, ledger_accounts.c.scheme_id, ledger_accounts.c.asset, ledger_accounts.c.owner_account_id).where(
-                    self.dialect.in_values(ledger_accounts.c.owner_account_id, batch), ledger_accounts.c.code == HOLDINGS
-                )
+                select(
+                    ledger_accounts.c.id, ledger_accounts.c.scheme_id, ledger_accounts.c.asset, ledger_accounts.c.owner_account_id
+                ).where(self.dialect.in_values(ledger_accounts.c.owner_account_id, batch), ledger_accounts.c.code == HOLDINGS)
             )
             for ledger_id, scheme_id, asset, owner in rows:
                 # holdings are always tracked and never negative (AccountRepository.open)
@@ -142,16 +152,15 @@ class LedgerRepository(Repository):
             "SELECT l.user_ref, l.account_id, a.id, a.scheme_id, a.asset FROM partner_links l"
             " JOIN ledger_accounts a ON a.owner_account_id = l.account_id AND a.code = 'holdings'"
             " WHERE l.user_ref {IN} AND l.partner_pk = ?",
-            sorted(set(user_refs)), (partner_pk,),
+            sorted(set(user_refs)),
+            (partner_pk,),
         ):
             found.setdefault(ref, (owner, {}))[1][asset] = LedgerAccount(ledger_id, scheme_id, asset, HOLDINGS, True, True, owner)
         return found
 
     def lock_chain(self, chain_id: str) -> None:
         """Take a chain's head lock early, so checks made before appending stay true until commit."""
-        self.conn.execute(
-            self.dialect.for_update(select(journal_chains.c.seq).where(journal_chains.c.id == chain_id))
-        ).first()
+        self.conn.execute(self.dialect.for_update(select(journal_chains.c.seq).where(journal_chains.c.id == chain_id))).first()
 
     def accounts_by_id(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
         found: dict[int, LedgerAccount] = {}
@@ -404,8 +413,11 @@ class LedgerRepository(Repository):
         return accounts, balances
 
     def _count_flows(
-        self, new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]], accounts: Mapping[int, LedgerAccount],
-        chain_id: str, now: datetime,
+        self,
+        new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]],
+        accounts: Mapping[int, LedgerAccount],
+        chain_id: str,
+        now: datetime,
     ) -> None:
         """The operator reports' flows through system accounts (points issued, redeemed, ...)."""
         flows: dict[int, list[int]] = {}
@@ -435,8 +447,17 @@ class LedgerRepository(Repository):
             ENTRY_COLUMNS,
             [
                 (
-                    e.id, e.scheme_id, e.chain_id, e.seq, e.kind, e.idempotency_key, e.content_hash,
-                    canonical_json(e.memo), e.reverses_entry_id, d.bind_time(e.created_at), e.prev_hash,
+                    e.id,
+                    e.scheme_id,
+                    e.chain_id,
+                    e.seq,
+                    e.kind,
+                    e.idempotency_key,
+                    e.content_hash,
+                    canonical_json(e.memo),
+                    e.reverses_entry_id,
+                    d.bind_time(e.created_at),
+                    e.prev_hash,
                     e.entry_hash,
                 )
                 for e, _after in new_entries
@@ -454,7 +475,5 @@ class LedgerRepository(Repository):
         )
         d.update_rows(self.conn, ledger_accounts, "balance", "id", [(b, a) for a, b in sorted(touched.items())])
         self.conn.execute(
-            update(journal_chains)
-            .where(journal_chains.c.id == chain_id)
-            .values(seq=seq, head_hash=head_hash, updated_at=now)
+            update(journal_chains).where(journal_chains.c.id == chain_id).values(seq=seq, head_hash=head_hash, updated_at=now)
         )

@@ -11,14 +11,37 @@ from sqlalchemy import func, insert, select, update
 
 from tanhui.domain.market import Item
 from tanhui.store.repositories.base import Repository, chunks
-from tanhui.store.schema import checkins, coupon_codes, journal_entries, ledger_accounts, market_items, order_history, orders, postings
+from tanhui.store.schema import (
+    checkins,
+    coupon_codes,
+    journal_entries,
+    ledger_accounts,
+    market_items,
+    order_history,
+    orders,
+    postings,
+)
 
 
 def _item(row: Any) -> Item:
     return Item(
-        row.id, row.public_id, row.scheme_id, row.key, row.kind, row.category, row.title_zh, row.title_en,
-        row.description_zh, row.description_en, int(row.points_price), int(row.stock), row.per_person_limit,
-        row.sale_starts_at, row.sale_ends_at, row.merchant, row.status,
+        row.id,
+        row.public_id,
+        row.scheme_id,
+        row.key,
+        row.kind,
+        row.category,
+        row.title_zh,
+        row.title_en,
+        row.description_zh,
+        row.description_en,
+        int(row.points_price),
+        int(row.stock),
+        row.per_person_limit,
+        row.sale_starts_at,
+        row.sale_ends_at,
+        row.merchant,
+        row.status,
     )
 
 
@@ -71,9 +94,24 @@ _ORDER_COLUMNS = (
 
 def _order(row: Any) -> OrderRow:
     return OrderRow(
-        row.id, row.public_id, row.scheme_id, row.account_id, row.item_id, row.item_public_id, row.item_title,
-        row.item_kind, row.quantity, int(row.points), row.status, row.idempotency_key, row.request_hash,
-        row.hold_entry_id, row.settle_entry_id, row.coupon_codes, row.created_at, row.updated_at,
+        row.id,
+        row.public_id,
+        row.scheme_id,
+        row.account_id,
+        row.item_id,
+        row.item_public_id,
+        row.item_title,
+        row.item_kind,
+        row.quantity,
+        int(row.points),
+        row.status,
+        row.idempotency_key,
+        row.request_hash,
+        row.hold_entry_id,
+        row.settle_entry_id,
+        row.coupon_codes,
+        row.created_at,
+        row.updated_at,
     )
 
 
@@ -110,13 +148,14 @@ class MarketRepository(Repository):
             query = query.where(market_items.c.status == "active")
         if category:
             query = query.where(market_items.c.category == category)
-        return [_item(row) for row in self.conn.execute(query.order_by(market_items.c.category, market_items.c.points_price, market_items.c.id))]
+        return [
+            _item(row)
+            for row in self.conn.execute(query.order_by(market_items.c.category, market_items.c.points_price, market_items.c.id))
+        ]
 
     def change_stock(self, item_pk: int, delta: int, now: datetime) -> None:
         self.conn.execute(
-            update(market_items)
-            .where(market_items.c.id == item_pk)
-            .values(stock=market_items.c.stock + delta, updated_at=now)
+            update(market_items).where(market_items.c.id == item_pk).values(stock=market_items.c.stock + delta, updated_at=now)
         )
 
     # -- coupon codes -----------------------------------------------------------------------
@@ -144,9 +183,7 @@ class MarketRepository(Repository):
         ).all()
         if len(rows) < count:
             return []
-        self.conn.execute(
-            update(coupon_codes).where(coupon_codes.c.id.in_([r.id for r in rows])).values(order_id=order_pk)
-        )
+        self.conn.execute(update(coupon_codes).where(coupon_codes.c.id.in_([r.id for r in rows])).values(order_id=order_pk))
         return [r.code for r in rows]
 
     def unused_codes(self, item_pk: int) -> int:
@@ -187,9 +224,7 @@ class MarketRepository(Repository):
         return None if row is None else _order(row)
 
     def order_by_key(self, account_id: int, key: str) -> OrderRow | None:
-        row = self.conn.execute(
-            self._orders().where(orders.c.account_id == account_id, orders.c.idempotency_key == key)
-        ).first()
+        row = self.conn.execute(self._orders().where(orders.c.account_id == account_id, orders.c.idempotency_key == key)).first()
         return None if row is None else _order(row)
 
     def orders_of(self, account_id: int, limit: int = 100) -> list[OrderRow]:
@@ -240,16 +275,22 @@ class MarketRepository(Repository):
 
     def set_checkin_entry(self, account_id: int, local_day: int, entry_id: int) -> None:
         self.conn.execute(
-            update(checkins).where(checkins.c.account_id == account_id, checkins.c.local_day == local_day).values(entry_id=entry_id)
+            update(checkins)
+            .where(checkins.c.account_id == account_id, checkins.c.local_day == local_day)
+            .values(entry_id=entry_id)
         )
 
     def best_streak(self, account_id: int) -> int:
         return int(
-            self.conn.execute(select(func.coalesce(func.max(checkins.c.streak), 0)).where(checkins.c.account_id == account_id)).scalar_one()
+            self.conn.execute(
+                select(func.coalesce(func.max(checkins.c.streak), 0)).where(checkins.c.account_id == account_id)
+            ).scalar_one()
         )
 
     # -- expiry -----------------------------------------------------------------------------
-    def points_flows(self, scheme_id: str, held_account_id: int, before: datetime, until: datetime) -> dict[int, tuple[int, int, int]]:
+    def points_flows(
+        self, scheme_id: str, held_account_id: int, before: datetime, until: datetime
+    ) -> dict[int, tuple[int, int, int]]:
         """Per person's points ledger account: (earned before `before`, paid out up to `until`,
         returned from escrow until `until`). Earned = every inflow except escrow returns."""
         holders = select(ledger_accounts.c.id).where(

@@ -44,14 +44,19 @@ class MembershipRepository(Repository):
         return None if row is None else (int(row.id), row.public_id, row.scheme_id)
 
     def invite_code(self, organisation_pk: int) -> str:
-        return str(self.conn.execute(select(organisations.c.invite_code).where(organisations.c.id == organisation_pk)).scalar_one())
+        return str(
+            self.conn.execute(select(organisations.c.invite_code).where(organisations.c.id == organisation_pk)).scalar_one()
+        )
 
     def is_member(self, organisation_pk: int, account_id: int) -> bool:
-        return self.conn.execute(
-            select(memberships.c.account_id).where(
-                memberships.c.organisation_id == organisation_pk, memberships.c.account_id == account_id
-            )
-        ).first() is not None
+        return (
+            self.conn.execute(
+                select(memberships.c.account_id).where(
+                    memberships.c.organisation_id == organisation_pk, memberships.c.account_id == account_id
+                )
+            ).first()
+            is not None
+        )
 
     def add(self, organisation_pk: int, account_id: int, now: datetime) -> None:
         self.conn.execute(insert(memberships).values(organisation_id=organisation_pk, account_id=account_id, joined_at=now))

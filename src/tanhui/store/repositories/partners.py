@@ -33,9 +33,7 @@ class PartnerRow:
 
 
 def _partner(row: Row[Any]) -> PartnerRow:
-    return PartnerRow(
-        row.pk, row.id, row.scheme_id, row.name, tuple(row.scenarios), row.status, row.created_at
-    )
+    return PartnerRow(row.pk, row.id, row.scheme_id, row.name, tuple(row.scenarios), row.status, row.created_at)
 
 
 class PartnerRepository(Repository):

@@ -28,32 +28,43 @@ class PrivacyRepository(Repository):
         return None if row is None else {"display_name": row.display_name, "phone": row.phone, "username": row.username}
 
     def events(self, account_id: int) -> list[Any]:
-        return list(self.conn.execute(
-            select(events, partners.c.id.label("partner_id"))
-            .select_from(events.join(partners, partners.c.pk == events.c.partner_pk))
-            .where(events.c.account_id == account_id)
-            .order_by(events.c.id)
-        ))
+        return list(
+            self.conn.execute(
+                select(events, partners.c.id.label("partner_id"))
+                .select_from(events.join(partners, partners.c.pk == events.c.partner_pk))
+                .where(events.c.account_id == account_id)
+                .order_by(events.c.id)
+            )
+        )
 
     def checkins(self, account_id: int) -> list[Any]:
         return list(self.conn.execute(select(checkins).where(checkins.c.account_id == account_id).order_by(checkins.c.local_day)))
 
     def postings(self, account_id: int) -> list[Any]:
         mine = select(ledger_accounts.c.id).where(ledger_accounts.c.owner_account_id == account_id).scalar_subquery()
-        return list(self.conn.execute(
-            select(
-                postings.c.id, postings.c.entry_id, postings.c.from_account_id, postings.c.to_account_id, postings.c.amount,
-                postings.c.from_balance_after, postings.c.to_balance_after, journal_entries.c.kind, journal_entries.c.created_at,
-                ledger_accounts.c.asset,
-            )
-            .select_from(
-                postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id).join(
-                    ledger_accounts, ledger_accounts.c.id == postings.c.from_account_id
+        return list(
+            self.conn.execute(
+                select(
+                    postings.c.id,
+                    postings.c.entry_id,
+                    postings.c.from_account_id,
+                    postings.c.to_account_id,
+                    postings.c.amount,
+                    postings.c.from_balance_after,
+                    postings.c.to_balance_after,
+                    journal_entries.c.kind,
+                    journal_entries.c.created_at,
+                    ledger_accounts.c.asset,
                 )
+                .select_from(
+                    postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id).join(
+                        ledger_accounts, ledger_accounts.c.id == postings.c.from_account_id
+                    )
+                )
+                .where(or_(postings.c.from_account_id.in_(mine), postings.c.to_account_id.in_(mine)))
+                .order_by(postings.c.id)
             )
-            .where(or_(postings.c.from_account_id.in_(mine), postings.c.to_account_id.in_(mine)))
-            .order_by(postings.c.id)
-        ))
+        )
 
     def erase(self, account_id: int, now: datetime) -> None:
         """Personal data out; pseudonymous ledger and event records stay (tanhui verify still passes)."""
@@ -61,7 +72,9 @@ class PrivacyRepository(Repository):
         self.conn.execute(update(partner_links).where(partner_links.c.account_id == account_id).values(user_ref=None))
         self.conn.execute(update(events).where(events.c.account_id == account_id).values(user_ref=None, data=None))
         erased = self.conn.execute(
-            update(accounts).where(accounts.c.id == account_id, accounts.c.erased_at.is_(None)).values(erased_at=now)
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.erased_at.is_(None))
+            .values(erased_at=now)
             .returning(accounts.c.scheme_id, accounts.c.kind)
         ).first()
         if erased is not None and erased.kind == "person":

@@ -45,33 +45,67 @@ from tanhui.store.schema import (
 
 def _batch(r: Any) -> BatchRow:
     return BatchRow(
-        int(r.id), r.public_id, r.scheme_id, int(r.vintage), r.methodology, SerialRange(int(r.serial_first), int(r.serial_last)),
-        int(r.quantity), int(r.event_count), int(r.consumed_g), int(r.carried_in_g), int(r.carried_out_g),
-        None if r.previous_batch_id is None else int(r.previous_batch_id), r.merkle_root, int(r.as_of_day),
-        int(r.movement_id), r.issued_at,
+        int(r.id),
+        r.public_id,
+        r.scheme_id,
+        int(r.vintage),
+        r.methodology,
+        SerialRange(int(r.serial_first), int(r.serial_last)),
+        int(r.quantity),
+        int(r.event_count),
+        int(r.consumed_g),
+        int(r.carried_in_g),
+        int(r.carried_out_g),
+        None if r.previous_batch_id is None else int(r.previous_batch_id),
+        r.merkle_root,
+        int(r.as_of_day),
+        int(r.movement_id),
+        r.issued_at,
     )
 
 
 def _block(r: Any) -> BlockRow:
     return BlockRow(
-        int(r.id), int(r.batch_id), SerialRange(int(r.serial_first), int(r.serial_last)),
-        None if r.holder_org_id is None else int(r.holder_org_id), r.status, int(r.movement_id),
+        int(r.id),
+        int(r.batch_id),
+        SerialRange(int(r.serial_first), int(r.serial_last)),
+        None if r.holder_org_id is None else int(r.holder_org_id),
+        r.status,
+        int(r.movement_id),
         None if r.spent_by is None else int(r.spent_by),
     )
 
 
 def _movement(r: Any) -> MovementRow:
     return MovementRow(
-        int(r.id), r.scheme_id, int(r.seq), r.kind, r.idempotency_key, r.request_hash,
-        None if r.from_org_id is None else int(r.from_org_id), None if r.to_org_id is None else int(r.to_org_id),
-        int(r.quantity), dict(r.memo), r.created_at, r.prev_hash, r.row_hash,
+        int(r.id),
+        r.scheme_id,
+        int(r.seq),
+        r.kind,
+        r.idempotency_key,
+        r.request_hash,
+        None if r.from_org_id is None else int(r.from_org_id),
+        None if r.to_org_id is None else int(r.to_org_id),
+        int(r.quantity),
+        dict(r.memo),
+        r.created_at,
+        r.prev_hash,
+        r.row_hash,
     )
 
 
 def _retirement(r: Any) -> RetirementRow:
     return RetirementRow(
-        int(r.id), r.public_id, r.scheme_id, int(r.movement_id), None if r.holder_org_id is None else int(r.holder_org_id),
-        int(r.quantity), r.beneficiary, r.purpose, dict(r.details), r.created_at,
+        int(r.id),
+        r.public_id,
+        r.scheme_id,
+        int(r.movement_id),
+        None if r.holder_org_id is None else int(r.holder_org_id),
+        int(r.quantity),
+        r.beneficiary,
+        r.purpose,
+        dict(r.details),
+        r.created_at,
     )
 
 
@@ -130,8 +164,14 @@ class RegistryRepository(Repository):
         reversal = journal_entries.alias("reversal")
         query = (
             select(
-                events.c.id, events.c.scenario, events.c.methodology, events.c.carbon_g, events.c.local_day,
-                events.c.fingerprint, events.c.event_id, partners.c.id.label("partner_id"),
+                events.c.id,
+                events.c.scenario,
+                events.c.methodology,
+                events.c.carbon_g,
+                events.c.local_day,
+                events.c.fingerprint,
+                events.c.event_id,
+                partners.c.id.label("partner_id"),
             )
             .join(partners, partners.c.pk == events.c.partner_pk)
             .where(
@@ -150,14 +190,20 @@ class RegistryRepository(Repository):
         if methodology is not None:
             query = query.where(events.c.methodology == methodology)
         return [
-            EligibleEvent(int(r.id), r.scenario, r.methodology, int(r.carbon_g), int(r.local_day), r.fingerprint, r.event_id, r.partner_id)
+            EligibleEvent(
+                int(r.id), r.scenario, r.methodology, int(r.carbon_g), int(r.local_day), r.fingerprint, r.event_id, r.partner_id
+            )
             for r in self.conn.execute(query)
         ]
 
     def last_batch_in_pool(self, scheme_id: str, vintage: int, methodology: str) -> BatchRow | None:
         r = self.conn.execute(
             select(credit_batches)
-            .where(credit_batches.c.scheme_id == scheme_id, credit_batches.c.vintage == vintage, credit_batches.c.methodology == methodology)
+            .where(
+                credit_batches.c.scheme_id == scheme_id,
+                credit_batches.c.vintage == vintage,
+                credit_batches.c.methodology == methodology,
+            )
             .order_by(credit_batches.c.id.desc())
             .limit(1)
         ).first()
@@ -186,7 +232,9 @@ class RegistryRepository(Repository):
     def batches_by_id(self, ids: set[int]) -> dict[int, BatchRow]:
         found: dict[int, BatchRow] = {}
         for batch in chunks(sorted(ids)):
-            found.update((int(r.id), _batch(r)) for r in self.conn.execute(select(credit_batches).where(credit_batches.c.id.in_(batch))))
+            found.update(
+                (int(r.id), _batch(r)) for r in self.conn.execute(select(credit_batches).where(credit_batches.c.id.in_(batch)))
+            )
         return found
 
     def leaves(self, batch_id: int) -> list[str]:
@@ -201,9 +249,17 @@ class RegistryRepository(Repository):
         """Each consumed event as stored now, in leaf order (for verification)."""
         rows = self.conn.execute(
             select(
-                credit_batch_events.c.position, credit_batch_events.c.leaf_hash, events.c.id, events.c.scheme_id,
-                events.c.status, events.c.carbon_g, events.c.methodology, events.c.local_day, events.c.fingerprint,
-                events.c.event_id, partners.c.id.label("partner_id"),
+                credit_batch_events.c.position,
+                credit_batch_events.c.leaf_hash,
+                events.c.id,
+                events.c.scheme_id,
+                events.c.status,
+                events.c.carbon_g,
+                events.c.methodology,
+                events.c.local_day,
+                events.c.fingerprint,
+                events.c.event_id,
+                partners.c.id.label("partner_id"),
             )
             .join(events, events.c.id == credit_batch_events.c.event_id)
             .join(partners, partners.c.pk == events.c.partner_pk)
@@ -212,8 +268,17 @@ class RegistryRepository(Repository):
         )
         return [
             BatchEvent(
-                int(r.position), r.leaf_hash, int(r.id), r.scheme_id, r.status, int(r.carbon_g), r.methodology,
-                None if r.local_day is None else int(r.local_day), r.fingerprint, r.event_id, r.partner_id,
+                int(r.position),
+                r.leaf_hash,
+                int(r.id),
+                r.scheme_id,
+                r.status,
+                int(r.carbon_g),
+                r.methodology,
+                None if r.local_day is None else int(r.local_day),
+                r.fingerprint,
+                r.event_id,
+                r.partner_id,
             )
             for r in rows
         ]
@@ -251,15 +316,30 @@ class RegistryRepository(Repository):
     def event_record(self, event_pk: int) -> EligibleEvent | None:
         r = self.conn.execute(
             select(
-                events.c.id, events.c.scenario, events.c.methodology, events.c.carbon_g, events.c.local_day,
-                events.c.fingerprint, events.c.event_id, partners.c.id.label("partner_id"),
+                events.c.id,
+                events.c.scenario,
+                events.c.methodology,
+                events.c.carbon_g,
+                events.c.local_day,
+                events.c.fingerprint,
+                events.c.event_id,
+                partners.c.id.label("partner_id"),
             )
             .join(partners, partners.c.pk == events.c.partner_pk)
             .where(events.c.id == event_pk)
         ).first()
         if r is None:
             return None
-        return EligibleEvent(int(r.id), r.scenario, r.methodology or "", int(r.carbon_g), int(r.local_day or 0), r.fingerprint, r.event_id, r.partner_id)
+        return EligibleEvent(
+            int(r.id),
+            r.scenario,
+            r.methodology or "",
+            int(r.carbon_g),
+            int(r.local_day or 0),
+            r.fingerprint,
+            r.event_id,
+            r.partner_id,
+        )
 
     def reversed_in_batches(self, scheme_id: str) -> list[Reversal]:
         """(batch id, events, grams) of consumed events whose ledger entry was reversed since."""
@@ -290,8 +370,9 @@ class RegistryRepository(Repository):
         reversal = journal_entries.alias("reversal")
         is_reversed = exists().where(reversal.c.reverses_entry_id == events.c.entry_id)
         rows = self.conn.execute(
-            select(events.c.local_day, events.c.carbon_g, is_reversed.label("reversed"))
-            .where(events.c.scheme_id == scheme_id, events.c.status == "credited", events.c.carbon_g > 0)
+            select(events.c.local_day, events.c.carbon_g, is_reversed.label("reversed")).where(
+                events.c.scheme_id == scheme_id, events.c.status == "credited", events.c.carbon_g > 0
+            )
         )
         from datetime import date
 
@@ -360,9 +441,7 @@ class RegistryRepository(Repository):
 
     # -- retirements -----------------------------------------------------------------------
     def count_retirements(self, scheme_id: str) -> int:
-        return int(
-            self.conn.execute(select(func.count()).where(credit_retirements.c.scheme_id == scheme_id)).scalar_one()
-        )
+        return int(self.conn.execute(select(func.count()).where(credit_retirements.c.scheme_id == scheme_id)).scalar_one())
 
     def add_retirement(self, **values: Any) -> int:
         return int(self.conn.execute(insert(credit_retirements).values(**values).returning(credit_retirements.c.id)).scalar_one())
@@ -382,9 +461,19 @@ class RegistryRepository(Repository):
         return [_retirement(r) for r in self.conn.execute(query)]
 
     def scheme_ids(self) -> list[str]:
-        return list(self.conn.execute(select(credit_registry_heads.c.scheme_id).order_by(credit_registry_heads.c.scheme_id)).scalars())
+        return list(
+            self.conn.execute(select(credit_registry_heads.c.scheme_id).order_by(credit_registry_heads.c.scheme_id)).scalars()
+        )
 
 
 __all__ = [
-    "BatchEvent", "BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "RegistryRepository", "RetirementRow", "Reversal",
+    "BatchEvent",
+    "BatchRow",
+    "BlockRow",
+    "EligibleEvent",
+    "Head",
+    "MovementRow",
+    "RegistryRepository",
+    "RetirementRow",
+    "Reversal",
 ]

@@ -59,7 +59,9 @@ class ReportRepository(Repository):
 
     def add_facts(self, scheme_id: str, facts: Mapping[FactKey, list[int]]) -> None:
         self.dialect.add_counts(
-            self.conn, report_facts, ("scheme_id", "local_day", "scenario", "partner_pk", "status", "reason"),
+            self.conn,
+            report_facts,
+            ("scheme_id", "local_day", "scenario", "partner_pk", "status", "reason"),
             ("events", "carbon_g", "points"),
             [(scheme_id, *key, *values) for key, values in sorted(facts.items())],
         )
@@ -69,7 +71,10 @@ class ReportRepository(Repository):
         new_days = self.dialect.insert_new(self.conn, report_active, ("account_id", "local_day"), sorted(set(pairs)), "local_day")
         if new_days:
             self.dialect.add_counts(
-                self.conn, report_days, ("scheme_id", "local_day", "shard"), ("active_users",),
+                self.conn,
+                report_days,
+                ("scheme_id", "local_day", "shard"),
+                ("active_users",),
                 [(scheme_id, day, shard, n) for day, n in sorted(Counter(new_days).items())],
             )
 
@@ -77,27 +82,36 @@ class ReportRepository(Repository):
         """Amounts out of and into untracked ledger accounts by entries recorded at ``moment``."""
         at = bucket(moment)
         self.dialect.add_counts(
-            self.conn, report_flows, ("ledger_account_id", "bucket", "shard"), ("amount_out", "amount_in"),
+            self.conn,
+            report_flows,
+            ("ledger_account_id", "bucket", "shard"),
+            ("amount_out", "amount_in"),
             [(account_id, at, shard, out, into) for account_id, (out, into) in sorted(flows.items())],
         )
 
     def count_account(self, scheme_id: str, account_id: int, moment: datetime, *, registered: int = 0, erased: int = 0) -> None:
         self.dialect.add_counts(
-            self.conn, report_accounts, ("scheme_id", "bucket", "shard"), ("registered", "erased"),
+            self.conn,
+            report_accounts,
+            ("scheme_id", "bucket", "shard"),
+            ("registered", "erased"),
             [(scheme_id, bucket(moment), account_id % ACCOUNT_SHARDS, registered, erased)],
         )
 
     # -- reads -------------------------------------------------------------------------------
 
     def first_day(self, scheme_id: str) -> int | None:
-        value = self.conn.execute(select(func.min(report_facts.c.local_day)).where(report_facts.c.scheme_id == scheme_id)).scalar()
+        value = self.conn.execute(
+            select(func.min(report_facts.c.local_day)).where(report_facts.c.scheme_id == scheme_id)
+        ).scalar()
         return None if value is None else int(value)
 
     def registered(self, scheme_id: str, before: datetime) -> int:
         """People registered before a moment and not erased before it."""
         row = self.conn.execute(
-            select(func.coalesce(func.sum(report_accounts.c.registered), 0), func.coalesce(func.sum(report_accounts.c.erased), 0))
-            .where(report_accounts.c.scheme_id == scheme_id, report_accounts.c.bucket < bucket(before))
+            select(
+                func.coalesce(func.sum(report_accounts.c.registered), 0), func.coalesce(func.sum(report_accounts.c.erased), 0)
+            ).where(report_accounts.c.scheme_id == scheme_id, report_accounts.c.bucket < bucket(before))
         ).one()
         return int(row[0]) - int(row[1])
 
@@ -106,8 +120,9 @@ class ReportRepository(Repository):
         every other report of it is summed from these rows in Python."""
         f = report_facts.c
         rows = self.conn.execute(
-            select(f.local_day, f.scenario, f.partner_pk, f.status, f.reason, f.events, f.carbon_g, f.points)
-            .where(f.scheme_id == scheme_id, f.local_day >= day_from, f.local_day <= day_to)
+            select(f.local_day, f.scenario, f.partner_pk, f.status, f.reason, f.events, f.carbon_g, f.points).where(
+                f.scheme_id == scheme_id, f.local_day >= day_from, f.local_day <= day_to
+            )
         )
         return [(int(d), sc, int(p), st, r or None, int(n), int(c), int(pt)) for d, sc, p, st, r, n, c, pt in rows]
 
@@ -139,8 +154,15 @@ class ReportRepository(Repository):
         e = events.c
         query = (
             select(
-                e.scheme_id, e.local_day, e.scenario, e.partner_pk, e.status, func.coalesce(e.reason, ""),
-                func.count(), func.coalesce(func.sum(e.carbon_g), 0), func.coalesce(func.sum(e.points), 0),
+                e.scheme_id,
+                e.local_day,
+                e.scenario,
+                e.partner_pk,
+                e.status,
+                func.coalesce(e.reason, ""),
+                func.count(),
+                func.coalesce(func.sum(e.carbon_g), 0),
+                func.coalesce(func.sum(e.points), 0),
             )
             .where(e.local_day.is_not(None))
             .group_by(e.scheme_id, e.local_day, e.scenario, e.partner_pk, e.status, e.reason)
@@ -161,7 +183,9 @@ class ReportRepository(Repository):
         for column, sign in ((postings.c.from_account_id, "out"), (postings.c.to_account_id, "in")):
             sides.append(
                 select(
-                    column.label("ledger_account_id"), literal(sign).label("side"), bucket_sql.label("bucket"),
+                    column.label("ledger_account_id"),
+                    literal(sign).label("side"),
+                    bucket_sql.label("bucket"),
                     func.sum(postings.c.amount).label("amount"),
                 )
                 .select_from(
@@ -183,7 +207,9 @@ class ReportRepository(Repository):
 
     def _source_accounts(self, only: str | None = None) -> list[tuple[str, int, int, int, int]]:
         counted: dict[tuple[str, int, int], list[int]] = defaultdict(lambda: [0, 0])
-        query = select(accounts.c.id, accounts.c.scheme_id, accounts.c.created_at, accounts.c.erased_at).where(accounts.c.kind == "person")
+        query = select(accounts.c.id, accounts.c.scheme_id, accounts.c.created_at, accounts.c.erased_at).where(
+            accounts.c.kind == "person"
+        )
         if only is not None:
             query = query.where(accounts.c.scheme_id == only)
         for account_id, scheme_id, created_at, erased_at in self.conn.execute(query):
@@ -199,22 +225,36 @@ class ReportRepository(Repository):
         written: dict[str, int] = {}
         facts = self.conn.execute(self._source_facts()).all()
         self.dialect.add_counts(
-            self.conn, report_facts, ("scheme_id", "local_day", "scenario", "partner_pk", "status", "reason"),
-            ("events", "carbon_g", "points"), [(*r[:6], int(r[6]), int(r[7]), int(r[8])) for r in facts],
+            self.conn,
+            report_facts,
+            ("scheme_id", "local_day", "scenario", "partner_pk", "status", "reason"),
+            ("events", "carbon_g", "points"),
+            [(*r[:6], int(r[6]), int(r[7]), int(r[8])) for r in facts],
         )
         written["report_facts"] = len(facts)
         active = self._source_active()
-        self.conn.execute(report_active.insert().from_select(["account_id", "local_day"], select(active.c.account_id, active.c.local_day)))
+        self.conn.execute(
+            report_active.insert().from_select(["account_id", "local_day"], select(active.c.account_id, active.c.local_day))
+        )
         days = self.conn.execute(
             select(accounts.c.scheme_id, report_active.c.local_day, literal(REBUILT), func.count())
             .select_from(report_active.join(accounts, accounts.c.id == report_active.c.account_id))
             .group_by(accounts.c.scheme_id, report_active.c.local_day)
         ).all()
-        self.dialect.add_counts(self.conn, report_days, ("scheme_id", "local_day", "shard"), ("active_users",), [(s, int(day), shard, int(n)) for s, day, shard, n in days])
+        self.dialect.add_counts(
+            self.conn,
+            report_days,
+            ("scheme_id", "local_day", "shard"),
+            ("active_users",),
+            [(s, int(day), shard, int(n)) for s, day, shard, n in days],
+        )
         written["report_days"] = len(days)
         flows = self._flows_from_postings()
         self.dialect.add_counts(
-            self.conn, report_flows, ("ledger_account_id", "bucket", "shard"), ("amount_out", "amount_in"),
+            self.conn,
+            report_flows,
+            ("ledger_account_id", "bucket", "shard"),
+            ("amount_out", "amount_in"),
             [(a, b, REBUILT, out, into) for (a, b), (out, into) in sorted(flows.items())],
         )
         written["report_flows"] = len(flows)
@@ -239,26 +279,38 @@ class ReportRepository(Repository):
         f = report_facts.c
         compare(
             "report_facts",
-            {tuple(r[:6]): tuple(int(v) for v in r[6:]) for r in self.conn.execute(only(
-                select(f.scheme_id, f.local_day, f.scenario, f.partner_pk, f.status, f.reason, f.events, f.carbon_g, f.points),
-                f.scheme_id,
-            ))},
+            {
+                tuple(r[:6]): tuple(int(v) for v in r[6:])
+                for r in self.conn.execute(
+                    only(
+                        select(
+                            f.scheme_id, f.local_day, f.scenario, f.partner_pk, f.status, f.reason, f.events, f.carbon_g, f.points
+                        ),
+                        f.scheme_id,
+                    )
+                )
+            },
             {tuple(r[:6]): tuple(int(v) for v in r[6:]) for r in self.conn.execute(self._source_facts(scheme_id))},
         )
         active = self._source_active()
         expected_days = {
-            (s, int(d)): int(n) for s, d, n in self.conn.execute(only(
-                select(accounts.c.scheme_id, active.c.local_day, func.count())
-                .select_from(active.join(accounts, accounts.c.id == active.c.account_id))
-                .group_by(accounts.c.scheme_id, active.c.local_day),
-                accounts.c.scheme_id,
-            ))
+            (s, int(d)): int(n)
+            for s, d, n in self.conn.execute(
+                only(
+                    select(accounts.c.scheme_id, active.c.local_day, func.count())
+                    .select_from(active.join(accounts, accounts.c.id == active.c.account_id))
+                    .group_by(accounts.c.scheme_id, active.c.local_day),
+                    accounts.c.scheme_id,
+                )
+            )
         }
         d = report_days.c
         stored_days = {
-            (s, int(day)): int(n) for s, day, n in self.conn.execute(only(
-                select(d.scheme_id, d.local_day, func.sum(d.active_users)).group_by(d.scheme_id, d.local_day), d.scheme_id
-            )) if n
+            (s, int(day)): int(n)
+            for s, day, n in self.conn.execute(
+                only(select(d.scheme_id, d.local_day, func.sum(d.active_users)).group_by(d.scheme_id, d.local_day), d.scheme_id)
+            )
+            if n
         }
         compare("report_days", stored_days, expected_days)
         stored_flows: dict[tuple[int, int], tuple[int, int]] = {}
@@ -276,10 +328,16 @@ class ReportRepository(Repository):
         compare("report_flows", stored_flows, self._flows_from_postings(scheme_id))
         ra = report_accounts.c
         stored_people = {
-            (s, int(b)): (int(r), int(e)) for s, b, r, e in self.conn.execute(only(
-                select(ra.scheme_id, ra.bucket, func.sum(ra.registered), func.sum(ra.erased)).group_by(ra.scheme_id, ra.bucket),
-                ra.scheme_id,
-            )) if r or e
+            (s, int(b)): (int(r), int(e))
+            for s, b, r, e in self.conn.execute(
+                only(
+                    select(ra.scheme_id, ra.bucket, func.sum(ra.registered), func.sum(ra.erased)).group_by(
+                        ra.scheme_id, ra.bucket
+                    ),
+                    ra.scheme_id,
+                )
+            )
+            if r or e
         }
         expected_people: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
         for s, b, _shard, r, e in self._source_accounts(scheme_id):
@@ -291,8 +349,16 @@ class ReportRepository(Repository):
     def rejected(self, scheme_id: str, reasons: tuple[str, ...] | None, limit: int, before_id: int | None = None) -> list[Any]:
         query = (
             select(
-                events.c.id, events.c.event_id, events.c.account_id, events.c.scenario, events.c.occurred_at,
-                events.c.received_at, events.c.reason, events.c.details, events.c.data, partners.c.id.label("partner_id"),
+                events.c.id,
+                events.c.event_id,
+                events.c.account_id,
+                events.c.scenario,
+                events.c.occurred_at,
+                events.c.received_at,
+                events.c.reason,
+                events.c.details,
+                events.c.data,
+                partners.c.id.label("partner_id"),
             )
             .select_from(events.join(partners, partners.c.pk == events.c.partner_pk))
             .where(events.c.scheme_id == scheme_id, events.c.status == "rejected")

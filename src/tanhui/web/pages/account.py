@@ -28,7 +28,9 @@ HISTORY_PAGE = 50
 
 @router.get("/me")
 @html_errors
-def account_page(request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)) -> Response:
+def account_page(
+    request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)
+) -> Response:
     _ = translator(lang)
     summary = accounts.summary(store, account_id)
     history = accounts.history(store, account_id, None, 8)
@@ -42,29 +44,47 @@ def account_page(request: Request, account_id: int = Depends(signed_in), lang: s
     last = engagement.account_engagement(store, account_id)["last_checkin"]
     by_scenario = sorted(summary["by_scenario"].items(), key=lambda kv: -kv[1]["carbon_g"])  # type: ignore[attr-defined]
     chart_scen = charts.bar_chart(
-        [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in by_scenario], label=_("By scenario"), unit="kg", width=440,
+        [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in by_scenario],
+        label=_("By scenario"),
+        unit="kg",
+        width=440,
         value_text=[f"{grams_as_kg(v['carbon_g'])} kg" for _k, v in by_scenario],
     )
-    consents = [{**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, account_id)]
+    consents = [
+        {**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, account_id)
+    ]
     return own(
-        request, "account.html", s=summary, eq=equivalents(int(summary["carbon_g_total"]), lang),  # type: ignore[arg-type]
-        checked_in=last == today.isoformat(), orgs=organisations.of_account(store, account_id), people=people,
-        chart_time=_cumulative_chart(series, today, _("My reduction over time")), chart_scen=chart_scen,
-        recent=[_shown_event(e, tz) for e in history["events"]], consents=consents,  # type: ignore[attr-defined]
+        request,
+        "account.html",
+        s=summary,
+        eq=equivalents(int(summary["carbon_g_total"]), lang),  # type: ignore[arg-type]
+        checked_in=last == today.isoformat(),
+        orgs=organisations.of_account(store, account_id),
+        people=people,
+        chart_time=_cumulative_chart(series, today, _("My reduction over time")),
+        chart_scen=chart_scen,
+        recent=[_shown_event(e, tz) for e in history["events"]],
+        consents=consents,  # type: ignore[attr-defined]
     )
 
 
 @router.post("/me/checkin")
 @html_errors
-def check_in(request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
-             store: Store = Depends(store_of)) -> Response:
+def check_in(
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     engagement.checkin(store, account_id)
     return redirect("/me")
 
 
 @router.get("/me/history")
 @html_errors
-def history_page(request: Request, cursor: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+def history_page(
+    request: Request, cursor: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+) -> Response:
     found = accounts.history(store, account_id, cursor, HISTORY_PAGE)
     tz = _zone_of(store, account_id)
     return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])  # type: ignore[attr-defined]
@@ -72,7 +92,9 @@ def history_page(request: Request, cursor: str | None = None, account_id: int = 
 
 @router.get("/me/events/{event_id}")
 @html_errors
-def calculation_page(event_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+def calculation_page(
+    event_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+) -> Response:
     if not event_id.isdigit():
         raise NotFound("event_not_found", partner_id="-", event_id=event_id)
     with store.unit_of_work(write=False) as uow:
@@ -81,18 +103,33 @@ def calculation_page(event_id: str, request: Request, account_id: int = Depends(
         raise NotFound("event_not_found", partner_id="-", event_id=event_id)
     tz = _zone_of(store, account_id)
     shown = {
-        **_shown_event({"id": str(row.id), "scenario": row.scenario, "occurred_at": row.occurred_at.isoformat() if row.occurred_at else None,
-                        "received_at": row.received_at.isoformat(), "carbon_g": row.carbon_g, "points": row.points,
-                        "methodology": row.methodology}, tz),
-        "partner_name": row.partner_name, "event_id": row.event_id,
+        **_shown_event(
+            {
+                "id": str(row.id),
+                "scenario": row.scenario,
+                "occurred_at": row.occurred_at.isoformat() if row.occurred_at else None,
+                "received_at": row.received_at.isoformat(),
+                "carbon_g": row.carbon_g,
+                "points": row.points,
+                "methodology": row.methodology,
+            },
+            tz,
+        ),
+        "partner_name": row.partner_name,
+        "event_id": row.event_id,
     }
     return own(request, "calculation.html", e=shown, x=row.explanation or {})
 
 
 @router.post("/me/consents/{consent_id}/revoke")
 @html_errors
-def revoke_consent_page(consent_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
-                        store: Store = Depends(store_of)) -> Response:
+def revoke_consent_page(
+    consent_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     consent.revoke_by_person(store, account_id, consent_id)
     return redirect("/me")
 
@@ -113,8 +150,12 @@ def delete_page(request: Request, account_id: int = Depends(signed_in)) -> Respo
 
 @router.post("/me/delete")
 @html_errors
-def delete_account(request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
-                   store: Store = Depends(store_of)) -> Response:
+def delete_account(
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     if f.get("confirm") != "yes":
         return csrf_refused(request)
     privacy.erase_person(store, account_id)

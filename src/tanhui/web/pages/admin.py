@@ -20,7 +20,15 @@ from tanhui.web.deps import checked_form, language, operator, scheme_scope, stor
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import forbidden, grams_as_kg, html_errors, redirect, render, web_lang
 from tanhui.web.tables import (
-    EXPORT_TABLES, PERSONAL_TABLES, audit_rows, catalog_rows, export_rows, file_response, order_rows, review_rows, table_page,
+    EXPORT_TABLES,
+    PERSONAL_TABLES,
+    audit_rows,
+    catalog_rows,
+    export_rows,
+    file_response,
+    order_rows,
+    review_rows,
+    table_page,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -35,8 +43,17 @@ def admin_home(request: Request, scope: OperatorScope | None = Depends(operator)
 def _admin_login_form(request: Request, status: int = 200, error: str | None = None, username: str = "") -> HTMLResponse:
     _ = translator(web_lang(request))
     next_ = security.safe_next(request.query_params.get("next"), "/admin")
-    return render(request, "login.html", status=status, title=_("Operator sign-in"), button=_("Sign in"), error=error,
-                  form={"username": username}, action="/admin/login?" + urlencode({"next": next_}), alt=None)
+    return render(
+        request,
+        "login.html",
+        status=status,
+        title=_("Operator sign-in"),
+        button=_("Sign in"),
+        error=error,
+        form={"username": username},
+        action="/admin/login?" + urlencode({"next": next_}),
+        alt=None,
+    )
 
 
 @router.get("/admin/login")
@@ -68,8 +85,13 @@ def admin_logout(request: Request, f: dict[str, str] = Depends(checked_form), st
 
 @router.get("/admin/schemes/{scheme_id}")
 @html_errors
-def dashboard(scheme_id: str, request: Request, scope: OperatorScope = Depends(scheme_scope), lang: str = Depends(language),
-              store: Store = Depends(store_of)) -> Response:
+def dashboard(
+    scheme_id: str,
+    request: Request,
+    scope: OperatorScope = Depends(scheme_scope),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     _ = translator(lang)
     day_from, day_to = request.query_params.get("from"), request.query_params.get("to")
     period = reports.overview(store, scheme_id, day_from, day_to)
@@ -80,70 +102,144 @@ def dashboard(scheme_id: str, request: Request, scope: OperatorScope = Depends(s
     scen = list(st["by_scenario"].items())
     partners = sorted((p for p in health["partners"] if p["carbon_g"] > 0), key=lambda p: -p["carbon_g"])
     shown = {
-        "carbon": charts.line_chart([(d["date"][5:], d["carbon_g"] / 1000) for d in series], label=_("Reduction per day"), unit="kg"),
-        "active": charts.line_chart([(d["date"][5:], d["active_users"]) for d in series], label=_("Active users per day"), color=charts.PALETTE[1]),
-        "scenarios": charts.bar_chart([(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in scen], label=_("By scenario"),
-                                      value_text=[f"{grams_as_kg(v['carbon_g'])} kg · {v['events']:,}" for _k, v in scen]),
-        "partners": charts.bar_chart([(p["name"], p["carbon_g"] / 1000) for p in partners], label=_("By partner"),
-                                     value_text=[f"{grams_as_kg(p['carbon_g'])} kg" for p in partners]),
+        "carbon": charts.line_chart(
+            [(d["date"][5:], d["carbon_g"] / 1000) for d in series], label=_("Reduction per day"), unit="kg"
+        ),
+        "active": charts.line_chart(
+            [(d["date"][5:], d["active_users"]) for d in series], label=_("Active users per day"), color=charts.PALETTE[1]
+        ),
+        "scenarios": charts.bar_chart(
+            [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in scen],
+            label=_("By scenario"),
+            value_text=[f"{grams_as_kg(v['carbon_g'])} kg · {v['events']:,}" for _k, v in scen],
+        ),
+        "partners": charts.bar_chart(
+            [(p["name"], p["carbon_g"] / 1000) for p in partners],
+            label=_("By partner"),
+            value_text=[f"{grams_as_kg(p['carbon_g'])} kg" for p in partners],
+        ),
     }
     qs = "?" + urlencode({"from": st["from"], "to": st["to"]})
 
     def spark(p: reports.PartnerHealth) -> str:
         return charts.sparkline(p["series"], label=f"{p['name']}: {_('Events')} / {_('per day')}")
 
-    return render(request, "dashboard.html", admin=scope, scheme=scheme, st=st, health=health, charts=shown, spark=spark,
-                  base=f"/admin/schemes/{scheme_id}", qs=qs)
+    return render(
+        request,
+        "dashboard.html",
+        admin=scope,
+        scheme=scheme,
+        st=st,
+        health=health,
+        charts=shown,
+        spark=spark,
+        base=f"/admin/schemes/{scheme_id}",
+        qs=qs,
+    )
 
 
 @router.get("/admin/schemes/{scheme_id}/review")
 @html_errors
-def review_page(scheme_id: str, request: Request, reason: str | None = None, scope: OperatorScope = Depends(scheme_scope),
-                lang: str = Depends(language), store: Store = Depends(store_of)) -> Response:
+def review_page(
+    scheme_id: str,
+    request: Request,
+    reason: str | None = None,
+    scope: OperatorScope = Depends(scheme_scope),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     _ = translator(lang)
     rows = review_rows(store, scheme_id, reason, lang)
     base = f"/admin/schemes/{scheme_id}/review"
     filters = [(base, _("All"), reason is None)] + [(f"{base}?reason={r}", _(r), reason == r) for r in reports.REVIEW_REASONS]
-    return table_page(request, scope, _("Rejected events to review"), "review",
-                      ["received", "partner", "scenario", "reason", "account", "details"], rows, filters=filters)
+    return table_page(
+        request,
+        scope,
+        _("Rejected events to review"),
+        "review",
+        ["received", "partner", "scenario", "reason", "account", "details"],
+        rows,
+        filters=filters,
+    )
 
 
 @router.get("/admin/schemes/{scheme_id}/catalog")
 @html_errors
-def catalog_page(scheme_id: str, request: Request, scope: OperatorScope = Depends(scheme_scope), lang: str = Depends(language),
-                 store: Store = Depends(store_of)) -> Response:
+def catalog_page(
+    scheme_id: str,
+    request: Request,
+    scope: OperatorScope = Depends(scheme_scope),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     _ = translator(lang)
-    return table_page(request, scope, _("Catalog"), "catalog", ["item", "title", "category", "kind", "points", "stock", "merchant", "status"],
-                      catalog_rows(store, scheme_id, lang), numeric=("points", "stock"))
+    return table_page(
+        request,
+        scope,
+        _("Catalog"),
+        "catalog",
+        ["item", "title", "category", "kind", "points", "stock", "merchant", "status"],
+        catalog_rows(store, scheme_id, lang),
+        numeric=("points", "stock"),
+    )
 
 
 @router.get("/admin/schemes/{scheme_id}/orders")
 @html_errors
-def scheme_orders_page(scheme_id: str, request: Request, status: str | None = None, scope: OperatorScope = Depends(scheme_scope),
-                       lang: str = Depends(language), store: Store = Depends(store_of)) -> Response:
+def scheme_orders_page(
+    scheme_id: str,
+    request: Request,
+    status: str | None = None,
+    scope: OperatorScope = Depends(scheme_scope),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     _ = translator(lang)
     base = f"/admin/schemes/{scheme_id}/orders"
     filters = [(base, _("All"), status is None)] + [(f"{base}?status={s}", _(s), status == s) for s in ORDER_STATUSES]
-    return table_page(request, scope, _("Orders"), "orders", ["order", "created", "account", "item", "quantity", "points", "status"],
-                      order_rows(store, scheme_id, status), filters=filters, numeric=("quantity", "points"))
+    return table_page(
+        request,
+        scope,
+        _("Orders"),
+        "orders",
+        ["order", "created", "account", "item", "quantity", "points", "status"],
+        order_rows(store, scheme_id, status),
+        filters=filters,
+        numeric=("quantity", "points"),
+    )
 
 
 @router.get("/admin/schemes/{scheme_id}/audit")
 @html_errors
-def audit_page(scheme_id: str, request: Request, action: str | None = None, scope: OperatorScope = Depends(scheme_scope),
-               lang: str = Depends(language), store: Store = Depends(store_of)) -> Response:
+def audit_page(
+    scheme_id: str,
+    request: Request,
+    action: str | None = None,
+    scope: OperatorScope = Depends(scheme_scope),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     """Who did what to this scheme, newest first; viewers may read it (it holds ids, never personal data)."""
     _ = translator(lang)
     base = f"/admin/schemes/{scheme_id}/audit"
     filters = [(base, _("All"), False), (request.url.path + "?" + request.url.query, _(action), True)] if action else None
-    return table_page(request, scope, _("Audit log"), None, ["time", "actor", "action", "target", "details"],
-                      audit_rows(store, scheme_id, action, lang, base), filters=filters, links={"action": "href"})
+    return table_page(
+        request,
+        scope,
+        _("Audit log"),
+        None,
+        ["time", "actor", "action", "target", "details"],
+        audit_rows(store, scheme_id, action, lang, base),
+        filters=filters,
+        links={"action": "href"},
+    )
 
 
 @router.get("/admin/schemes/{scheme_id}/export/{name}")
 @html_errors
-def export_table(scheme_id: str, name: str, request: Request, scope: OperatorScope = Depends(scheme_scope),
-                 store: Store = Depends(store_of)) -> Response:
+def export_table(
+    scheme_id: str, name: str, request: Request, scope: OperatorScope = Depends(scheme_scope), store: Store = Depends(store_of)
+) -> Response:
     table, _dot, fmt = name.rpartition(".")
     if table not in EXPORT_TABLES or fmt not in ("csv", "xlsx"):
         raise NotFound("not_found")

@@ -22,7 +22,9 @@ router = APIRouter(include_in_schema=False)
 def switch_language(code: str, request: Request, next: str | None = None) -> Response:
     response = redirect(security.safe_next(next))
     if code in ("en", "zh-CN"):
-        response.set_cookie(security.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", secure=request.url.scheme == "https", path="/")
+        response.set_cookie(
+            security.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", secure=request.url.scheme == "https", path="/"
+        )
     return response
 
 
@@ -45,12 +47,21 @@ def login_ticket(ticket: str, request: Request, store: Store = Depends(store_of)
     return response
 
 
-def _login_form(request: Request, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+def _login_form(
+    request: Request, status: int = 200, error: str | None = None, form: dict[str, str] | None = None
+) -> HTMLResponse:
     _ = translator(web_lang(request))
     next_ = security.safe_next(request.query_params.get("next"), "/me")
     return render(
-        request, "login.html", status=status, title=_("Sign in"), button=_("Sign in"), error=error, form=form or {},
-        action="/login?" + urlencode({"next": next_}), alt=f'<a href="/register">{_("No account yet? Register")}</a>',
+        request,
+        "login.html",
+        status=status,
+        title=_("Sign in"),
+        button=_("Sign in"),
+        error=error,
+        form=form or {},
+        action="/login?" + urlencode({"next": next_}),
+        alt=f'<a href="/register">{_("No account yet? Register")}</a>',
     )
 
 
@@ -70,13 +81,22 @@ def login(request: Request, f: dict[str, str] = Depends(checked_form), store: St
     return response
 
 
-def _register_form(request: Request, store: Store, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+def _register_form(
+    request: Request, store: Store, status: int = 200, error: str | None = None, form: dict[str, str] | None = None
+) -> HTMLResponse:
     _ = translator(web_lang(request))
     with store.unit_of_work(write=False) as uow:
         schemes = uow.schemes.list()
     return render(
-        request, "login.html", status=status, title=_("Register"), button=_("Create my carbon account"), error=error,
-        form=form or {"scheme": schemes[0].id if schemes else ""}, schemes=schemes, action="/register",
+        request,
+        "login.html",
+        status=status,
+        title=_("Register"),
+        button=_("Create my carbon account"),
+        error=error,
+        form=form or {"scheme": schemes[0].id if schemes else ""},
+        schemes=schemes,
+        action="/register",
         alt=f'<a href="/login">{_("Already registered? Sign in")}</a>',
     )
 
@@ -89,7 +109,9 @@ def register_page(request: Request, store: Store = Depends(store_of)) -> Respons
 @router.post("/register")
 def register_person(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
     try:
-        account_id = identity.register(store, f.get("scheme", ""), f.get("username", ""), f.get("password", ""), f.get("display_name"))
+        account_id = identity.register(
+            store, f.get("scheme", ""), f.get("username", ""), f.get("password", ""), f.get("display_name")
+        )
     except TanhuiError as error:
         kept = {k: f.get(k, "") for k in ("scheme", "username", "display_name")}
         return _register_form(request, store, error.http_status, error.message(web_lang(request)), kept)

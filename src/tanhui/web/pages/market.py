@@ -32,7 +32,9 @@ def _item_of(store: Store, account_id: int, item_id: str) -> Any:
 
 @router.get("/market")
 @html_errors
-def market_page(request: Request, category: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+def market_page(
+    request: Request, category: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+) -> Response:
     scheme_id = accounts.scheme_of(store, account_id)
     every = market.list_items(store, scheme_id, only_active=True)
     categories = sorted({i.category for i in every})
@@ -48,17 +50,31 @@ def item_page(item_id: str, request: Request, account_id: int = Depends(signed_i
 
 @router.get("/market/items/{item_id}/confirm")
 @html_errors
-def confirm_page(item_id: str, request: Request, quantity: int = 1, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+def confirm_page(
+    item_id: str, request: Request, quantity: int = 1, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+) -> Response:
     item = _item_of(store, account_id, item_id)
     # the idempotency key rides in the form: a double submit places one order
-    return own(request, "item.html", item=item, points=_points(store, account_id), confirm=True,
-               quantity=max(1, min(quantity, 99)), key="web-" + random_secrets.token_urlsafe(12))
+    return own(
+        request,
+        "item.html",
+        item=item,
+        points=_points(store, account_id),
+        confirm=True,
+        quantity=max(1, min(quantity, 99)),
+        key="web-" + random_secrets.token_urlsafe(12),
+    )
 
 
 @router.post("/market/items/{item_id}/redeem")
 @html_errors
-def redeem(item_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
-           store: Store = Depends(store_of)) -> Response:
+def redeem(
+    item_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     quantity = int(f["quantity"]) if f.get("quantity", "").isdigit() else 1
     _created, order = market.place_order(store, account_id, item_id, quantity, f.get("key") or None)
     return redirect(f"/me/orders/{order['order_id']}")
@@ -72,8 +88,13 @@ def orders_page(request: Request, account_id: int = Depends(signed_in), store: S
 
 @router.get("/me/orders/{order_id}")
 @html_errors
-def order_page(order_id: str, request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language),
-               store: Store = Depends(store_of)) -> Response:
+def order_page(
+    order_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     with store.unit_of_work(write=False) as uow:
         row = uow.market.order(order_id)
     if row is None or row.account_id != account_id:  # another person's order does not exist for you
@@ -85,7 +106,12 @@ def order_page(order_id: str, request: Request, account_id: int = Depends(signed
 
 @router.post("/me/orders/{order_id}/cancel")
 @html_errors
-def cancel(order_id: str, request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form),
-           store: Store = Depends(store_of)) -> Response:
+def cancel(
+    order_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     market.cancel_order(store, order_id, account_id=account_id)
     return redirect("/me/orders")

@@ -47,20 +47,37 @@ def _masked(name: str | None, key: str, lang: str) -> str:
 
 @router.get("/orgs")
 @html_errors
-def orgs_page(request: Request, error: str | None = None, account_id: int = Depends(signed_in), lang: str = Depends(language),
-              store: Store = Depends(store_of)) -> Response:
+def orgs_page(
+    request: Request,
+    error: str | None = None,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     scheme_id = accounts.scheme_of(store, account_id)
     board = organisations.scheme_board(store, scheme_id)
     top = board[:10]
-    chart = charts.bar_chart([(o.name or o.key, o.carbon_g / 1000) for o in top], label=translator(lang)("Organisations in the scheme"),
-                             value_text=[f"{grams_as_kg(o.carbon_g)} kg" for o in top]) if top else ""
+    chart = (
+        charts.bar_chart(
+            [(o.name or o.key, o.carbon_g / 1000) for o in top],
+            label=translator(lang)("Organisations in the scheme"),
+            value_text=[f"{grams_as_kg(o.carbon_g)} kg" for o in top],
+        )
+        if top
+        else ""
+    )
     return own(request, "orgs.html", mine=organisations.of_account(store, account_id), board=board, chart=chart, error=error)
 
 
 @router.post("/orgs/join")
 @html_errors
-def join(request: Request, account_id: int = Depends(signed_in), f: dict[str, str] = Depends(checked_form), lang: str = Depends(language),
-         store: Store = Depends(store_of)) -> Response:
+def join(
+    request: Request,
+    account_id: int = Depends(signed_in),
+    f: dict[str, str] = Depends(checked_form),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     try:
         org = organisations.join(store, account_id, f.get("invite_code", ""))
     except InvalidInput as error:
@@ -70,13 +87,27 @@ def join(request: Request, account_id: int = Depends(signed_in), f: dict[str, st
 
 @router.get("/orgs/{org_id}")
 @html_errors
-def org_page(org_id: str, request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language),
-             store: Store = Depends(store_of)) -> Response:
+def org_page(
+    org_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
     found = organisations.page(store, org_id, accounts.scheme_of(store, account_id))
-    board: list[_BoardLine] = [{"key": m.key, "shown": _masked(m.name, m.key, lang), "carbon_g": m.carbon_g} for m in found["board"]]
+    board: list[_BoardLine] = [
+        {"key": m.key, "shown": _masked(m.name, m.key, lang), "carbon_g": m.carbon_g} for m in found["board"]
+    ]
     top = board[:10]
-    chart = charts.bar_chart([(m["shown"], m["carbon_g"] / 1000) for m in top], label=translator(lang)("Leaderboard of members"),
-                             value_text=[f"{grams_as_kg(m['carbon_g'])} kg" for m in top]) if top else ""
+    chart = (
+        charts.bar_chart(
+            [(m["shown"], m["carbon_g"] / 1000) for m in top],
+            label=translator(lang)("Leaderboard of members"),
+            value_text=[f"{grams_as_kg(m['carbon_g'])} kg" for m in top],
+        )
+        if top
+        else ""
+    )
     return own(request, "org.html", p={**found, "board": board}, chart=chart, me=str(account_id))
 
 
@@ -85,34 +116,59 @@ def org_page(org_id: str, request: Request, account_id: int = Depends(signed_in)
 
 @router.get("/admin/schemes/{scheme_id}/organisations")
 @html_errors
-def scheme_orgs_page(scheme_id: str, request: Request, error: str | None = None, scope: OperatorScope = Depends(scheme_scope),
-                     store: Store = Depends(store_of)) -> Response:
+def scheme_orgs_page(
+    scheme_id: str,
+    request: Request,
+    error: str | None = None,
+    scope: OperatorScope = Depends(scheme_scope),
+    store: Store = Depends(store_of),
+) -> Response:
     _ = translator(web_lang(request))
     form = None
     if scope.role == "operator":
         form = _CREATE_FORM.render(s=scheme_id, csrf=security.csrf_token(request), _=_, kinds=organisations.KINDS)
     rows = organisation_rows(store, scheme_id, scope)
-    return table_page(request, scope, _("Organisations"), "organisations", ["organisation", "name", "kind", "members", "kg", "invite_code"], rows,
-                      form=form, error=error, links={"name": "href"}, numeric=("members", "kg"))
+    return table_page(
+        request,
+        scope,
+        _("Organisations"),
+        "organisations",
+        ["organisation", "name", "kind", "members", "kg", "invite_code"],
+        rows,
+        form=form,
+        error=error,
+        links={"name": "href"},
+        numeric=("members", "kg"),
+    )
 
 
 @router.post("/admin/schemes/{scheme_id}/organisations")
 @html_errors
-def create_org(scheme_id: str, request: Request, scope: OperatorScope = Depends(scheme_scope), f: dict[str, str] = Depends(checked_form),
-               store: Store = Depends(store_of)) -> Response:
+def create_org(
+    scheme_id: str,
+    request: Request,
+    scope: OperatorScope = Depends(scheme_scope),
+    f: dict[str, str] = Depends(checked_form),
+    store: Store = Depends(store_of),
+) -> Response:
     if scope.role != "operator":
         return forbidden(request, admin=scope)
     try:
-        org = organisations.create(store, scheme_id, f.get("name", ""), f.get("kind", "company"), actor=audit.operator_actor(scope))
+        org = organisations.create(
+            store, scheme_id, f.get("name", ""), f.get("kind", "company"), actor=audit.operator_actor(scope)
+        )
     except InvalidInput as error:
-        return scheme_orgs_page(scheme_id=scheme_id, request=request, error=error.message(web_lang(request)), scope=scope, store=store)
+        return scheme_orgs_page(
+            scheme_id=scheme_id, request=request, error=error.message(web_lang(request)), scope=scope, store=store
+        )
     return redirect(f"/admin/schemes/{scheme_id}/organisations/{org.public_id}")
 
 
 @router.get("/admin/schemes/{scheme_id}/organisations/{org_id}")
 @html_errors
-def employee_accounts(scheme_id: str, org_id: str, request: Request, scope: OperatorScope = Depends(scheme_scope),
-                      store: Store = Depends(store_of)) -> Response:
+def employee_accounts(
+    scheme_id: str, org_id: str, request: Request, scope: OperatorScope = Depends(scheme_scope), store: Store = Depends(store_of)
+) -> Response:
     """The employer's "employee carbon account" view: every member and their reduction."""
     _ = translator(web_lang(request))
     found = organisations.page(store, org_id, scheme_id)
@@ -121,5 +177,13 @@ def employee_accounts(scheme_id: str, org_id: str, request: Request, scope: Oper
     org = found["organisation"]
     title = f"{org.name} · {_('Employee carbon accounts')} · {found['members']} · {grams_as_kg(found['carbon_g_total'])} kg CO₂e"
     code = organisations.invite_code(store, org_id, scheme_id)
-    return table_page(request, scope, title, None, ["#", "account", "name", "kg"], rows, numeric=("#", "kg"),
-                      flash=f"{_('Invite code')}: {code}" if scope.role == "operator" else None)
+    return table_page(
+        request,
+        scope,
+        title,
+        None,
+        ["#", "account", "name", "kg"],
+        rows,
+        numeric=("#", "kg"),
+        flash=f"{_('Invite code')}: {code}" if scope.role == "operator" else None,
+    )

@@ -37,7 +37,10 @@ form input{padding:.3rem;margin-right:.5rem}</style>
 </head><body><p><a href="/registry">{{ t('碳普惠减排量登记簿', 'Carbon inclusion credit registry') }}</a></p>
 {% block body %}{% endblock %}</body></html>"""
 
-_INDEX = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t('公开登记簿', 'Public registry') }}").replace("{% block body %}{% endblock %}", """
+_INDEX = _ENV.from_string(
+    _BASE.replace("{% block title %}{% endblock %}", "{{ t('公开登记簿', 'Public registry') }}").replace(
+        "{% block body %}{% endblock %}",
+        """
 <h1>{{ t('碳普惠减排量登记簿', 'Carbon inclusion credit registry') }}</h1>
 <p>{{ t('每 1 个减排量 = 1 吨 CO₂e，由经核算的个人低碳行为汇集而成；每个批次的默克尔根承诺了其中的全部行为。', 'One credit = 1 t CO₂e, pooled from quantified personal low-carbon behaviours; each batch\\'s Merkle root commits to all of them.') }}</p>
 <h2>{{ t('批次', 'Batches') }}</h2>
@@ -53,9 +56,14 @@ _INDEX = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t
 <form method="get" action="/registry/proof"><input name="partner" placeholder="{{ t('合作方编号', 'partner id') }}" required><input name="event" placeholder="{{ t('行为编号', 'event id') }}" required><button type="submit">{{ t('查询', 'Look up') }}</button></form>
 <h2>{{ t('账本每日哈希链头', 'Daily ledger heads') }}</h2>
 <form method="get" action="/registry/ledger-heads"><input name="scheme" placeholder="{{ t('方案编号', 'scheme id') }}" required><button type="submit">{{ t('查看', 'Show') }}</button></form>
-"""))
+""",
+    )
+)
 
-_BATCH = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ b.batch_id }}").replace("{% block body %}{% endblock %}", """
+_BATCH = _ENV.from_string(
+    _BASE.replace("{% block title %}{% endblock %}", "{{ b.batch_id }}").replace(
+        "{% block body %}{% endblock %}",
+        """
 <h1>{{ t('批次', 'Batch') }} {{ b.batch_id }}</h1>
 <table>
 <tr><th>{{ t('年份', 'Vintage') }}</th><td>{{ b.vintage }}</td></tr>
@@ -70,9 +78,14 @@ _BATCH = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ b
 <h2>{{ t('序列号区块', 'Serial blocks') }}</h2>
 <table><thead><tr><th>{{ t('区块', 'Block') }}</th><th>{{ t('持有方', 'Holder') }}</th><th>{{ t('状态', 'Status') }}</th></tr></thead>
 <tbody>{% for x in b.blocks %}<tr><td>{{ x.block_id }}</td><td>{{ x.holder.name }}</td><td>{% if x.status == 'retired' %}{{ t('已注销', 'retired') }}{% if x.retirement_id %} · <a href="/registry/retirements/{{ x.retirement_id|u }}">{{ x.retirement_id }}</a>{% endif %}{% else %}{{ t('持有', 'held') }}{% endif %}</td></tr>{% endfor %}</tbody></table>
-"""))
+""",
+    )
+)
 
-_CERT = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ c.retirement_id }}").replace("{% block body %}{% endblock %}", """
+_CERT = _ENV.from_string(
+    _BASE.replace("{% block title %}{% endblock %}", "{{ c.retirement_id }}").replace(
+        "{% block body %}{% endblock %}",
+        """
 <div class="card">
 <h1>{{ t('碳普惠减排量注销证明', 'Carbon inclusion credit retirement certificate') }}</h1>
 <p>{{ t('证书编号', 'Certificate No.') }}: <strong>{{ c.retirement_id }}</strong></p>
@@ -91,9 +104,14 @@ _CERT = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ c.
 <tbody>{% for x in c.blocks %}<tr><td>{{ x.serial_first }} – {{ x.serial_last }}</td><td>{{ x.quantity }}</td><td><a href="/registry/batches/{{ x.batch_id|u }}">{{ x.batch_id }}</a><br><code>{{ x.merkle_root }}</code></td></tr>{% endfor %}</tbody></table>
 <p>{{ t('验证链接', 'Verification link') }}: <a href="{{ c.url }}">{{ base_url }}{{ c.url }}</a> · <a href="{{ c.pdf_url }}">{{ t('下载 PDF 证书', 'Download the PDF certificate') }}</a></p>
 </div>
-"""))
+""",
+    )
+)
 
-_PROOF = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t('包含证明', 'Inclusion proof') }}").replace("{% block body %}{% endblock %}", """
+_PROOF = _ENV.from_string(
+    _BASE.replace("{% block title %}{% endblock %}", "{{ t('包含证明', 'Inclusion proof') }}").replace(
+        "{% block body %}{% endblock %}",
+        """
 <h1>{{ t('包含证明', 'Inclusion proof') }}</h1>
 {% if p.included %}
 <p class="big">{{ t('是：该行为已汇入批次', 'Yes: this behaviour is in batch') }} <a href="/registry/batches/{{ p.batch_id|u }}">{{ p.batch_id }}</a></p>
@@ -105,7 +123,9 @@ _PROOF = _ENV.from_string(_BASE.replace("{% block title %}{% endblock %}", "{{ t
 {% else %}
 <p class="big">{{ t('否：该行为尚未汇入任何批次', 'No: this behaviour is not in a batch') }}</p>
 {% endif %}
-"""))
+""",
+    )
+)
 
 _HEADS = Environment(autoescape=select_autoescape(default=True)).from_string("""<!doctype html>
 <html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
@@ -128,7 +148,9 @@ def _base_url(request: Request) -> str:
 
 
 @router.get("/registry/ledger-heads")
-async def heads_page(request: Request, scheme: str, until: date | None = None, days: int = 7, store: Store = Depends(store_of)) -> Response:
+async def heads_page(
+    request: Request, scheme: str, until: date | None = None, days: int = 7, store: Store = Depends(store_of)
+) -> Response:
     lang = request_lang(request)
     found = await run_in_threadpool(lambda: ledger_heads.daily_heads(store, scheme, until=until, days=days))
     return HTMLResponse(_HEADS.render(lang=lang, h=found, t=lambda zh, en: en if lang == "en" else zh))
@@ -140,15 +162,20 @@ async def index_page(request: Request, scheme: str | None = None, store: Store =
 
     def run() -> str:
         return _INDEX.render(
-            lang=lang, t=_t(lang), batches=credits_views.list_batches(store, scheme),
-            holdings=credits_views.holdings(store, scheme), retirements=credits_views.list_retirements(store, scheme),
+            lang=lang,
+            t=_t(lang),
+            batches=credits_views.list_batches(store, scheme),
+            holdings=credits_views.holdings(store, scheme),
+            retirements=credits_views.list_retirements(store, scheme),
         )
 
     return HTMLResponse(await run_in_threadpool(run))
 
 
 @router.get("/registry/proof")
-async def proof_page(request: Request, partner: str, event: str, batch: str | None = None, store: Store = Depends(store_of)) -> Response:
+async def proof_page(
+    request: Request, partner: str, event: str, batch: str | None = None, store: Store = Depends(store_of)
+) -> Response:
     from tanhui.domain.canonical import canonical_json
 
     lang = request_lang(request)
@@ -170,7 +197,9 @@ async def certificate_pdf(request: Request, retirement_id: str, store: Store = D
 
     found = await run_in_threadpool(credits_views.certificate, store, retirement_id)
     body = await run_in_threadpool(render_pdf, found, _base_url(request))
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{retirement_id}.pdf"'})
+    return Response(
+        body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{retirement_id}.pdf"'}
+    )
 
 
 @router.get("/registry/retirements/{retirement_id}")

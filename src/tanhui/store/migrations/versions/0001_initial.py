@@ -6,8 +6,8 @@ Create Date: 2026-11-25 09:05:00.237231
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tanhui.store.types
 from tanhui.store.migrations._frozen import (
@@ -16,7 +16,6 @@ from tanhui.store.migrations._frozen import (
     drop_append_only_function,
     drop_append_only_triggers,
 )
-
 
 revision = '0001'
 down_revision = None

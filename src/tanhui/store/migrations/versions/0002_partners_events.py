@@ -6,11 +6,10 @@ Create Date: 2026-11-25 09:13:51.704717
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tanhui.store.types
-
 
 revision = '0002'
 down_revision = '0001'

@@ -6,12 +6,11 @@ Create Date: 2026-11-25 09:49:36.102426
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tanhui.store.types
 from tanhui.store.migrations._frozen import append_only_triggers, drop_append_only_triggers
-
 
 revision = '0005'
 down_revision = '0004'

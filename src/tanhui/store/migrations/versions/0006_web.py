@@ -6,11 +6,10 @@ Create Date: 2026-11-25 10:26:25.769140
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import tanhui.store.types
-
 
 revision = '0006'
 down_revision = '0005'

@@ -10,11 +10,10 @@ databases get their counters rebuilt from the events, check-ins, postings and ac
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from tanhui.store.migrations._frozen import epoch_bucket_sql
-
 
 revision = '0008'
 down_revision = '0007'
