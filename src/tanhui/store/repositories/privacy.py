@@ -27,13 +27,17 @@ class PrivacyRepository(Repository):
         row = self.conn.execute(select(account_profiles).where(account_profiles.c.account_id == account_id)).first()
         return None if row is None else {"display_name": row.display_name, "phone": row.phone, "username": row.username}
 
-    def events(self, account_id: int) -> list[Any]:
-        return list(self.conn.execute(
+    def events(self, account_id: int, partner_pk: int | None = None) -> list[Any]:
+        """The person's events (only one partner's when ``partner_pk``: a partner's session)."""
+        query = (
             select(events, partners.c.id.label("partner_id"))
             .select_from(events.join(partners, partners.c.pk == events.c.partner_pk))
             .where(events.c.account_id == account_id)
             .order_by(events.c.id)
-        ))
+        )
+        if partner_pk is not None:
+            query = query.where(events.c.partner_pk == partner_pk)
+        return list(self.conn.execute(query))
 
     def checkins(self, account_id: int) -> list[Any]:
         return list(self.conn.execute(select(checkins).where(checkins.c.account_id == account_id).order_by(checkins.c.local_day)))
