@@ -1,8 +1,10 @@
 """The person's rights over their data: a complete export (access) and erasure.
 
 Erasure removes what identifies the person (profile, username and password hash, partner user
-refs, the raw data partners sent, memberships), revokes consents and sessions and marks the account
-erased. The ledger keeps its pseudonymous entries (account ids and amounts only), so balances,
+refs, memberships, and in every event the raw data, user_ref, rejection details and the explanation's
+inputs, with the partner's event_id pseudonymised; store/repositories/privacy.erase), revokes consents
+and sessions and marks the account erased; on SQLite the old bytes are zeroed (secure_delete) and the
+WAL checkpointed and truncated. The ledger keeps its pseudonymous entries (account ids and amounts only), so balances,
 totals and ``tanhui verify`` stay correct; the grams already credited stay counted in the scheme.
 """
 
@@ -15,6 +17,7 @@ from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
+from tanhui.store.repositories.privacy import checkpoint_after_erasure
 
 EXPORT_FORMAT = "tanhui-personal-data/1"
 
@@ -134,4 +137,5 @@ def erase_person(store: Store, who: int | Principal, now: datetime | None = None
         uow.web.revoke_user_tokens(account_id, now)
         uow.memberships.remove_all(account_id)
         uow.privacy.erase(account_id, now)
+    checkpoint_after_erasure(store.engine, store.dialect)  # SQLite: the WAL's old page images go too
     return {"status": "erased", "erased_at": now.isoformat()}

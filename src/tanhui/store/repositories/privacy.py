@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Engine, String, and_, bindparam, cast, delete, literal, or_, select, update
 
+from tanhui.domain.privacy import ERASED_EVENT_PREFIX, erased_explanation
+from tanhui.store.dialect import Dialect
 from tanhui.store.repositories.base import Repository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import (
@@ -59,14 +62,76 @@ class PrivacyRepository(Repository):
             .order_by(postings.c.id)
         ))
 
-    def erase(self, account_id: int, now: datetime) -> None:
-        """Personal data out; pseudonymous ledger and event records stay (tanhui verify still passes)."""
+    def erase(self, account_id: int, now: datetime) -> int:
+        """Personal data out; pseudonymous ledger and event records stay (tanhui verify still passes).
+
+        Every value a partner supplied about the person goes, wherever it was copied: the profile
+        (display_name), the partner links' user_refs, and in each of the person's events (and any event
+        a partner sent under one of the person's user_refs) the user_ref, the raw data, the rejection
+        details, the explanation's inputs and region keys (domain/privacy.py) and the partner's event_id,
+        replaced by ``erased-<random per erasure>-<row id>`` (unique, so (partner, event_id) stays unique;
+        the random part means a partner cannot have sent it). Outcomes, grams, points, the methodology,
+        content hash and behaviour fingerprint stay (de-duplication and the registry need them).
+        On SQLite the transaction runs with ``secure_delete`` on, so the old cells are overwritten with
+        zeros; call ``checkpoint_after_erasure`` after the commit. Returns the number of events erased."""
+        sqlite = not self.dialect.is_postgresql
+        if sqlite:
+            self.conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        refs = [
+            (int(r.partner_pk), r.user_ref)
+            for r in self.conn.execute(
+                select(partner_links.c.partner_pk, partner_links.c.user_ref).where(
+                    partner_links.c.account_id == account_id, partner_links.c.user_ref.is_not(None)
+                )
+            )
+        ]
+        theirs = or_(
+            events.c.account_id == account_id,
+            *(and_(events.c.partner_pk == pk, events.c.user_ref == ref) for pk, ref in refs),
+        )
+        ids = [int(i) for i in self.conn.execute(select(events.c.id).where(theirs).order_by(events.c.id)).scalars()]
         self.conn.execute(delete(account_profiles).where(account_profiles.c.account_id == account_id))
         self.conn.execute(update(partner_links).where(partner_links.c.account_id == account_id).values(user_ref=None))
-        self.conn.execute(update(events).where(events.c.account_id == account_id).values(user_ref=None, data=None))
+        pseudonym = literal(f"{ERASED_EVENT_PREFIX}{secrets.token_hex(8)}-", String) + cast(events.c.id, String)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            explained = [
+                {"b_id": int(r.id), "b_explanation": erased_explanation(r.explanation)}
+                for r in self.conn.execute(
+                    select(events.c.id, events.c.explanation).where(events.c.id.in_(chunk), events.c.explanation.is_not(None))
+                )
+            ]
+            self.conn.execute(
+                update(events)
+                .where(events.c.id.in_(chunk))
+                .values(event_id=pseudonym, user_ref=None, data=None, details=None, explanation=None)
+            )
+            if explained:
+                redact = update(events).where(events.c.id == bindparam("b_id")).values(explanation=bindparam("b_explanation"))
+                self.conn.execute(redact, explained)
         erased = self.conn.execute(
             update(accounts).where(accounts.c.id == account_id, accounts.c.erased_at.is_(None)).values(erased_at=now)
             .returning(accounts.c.scheme_id, accounts.c.kind)
         ).first()
         if erased is not None and erased.kind == "person":
             ReportRepository(self.conn, self.dialect).count_account(erased.scheme_id, account_id, now, erased=1)
+        if sqlite:
+            self.conn.exec_driver_sql("PRAGMA secure_delete = OFF")  # the cells were zeroed as they were changed
+        return len(ids)
+
+
+def checkpoint_after_erasure(engine: Engine, dialect: Dialect) -> None:
+    """After an erasure has committed: on SQLite, copy the WAL into the database file and truncate the WAL
+    (``PRAGMA wal_checkpoint(TRUNCATE)``), so neither file keeps the old page images. Outside any
+    transaction, on a connection of its own; waits up to the busy timeout for readers. On PostgreSQL
+    nothing: old row versions stay in dead tuples until VACUUM (docs/operations.md)."""
+    if dialect.is_postgresql:
+        return
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.fetchall()
+        cursor.close()
+    finally:
+        raw.close()

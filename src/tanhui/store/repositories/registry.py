@@ -28,6 +28,7 @@ from tanhui.domain.registry.records import (
 from tanhui.domain.registry.serials import SerialRange
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
+    accounts,
     credit_batch_events,
     credit_batches,
     credit_block_spends,
@@ -203,10 +204,11 @@ class RegistryRepository(Repository):
             select(
                 credit_batch_events.c.position, credit_batch_events.c.leaf_hash, events.c.id, events.c.scheme_id,
                 events.c.status, events.c.carbon_g, events.c.methodology, events.c.local_day, events.c.fingerprint,
-                events.c.event_id, partners.c.id.label("partner_id"),
+                events.c.event_id, partners.c.id.label("partner_id"), accounts.c.erased_at,
             )
             .join(events, events.c.id == credit_batch_events.c.event_id)
             .join(partners, partners.c.pk == events.c.partner_pk)
+            .outerjoin(accounts, accounts.c.id == events.c.account_id)
             .where(credit_batch_events.c.batch_id == batch_id)
             .order_by(credit_batch_events.c.position)
         )
@@ -214,6 +216,7 @@ class RegistryRepository(Repository):
             BatchEvent(
                 int(r.position), r.leaf_hash, int(r.id), r.scheme_id, r.status, int(r.carbon_g), r.methodology,
                 None if r.local_day is None else int(r.local_day), r.fingerprint, r.event_id, r.partner_id,
+                r.erased_at is not None,
             )
             for r in rows
         ]
