@@ -4,6 +4,7 @@ Hierarchy::
 
     TanhuiError                 code + params; message looked up in tanhui.messages
       ├── Unauthorised          no or bad credentials (HTTP 401)
+      ├── Forbidden             signed in, but this session may not do this (HTTP 403)
       ├── NotFound              the object does not exist (or the caller may not see it)
       ├── Conflict              idempotency key reused with other content, duplicate ids
       ├── InvalidInput          bad input from a caller (field errors in ``details``)
@@ -37,6 +38,10 @@ class TanhuiError(Exception):
 
 class Unauthorised(TanhuiError):
     http_status = 401
+
+
+class Forbidden(TanhuiError):
+    http_status = 403
 
 
 class NotFound(TanhuiError):

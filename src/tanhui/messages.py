@@ -111,6 +111,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "too many requests: retry after {retry_after} s",
     },
     "unauthorised": {"zh-CN": "需要有效的登录令牌", "en": "a valid bearer token is required"},
+    "partner_session_forbidden": {
+        "zh-CN": "合作方应用打开的会话不能执行此操作（{action}）；请用你自己的账号密码登录",
+        "en": "a session opened by a partner's app may not do this ({action}); sign in with your own username and password",
+    },
     # -- operations: readiness, backup and restore --
     "not_ready": {"zh-CN": "服务尚未就绪（{reason}）", "en": "not ready ({reason})"},
     "backup_target_exists": {"zh-CN": "{path} 已存在；要覆盖请加 --force", "en": "{path} exists; add --force to overwrite it"},

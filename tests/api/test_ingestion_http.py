@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.live import LiveServer, Partner, create_partner
+from tests.live import LiveServer, Partner, create_partner, own_binding_code
 
 NOW = datetime.now(UTC)
 
@@ -132,11 +132,13 @@ def test_sessions_binding_codes_and_a_second_partner(live: LiveServer) -> None:
     token = session.json()["token"]
     me = httpx.get(live.base_url + "/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["carbon_g_total"] == 0
-    code = httpx.post(live.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"})
-    assert code.status_code == 201
-    bound = metro.consent("m-77", binding_code=code.json()["code"])
+    refused = httpx.post(live.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"})
+    # binding codes: the person's own sign-in only (issue 18)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "partner_session_forbidden"
+    code = own_binding_code(live.database_url, me.json()["account_id"])
+    bound = metro.consent("m-77", binding_code=code)
     assert bound.status_code == 201 and bound.json()["account_id"] == me.json()["account_id"]
-    reused = metro.consent("m-78", binding_code=code.json()["code"])  # single use
+    reused = metro.consent("m-78", binding_code=code)  # single use
     assert reused.status_code == 422 and reused.json()["error"]["code"] == "invalid_binding_code"
 
     # the same trip reported by both partners: one credit
@@ -145,7 +147,7 @@ def test_sessions_binding_codes_and_a_second_partner(live: LiveServer) -> None:
     assert first["status"] == "credited"
     assert (second["status"], second["reason"]) == ("rejected", "duplicate_behaviour")
     consents = httpx.get(live.base_url + "/v1/me/consents", headers={"Authorization": f"Bearer {token}"}).json()["consents"]
-    assert sorted(c["partner_id"] for c in consents) == sorted([bus.partner_id, metro.partner_id])
+    assert [c["partner_id"] for c in consents] == [bus.partner_id]  # the bus app's session sees its own consent only
 
     # the login URL signs the person into the web page once
     login = httpx.get(live.base_url + session.json()["login_url"], follow_redirects=False)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tanhui.store import Store
-from tests.live import create_partner
+from tests.live import create_partner, own_binding_code
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two live servers racing, like tests/reliability/test_races.py
 WHEN = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -70,7 +70,8 @@ def test_two_partners_racing_on_the_same_trips_credit_each_trip_once(pg_url: str
     card = type(card)(second.base_url, card.partner_id, card.secret)
     assert bus.consent("u1").status_code == 201
     token = bus.request("POST", "/v1/partner/accounts/u1/sessions").json()["token"]
-    code = httpx.post(first.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"}).json()["code"]
+    account_id = httpx.get(first.base_url + "/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["account_id"]
+    code = own_binding_code(pg_url, account_id)  # the person's own sign-in (a partner's session may not)
     assert card.consent("card-1", binding_code=code).status_code == 201
 
     # 40 rides over 5 days: 8 a day, just within the bus cap

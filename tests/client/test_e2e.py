@@ -12,6 +12,7 @@ import pytest
 
 from tanhui.client import PartnerClient, TanhuiAPIError
 from tests.client.conftest import RunningServer, start_live_server
+from tests.live import own_binding_code
 
 
 def now_rfc3339() -> str:
@@ -163,11 +164,13 @@ def test_a_binding_code_connects_a_second_partner_to_the_same_person(live_server
     with client_of(live_server, bus) as bus_api, client_of(live_server, canteen) as canteen_api:
         first = bus_api.grant_consent("bus-user-1")
         token = bus_api.session("bus-user-1")["token"]
-        # The person, signed in through the bus app's session, asks Tanhui for a binding code ...
-        code = httpx.post(live_server.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"})
-        assert code.status_code == 201, code.text
-        # ... and gives it to the canteen app, which grants consent with it: one account, two sources.
-        second = canteen_api.grant_consent("canteen-9", binding_code=code.json()["code"])
+        # The bus app's session may not ask for a binding code (issue 18: it would let one partner connect others) ...
+        refused = httpx.post(live_server.base_url + "/v1/me/binding-codes", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 403, refused.text
+        # ... the person's own sign-in does, and gives it to the canteen app, which grants consent with it:
+        # one account, two sources.
+        code = own_binding_code(live_server.database_url, first["account_id"])
+        second = canteen_api.grant_consent("canteen-9", binding_code=code)
         assert second["account_id"] == first["account_id"]
         meal = {
             "event_id": "m1",
@@ -179,7 +182,8 @@ def test_a_binding_code_connects_a_second_partner_to_the_same_person(live_server
         assert canteen_api.send_events([meal]).credited == 1
         assert bus_api.account("bus-user-1")["events_credited"] == 1  # the same account, seen by the bus app
         with pytest.raises(TanhuiAPIError) as used:  # single use
-            canteen_api.grant_consent("canteen-10", binding_code=code.json()["code"])
+            canteen_api.grant_consent("canteen-10", binding_code=code)
         assert (used.value.status, used.value.code) == (422, "invalid_binding_code")
         me = httpx.get(live_server.base_url + "/v1/me/consents", headers={"Authorization": f"Bearer {token}"})
-        assert {c["partner_id"] for c in me.json()["consents"]} == {bus["partner_id"], canteen["partner_id"]}
+        # the bus app's session sees its own consent only
+        assert {c["partner_id"] for c in me.json()["consents"]} == {bus["partner_id"]}

@@ -35,9 +35,16 @@ def test_consent_withdrawal_export_and_erasure(live: LiveServer) -> None:
     b = create_partner(live, "city", "地铁", "bus_ride")
     http = httpx.Client(base_url=live.base_url)
     try:
-        assert a.consent("xiaoming-at-a", display_name="王小明").status_code == 201
-        token = a.request("POST", "/v1/partner/accounts/xiaoming-at-a/sessions").json()["token"]
+        # The person's own sign-in (a partner's session may not make binding codes nor see other partners).
+        setup = Store(live.database_url)
+        try:
+            identity.register(setup, "city", "xiaoming", "correct horse battery", display_name="王小明")
+        finally:
+            setup.dispose()
+        token = http.post("/v1/auth/token", json={"username": "xiaoming", "password": "correct horse battery"}).json()["token"]
         me = {"Authorization": f"Bearer {token}"}
+        code = http.post("/v1/me/binding-codes", headers=me).json()["code"]
+        assert a.consent("xiaoming-at-a", binding_code=code).status_code == 201
         code = http.post("/v1/me/binding-codes", headers=me).json()["code"]
         assert b.consent("xiaoming-at-b", binding_code=code).status_code == 201  # a second source, same person
         assert a.events([bus("a1", "xiaoming-at-a"), bus("a2", "xiaoming-at-a")]).json()["summary"]["credited"] == 2

@@ -126,7 +126,7 @@ def test_credited() -> None:
     assert outcome(d) == ("credited", None) and (d.carbon_g, d.points, d.methodology) == (80, 10, BUS)
     assert d.stored and d.account_id == 1 and d.fingerprint is not None
     assert d.transfer is not None and d.transfer.postings == (Posting(901, 10, 80), Posting(902, 11, 10))
-    assert d.transfer.memo == {"partner": "bus", "event_id": "e1", "scenario": "bus_ride"}
+    assert d.transfer.memo == {"partner": "bus", "scenario": "bus_ride"}  # never the partner's event_id (issue 18)
     assert d.result() == {
         "event_id": "e1",
         "status": "credited",

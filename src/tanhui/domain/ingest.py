@@ -435,7 +435,9 @@ def _credit(item: Staged, work: _Work) -> Decision:
             scheme_id=facts.scheme_id,
             kind="behaviour_credit",
             postings=tuple(postings),
-            memo={"partner": facts.partner_id, "event_id": event.event_id, "scenario": event.scenario},
+            # not the partner's event_id: it may be a trip id, and the journal is append-only and hash-chained,
+            # so erasure could never remove it (issue 18). The event row names its entry (events.entry_id).
+            memo={"partner": facts.partner_id, "scenario": event.scenario},
         )
     return Decision(
         item.index,

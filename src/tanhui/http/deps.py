@@ -18,7 +18,7 @@ from tanhui.http import observability
 from tanhui.http.errors import RateLimited
 from tanhui.http.limits import RateLimiter
 from tanhui.services import identity
-from tanhui.services.identity import OperatorScope
+from tanhui.services.identity import OperatorScope, Principal
 from tanhui.services.partners import PartnerRow, SignedRequest, authenticate
 from tanhui.store import Store
 
@@ -87,17 +87,24 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme_.lower() == "bearer" and token else None
 
 
-async def bearer_account(request: Request, store: StoreDep) -> int:
-    """The account of a person's bearer token (POST /v1/auth/token or a partner session), else 401."""
+async def bearer_principal(request: Request, store: StoreDep) -> Principal:
+    """Who a person's bearer token speaks for (POST /v1/auth/token: the person; a partner session: the
+    person as seen by that partner, while its consent is active), else 401."""
     token = _bearer(request)
     if token is None:
         raise Unauthorised("unauthorised")
-    account_id = await run_in_threadpool(identity.account_for_token, store, token)
-    if account_id is None:
+    principal = await run_in_threadpool(identity.principal_for_token, store, token)
+    if principal is None:
         raise Unauthorised("unauthorised")
-    return account_id
+    return principal
 
 
+async def bearer_account(principal: Principal = Depends(bearer_principal)) -> int:
+    """The account alone, for paths a partner's session may use like the person (summary, check-ins, market)."""
+    return principal.account_id
+
+
+Me = Annotated[Principal, Depends(bearer_principal)]
 Person = Annotated[int, Depends(bearer_account)]
 
 

@@ -1,4 +1,5 @@
-"""A person's own paths (`/v1/me...`, `/v1/auth/token`): a bearer token names the account (deps.bearer_account).
+"""A person's own paths (`/v1/me...`, `/v1/auth/token`): a bearer token names the account and, for a
+partner's session, the partner whose part alone it sees (deps.bearer_principal, services/principal.py).
 
 The account, its history and consents, binding codes, the daily check-in, the batches one's reductions
 went into, and the person's rights: an export of everything held, and erasure (docs/privacy.md).
@@ -14,13 +15,17 @@ from starlette.concurrency import run_in_threadpool
 
 from tanhui.errors import InvalidInput
 from tanhui.http import models
-from tanhui.http.deps import Person, StoreDep, parse_json
+from tanhui.http.deps import Me, Person, StoreDep, parse_json
 from tanhui.http.registry import ContributionsOut
 from tanhui.services import accounts, consent, engagement, identity, privacy
 from tanhui.services.registry import views
 
 router = APIRouter(tags=["user"])
 
+# what a partner's session may not do (services/principal.py): 403 partner_session_forbidden
+_OWN_SIGN_IN_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"model": models.ErrorResponse, "description": "a partner's session may not do this"}
+}
 _TOKEN_BODY = {
     "requestBody": {
         "required": True,
@@ -43,23 +48,23 @@ async def me(account_id: Person, store: StoreDep) -> Any:
 
 
 @router.get("/v1/me/events", response_model=models.MyEventsOut)
-async def my_events(account_id: Person, store: StoreDep, cursor: str | None = None, limit: int = 20) -> Any:
-    return await run_in_threadpool(accounts.history, store, account_id, cursor, limit)
+async def my_events(who: Me, store: StoreDep, cursor: str | None = None, limit: int = 20) -> Any:
+    return await run_in_threadpool(accounts.history, store, who, cursor, limit)
 
 
 @router.get("/v1/me/consents", response_model=models.MyConsentsOut)
-async def my_consents(account_id: Person, store: StoreDep) -> Any:
-    return {"consents": await run_in_threadpool(consent.consents_of, store, account_id)}
+async def my_consents(who: Me, store: StoreDep) -> Any:
+    return {"consents": await run_in_threadpool(consent.consents_of, store, who)}
 
 
-@router.post("/v1/me/consents/{consent_id}/revoke", response_model=models.MyConsent)
-async def revoke_my_consent(consent_id: str, account_id: Person, store: StoreDep) -> Any:
-    return await run_in_threadpool(consent.revoke_by_person, store, account_id, consent_id)
+@router.post("/v1/me/consents/{consent_id}/revoke", response_model=models.MyConsent, responses=_OWN_SIGN_IN_ONLY)
+async def revoke_my_consent(consent_id: str, who: Me, store: StoreDep) -> Any:
+    return await run_in_threadpool(consent.revoke_by_person, store, who, consent_id)
 
 
-@router.post("/v1/me/binding-codes", status_code=201, response_model=models.BindingCodeOut)
-async def binding_code(account_id: Person, store: StoreDep) -> Any:
-    return await run_in_threadpool(consent.new_binding_code, store, account_id)
+@router.post("/v1/me/binding-codes", status_code=201, response_model=models.BindingCodeOut, responses=_OWN_SIGN_IN_ONLY)
+async def binding_code(who: Me, store: StoreDep) -> Any:
+    return await run_in_threadpool(consent.new_binding_code, store, who)
 
 
 @router.post(
@@ -91,12 +96,13 @@ async def auth_token(request: Request, store: StoreDep) -> Any:
 
 
 @router.get("/v1/me/export")
-async def my_export(account_id: Person, store: StoreDep) -> Any:
-    """Everything held about me (the right of access)."""
-    return await run_in_threadpool(privacy.export_person, store, account_id)
+async def my_export(who: Me, store: StoreDep) -> Any:
+    """Everything held about me (the right of access); a partner's session: only that partner's part."""
+    return await run_in_threadpool(privacy.export_person, store, who)
 
 
-@router.delete("/v1/me")
-async def erase_me(account_id: Person, store: StoreDep) -> Any:
-    """Erase me: personal data deleted, consents and sessions revoked; the ledger keeps pseudonymous entries."""
-    return await run_in_threadpool(privacy.erase_person, store, account_id)
+@router.delete("/v1/me", responses=_OWN_SIGN_IN_ONLY)
+async def erase_me(who: Me, store: StoreDep) -> Any:
+    """Erase me: personal data deleted, consents and sessions revoked; the ledger keeps pseudonymous entries.
+    The person's own sign-in only (a partner's session: 403 partner_session_forbidden)."""
+    return await run_in_threadpool(privacy.erase_person, store, who)

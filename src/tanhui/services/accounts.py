@@ -11,6 +11,7 @@ from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import ranking
 from tanhui.services.clock import utcnow
+from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
@@ -106,16 +107,19 @@ def summary(store: Store, account_id: int) -> AccountSummary:
 HISTORY_LIMIT_MAX = 100
 
 
-def history(store: Store, account_id: int, cursor: str | None = None, limit: int = 20) -> History:
-    """Credited behaviours, newest first, each with the calculation that credited it."""
+def history(store: Store, who: int | Principal, cursor: str | None = None, limit: int = 20) -> History:
+    """Credited behaviours, newest first, each with the calculation that credited it; a partner's
+    session sees only the events that partner sent."""
     from tanhui.errors import InvalidInput
 
+    principal = as_principal(who)
+    account_id = principal.account_id
     if cursor is not None and not cursor.isdigit():
         raise InvalidInput("invalid_request", details={"cursor": "invalid"})
     if not 1 <= limit <= HISTORY_LIMIT_MAX:
         raise InvalidInput("invalid_request", details={"limit": f"1..{HISTORY_LIMIT_MAX}"})
     with store.unit_of_work(write=False) as uow:
-        rows = uow.events.history(account_id, int(cursor) if cursor else None, limit + 1)
+        rows = uow.events.history(account_id, int(cursor) if cursor else None, limit + 1, partner_pk=principal.partner_pk)
     items: list[HistoryItem] = [
         {
             "id": str(r.id),

@@ -15,6 +15,7 @@ from tanhui.domain.events import USER_REF_LEN_MAX, parse_time
 from tanhui.errors import Conflict, InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.partners import spend_nonce
+from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
 from tanhui.store.rows import ConsentRow, PartnerRow
 from tanhui.store.uow import UnitOfWork
@@ -135,26 +136,43 @@ def revoke_by_partner(
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
         consent = active_consent(uow, partner, user_ref)
-        uow.consents.revoke(consent.id, now, by="partner")
+        withdraw(uow, consent, now, by="partner")
     return {"status": "revoked", "revoked_at": now.isoformat()}
 
 
-def revoke_by_person(store: Store, account_id: int, consent_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+def withdraw(uow: UnitOfWork, consent: ConsentRow, now: datetime, by: str) -> None:
+    """A consent ends, and with it every session, login ticket and browser session its partner opened
+    for the person: at once, in the same transaction (issue 18)."""
+    uow.consents.revoke(consent.id, now, by=by)
+    uow.consents.revoke_partner_tokens(consent.account_id, consent.partner_pk, now)
+
+
+def revoke_by_person(store: Store, who: int | Principal, consent_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The person withdraws a consent; a partner's session may withdraw only its own partner's (403 otherwise)."""
+    principal = as_principal(who)
     now = now or utcnow()
     with store.unit_of_work() as uow:
         consent = uow.consents.get_public(consent_public_id)
-        if consent is None or consent.account_id != account_id:
+        if consent is None or consent.account_id != principal.account_id:
             raise NotFound("consent_not_found", user_ref=consent_public_id)
+        if principal.scoped and consent.partner_pk != principal.partner_pk:
+            principal.require_own_sign_in("revoke another partner's consent")
         if consent.active:
-            uow.consents.revoke(consent.id, now, by="person")
+            withdraw(uow, consent, now, by="person")
         consent = uow.consents.get(consent.id)
         assert consent is not None
     return {**consent.to_dict()}
 
 
-def consents_of(store: Store, account_id: int) -> list[dict[str, Any]]:
+def consents_of(store: Store, who: int | Principal) -> list[dict[str, Any]]:
+    """The person's consents; a partner's session sees only its own partner's."""
+    principal = as_principal(who)
     with store.unit_of_work(write=False) as uow:
-        return [c.to_dict() for c in uow.consents.for_account(account_id)]
+        return [c.to_dict() for c in uow.consents.for_account(principal.account_id) if _visible(principal, c)]
+
+
+def _visible(principal: Principal, consent: ConsentRow) -> bool:
+    return principal.partner_pk is None or consent.partner_pk == principal.partner_pk
 
 
 def partner_account_view(
@@ -177,8 +195,12 @@ def partner_account_view(
     }
 
 
-def new_binding_code(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """A short single-use code the person gives to another partner's app to connect it."""
+def new_binding_code(store: Store, who: int | Principal, now: datetime | None = None) -> dict[str, Any]:
+    """A short single-use code the person gives to another partner's app to connect it (the person's own
+    sign-in only: a partner's session may not link the account to another partner)."""
+    principal = as_principal(who)
+    principal.require_own_sign_in("binding code")
+    account_id = principal.account_id
     now = now or utcnow()
     code = "".join(random_secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
     expires_at = now + BINDING_CODE_TTL

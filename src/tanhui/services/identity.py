@@ -21,6 +21,7 @@ from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.consent import active_consent, token_hash
 from tanhui.services.partners import spend_nonce
+from tanhui.services.principal import Principal as Principal  # re-exported: who is asking on a person's behalf
 from tanhui.store import Store
 from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
@@ -38,6 +39,10 @@ OPERATOR_WEB_TTL = timedelta(hours=12)
 _hasher = PasswordHasher()
 # A hash to verify against when the username is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("tanhui-no-such-user")
+
+
+def _principal(owner: object | None) -> Principal | None:
+    return None if owner is None else Principal(owner.account_id, owner.partner_pk)  # type: ignore[attr-defined]
 
 
 def _check_username(username: str) -> str:
@@ -113,8 +118,9 @@ def open_session(store: Store, partner: PartnerRow, nonce: str, user_ref: str, n
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
         consent = active_consent(uow, partner, user_ref)
-        uow.consents.add_token(token_hash(token), consent.account_id, "session", now, expires_at)
-        uow.consents.add_token(token_hash(ticket), consent.account_id, "login_ticket", now, expires_at)
+        # both carry the partner: they see only its data, and die with its consent
+        uow.consents.add_token(token_hash(token), consent.account_id, "session", now, expires_at, partner_pk=partner.pk)
+        uow.consents.add_token(token_hash(ticket), consent.account_id, "login_ticket", now, expires_at, partner_pk=partner.pk)
     return {"token": token, "expires_at": expires_at.isoformat(), "login_url": f"/login/ticket/{ticket}"}
 
 
@@ -127,29 +133,33 @@ def login_link(store: Store, account_id: int, ttl: timedelta = SESSION_TTL, now:
     return f"/login/ticket/{ticket}"
 
 
-def use_login_ticket(store: Store, ticket: str, now: datetime | None = None) -> int | None:
+def use_login_ticket(store: Store, ticket: str, now: datetime | None = None) -> Principal | None:
+    """Who a one-time login ticket signs in (with its partner's scope when a partner's session made it)."""
     with store.unit_of_work() as uow:
-        return uow.consents.use_token(token_hash(ticket), "login_ticket", now or utcnow())
+        return _principal(uow.consents.use_token(token_hash(ticket), "login_ticket", now or utcnow()))
 
 
-def account_for_token(store: Store, token: str, now: datetime | None = None) -> int | None:
-    """The account of a bearer token for /v1/me* (a partner-opened session or an API token)."""
+def principal_for_token(store: Store, token: str, now: datetime | None = None) -> Principal | None:
+    """Who a bearer token for /v1/me* speaks for (a partner-opened session or an API token)."""
     with store.unit_of_work(write=False) as uow:
-        return uow.consents.token_account(token_hash(token), "session", now or utcnow())
+        return _principal(uow.consents.token_owner(token_hash(token), "session", now or utcnow()))
 
 
-def web_session(store: Store, account_id: int, now: datetime | None = None) -> str:
-    """A browser session after a login ticket was used; the cookie carries the token."""
+def web_session(store: Store, who: int | Principal, now: datetime | None = None) -> str:
+    """A browser session after a sign-in; the cookie carries the token. A session made from a partner's
+    login ticket keeps that partner's scope."""
+    principal = who if isinstance(who, Principal) else Principal(who)
     now = now or utcnow()
     token = "ws_" + random_secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
-        uow.consents.add_token(token_hash(token), account_id, "web", now, now + WEB_SESSION_TTL)
+        expires_at = now + WEB_SESSION_TTL
+        uow.consents.add_token(token_hash(token), principal.account_id, "web", now, expires_at, partner_pk=principal.partner_pk)
     return token
 
 
-def account_for_web_session(store: Store, token: str, now: datetime | None = None) -> int | None:
+def principal_for_web_session(store: Store, token: str, now: datetime | None = None) -> Principal | None:
     with store.unit_of_work(write=False) as uow:
-        return uow.consents.token_account(token_hash(token), "web", now or utcnow())
+        return _principal(uow.consents.token_owner(token_hash(token), "web", now or utcnow()))
 
 
 def issue_api_token(store: Store, username: str, password: str, now: datetime | None = None) -> dict[str, str]:
@@ -274,8 +284,7 @@ __all__ = [
     "SESSION_TTL",
     "WEB_SESSION_TTL",
     "OperatorScope",
-    "account_for_token",
-    "account_for_web_session",
+    "Principal",
     "authenticate",
     "create_operator",
     "end_operator_session",
@@ -286,6 +295,8 @@ __all__ = [
     "open_session",
     "operator_scope",
     "operator_sign_in",
+    "principal_for_token",
+    "principal_for_web_session",
     "register",
     "use_login_ticket",
     "web_session",

@@ -1,8 +1,10 @@
 """The person's rights over their data: a complete export (access) and erasure.
 
 Erasure removes what identifies the person (profile, username and password hash, partner user
-refs, the raw data partners sent, memberships), revokes consents and sessions and marks the account
-erased. The ledger keeps its pseudonymous entries (account ids and amounts only), so balances,
+refs, memberships, and in every event the raw data, user_ref, rejection details and the explanation's
+inputs, with the partner's event_id pseudonymised; store/repositories/privacy.erase), revokes consents
+and sessions and marks the account erased; on SQLite the old bytes are zeroed (secure_delete) and the
+WAL checkpointed and truncated. The ledger keeps its pseudonymous entries (account ids and amounts only), so balances,
 totals and ``tanhui verify`` stay correct; the grams already credited stay counted in the scheme.
 """
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
+from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
 
 EXPORT_FORMAT = "tanhui-personal-data/1"
@@ -22,8 +25,16 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
-def export_person(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Everything held about the person, as one JSON-ready document (GET /v1/me/export)."""
+def export_person(store: Store, who: int | Principal, now: datetime | None = None) -> dict[str, Any]:
+    """Everything held about the person, as one JSON-ready document (GET /v1/me/export).
+
+    A partner's session gets only what that partner holds a consent for: its link (user_ref), its
+    consent and the events it sent, with the account's summary; no profile, credentials, other
+    partners, orders, check-ins, memberships or ledger."""
+    principal = as_principal(who)
+    if principal.scoped:
+        return _partner_export(store, principal, now)
+    account_id = principal.account_id
     from tanhui.services import ranking
     from tanhui.services.accounts import summary_in
 
@@ -33,26 +44,7 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
             raise NotFound("account_not_found", account_id=account_id)
         summary = summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
         consents = [c.to_dict() for c in uow.consents.for_account(account_id)]
-        events = [
-            {
-                "id": str(r.id),
-                "partner_id": r.partner_id,
-                "event_id": r.event_id,
-                "user_ref": r.user_ref,
-                "scenario": r.scenario,
-                "occurred_at": _iso(r.occurred_at),
-                "received_at": _iso(r.received_at),
-                "status": r.status,
-                "reason": r.reason,
-                "carbon_g": r.carbon_g,
-                "points": r.points,
-                "methodology": r.methodology,
-                "data": r.data,
-                "explanation": r.explanation,
-                "details": r.details,
-            }
-            for r in uow.privacy.events(account_id)
-        ]
+        events = [_event(r) for r in uow.privacy.events(account_id)]
         orders = [o.to_dict() for o in uow.market.orders_of(account_id, limit=100_000)]
         checkins = [
             {"date": date.fromordinal(r.local_day).isoformat(), "streak": r.streak, "points": r.points, "bonus": r.bonus}
@@ -100,8 +92,60 @@ def export_person(store: Store, account_id: int, now: datetime | None = None) ->
     }
 
 
-def erase_person(store: Store, account_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """DELETE /v1/me: erase the person; repeated calls answer the same."""
+def _event(r: Any) -> dict[str, Any]:
+    return {
+        "id": str(r.id),
+        "partner_id": r.partner_id,
+        "event_id": r.event_id,
+        "user_ref": r.user_ref,
+        "scenario": r.scenario,
+        "occurred_at": _iso(r.occurred_at),
+        "received_at": _iso(r.received_at),
+        "status": r.status,
+        "reason": r.reason,
+        "carbon_g": r.carbon_g,
+        "points": r.points,
+        "methodology": r.methodology,
+        "data": r.data,
+        "explanation": r.explanation,
+        "details": r.details,
+    }
+
+
+def _partner_export(store: Store, principal: Principal, now: datetime | None) -> dict[str, Any]:
+    from tanhui.services import ranking
+    from tanhui.services.accounts import summary_in
+
+    account_id = principal.account_id
+    with store.unit_of_work(write=False) as uow:
+        account = uow.accounts.get(account_id)
+        if account is None or account.erased_at is not None:
+            raise NotFound("account_not_found", account_id=account_id)
+        summary = summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
+        consents = [c.to_dict() for c in uow.consents.for_account(account_id) if c.partner_pk == principal.partner_pk]
+        events = [_event(r) for r in uow.privacy.events(account_id, partner_pk=principal.partner_pk)]
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": (now or utcnow()).isoformat(),
+        "scope": "partner_session",
+        "account": {
+            "account_id": str(account_id),
+            "scheme_id": account.scheme_id,
+            "kind": account.kind,
+            "created_at": _iso(account.created_at),
+        },
+        "summary": summary,
+        "consents": consents,
+        "events": events,
+    }
+
+
+def erase_person(store: Store, who: int | Principal, now: datetime | None = None) -> dict[str, Any]:
+    """DELETE /v1/me: erase the person; repeated calls answer the same. Only the person's own sign-in
+    may erase (a partner's session: 403 partner_session_forbidden)."""
+    principal = as_principal(who)
+    principal.require_own_sign_in("erase the account")
+    account_id = principal.account_id
     now = now or utcnow()
     with store.unit_of_work() as uow:
         account = uow.accounts.get(account_id)
@@ -116,4 +160,5 @@ def erase_person(store: Store, account_id: int, now: datetime | None = None) -> 
         uow.identity.revoke_user_tokens(account_id, now)
         uow.memberships.remove_all(account_id)
         uow.privacy.erase(account_id, now)
+    store.truncate_log()  # SQLite: the WAL's old page images go too
     return {"status": "erased", "erased_at": now.isoformat()}

@@ -106,6 +106,14 @@ class Dialect:
     def begin_repeatable_read(self, conn: Connection) -> None:
         """Called first in a transaction that must read one consistent snapshot."""
 
+    def overwrite_freed(self, conn: Connection, on: bool) -> None:
+        """While on, what this connection deletes or overwrites is zeroed in the file (erasure); the server
+        engine keeps old row versions until VACUUM instead (docs/operations.md)."""
+
+    def truncate_log(self, engine: Engine) -> None:
+        """After an erasure: the embedded engine copies its write-ahead log into the file and empties it, so
+        no old page image survives there; nothing on the server engine."""
+
     def integrity_check(self, conn: Connection) -> str:
         """'ok', or the engine's own report of a damaged database file."""
         return "ok"
@@ -232,6 +240,19 @@ class SqliteDialect(Dialect):
         return engine
 
     # SQLite's transactions are already serialisable snapshots: begin_repeatable_read has nothing to do.
+
+    def overwrite_freed(self, conn: Connection, on: bool) -> None:
+        conn.exec_driver_sql(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+
+    def truncate_log(self, engine: Engine) -> None:
+        raw = engine.raw_connection()  # outside any transaction; waits up to the busy timeout for readers
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            raw.close()
 
     def integrity_check(self, conn: Connection) -> str:
         return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())

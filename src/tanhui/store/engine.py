@@ -68,6 +68,10 @@ class Store:
         with self.engine.connect() as conn:
             return self.dialect.integrity_check(conn)
 
+    def truncate_log(self) -> None:
+        """After an erasure has committed: no old page image stays in the embedded engine's log."""
+        self.dialect.truncate_log(self.engine)
+
     def is_initialised(self) -> bool:
         return inspect(self.engine).has_table("journal_entries")
 

@@ -230,6 +230,9 @@ user_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
+    # the partner whose session (POST /v1/partner/accounts/{user_ref}/sessions) minted the token: the
+    # token sees only that partner's data, and only while its consent is active; NULL: the person's own sign-in
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=True),
 )
 Index("ix_user_tokens_account_id", user_tokens.c.account_id)
 

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from tanhui.services import identity
-from tanhui.services.identity import OperatorScope
+from tanhui.services.identity import OperatorScope, Principal
 from tanhui.store import Store
 from tanhui.web import security
 from tanhui.web.i18n import translator
@@ -45,17 +45,23 @@ async def language(request: Request) -> str:
     return web_lang(request)
 
 
-def person(request: Request, store: Store = Depends(store_of)) -> int | None:
-    """The signed-in person's account id, or None."""
+def person(request: Request, store: Store = Depends(store_of)) -> Principal | None:
+    """Who is signed in (the account, and the partner when the session came from its login ticket), or None."""
     token = security.session_token(request)
-    return identity.account_for_web_session(store, token) if token else None
+    return identity.principal_for_web_session(store, token) if token else None
 
 
-async def signed_in(request: Request, account_id: int | None = Depends(person)) -> int:
-    """The signed-in person's account id; a stranger is sent to sign in and brought back."""
-    if account_id is None:
+async def signed_in_as(request: Request, who: Principal | None = Depends(person)) -> Principal:
+    """Who is signed in; a stranger is sent to sign in and brought back. Pages showing partner data
+    pass this on, so a session from a partner's login ticket sees only that partner's part."""
+    if who is None:
         raise PageExit(redirect("/login?" + urlencode({"next": path_qs(request)})))
-    return account_id
+    return who
+
+
+async def signed_in(who: Principal = Depends(signed_in_as)) -> int:
+    """The signed-in person's account id (pages a partner's session may use like the person)."""
+    return who.account_id
 
 
 def operator(request: Request, store: Store = Depends(store_of)) -> OperatorScope | None:
@@ -100,5 +106,6 @@ __all__ = [
     "person",
     "scheme_scope",
     "signed_in",
+    "signed_in_as",
     "store_of",
 ]

@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         password = secrets.token_urlsafe(12)
         identity.create_operator(store, demo.SCHEME_ID, "operator", password, "operator")
         assert result.login_url is not None
-        account_id = identity.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
-        assert account_id is not None
-        links = {name: identity.login_link(store, account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
+        who = identity.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
+        assert who is not None
+        links = {name: identity.login_link(store, who.account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
         for path in shoot(base, links, ("operator", password), args.out):
             sys.stdout.write(f"{path}\n")
     finally:

@@ -71,6 +71,7 @@ class BatchEvent:
     fingerprint: str | None
     event_id: str
     partner_id: str
+    erased: bool = False  # its person was erased: event_id pseudonymised, so only the stored leaf speaks for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,7 +338,9 @@ def batch_leaves(scheme_id: str, contents: BatchContents) -> list[str]:
     """Each event still hashes to the leaf stored at issuance, and the leaves to the batch's Merkle root."""
     b = contents.batch
     stored = [e.stored_leaf for e in contents.events]
-    now = [event_leaf(scheme_id, e) for e in contents.events]
+    # An erased person's event no longer holds the partner's event_id the leaf committed to (issue 18): its
+    # stored leaf stands for it (the root over the stored leaves and the batch's grams are still checked).
+    now = [e.stored_leaf if e.erased else event_leaf(scheme_id, e) for e in contents.events]
     problems: list[str] = []
     changed = sum(1 for x, y in zip(now, stored, strict=True) if x != y)  # both one per event
     if changed:

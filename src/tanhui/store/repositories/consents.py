@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Join, Row, insert, select, update
+from sqlalchemy import Join, Row, and_, exists, insert, or_, select, update
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
@@ -28,6 +28,7 @@ class ConsentRow:
     granted_via: str
     revoked_at: datetime | None
     revoked_by: str | None
+    partner_pk: int = 0  # the partner's internal key (what a partner-scoped session carries)
 
     @property
     def active(self) -> bool:
@@ -52,6 +53,7 @@ _CONSENT_COLUMNS = (
     partner_links.c.user_ref,
     partner_links.c.account_id,
     partners.c.id.label("partner_id"),
+    partners.c.pk.label("partner_pk"),
 )
 
 
@@ -70,6 +72,7 @@ def _consent(r: Row[Any]) -> ConsentRow:
         r.granted_via,
         r.revoked_at,
         r.revoked_by,
+        int(r.partner_pk),
     )
 
 
@@ -77,6 +80,14 @@ def _joined() -> Join:
     return consents.join(partner_links, partner_links.c.id == consents.c.link_id).join(
         partners, partners.c.pk == partner_links.c.partner_pk
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """Whose a user token is: the account, and the partner that minted it (None: the person's own sign-in)."""
+
+    account_id: int
+    partner_pk: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,27 +196,50 @@ class ConsentRepository(Repository):
         self.conn.execute(update(binding_codes).where(binding_codes.c.code_hash == code_hash).values(used_at=now))
         return int(row.account_id)
 
-    def add_token(self, token_hash: str, account_id: int, kind: str, now: datetime, expires_at: datetime) -> None:
+    def add_token(
+        self, token_hash: str, account_id: int, kind: str, now: datetime, expires_at: datetime, partner_pk: int | None = None
+    ) -> None:
         self.conn.execute(
             insert(user_tokens).values(
-                token_hash=token_hash, account_id=account_id, kind=kind, created_at=now, expires_at=expires_at
+                token_hash=token_hash,
+                account_id=account_id,
+                kind=kind,
+                created_at=now,
+                expires_at=expires_at,
+                partner_pk=partner_pk,
             )
         )
 
-    def token_account(self, token_hash: str, kind: str, now: datetime) -> int | None:
+    def _consenting(self):  # type: ignore[no-untyped-def]
+        """The token's partner still has an active consent from the token's account."""
+        return exists().where(
+            partner_links.c.partner_pk == user_tokens.c.partner_pk,
+            partner_links.c.account_id == user_tokens.c.account_id,
+            consents.c.link_id == partner_links.c.id,
+            consents.c.revoked_at.is_(None),
+        )
+
+    def token_owner(self, token_hash: str, kind: str, now: datetime) -> TokenOwner | None:
+        """Who a live token belongs to; a partner's token lives only while that partner's consent is active."""
         row = self.conn.execute(
-            select(user_tokens.c.account_id, user_tokens.c.expires_at, user_tokens.c.used_at).where(
-                user_tokens.c.token_hash == token_hash, user_tokens.c.kind == kind
+            select(user_tokens.c.account_id, user_tokens.c.partner_pk, user_tokens.c.expires_at, user_tokens.c.used_at).where(
+                user_tokens.c.token_hash == token_hash,
+                user_tokens.c.kind == kind,
+                or_(user_tokens.c.partner_pk.is_(None), self._consenting()),
             )
         ).first()
         if row is None or row.expires_at <= now or row.used_at is not None:
             return None
-        return int(row.account_id)
+        return TokenOwner(int(row.account_id), None if row.partner_pk is None else int(row.partner_pk))
 
-    def use_token(self, token_hash: str, kind: str, now: datetime) -> int | None:
-        """A single-use token (a login ticket): its account, and never again."""
-        account_id = self.token_account(token_hash, kind, now)
-        if account_id is None:
+    def token_account(self, token_hash: str, kind: str, now: datetime) -> int | None:
+        owner = self.token_owner(token_hash, kind, now)
+        return None if owner is None else owner.account_id
+
+    def use_token(self, token_hash: str, kind: str, now: datetime) -> TokenOwner | None:
+        """A single-use token (a login ticket): who it is for, and never again."""
+        owner = self.token_owner(token_hash, kind, now)
+        if owner is None:
             return None
         done = self.conn.execute(
             update(user_tokens)
@@ -213,4 +247,21 @@ class ConsentRepository(Repository):
             .values(used_at=now)
             .returning(user_tokens.c.account_id)
         ).first()
-        return account_id if done is not None else None
+        return owner if done is not None else None
+
+    def revoke_partner_tokens(self, account_id: int, partner_pk: int, now: datetime) -> int:
+        """Every live token and login ticket a partner's session minted for the account ends now (consent withdrawn)."""
+        return (
+            self.conn.execute(
+                update(user_tokens)
+                .where(
+                    and_(
+                        user_tokens.c.account_id == account_id,
+                        user_tokens.c.partner_pk == partner_pk,
+                        user_tokens.c.used_at.is_(None),
+                    )
+                )
+                .values(used_at=now)
+            ).rowcount
+            or 0
+        )

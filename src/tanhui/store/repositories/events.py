@@ -129,7 +129,8 @@ class EventRepository(Repository):
         )
         return {s: {"events": int(n), "carbon_g": int(c or 0), "points": int(p or 0)} for s, n, c, p in result}
 
-    def history(self, account_id: int, before_id: int | None, limit: int) -> list[Any]:
+    def history(self, account_id: int, before_id: int | None, limit: int, partner_pk: int | None = None) -> list[Any]:
+        """Credited events, newest first; only one partner's when ``partner_pk`` (a partner's session)."""
         query = (
             select(events)
             .where(events.c.account_id == account_id, events.c.status == "credited")
@@ -138,4 +139,6 @@ class EventRepository(Repository):
         )
         if before_id is not None:
             query = query.where(events.c.id < before_id)
+        if partner_pk is not None:
+            query = query.where(events.c.partner_pk == partner_pk)
         return list(self.conn.execute(query))

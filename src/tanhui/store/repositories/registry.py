@@ -28,6 +28,7 @@ from tanhui.domain.registry.records import (
 from tanhui.domain.registry.serials import SerialRange
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
+    accounts,
     credit_batch_events,
     credit_batches,
     credit_block_spends,
@@ -260,9 +261,11 @@ class RegistryRepository(Repository):
                 events.c.fingerprint,
                 events.c.event_id,
                 partners.c.id.label("partner_id"),
+                accounts.c.erased_at,
             )
             .join(events, events.c.id == credit_batch_events.c.event_id)
             .join(partners, partners.c.pk == events.c.partner_pk)
+            .outerjoin(accounts, accounts.c.id == events.c.account_id)
             .where(credit_batch_events.c.batch_id == batch_id)
             .order_by(credit_batch_events.c.position)
         )
@@ -279,6 +282,7 @@ class RegistryRepository(Repository):
                 r.fingerprint,
                 r.event_id,
                 r.partner_id,
+                r.erased_at is not None,
             )
             for r in rows
         ]

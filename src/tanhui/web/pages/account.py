@@ -1,6 +1,8 @@
 """My carbon account: the account page, check-in, history, one event's calculation, consents, my data and erasure.
 
 Every page loads the signed-in person's own data only (deps.signed_in); another person's event is a 404.
+A session from a partner's login ticket (deps.signed_in_as: a Principal with that partner) sees only that
+partner's events, consent and part of the export, and may not erase the account (403).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from tanhui.errors import NotFound
 from tanhui.services import accounts, consent, engagement, organisations, privacy, reports
 from tanhui.services.clock import utcnow
+from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tanhui.web import charts, security
-from tanhui.web.deps import checked_form, language, signed_in, store_of
+from tanhui.web.deps import checked_form, language, signed_in, signed_in_as, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import csrf_refused, grams_as_kg, html_errors, own, redirect
@@ -29,11 +32,12 @@ HISTORY_PAGE = 50
 @router.get("/me")
 @html_errors
 def account_page(
-    request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)
+    request: Request, who: Principal = Depends(signed_in_as), lang: str = Depends(language), store: Store = Depends(store_of)
 ) -> Response:
     _ = translator(lang)
+    account_id = who.account_id
     summary = accounts.summary(store, account_id)
-    history = accounts.history(store, account_id, None, 8)
+    history = accounts.history(store, who, None, 8)
     series = reports.account_series(store, account_id)
     with store.unit_of_work(write=False) as uow:
         scheme = uow.schemes.get(str(summary["scheme_id"]))
@@ -50,9 +54,7 @@ def account_page(
         width=440,
         value_text=[f"{grams_as_kg(v['carbon_g'])} kg" for _k, v in by_scenario],
     )
-    consents = [
-        {**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, account_id)
-    ]
+    consents = [{**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, who)]
     return own(
         request,
         "account.html",
@@ -83,23 +85,24 @@ def check_in(
 @router.get("/me/history")
 @html_errors
 def history_page(
-    request: Request, cursor: str | None = None, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+    request: Request, cursor: str | None = None, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
 ) -> Response:
-    found = accounts.history(store, account_id, cursor, HISTORY_PAGE)
-    tz = _zone_of(store, account_id)
+    found = accounts.history(store, who, cursor, HISTORY_PAGE)
+    tz = _zone_of(store, who.account_id)
     return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])  # type: ignore[attr-defined]
 
 
 @router.get("/me/events/{event_id}")
 @html_errors
 def calculation_page(
-    event_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+    event_id: str, request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
 ) -> Response:
     if not event_id.isdigit():
         raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+    account_id = who.account_id
     with store.unit_of_work(write=False) as uow:
         row = uow.reports.event_of_account(int(event_id), account_id)  # only the signed-in person's own
-    if row is None:
+    if row is None or (who.scoped and row.partner_pk != who.partner_pk):  # a partner's session: its own events only
         raise NotFound("event_not_found", partner_id="-", event_id=event_id)
     tz = _zone_of(store, account_id)
     shown = {
@@ -126,25 +129,27 @@ def calculation_page(
 def revoke_consent_page(
     consent_id: str,
     request: Request,
-    account_id: int = Depends(signed_in),
+    who: Principal = Depends(signed_in_as),
     f: dict[str, str] = Depends(checked_form),
     store: Store = Depends(store_of),
 ) -> Response:
-    consent.revoke_by_person(store, account_id, consent_id)
+    consent.revoke_by_person(store, who, consent_id)
     return redirect("/me")
 
 
 @router.get("/me/export")
 @html_errors
-def export_page(request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
+def export_page(request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)) -> Response:
     return JSONResponse(
-        privacy.export_person(store, account_id),
+        privacy.export_person(store, who),
         headers={"Content-Disposition": f'attachment; filename="tanhui-my-data-{date.today().isoformat()}.json"'},
     )
 
 
 @router.get("/me/delete")
-def delete_page(request: Request, account_id: int = Depends(signed_in)) -> Response:
+@html_errors
+def delete_page(request: Request, who: Principal = Depends(signed_in_as)) -> Response:
+    who.require_own_sign_in("erase the account")
     return own(request, "delete.html")
 
 
@@ -152,13 +157,13 @@ def delete_page(request: Request, account_id: int = Depends(signed_in)) -> Respo
 @html_errors
 def delete_account(
     request: Request,
-    account_id: int = Depends(signed_in),
+    who: Principal = Depends(signed_in_as),
     f: dict[str, str] = Depends(checked_form),
     store: Store = Depends(store_of),
 ) -> Response:
     if f.get("confirm") != "yes":
         return csrf_refused(request)
-    privacy.erase_person(store, account_id)
+    privacy.erase_person(store, who)
     response = redirect("/")
     response.delete_cookie(security.SESSION_COOKIE, path="/")
     return response

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tanhui.errors import TanhuiError
 from tanhui.services import identity
+from tanhui.services.identity import Principal
 from tanhui.store import Store
 from tanhui.web import security
 from tanhui.web.deps import checked_form, person, store_of
@@ -29,8 +30,8 @@ def switch_language(code: str, request: Request, next: str | None = None) -> Res
 
 
 @router.get("/")
-def home(request: Request, account_id: int | None = Depends(person)) -> Response:
-    if account_id is not None:
+def home(request: Request, who: Principal | None = Depends(person)) -> Response:
+    if who is not None:
         return redirect("/me")
     return render(request, "home.html")
 
@@ -38,12 +39,12 @@ def home(request: Request, account_id: int | None = Depends(person)) -> Response
 @router.get("/login/ticket/{ticket}")
 def login_ticket(ticket: str, request: Request, store: Store = Depends(store_of)) -> Response:
     """A partner session's one-time login_url (api-v1.md): cookie session, then the account page."""
-    account_id = identity.use_login_ticket(store, ticket)
-    if account_id is None:
+    who = identity.use_login_ticket(store, ticket)  # a partner's ticket: a session with that partner's scope
+    if who is None:
         _ = translator(web_lang(request))
         return error_page(request, 401, _("This sign-in link has expired or was used already. Open Tanhui from your app again."))
     response = redirect("/me")
-    security.start_session(request, response, identity.web_session(store, account_id))
+    security.start_session(request, response, identity.web_session(store, who))
     return response
 
 
