@@ -168,8 +168,8 @@ class Partner:
 
 
 def own_binding_code(database_url: str, account_id: int | str) -> str:
-    """A binding code the person asked for with their own sign-in (issue 18: a partner's session may not
-    make one, so a test whose person a partner created asks the service directly, as the person)."""
+    """A binding code for the person, asked of the service directly (for tests that set up a second source
+    without going through a session)."""
     from tanhui.services import consent
     from tanhui.store import Store
 

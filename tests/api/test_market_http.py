@@ -25,7 +25,7 @@ def test_earn_check_in_order_cancel(live: LiveServer) -> None:
     token = restaurant.request("POST", "/v1/partner/accounts/diner-1/sessions").json()["token"]
     me = {"Authorization": f"Bearer {token}"}
     account_id = httpx.get(live.base_url + "/v1/me", headers=me).json()["account_id"]
-    code = own_binding_code(live.database_url, account_id)  # the person's own sign-in (a partner's session may not)
+    code = own_binding_code(live.database_url, account_id)
     assert buses.consent("rider-1", binding_code=code).status_code == 201
 
     now = datetime.now(UTC)

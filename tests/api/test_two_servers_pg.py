@@ -71,7 +71,7 @@ def test_two_partners_racing_on_the_same_trips_credit_each_trip_once(pg_url: str
     assert bus.consent("u1").status_code == 201
     token = bus.request("POST", "/v1/partner/accounts/u1/sessions").json()["token"]
     account_id = httpx.get(first.base_url + "/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["account_id"]
-    code = own_binding_code(pg_url, account_id)  # the person's own sign-in (a partner's session may not)
+    code = own_binding_code(pg_url, account_id)
     assert card.consent("card-1", binding_code=code).status_code == 201
 
     # 40 rides over 5 days: 8 a day, just within the bus cap

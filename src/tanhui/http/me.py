@@ -62,7 +62,7 @@ async def revoke_my_consent(consent_id: str, who: Me, store: StoreDep) -> Any:
     return await run_in_threadpool(consent.revoke_by_person, store, who, consent_id)
 
 
-@router.post("/v1/me/binding-codes", status_code=201, response_model=models.BindingCodeOut, responses=_OWN_SIGN_IN_ONLY)
+@router.post("/v1/me/binding-codes", status_code=201, response_model=models.BindingCodeOut)
 async def binding_code(who: Me, store: StoreDep) -> Any:
     return await run_in_threadpool(consent.new_binding_code, store, who)
 

@@ -196,11 +196,10 @@ def partner_account_view(
 
 
 def new_binding_code(store: Store, who: int | Principal, now: datetime | None = None) -> dict[str, Any]:
-    """A short single-use code the person gives to another partner's app to connect it (the person's own
-    sign-in only: a partner's session may not link the account to another partner)."""
-    principal = as_principal(who)
-    principal.require_own_sign_in("binding code")
-    account_id = principal.account_id
+    """A short single-use code the person gives to another partner's app to connect it. A partner's session
+    may ask for one (api-v1: that is how a person a partner brought connects a second source); the code only
+    lets another partner link a new user_ref after its own consent, and shows it nothing of the first's."""
+    account_id = as_principal(who).account_id
     now = now or utcnow()
     code = "".join(random_secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
     expires_at = now + BINDING_CODE_TTL
