@@ -49,7 +49,7 @@ async def partner_session(user_ref: str, authed: Partner, store: StoreDep) -> An
 
 @router.post("/v1/partner/events", response_model=models.EventsOut, openapi_extra=documented_body(models.EventsIn))
 async def post_events(authed: Partner, store: StoreDep) -> Any:
-    body = parse_json(authed.body)
+    body = parse_json(authed.body, per_event=True)
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise InvalidInput("invalid_request", details={"events": "missing"})
     batch = body["events"]
