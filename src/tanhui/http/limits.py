@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from typing import Any
 
 from tanhui.messages import render
+
+log = logging.getLogger("tanhui.http")
 
 BODY_BYTES_MAX = 4 * 1024 * 1024  # 1,000 events of ~1 KB each, with room to spare
 
@@ -63,10 +66,11 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except Exception:
+        except Exception as error:
             if not (refused or complete):
                 raise
-            # answered (413, or the app's own 500 after errors.unexpected logged it): nothing left to do
+            # answered (413, or the app's own 500 after errors.unexpected logged it): noted, not re-raised
+            log.debug("error after the answer was sent: %r", error)
 
     async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
         lang = "zh-CN"
