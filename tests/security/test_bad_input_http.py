@@ -46,6 +46,16 @@ def test_lone_surrogate_or_nul_in_a_consent_is_422(live: LiveServer) -> None:
     )
     assert partner.request("POST", "/v1/partner/consents", raw=named.encode("ascii")).status_code == 422
     assert partner.consent("u9").status_code == 201  # nothing half-written by the refused ones
+    for method, path in (
+        ("DELETE", "/v1/partner/consents/a%00b"),
+        ("GET", "/v1/partner/accounts/a%00b"),
+        ("POST", "/v1/partner/accounts/a%00b/sessions"),
+    ):
+        answer = partner.request(method, path)
+        assert answer.status_code == 422 and answer.json()["error"]["details"] == {"user_ref": "unstorable_text"}, (
+            path,
+            answer.text,
+        )
 
 
 def test_one_bad_event_is_rejected_and_the_rest_credited(live: LiveServer) -> None:
