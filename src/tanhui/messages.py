@@ -101,6 +101,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "invalid_points_rule": {"zh-CN": "积分规则无效：{field}", "en": "invalid points rule: {field}"},
     "invalid_request": {"zh-CN": "请求内容无效", "en": "invalid request"},
+    "argument_not_utf8": {
+        "zh-CN": "第 {position} 个参数不是 UTF-8 文本（请检查终端编码）",
+        "en": "argument {position} is not UTF-8 text (check the terminal's encoding)",
+    },
     "not_found": {"zh-CN": "找不到该路径", "en": "no such path"},
     "payload_too_large": {
         "zh-CN": "请求过大：{what}",

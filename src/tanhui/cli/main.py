@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -22,7 +23,8 @@ from tanhui.cli import partner as partner_cli
 from tanhui.cli import points as points_cli
 from tanhui.cli import scheme as scheme_cli
 from tanhui.cli import serve as serve_cli
-from tanhui.errors import TanhuiError
+from tanhui.domain import jsontext
+from tanhui.errors import InvalidInput, TanhuiError
 from tanhui.messages import current_lang
 
 app = typer.Typer(
@@ -53,6 +55,7 @@ EXIT_ERROR = 2
 
 def main() -> None:
     try:
+        _text_arguments(sys.argv[1:])
         app()
     except TanhuiError as error:
         sys.stderr.write(f"error[{error.code}]: {error.message(current_lang())}\n")
@@ -61,6 +64,14 @@ def main() -> None:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error).splitlines()[0]
         sys.stderr.write(f"error[database]: {first_line}\n")
         sys.exit(EXIT_ERROR)
+
+
+def _text_arguments(arguments: list[str]) -> None:
+    """Bytes in an argument that are not UTF-8 reach Python as lone surrogates (a name no store can hold):
+    refused with one line, unless the argument names an existing file (a file name may be any bytes)."""
+    for position, argument in enumerate(arguments, start=1):
+        if jsontext.unstorable(argument, nul=False) and not os.path.exists(argument):
+            raise InvalidInput("argument_not_utf8", details={"argument": position}, position=position)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ events, today's usage) and writes what it decides.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tanhui.domain.canonical import canonical_json, sha256_hex
+from tanhui.domain.jsontext import bad_text, without_surrogates
 
 EVENT_ID_LEN_MAX = 128
 USER_REF_LEN_MAX = 128
@@ -20,6 +22,13 @@ SCENARIO_LEN_MAX = 64
 BATCH_SIZE_MAX = 1000
 DEFAULT_ACCEPTANCE_WINDOW_DAYS = 7
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# RFC 3339 section 5.6 date-time, offset required; Python's fromisoformat alone also takes ISO 8601's
+# week dates, basic format and missing seconds (issue 18, finding 16)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+# instants a day inside datetime's range, so that any zone's local day of them exists: a time beyond
+# (year 1 or 9999 with an offset) is held at the bound, which is too old or in the future either way
+INSTANT_MIN = datetime(1, 1, 3, tzinfo=UTC)
+INSTANT_MAX = datetime(9999, 12, 29, tzinfo=UTC)
 
 CREDITED = "credited"
 DUPLICATE = "duplicate"
@@ -60,28 +69,37 @@ class IncomingEvent:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """RFC 3339 with an offset ("Z" allowed); None when absent, naive or malformed."""
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+    """An RFC 3339 date-time with an offset ("Z" allowed), in UTC; None when absent, naive or malformed.
+
+    Instants beyond INSTANT_MIN..INSTANT_MAX are held at the bound (they overflow a zone conversion).
+    """
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         return None
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None or "T" not in text.upper():
-        return None
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return INSTANT_MAX if moment.year > 1 else INSTANT_MIN
+    return min(max(moment, INSTANT_MIN), INSTANT_MAX)
 
 
 def parse_event(raw: Any) -> IncomingEvent:
     problems: dict[str, str] = {}
     if not isinstance(raw, dict):
         return IncomingEvent(None, None, None, None, {}, raw, {"event": "not_an_object"})
+    tainted = _surrogate_fields(raw)
+    if tainted:  # invalid_data; the copy kept (and hashed) has U+FFFD where the lone surrogates were
+        raw = without_surrogates(raw)
+        problems.update(dict.fromkeys(tainted, "invalid"))
 
     def text(name: str, max_len: int) -> str | None:
         value = raw.get(name)
         # NUL: PostgreSQL cannot store it in text and SQLite's C strings end at it
-        if not isinstance(value, str) or not 1 <= len(value) <= max_len or "\x00" in value:
+        if not isinstance(value, str) or not 1 <= len(value) <= max_len or "\x00" in value or name in tainted:
             problems[name] = "missing" if value is None else "invalid"
             return None
         return value
@@ -95,10 +113,20 @@ def parse_event(raw: Any) -> IncomingEvent:
     data = raw.get("data", {})
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "data" in tainted:
         problems["data"] = "invalid"
         data = {}
     return IncomingEvent(event_id, user_ref, scenario, occurred_at, data, raw, problems)
+
+
+def _surrogate_fields(raw: dict[Any, Any]) -> list[str]:
+    """The top-level fields of an event holding a lone surrogate (not UTF-8: cannot be hashed or stored)."""
+    fields = []
+    for key, value in raw.items():
+        name = key if isinstance(key, str) and bad_text(key, nul=False) is None else "event"
+        if name == "event" or bad_text(value, nul=False) is not None:
+            fields.append(name)
+    return fields
 
 
 def time_window_reason(occurred_at: datetime, received_at: datetime, window_days: int) -> str | None:

@@ -109,6 +109,7 @@ def stage(
             # invalid data, not an unknown scenario; kept without a local day (no report counts it)
             faults["invalid_data"] = dict(event.problems)
             continue
+        late = None
         if event.occurred_at is not None:
             item.day = event.occurred_at.astimezone(tz).date()
             late = ev.time_window_reason(event.occurred_at, received_at, window_days)
@@ -119,7 +120,9 @@ def stage(
         if event.scenario not in allowed:
             faults["scenario_not_allowed"] = None
         try:
-            methodology = library.resolve(event.scenario, on=item.day or received_at.astimezone(tz).date(), pins=pins)
+            # a late event is resolved as of its arrival: no methodology in force in year 1 is still too_old
+            on = item.day if item.day is not None and late is None else received_at.astimezone(tz).date()
+            methodology = library.resolve(event.scenario, on=on, pins=pins)
         except NotFound:
             faults["unknown_scenario"] = None
             continue

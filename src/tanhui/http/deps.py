@@ -6,14 +6,14 @@ the handlers are module-level functions with no closure over the app.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from tanhui.errors import TanhuiError, Unauthorised
+from tanhui.domain import jsontext
+from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import observability
 from tanhui.http.errors import RateLimited
 from tanhui.http.limits import RateLimiter
@@ -132,9 +132,15 @@ Operator = Annotated[OperatorScope, Depends(bearer_operator)]
 # -- bodies -----------------------------------------------------------------------------------
 
 
-def parse_json(body: bytes) -> Any:
-    """A body the route parses itself: JSON, or None when empty; invalid_json (400) otherwise."""
+def parse_json(body: bytes, *, per_event: bool = False) -> Any:
+    """A body the route parses itself: JSON, or None when empty; invalid_json (400) otherwise, nesting
+    included (jsontext.DEPTH_MAX). A string a store cannot hold (a lone surrogate, NUL) is invalid_request
+    (422), except in an events batch (``per_event``), where it is that event's invalid_data."""
     try:
-        return json.loads(body) if body else None
+        value = jsontext.loads(body) if body else None
     except (ValueError, UnicodeDecodeError) as error:
         raise TanhuiError("invalid_json", reason=str(error)[:120]) from None
+    where = None if per_event else jsontext.bad_text(value)
+    if where is not None:
+        raise InvalidInput("invalid_request", details={where: "unstorable_text"})
+    return value

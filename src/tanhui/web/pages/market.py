@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from tanhui.errors import NotFound
+from tanhui.domain.market import QUANTITY_MAX
+from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import accounts, market
 from tanhui.store import Store
 from tanhui.web.deps import checked_form, language, signed_in, store_of
@@ -75,9 +76,19 @@ def redeem(
     f: dict[str, str] = Depends(checked_form),
     store: Store = Depends(store_of),
 ) -> Response:
-    quantity = int(f["quantity"]) if f.get("quantity", "").isdigit() else 1
+    quantity = form_quantity(f.get("quantity", ""))
     _created, order = market.place_order(store, account_id, item_id, quantity, f.get("key") or None)
     return redirect(f"/me/orders/{order['order_id']}")
+
+
+def form_quantity(text: str) -> int:
+    """The form's quantity: 1 when left empty; ASCII digits only ("²" passes str.isdigit, not int)."""
+    text = text.strip()
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        raise InvalidInput("invalid_request", details={"quantity": f"1..{QUANTITY_MAX}"})
+    return int(text)
 
 
 @router.get("/me/orders")
