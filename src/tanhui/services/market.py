@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import secrets as random_secrets
-import zlib
 from datetime import datetime
 from typing import Any
 
-
-from tanhui.store.errors import UniqueViolation
 from tanhui.domain import market as rules
 from tanhui.domain.canonical import canonical_json, sha256_hex
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_HELD, SYSTEM_REDEEMED, Posting, TransferGroup
@@ -18,6 +15,7 @@ from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.ledger import post_in
 from tanhui.store import Store
+from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import OrderRow
 from tanhui.store.uow import UnitOfWork
 
@@ -32,8 +30,20 @@ def new_public_id(prefix: str) -> str:
 # -- catalog ---------------------------------------------------------------------------------
 
 ITEM_FIELDS = (
-    "key", "kind", "category", "title_zh", "title_en", "description_zh", "description_en", "points_price", "stock",
-    "per_person_limit", "sale_starts_at", "sale_ends_at", "merchant", "status",
+    "key",
+    "kind",
+    "category",
+    "title_zh",
+    "title_en",
+    "description_zh",
+    "description_en",
+    "points_price",
+    "stock",
+    "per_person_limit",
+    "sale_starts_at",
+    "sale_ends_at",
+    "merchant",
+    "status",
 )
 
 
@@ -44,7 +54,15 @@ def add_item(store: Store, scheme_id: str, fields: dict[str, Any], now: datetime
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         item = _add_item_in(uow, scheme_id, checked, now)
-        audit.record(uow, actor, "market.item_add", item.public_id, {"key": item.key, "kind": item.kind, "points_price": item.points_price, "stock": item.stock}, scheme_id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "market.item_add",
+            item.public_id,
+            {"key": item.key, "kind": item.kind, "points_price": item.points_price, "stock": item.stock},
+            scheme_id,
+            now=now,
+        )
         return item
 
 
@@ -54,26 +72,40 @@ def _add_item_in(uow: UnitOfWork, scheme_id: str, checked: dict[str, Any], now: 
     if uow.market.item_by_key(scheme_id, key) is not None:
         raise Conflict("item_exists", key=key)
     values = {
-        "public_id": public_id, "scheme_id": scheme_id, "key": key, "kind": checked["kind"],
-        "category": checked.get("category") or "other", "title_zh": checked["title_zh"],
-        "title_en": checked.get("title_en") or "", "description_zh": checked.get("description_zh") or "",
-        "description_en": checked.get("description_en") or "", "points_price": checked["points_price"],
-        "stock": checked.get("stock", 0), "per_person_limit": checked.get("per_person_limit"),
-        "sale_starts_at": checked.get("sale_starts_at"), "sale_ends_at": checked.get("sale_ends_at"),
-        "merchant": checked.get("merchant") or "", "status": checked.get("status") or "active",
-        "created_at": now, "updated_at": now,
+        "public_id": public_id,
+        "scheme_id": scheme_id,
+        "key": key,
+        "kind": checked["kind"],
+        "category": checked.get("category") or "other",
+        "title_zh": checked["title_zh"],
+        "title_en": checked.get("title_en") or "",
+        "description_zh": checked.get("description_zh") or "",
+        "description_en": checked.get("description_en") or "",
+        "points_price": checked["points_price"],
+        "stock": checked.get("stock", 0),
+        "per_person_limit": checked.get("per_person_limit"),
+        "sale_starts_at": checked.get("sale_starts_at"),
+        "sale_ends_at": checked.get("sale_ends_at"),
+        "merchant": checked.get("merchant") or "",
+        "status": checked.get("status") or "active",
+        "created_at": now,
+        "updated_at": now,
     }
     return uow.market.add_item(values)
 
 
-def update_item(store: Store, item_public_id: str, changes: dict[str, Any], now: datetime | None = None, *, actor: str = "system") -> Item:
+def update_item(
+    store: Store, item_public_id: str, changes: dict[str, Any], now: datetime | None = None, *, actor: str = "system"
+) -> Item:
     now = now or utcnow()
     with store.unit_of_work() as uow:
         item = uow.market.item(item_public_id, lock=True)
         if item is None:
             raise NotFound("item_not_found", item_id=item_public_id)
         updated = _update_item_in(uow, item, changes, now)
-        audit.record(uow, actor, "market.item_update", item.public_id, _item_changes(item, updated, changes), item.scheme_id, now=now)
+        audit.record(
+            uow, actor, "market.item_update", item.public_id, _item_changes(item, updated, changes), item.scheme_id, now=now
+        )
         return updated
 
 
@@ -113,7 +145,9 @@ def get_item(store: Store, item_public_id: str) -> Item:
     return item
 
 
-def import_codes(store: Store, item_public_id: str, codes: list[str], now: datetime | None = None, *, actor: str = "system") -> dict[str, int]:
+def import_codes(
+    store: Store, item_public_id: str, codes: list[str], now: datetime | None = None, *, actor: str = "system"
+) -> dict[str, int]:
     """Add a merchant's coupon codes to an item's pool; the item's stock grows by the new codes."""
     now = now or utcnow()
     cleaned = [c.strip() for c in codes if c.strip()]
@@ -129,7 +163,15 @@ def import_codes(store: Store, item_public_id: str, codes: list[str], now: datet
         added = uow.market.import_codes(item.id, cleaned, now)
         uow.market.change_stock(item.id, added, now)
         # counts only: the codes are the coupons' value
-        audit.record(uow, actor, "market.import_codes", item.public_id, {"added": added, "skipped": len(cleaned) - added}, item.scheme_id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "market.import_codes",
+            item.public_id,
+            {"added": added, "skipped": len(cleaned) - added},
+            item.scheme_id,
+            now=now,
+        )
         return {"added": added, "skipped": len(cleaned) - added, "unused": uow.market.unused_codes(item.id)}
 
 
@@ -151,7 +193,17 @@ def _points_account(uow: UnitOfWork, account_id: int) -> int:
     return holdings[ASSET_POINTS].id
 
 
-def _move(uow: UnitOfWork, scheme_id: str, kind: str, source: int, target: int, amount: int, key: str, memo: dict[str, Any], now: datetime) -> int:
+def _move(
+    uow: UnitOfWork,
+    scheme_id: str,
+    kind: str,
+    source: int,
+    target: int,
+    amount: int,
+    key: str,
+    memo: dict[str, Any],
+    now: datetime,
+) -> int:
     outcome = post_in(uow, TransferGroup(scheme_id, kind, (Posting(source, target, amount),), key, memo), now)
     assert outcome.entry is not None and outcome.entry.id is not None
     return outcome.entry.id
@@ -178,7 +230,9 @@ def place_order(
     raise AssertionError("unreachable")
 
 
-def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: Any, key: str, request_hash: str, now: datetime) -> tuple[bool, dict[str, Any]]:
+def _place_in(
+    uow: UnitOfWork, account_id: int, item_public_id: str, quantity: Any, key: str, request_hash: str, now: datetime
+) -> tuple[bool, dict[str, Any]]:
     existing = uow.market.order_by_key(account_id, key)
     if existing is not None:
         if existing.request_hash != request_hash:
@@ -201,9 +255,18 @@ def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: A
     uow.market.change_stock(item.id, -quantity, now)
     order_pk = uow.market.add_order(
         {
-            "public_id": public_id, "scheme_id": item.scheme_id, "account_id": account_id, "item_id": item.id,
-            "quantity": quantity, "points": points, "status": rules.PENDING, "idempotency_key": key,
-            "request_hash": request_hash, "hold_entry_id": hold_id, "created_at": now, "updated_at": now,
+            "public_id": public_id,
+            "scheme_id": item.scheme_id,
+            "account_id": account_id,
+            "item_id": item.id,
+            "quantity": quantity,
+            "points": points,
+            "status": rules.PENDING,
+            "idempotency_key": key,
+            "request_hash": request_hash,
+            "hold_entry_id": hold_id,
+            "created_at": now,
+            "updated_at": now,
         },
         by="person",
     )
@@ -214,18 +277,28 @@ def _place_in(uow: UnitOfWork, account_id: int, item_public_id: str, quantity: A
             if not codes:
                 if uow.market.unused_codes(item.id) or uow.market.pool_ever_used(item.id):
                     raise BusinessRuleViolation("out_of_stock", item_id=item.public_id)
-                codes = [_platform_code(public_id, i) for i in range(quantity)]  # no merchant pool: Tanhui's own codes
+                codes = _platform_codes(quantity)  # no merchant pool: Tanhui's own codes
         redeemed = uow.ledger.system_account(item.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
         post_id = _move(uow, item.scheme_id, "order_post", held, redeemed, points, f"order:{public_id}:post", memo, now)
-        uow.market.set_order(order_pk, {"status": rules.FULFILLED, "settle_entry_id": post_id, "coupon_codes": codes, "updated_at": now}, by="system")
+        uow.market.set_order(
+            order_pk,
+            {"status": rules.FULFILLED, "settle_entry_id": post_id, "coupon_codes": codes, "updated_at": now},
+            by="system",
+        )
     order = uow.market.order(public_id)
     assert order is not None
     return True, order.to_dict()
 
 
-def _platform_code(order_public_id: str, index: int) -> str:
-    digest = zlib.crc32(f"{order_public_id}:{index}".encode()) & 0xFFFFFFFF
-    return f"TH-{order_public_id[4:12].upper()}-{index + 1}-{digest:08X}"
+def _platform_codes(quantity: int) -> list[str]:
+    """Random codes (domain/market.py: ~79 bits each), distinct within the order; stored on the order
+    like codes taken from a merchant's pool. Orders placed before keep the codes they were given."""
+    codes: list[str] = []
+    while len(codes) < quantity:
+        code = rules.platform_code(random_secrets.randbelow)
+        if code not in codes:
+            codes.append(code)
+    return codes
 
 
 def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) -> OrderRow:
@@ -236,7 +309,13 @@ def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) 
 
 
 def cancel_order(
-    store: Store, order_public_id: str, *, account_id: int | None = None, now: datetime | None = None, by: str = "person", actor: str = "system"
+    store: Store,
+    order_public_id: str,
+    *,
+    account_id: int | None = None,
+    now: datetime | None = None,
+    by: str = "person",
+    actor: str = "system",
 ) -> dict[str, Any]:
     """Before shipping: the hold is voided (points back) and the stock returns.
 
@@ -254,7 +333,17 @@ def cancel_order(
             raise BusinessRuleViolation("not_cancellable", order_id=order.public_id, status=order.status)
         uow.market.item_by_pk(order.item_id, lock=True)
         mine, held = _points_account(uow, order.account_id), _held(uow, order.scheme_id)
-        void_id = _move(uow, order.scheme_id, "order_void", held, mine, order.points, f"order:{order.public_id}:void", {"order": order.public_id}, now)
+        void_id = _move(
+            uow,
+            order.scheme_id,
+            "order_void",
+            held,
+            mine,
+            order.points,
+            f"order:{order.public_id}:void",
+            {"order": order.public_id},
+            now,
+        )
         uow.market.change_stock(order.item_id, order.quantity, now)
         uow.market.set_order(order.id, {"status": rules.CANCELLED, "settle_entry_id": void_id, "updated_at": now}, by=by)
         found = uow.market.order(order.public_id)
@@ -282,9 +371,21 @@ def deliver_order(store: Store, order_public_id: str, now: datetime | None = Non
         rules.next_status(order.status, rules.DELIVERED, order.public_id)
         held = _held(uow, order.scheme_id)
         redeemed = uow.ledger.system_account(order.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
-        post_id = _move(uow, order.scheme_id, "order_post", held, redeemed, order.points, f"order:{order.public_id}:post", {"order": order.public_id}, now)
+        post_id = _move(
+            uow,
+            order.scheme_id,
+            "order_post",
+            held,
+            redeemed,
+            order.points,
+            f"order:{order.public_id}:post",
+            {"order": order.public_id},
+            now,
+        )
         uow.market.set_order(order.id, {"status": rules.DELIVERED, "settle_entry_id": post_id, "updated_at": now}, by="operator")
-        audit.record(uow, actor, "market.deliver", order.public_id, {"was": order.status, "points": order.points}, order.scheme_id, now=now)
+        audit.record(
+            uow, actor, "market.deliver", order.public_id, {"was": order.status, "points": order.points}, order.scheme_id, now=now
+        )
         found = uow.market.order(order.public_id)
         assert found is not None
         return found.to_dict()
@@ -298,5 +399,3 @@ def orders_of(store: Store, account_id: int) -> list[dict[str, Any]]:
 def scheme_orders(store: Store, scheme_id: str, status: str | None = None) -> list[OrderRow]:
     with store.unit_of_work(write=False) as uow:
         return uow.market.orders_of_scheme(scheme_id, status)
-
-
