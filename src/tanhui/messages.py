@@ -129,7 +129,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "{path} 的数据库版本 {revision} 本程序不认识",
         "en": "{path} is at schema revision {revision}, which this version does not know",
     },
-    "restore_verify_failed": {"zh-CN": "备份校验失败，未替换：{problem}", "en": "the backup failed verification and was not restored: {problem}"},
+    "restore_verify_failed": {
+        "zh-CN": "备份校验失败，未替换：{problem}",
+        "en": "the backup failed verification and was not restored: {problem}",
+    },
     "restore_target_busy": {
         "zh-CN": "{path} 正在被使用；请先停止服务",
         "en": "{path} is in use; stop the server first",
@@ -162,6 +165,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "invalid_settings": {"zh-CN": "方案设置无效：{field}", "en": "invalid scheme settings: {field}"},
     "invalid_scheme_file": {"zh-CN": "方案文件 {file} 无效：{reason}", "en": "invalid scheme file {file}: {reason}"},
+    "as_of_in_future": {
+        "zh-CN": "日期 {as_of} 晚于今天（方案时区的 {today}）：只能用今天或更早的日期",
+        "en": "date {as_of} is after today ({today} in the scheme's time zone): use today or an earlier date",
+    },
     "invalid_data": {
         "zh-CN": "行为数据无效：{fields}",
         "en": "invalid behaviour data: {fields}",
@@ -189,28 +196,46 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- the credit registry (docs/registry.md) --
     "registry_busy": {"zh-CN": "登记簿正忙，请重试", "en": "the registry is busy: please retry"},
     "organisation_not_found": {"zh-CN": "找不到机构 {organisation_id}", "en": "organisation {organisation_id} not found"},
-    "invalid_organisation_kind": {"zh-CN": "机构类型 {kind} 无效（可选：{kinds}）", "en": "invalid organisation kind {kind} (one of: {kinds})"},
+    "invalid_organisation_kind": {
+        "zh-CN": "机构类型 {kind} 无效（可选：{kinds}）",
+        "en": "invalid organisation kind {kind} (one of: {kinds})",
+    },
     "invalid_serial_range": {"zh-CN": "序列号范围 {first}–{last} 无效", "en": "invalid serial range {first}-{last}"},
-    "invalid_quantity": {"zh-CN": "数量 {quantity} 无效：须为正整数", "en": "invalid quantity {quantity}: a positive whole number is needed"},
+    "invalid_quantity": {
+        "zh-CN": "数量 {quantity} 无效：须为正整数",
+        "en": "invalid quantity {quantity}: a positive whole number is needed",
+    },
     "invalid_block_id": {"zh-CN": "序列号区块编号 {block_id} 无效", "en": "invalid block id {block_id}"},
-    "insufficient_credits": {"zh-CN": "减排量不足：持有 {available} 吨，需要 {quantity} 吨", "en": "not enough credits: {available} held, {quantity} needed"},
+    "insufficient_credits": {
+        "zh-CN": "减排量不足：持有 {available} 吨，需要 {quantity} 吨",
+        "en": "not enough credits: {available} held, {quantity} needed",
+    },
     "invalid_registry_settings": {"zh-CN": "方案的登记簿设置无效：{reason}", "en": "invalid registry settings: {reason}"},
     "invalid_vintage": {"zh-CN": "年份 {vintage} 无效", "en": "invalid vintage {vintage}"},
-    "invalid_emission": {"zh-CN": "排放量 {emission_t} 无效：须为正数（吨 CO2e）", "en": "invalid emission estimate {emission_t}: a positive number of t CO2e is needed"},
+    "invalid_emission": {
+        "zh-CN": "排放量 {emission_t} 无效：须为正数（吨 CO2e）",
+        "en": "invalid emission estimate {emission_t}: a positive number of t CO2e is needed",
+    },
     "invalid_text": {"zh-CN": "{field} 不能为空，且不超过 {max_len} 个字符", "en": "{field} must be 1 to {max_len} characters"},
     "invalid_idempotency_key": {"zh-CN": "幂等键须为 1–200 个字符", "en": "the idempotency key must be 1-200 characters"},
     "same_holder": {"zh-CN": "转出方和转入方相同（{holder}）", "en": "the sender and the receiver are the same ({holder})"},
     "batch_not_found": {"zh-CN": "找不到批次 {batch_id}", "en": "batch {batch_id} not found"},
     "block_not_held": {"zh-CN": "转出方未持有序列号区块 {block_id}", "en": "the holder does not hold block {block_id}"},
     "retirement_not_found": {"zh-CN": "找不到注销记录 {retirement_id}", "en": "retirement {retirement_id} not found"},
-    "event_not_found": {"zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}", "en": "event {event_id} of partner {partner_id} not found"},
+    "event_not_found": {
+        "zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}",
+        "en": "event {event_id} of partner {partner_id} not found",
+    },
     # -- the web application (docs/web.md) --
     "invalid_username": {"zh-CN": "用户名须为 3–32 个字母、数字或 _ . -", "en": "a username is 3-32 letters, digits, _ . or -"},
     "weak_password": {"zh-CN": "密码至少 {min_len} 个字符", "en": "a password needs at least {min_len} characters"},
     "username_taken": {"zh-CN": "用户名 {username} 已被使用", "en": "the username {username} is taken"},
     "bad_credentials": {"zh-CN": "用户名或密码不正确", "en": "wrong username or password"},
     "invalid_role": {"zh-CN": "角色 {role} 无效（operator 或 viewer）", "en": "invalid role {role} (operator or viewer)"},
-    "unknown_audit_action": {"zh-CN": "未知的审计操作 {action}（可选：{actions}）", "en": "unknown audit action {action} (one of: {actions})"},
+    "unknown_audit_action": {
+        "zh-CN": "未知的审计操作 {action}（可选：{actions}）",
+        "en": "unknown audit action {action} (one of: {actions})",
+    },
     "invalid_invite_code": {"zh-CN": "邀请码无效", "en": "unknown invite code"},
     "already_member": {"zh-CN": "你已是该机构成员", "en": "you are already a member"},
     "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,11 +12,15 @@ from tanhui.services import consent, ingest, partners, schemes
 from tanhui.store import Store
 from tanhui.store.repositories.partners import PartnerRow
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 TZ = ZoneInfo("Asia/Shanghai")
-OCCURRED = NOW - timedelta(hours=1)
+# Behaviours are reported 31 days before NOW, so that NOW's local day is past the 30-day holding
+# period: an issuance "as of" a day later than today is refused (issue 18, finding 15).
+REPORTED = NOW - timedelta(days=31)
+CREATED = REPORTED - timedelta(days=2)  # the scheme and its partner
+OCCURRED = REPORTED - timedelta(hours=1)
 VINTAGE = OCCURRED.astimezone(TZ).year
-ISSUE_DAY = NOW.astimezone(TZ).date() + timedelta(days=31)  # past the 30-day holding period
+ISSUE_DAY = REPORTED.astimezone(TZ).date() + timedelta(days=31)  # past the 30-day holding period
 
 
 @dataclass
@@ -29,11 +33,15 @@ class City:
 
     def consent(self, user_ref: str) -> None:
         if user_ref not in self.users:
-            body = {"user_ref": user_ref, "scopes": ["behaviour:report"], "granted_at": (NOW - timedelta(days=1)).isoformat()}
-            consent.grant(self.store, self.partner, uuid.uuid4().hex, body, now=NOW)
+            body = {
+                "user_ref": user_ref,
+                "scopes": ["behaviour:report"],
+                "granted_at": (REPORTED - timedelta(days=1)).isoformat(),
+            }
+            consent.grant(self.store, self.partner, uuid.uuid4().hex, body, now=REPORTED)
             self.users.add(user_ref)
 
-    def report(self, events: list[dict[str, Any]], now: datetime = NOW) -> list[dict[str, Any]]:
+    def report(self, events: list[dict[str, Any]], now: datetime = REPORTED) -> list[dict[str, Any]]:
         for e in events:
             self.consent(e["user_ref"])
         outcome = ingest.ingest_events(self.store, self.partner, events, now=now)
@@ -44,18 +52,32 @@ class City:
 
     def electricity(self, user_ref: str, kwh: int, period: str, event_id: str | None = None) -> dict[str, Any]:
         """One household electricity saving: about 530 g per kWh; 1,000 kWh is about 0.53 t."""
-        [r] = self.report([{
-            "event_id": event_id or f"el-{user_ref}-{period}", "user_ref": user_ref, "scenario": "electricity_saving",
-            "occurred_at": OCCURRED.isoformat(), "data": {"saved_kwh": str(kwh), "period": period},
-        }])
+        [r] = self.report(
+            [
+                {
+                    "event_id": event_id or f"el-{user_ref}-{period}",
+                    "user_ref": user_ref,
+                    "scenario": "electricity_saving",
+                    "occurred_at": OCCURRED.isoformat(),
+                    "data": {"saved_kwh": str(kwh), "period": period},
+                }
+            ]
+        )
         assert r["status"] == "credited", r
         return r
 
     def bus(self, user_ref: str, trip: str) -> dict[str, Any]:
-        [r] = self.report([{
-            "event_id": f"bus-{trip}", "user_ref": user_ref, "scenario": "bus_ride",
-            "occurred_at": OCCURRED.isoformat(), "data": {"trip_id": trip},
-        }])
+        [r] = self.report(
+            [
+                {
+                    "event_id": f"bus-{trip}",
+                    "user_ref": user_ref,
+                    "scenario": "bus_ride",
+                    "occurred_at": OCCURRED.isoformat(),
+                    "data": {"trip_id": trip},
+                }
+            ]
+        )
         assert r["status"] == "credited", r
         return r
 
@@ -71,10 +93,11 @@ class City:
 
 
 def city(store: Store, scheme_id: str, settings: dict[str, Any] | None = None) -> City:
-    schemes.create_scheme(store, scheme_id, "绿芽积分", settings=settings, now=NOW - timedelta(days=2))
-    created = partners.create_partner(store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2))
+    schemes.create_scheme(store, scheme_id, "绿芽积分", settings=settings, now=CREATED)
+    created = partners.create_partner(store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=CREATED)
     return City(store, scheme_id, created.partner)
 
 
 def issue_day(days_after: int = 31) -> date:
-    return NOW.astimezone(TZ).date() + timedelta(days=days_after)
+    """The local day ``days_after`` days after the behaviours were reported (31: today)."""
+    return REPORTED.astimezone(TZ).date() + timedelta(days=days_after)

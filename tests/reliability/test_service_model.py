@@ -20,13 +20,13 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tanhui.errors import TanhuiError
 from tanhui.services import consent, engagement, ingest, ledger, market, organisations, partners, schemes
@@ -36,7 +36,7 @@ from tanhui.store import Store
 EXAMPLES = int(os.environ.get("TANHUI_MODEL_EXAMPLES", "500")) * (10 if os.environ.get("TANHUI_SOAK") else 1)
 STEPS = int(os.environ.get("TANHUI_MODEL_STEPS", "8"))
 PEOPLE = 3
-START = datetime(2026, 3, 2, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
+START = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 TONNE = 1_000_000
 ITEMS = {"phys": ("physical", 30, 3, None), "coupon": ("coupon", 20, 2, 1)}  # kind, price, stock, limit
 BUS_POINTS, BUS_POINTS_DAY, BUS_EVENTS_DAY = 10, 60, 8
@@ -74,7 +74,9 @@ class Model:
     month_usage: dict[tuple[int, str, int], int] = field(default_factory=dict)
     checkins: list[tuple[date, int] | None] = field(default_factory=lambda: [None] * PEOPLE)
     stock: dict[str, int] = field(default_factory=lambda: {k: v[2] for k, v in ITEMS.items()})
-    orders: dict[str, tuple[int, str, int, int, str, str]] = field(default_factory=dict)  # id -> person, item, qty, points, status, key
+    orders: dict[str, tuple[int, str, int, int, str, str]] = field(
+        default_factory=dict
+    )  # id -> person, item, qty, points, status, key
     expired: set[int] = field(default_factory=set)  # people whose cut-off year expired
     carry: dict[str, int] = field(default_factory=dict)  # methodology -> carried grams
     scheme_credits: int = 0
@@ -89,13 +91,27 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         def setup(self) -> None:
             self.scheme_id = f"sm{uuid.uuid4().hex[:10]}"
             self.now = START
-            schemes.create_scheme(store, self.scheme_id, "模型", settings={"registry": {"holding_days": 0}}, now=START - timedelta(days=1))
-            self.partner = partners.create_partner(store, self.scheme_id, "公交", ["bus_ride", "electricity_saving"], now=START).partner
+            schemes.create_scheme(
+                store, self.scheme_id, "模型", settings={"registry": {"holding_days": 0}}, now=START - timedelta(days=1)
+            )
+            self.partner = partners.create_partner(
+                store, self.scheme_id, "公交", ["bus_ride", "electricity_saving"], now=START
+            ).partner
             self.items = {
-                key: market.add_item(store, self.scheme_id, {
-                    "key": key, "kind": kind, "title_zh": key, "title_en": key, "points_price": price, "stock": stock,
-                    **({"per_person_limit": limit} if limit else {}),
-                }, now=START)
+                key: market.add_item(
+                    store,
+                    self.scheme_id,
+                    {
+                        "key": key,
+                        "kind": kind,
+                        "title_zh": key,
+                        "title_en": key,
+                        "points_price": price,
+                        "stock": stock,
+                        **({"per_person_limit": limit} if limit else {}),
+                    },
+                    now=START,
+                )
                 for key, (kind, price, stock, limit) in ITEMS.items()
             }
             self.org = organisations.create(store, self.scheme_id, "买家", now=START).public_id
@@ -107,8 +123,18 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             for p in range(PEOPLE):
                 self.grant(p)
             occurred = (self.now - timedelta(hours=1)).isoformat()
-            self.report_batch([{"event_id": self._id("es"), "user_ref": f"u{p}", "scenario": "electricity_saving", "occurred_at": occurred,
-                                "data": {"saved_kwh": "1000", "period": "2026-00"}} for p in range(PEOPLE)])
+            self.report_batch(
+                [
+                    {
+                        "event_id": self._id("es"),
+                        "user_ref": f"u{p}",
+                        "scenario": "electricity_saving",
+                        "occurred_at": occurred,
+                        "data": {"saved_kwh": "1000", "period": "2026-00"},
+                    }
+                    for p in range(PEOPLE)
+                ]
+            )
 
         def _id(self, prefix: str) -> str:
             self.n += 1
@@ -137,8 +163,17 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             self.m.consent[p] = "revoked"
 
         # -- events --------------------------------------------------------------------
-        @rule(spec=st.lists(st.tuples(st.sampled_from(["bus", "bus", "reused_trip", "implausible", "saving", "replay", "conflict"]),
-                                      st.integers(0, PEOPLE - 1), st.integers(1, 3)), min_size=1, max_size=5))
+        @rule(
+            spec=st.lists(
+                st.tuples(
+                    st.sampled_from(["bus", "bus", "reused_trip", "implausible", "saving", "replay", "conflict"]),
+                    st.integers(0, PEOPLE - 1),
+                    st.integers(1, 3),
+                ),
+                min_size=1,
+                max_size=5,
+            )
+        )
         def report(self, spec: list[tuple[str, int, int]]) -> None:
             occurred = (self.now - timedelta(hours=1)).isoformat()
             batch: list[dict[str, Any]] = []
@@ -149,16 +184,38 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
                     if kind == "conflict":
                         payload = {**payload, "data": {**payload["data"], "line": "conflict"}}
                 elif kind == "saving":
-                    payload = {"event_id": self._id("es"), "user_ref": f"u{p}", "scenario": "electricity_saving", "occurred_at": occurred,
-                               "data": {"saved_kwh": "1000", "period": f"2026-0{period}"}}
+                    payload = {
+                        "event_id": self._id("es"),
+                        "user_ref": f"u{p}",
+                        "scenario": "electricity_saving",
+                        "occurred_at": occurred,
+                        "data": {"saved_kwh": "1000", "period": f"2026-0{period}"},
+                    }
                 elif kind == "reused_trip" and self.m.trips:
                     trip = sorted(self.m.trips)[p % len(self.m.trips)]
-                    payload = {"event_id": self._id("eb"), "user_ref": f"u{p}", "scenario": "bus_ride", "occurred_at": occurred, "data": {"trip_id": trip}}
+                    payload = {
+                        "event_id": self._id("eb"),
+                        "user_ref": f"u{p}",
+                        "scenario": "bus_ride",
+                        "occurred_at": occurred,
+                        "data": {"trip_id": trip},
+                    }
                 elif kind == "implausible":
-                    payload = {"event_id": self._id("eb"), "user_ref": f"u{p}", "scenario": "bus_ride", "occurred_at": occurred,
-                               "data": {"trip_id": f"{self.scheme_id}-{self._id('t')}", "distance_km": 200}}
+                    payload = {
+                        "event_id": self._id("eb"),
+                        "user_ref": f"u{p}",
+                        "scenario": "bus_ride",
+                        "occurred_at": occurred,
+                        "data": {"trip_id": f"{self.scheme_id}-{self._id('t')}", "distance_km": 200},
+                    }
                 else:
-                    payload = {"event_id": self._id("eb"), "user_ref": f"u{p}", "scenario": "bus_ride", "occurred_at": occurred, "data": {"trip_id": f"{self.scheme_id}-{self._id('t')}"}}
+                    payload = {
+                        "event_id": self._id("eb"),
+                        "user_ref": f"u{p}",
+                        "scenario": "bus_ride",
+                        "occurred_at": occurred,
+                        "data": {"trip_id": f"{self.scheme_id}-{self._id('t')}"},
+                    }
                 batch.append(payload)
             self.report_batch(batch)
 
@@ -176,9 +233,19 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             old = m.events.get(event_id)
             if old is not None:
                 if old.payload == payload:
-                    assert (got["status"], got["reason"], got["carbon_g"], got["points"]) == ("duplicate", "duplicate_event", old.carbon_g, old.points), got
+                    assert (got["status"], got["reason"], got["carbon_g"], got["points"]) == (
+                        "duplicate",
+                        "duplicate_event",
+                        old.carbon_g,
+                        old.points,
+                    ), got
                 else:
-                    assert (got["status"], got["reason"], got["carbon_g"], got["points"]) == ("rejected", "event_id_reused", 0, 0), got
+                    assert (got["status"], got["reason"], got["carbon_g"], got["points"]) == (
+                        "rejected",
+                        "event_id_reused",
+                        0,
+                        0,
+                    ), got
                 return
             p = int(payload["user_ref"][1:])
             scenario = payload["scenario"]
@@ -189,9 +256,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
                 reason = "no_consent"
             elif kind == "bus" and payload["data"].get("distance_km") == 200:
                 reason = "implausible"
-            elif kind == "bus" and payload["data"]["trip_id"] in m.trips:
-                reason = "duplicate_behaviour"
-            elif kind == "saving" and (p, payload["data"]["period"]) in m.periods:
+            elif kind == "bus" and payload["data"]["trip_id"] in m.trips or kind == "saving" and (p, payload["data"]["period"]) in m.periods:
                 reason = "duplicate_behaviour"
             usage = m.usage.setdefault((p, kind, day), [0, 0])
             month_key = (p, kind, day.year * 100 + day.month)
@@ -200,7 +265,9 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
                     reason = "cap_reached"
                 if kind == "saving" and m.month_usage.get(month_key, 0) >= 2:
                     reason = "cap_reached"
-            sent = Sent(event_id, p, kind, payload, "rejected" if reason else "credited", reason, 0, 0, got["methodology"], order=self.n)
+            sent = Sent(
+                event_id, p, kind, payload, "rejected" if reason else "credited", reason, 0, 0, got["methodology"], order=self.n
+            )
             m.events[event_id] = sent
             assert (got["status"], got["reason"]) == (sent.status, reason), (got, sent)
             if reason is not None:
@@ -229,9 +296,15 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
                 return
             sent = self.m.events[data.draw(st.sampled_from(credited))]
             with store.unit_of_work(write=False) as uow:
-                [row] = [r for r in uow.conn.exec_driver_sql(
-                    "SELECT entry_id FROM events WHERE partner_pk = %s AND event_id = %s" if store.dialect.name == "postgresql"
-                    else "SELECT entry_id FROM events WHERE partner_pk = ? AND event_id = ?", (self.partner.pk, sent.event_id))]
+                [row] = [
+                    r
+                    for r in uow.conn.exec_driver_sql(
+                        "SELECT entry_id FROM events WHERE partner_pk = %s AND event_id = %s"
+                        if store.dialect.name == "postgresql"
+                        else "SELECT entry_id FROM events WHERE partner_pk = ? AND event_id = ?",
+                        (self.partner.pk, sent.event_id),
+                    )
+                ]
             p = sent.person
             can = sent.reversed or (self.m.points[p] >= sent.points and self.m.carbon[p] >= sent.carbon_g)
             try:
@@ -270,7 +343,9 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         @rule()
         def expire(self) -> None:
             as_of = date(self.now.year + 2, 1, 1)  # everything earned so far is past its end-of-next-year
-            notices = engagement.expire_points(store, self.scheme_id, as_of, now=self.now)
+            # run on that day (an "as of" later than the run's today is refused); the model's clock stays
+            run_at = datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+            notices = engagement.expire_points(store, self.scheme_id, as_of, now=run_at)
             lost = {n.account_id: n.amount for n in notices}
             # Once per person and cut-off year: whoever holds points and has not expired yet loses them all
             # (everything here was earned in the cut-off year); points coming back later stay.
@@ -319,15 +394,22 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
                 return
             order_id = data.draw(st.sampled_from(sorted(self.m.orders)))
             p, key, qty, points, status, idem = self.m.orders[order_id]
-            allowed = {"cancel": {"pending": "cancelled", "cancelled": "cancelled"},
-                       "ship": {"pending": "shipped"}, "deliver": {"shipped": "delivered"}}[action]
+            allowed = {
+                "cancel": {"pending": "cancelled", "cancelled": "cancelled"},
+                "ship": {"pending": "shipped"},
+                "deliver": {"shipped": "delivered"},
+            }[action]
             try:
                 if action == "cancel":
                     out = market.cancel_order(store, order_id, account_id=self.m.account[p], now=self.now)
                 else:
                     out = (market.ship_order if action == "ship" else market.deliver_order)(store, order_id, now=self.now)
             except TanhuiError as error:
-                assert status not in allowed and error.code in ("not_cancellable", "order_transition"), (error.code, status, action)
+                assert status not in allowed and error.code in ("not_cancellable", "order_transition"), (
+                    error.code,
+                    status,
+                    action,
+                )
                 return
             assert status in allowed, (status, action)
             assert out["status"] == allowed[status]
@@ -340,7 +422,9 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         @rule()
         def issue(self) -> None:
             vintage = (self.now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=8))).year
-            result = issuance.issue(store, self.scheme_id, vintage, as_of=self.now.astimezone(timezone(timedelta(hours=8))).date(), now=self.now)
+            result = issuance.issue(
+                store, self.scheme_id, vintage, as_of=self.now.astimezone(timezone(timedelta(hours=8))).date(), now=self.now
+            )
             expected = 0
             by_methodology: dict[str, list[Sent]] = {}
             for s in sorted(self.m.events.values(), key=lambda s: s.order):
@@ -371,10 +455,27 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
             key = self._id("mv")
             if retire:
                 ok = self.m.org_credits >= qty
-                call = lambda: movements.retire(store, self.scheme_id, holder=self.org, quantity=qty, beneficiary="某公司", purpose="碳中和", idempotency_key=key, now=self.now)  # noqa: E731
+                call = lambda: movements.retire(
+                    store,
+                    self.scheme_id,
+                    holder=self.org,
+                    quantity=qty,
+                    beneficiary="某公司",
+                    purpose="碳中和",
+                    idempotency_key=key,
+                    now=self.now,
+                )  # noqa: E731
             else:
                 ok = self.m.scheme_credits >= qty
-                call = lambda: movements.transfer(store, self.scheme_id, from_holder="scheme", to_holder=self.org, quantity=qty, idempotency_key=key, now=self.now)  # noqa: E731
+                call = lambda: movements.transfer(
+                    store,
+                    self.scheme_id,
+                    from_holder="scheme",
+                    to_holder=self.org,
+                    quantity=qty,
+                    idempotency_key=key,
+                    now=self.now,
+                )  # noqa: E731
             try:
                 first = call()
             except TanhuiError as error:
@@ -425,13 +526,19 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
 def test_whole_service_agrees_with_model(store: Store) -> None:
     machine = make_machine(store)
     machine.TestCase.settings = settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=False, print_blob=True,
+        max_examples=EXAMPLES,
+        stateful_step_count=STEPS,
+        deadline=None,
+        derandomize=False,
+        print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
     for k in FIGURES:
         FIGURES[k] = 0
     machine.TestCase().runTest()
     ran = FIGURES["examples"]
-    print(f"\nmodel-based simulation on {store.dialect.name}: {ran} examples, {FIGURES['steps']} checked steps, "
-          f"{FIGURES['events']} events, {FIGURES['orders']} orders, {FIGURES['credits_issued']} credits issued, 0 anomalies")
+    print(
+        f"\nmodel-based simulation on {store.dialect.name}: {ran} examples, {FIGURES['steps']} checked steps, "
+        f"{FIGURES['events']} events, {FIGURES['orders']} orders, {FIGURES['credits_issued']} credits issued, 0 anomalies"
+    )
     assert ran >= min(EXAMPLES, 500)

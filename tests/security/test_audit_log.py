@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,24 @@ from sqlalchemy.exc import DBAPIError
 
 from tanhui.errors import TanhuiError
 from tanhui.services import (
-    accounts, audit, engagement, identity, ledger, market, organisations, partners, retention, scheme_file, schemes,
+    accounts,
+    audit,
+    engagement,
+    identity,
+    ledger,
+    market,
+    organisations,
+    partners,
+    retention,
+    scheme_file,
+    schemes,
 )
 from tanhui.services.registry import issuance, movements
 from tanhui.store import Store, migrate
 from tanhui.store.repositories.audit import AuditRow
 from tanhui.store.schema import metadata
 from tests.live import cli
-from tests.registry.helpers import NOW, VINTAGE, City, issue_day
+from tests.registry.helpers import CREATED, NOW, VINTAGE, City, issue_day
 from tests.web.helpers import csrf_of, scheme_text
 
 ACTOR = "cli:auditor"
@@ -62,28 +72,55 @@ class Checker:
         return result
 
 
-def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(store: Store, scheme_id: str, tmp_path: Path) -> None:
+def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
+    store: Store, scheme_id: str, tmp_path: Path
+) -> None:
     c = Checker(store)
     s = scheme_id
     secrets: list[str] = []
-    c.one("scheme.create", s, lambda: schemes.create_scheme(store, s, "审计方案", now=NOW - timedelta(days=2), actor=ACTOR), s)
-    created = c.one("partner.create", lambda r: r.partner.id, lambda: partners.create_partner(
-        store, s, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2), actor=ACTOR), s)
+    c.one("scheme.create", s, lambda: schemes.create_scheme(store, s, "审计方案", now=CREATED, actor=ACTOR), s)
+    created = c.one(
+        "partner.create",
+        lambda r: r.partner.id,
+        lambda: partners.create_partner(store, s, "城市电网", ["electricity_saving", "bus_ride"], now=CREATED, actor=ACTOR),
+        s,
+    )
     pid = created.partner.id
     secrets.append(created.secret)
     secrets.append(c.one("partner.rotate_secret", pid, lambda: partners.rotate_secret(store, pid, actor=ACTOR), s))
     c.one("partner.retire_old_secrets", pid, lambda: partners.retire_old_secrets(store, pid, actor=ACTOR), s)
-    c.one("partner.set_scenarios", pid, lambda: partners.set_scenarios(store, pid, ["electricity_saving", "bus_ride", "walking"], actor=ACTOR), s)
+    c.one(
+        "partner.set_scenarios",
+        pid,
+        lambda: partners.set_scenarios(store, pid, ["electricity_saving", "bus_ride", "walking"], actor=ACTOR),
+        s,
+    )
     c.one("partner.disable", pid, lambda: partners.set_status(store, pid, "disabled", actor=ACTOR), s)
     assert c.one("partner.enable", pid, lambda: partners.set_status(store, pid, "active", actor=ACTOR), s).status == "active"
-    org = c.one("org.create", lambda r: r.public_id, lambda: organisations.create(store, s, "某某公司", "company", actor=ACTOR), s)
+    org = c.one(
+        "org.create", lambda r: r.public_id, lambda: organisations.create(store, s, "某某公司", "company", actor=ACTOR), s
+    )
 
     # the catalog and orders: a person orders (not audited), the operator ships, delivers and cancels
-    goods = c.one("market.item_add", lambda r: r.public_id, lambda: market.add_item(
-        store, s, {"kind": "physical", "title_zh": "帆布袋", "points_price": 100, "stock": 5}, actor=ACTOR), s)
+    goods = c.one(
+        "market.item_add",
+        lambda r: r.public_id,
+        lambda: market.add_item(
+            store, s, {"kind": "physical", "title_zh": "帆布袋", "points_price": 100, "stock": 5}, actor=ACTOR
+        ),
+        s,
+    )
     coupon = market.add_item(store, s, {"kind": "coupon", "title_zh": "咖啡券", "points_price": 10, "stock": 0}, actor=ACTOR)
-    price = c.one("market.item_update", goods.public_id, lambda: market.update_item(store, goods.public_id, {"points_price": 120, "title_zh": "新帆布袋"}, actor=ACTOR), s)
-    assert c.checked["market.item_update"].details == {"fields": ["points_price", "title_zh"], "points_price": [100, 120]} and price.points_price == 120
+    price = c.one(
+        "market.item_update",
+        goods.public_id,
+        lambda: market.update_item(store, goods.public_id, {"points_price": 120, "title_zh": "新帆布袋"}, actor=ACTOR),
+        s,
+    )
+    assert (
+        c.checked["market.item_update"].details == {"fields": ["points_price", "title_zh"], "points_price": [100, 120]}
+        and price.points_price == 120
+    )
     codes = ["CODE-SECRET-1", "CODE-SECRET-2"]
     c.one("market.import_codes", coupon.public_id, lambda: market.import_codes(store, coupon.public_id, codes, actor=ACTOR), s)
     person = c.none(lambda: accounts.open_account(store, s, display_name="王小明"), s)
@@ -91,35 +128,103 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(s
         from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE
 
         issuance_account = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
-    ledger.transfer(store, s, [(issuance_account, ledger.holdings(store, person).points_account_id, 1000)], kind="reward", idempotency_key=f"fund-{person}")
-    orders = [c.none(lambda k=k: market.place_order(store, person, goods.public_id, 1, f"order-{k}")[1]["order_id"], s) for k in range(3)]
+    ledger.transfer(
+        store,
+        s,
+        [(issuance_account, ledger.holdings(store, person).points_account_id, 1000)],
+        kind="reward",
+        idempotency_key=f"fund-{person}",
+    )
+    orders = [
+        c.none(lambda k=k: market.place_order(store, person, goods.public_id, 1, f"order-{k}")[1]["order_id"], s)
+        for k in range(3)
+    ]
     c.none(lambda: market.place_order(store, person, coupon.public_id, 1, "coupon-order"), s)
     c.none(lambda: market.cancel_order(store, orders[2], account_id=person), s)  # a person cancelling their own order
     c.none(lambda: engagement.checkin(store, person), s)
     c.one("market.ship", orders[0], lambda: market.ship_order(store, orders[0], actor=ACTOR), s)
     c.one("market.deliver", orders[0], lambda: market.deliver_order(store, orders[0], actor=ACTOR), s)
-    assert c.one("market.cancel", orders[1], lambda: market.cancel_order(store, orders[1], by="operator", actor=ACTOR), s)["status"] == "cancelled"
+    assert (
+        c.one("market.cancel", orders[1], lambda: market.cancel_order(store, orders[1], by="operator", actor=ACTOR), s)["status"]
+        == "cancelled"
+    )
 
     # the credit registry: partner ingestion (not audited), then issue, transfer, retire, neutralise
     town = City(store, s, _partner(store, pid))
     c.none(lambda: town.tonnes(4), s)
-    issued = c.one("credits.issue", f"vintage:{VINTAGE}", lambda: issuance.issue(store, s, VINTAGE, as_of=issue_day(), now=NOW, actor=ACTOR), s)
+    issued = c.one(
+        "credits.issue",
+        f"vintage:{VINTAGE}",
+        lambda: issuance.issue(store, s, VINTAGE, as_of=issue_day(), now=NOW, actor=ACTOR),
+        s,
+    )
     assert issued.issued >= 4 and c.checked["credits.issue"].details["batches"] == [b["batch_id"] for b in issued.batches]
-    c.one("credits.transfer", lambda r: f"movement:{r['movement']}", lambda: movements.transfer(
-        store, s, from_holder="scheme", to_holder=org.public_id, quantity=2, idempotency_key="t1", now=NOW, actor=ACTOR), s)
-    c.one("credits.retire", lambda r: r["retirement_id"], lambda: movements.retire(
-        store, s, holder=org.public_id, quantity=1, beneficiary="王小明", purpose="王小明的婚礼碳中和", idempotency_key="r1", now=NOW, actor=ACTOR), s)
-    c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: movements.neutralise_event(
-        store, s, holder=org.public_id, event_name="年会", emission_t="0.4", idempotency_key="n1", now=NOW, actor=ACTOR), s)
-    bought = c.one("credits.neutralise", lambda r: r["retirement_id"], lambda: movements.buy_and_neutralise(
-        store, s, organisation=org.public_id, event_name="马拉松", emission_t="1.2", idempotency_key="b1", now=NOW, actor=ACTOR), s)
+    c.one(
+        "credits.transfer",
+        lambda r: f"movement:{r['movement']}",
+        lambda: movements.transfer(
+            store, s, from_holder="scheme", to_holder=org.public_id, quantity=2, idempotency_key="t1", now=NOW, actor=ACTOR
+        ),
+        s,
+    )
+    c.one(
+        "credits.retire",
+        lambda r: r["retirement_id"],
+        lambda: movements.retire(
+            store,
+            s,
+            holder=org.public_id,
+            quantity=1,
+            beneficiary="王小明",
+            purpose="王小明的婚礼碳中和",
+            idempotency_key="r1",
+            now=NOW,
+            actor=ACTOR,
+        ),
+        s,
+    )
+    c.one(
+        "credits.neutralise",
+        lambda r: r["retirement_id"],
+        lambda: movements.neutralise_event(
+            store, s, holder=org.public_id, event_name="年会", emission_t="0.4", idempotency_key="n1", now=NOW, actor=ACTOR
+        ),
+        s,
+    )
+    bought = c.one(
+        "credits.neutralise",
+        lambda r: r["retirement_id"],
+        lambda: movements.buy_and_neutralise(
+            store,
+            s,
+            organisation=org.public_id,
+            event_name="马拉松",
+            emission_t="1.2",
+            idempotency_key="b1",
+            now=NOW,
+            actor=ACTOR,
+        ),
+        s,
+    )
     assert c.checked["credits.neutralise"].details["bought_from"] == "scheme" and bought["quantity"] == 2
 
     # housekeeping: expiry and payload retention, a day far enough ahead that both have work to do
+    # (run on that day: an "as of" later than today is refused)
     later = date(NOW.year + 3, 1, 1)
-    notices = c.one("points.expire", f"as_of:{later.isoformat()}", lambda: engagement.expire_points(store, s, later, actor=ACTOR), s)
+    run_at = datetime(later.year, later.month, later.day, 12, tzinfo=UTC)
+    notices = c.one(
+        "points.expire",
+        f"as_of:{later.isoformat()}",
+        lambda: engagement.expire_points(store, s, later, now=run_at, actor=ACTOR),
+        s,
+    )
     assert c.checked["points.expire"].details["accounts"] == len(notices) > 0
-    purged = c.one("events.purge_payloads", f"as_of:{later.isoformat()}", lambda: retention.purge_payloads(store, s, later, actor=ACTOR), s)
+    purged = c.one(
+        "events.purge_payloads",
+        f"as_of:{later.isoformat()}",
+        lambda: retention.purge_payloads(store, s, later, now=run_at, actor=ACTOR),
+        s,
+    )
     assert purged.purged > 0 and c.checked["events.purge_payloads"].details["purged"] == purged.purged
 
     # a scheme file (its new partners' secrets are shown once, never logged), operator users and tokens
@@ -129,8 +234,12 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(s
     report = c.one("scheme.apply", applied_id, lambda: scheme_file.apply(store, path, actor=ACTOR), applied_id)
     assert c.checked["scheme.apply"].details["partners_created"] == [p["partner_id"] for p in report.partners_created]
     secrets += [p["secret"] for p in report.partners_created]
-    c.one("admin.create_user", f"operator:ops-{s}", lambda: identity.create_operator(store, s, f"ops-{s}", PASSWORD, actor=ACTOR), s)
-    secrets.append(c.one("admin.token", "token:viewer", lambda: identity.issue_operator_token(store, s, "viewer", actor=ACTOR), s))
+    c.one(
+        "admin.create_user", f"operator:ops-{s}", lambda: identity.create_operator(store, s, f"ops-{s}", PASSWORD, actor=ACTOR), s
+    )
+    secrets.append(
+        c.one("admin.token", "token:viewer", lambda: identity.issue_operator_token(store, s, "viewer", actor=ACTOR), s)
+    )
 
     assert set(c.checked) == set(audit.ACTIONS), set(audit.ACTIONS) - set(c.checked)
 
@@ -156,7 +265,9 @@ def _dump(store: Store) -> dict[str, list[str]]:
     """Every row of every table, to show that nothing changed."""
     with store.engine.connect() as conn:
         present = set(inspect(conn).get_table_names())
-        return {t.name: sorted(repr(tuple(r)) for r in conn.execute(select(t))) for t in metadata.sorted_tables if t.name in present}
+        return {
+            t.name: sorted(repr(tuple(r)) for r in conn.execute(select(t))) for t in metadata.sorted_tables if t.name in present
+        }
 
 
 @pytest.fixture
@@ -170,9 +281,9 @@ def own_store(fresh_store_url: str) -> Iterator[Store]:
 
 def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path: Path) -> None:
     store, s = own_store, "city"
-    schemes.create_scheme(store, s, "城市", now=NOW - timedelta(days=2))
+    schemes.create_scheme(store, s, "城市", now=CREATED)
     schemes.create_scheme(store, "town", "小镇")
-    pid = partners.create_partner(store, s, "城市电网", ["electricity_saving"], now=NOW - timedelta(days=2)).partner.id
+    pid = partners.create_partner(store, s, "城市电网", ["electricity_saving"], now=CREATED).partner.id
     org = organisations.create(store, s, "某某公司")
     goods = market.add_item(store, s, {"kind": "physical", "title_zh": "帆布袋", "points_price": 10, "stock": 5})
     person = accounts.open_account(store, s)
@@ -180,7 +291,13 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE
 
         issuance_account = uow.ledger.system_account(s, ASSET_POINTS, SYSTEM_ISSUANCE).id
-    ledger.transfer(store, s, [(issuance_account, ledger.holdings(store, person).points_account_id, 100)], kind="reward", idempotency_key="fund")
+    ledger.transfer(
+        store,
+        s,
+        [(issuance_account, ledger.holdings(store, person).points_account_id, 100)],
+        kind="reward",
+        idempotency_key="fund",
+    )
     shipped = market.place_order(store, person, goods.public_id, 1, "o1")[1]["order_id"]
     market.ship_order(store, shipped)
     identity.create_operator(store, "town", "ops-town", PASSWORD)
@@ -197,7 +314,9 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         "partner.disable": lambda: partners.set_status(store, pid, "paused", actor=ACTOR),
         "partner.set_scenarios": lambda: partners.set_scenarios(store, pid, [], actor=ACTOR),
         "org.create": lambda: organisations.create(store, s, "X", "club", actor=ACTOR),
-        "market.item_add": lambda: market.add_item(store, s, {"kind": "physical", "title_zh": "", "points_price": 1}, actor=ACTOR),
+        "market.item_add": lambda: market.add_item(
+            store, s, {"kind": "physical", "title_zh": "", "points_price": 1}, actor=ACTOR
+        ),
         "market.item_update": lambda: market.update_item(store, goods.public_id, {"status": "gone"}, actor=ACTOR),
         "market.import_codes": lambda: market.import_codes(store, goods.public_id, ["A1"], actor=ACTOR),  # not a coupon
         "market.ship": lambda: market.ship_order(store, shipped, actor=ACTOR),  # shipped already
@@ -207,10 +326,18 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         "points.expire": lambda: engagement.expire_points(store, "nope", date(2030, 1, 1), actor=ACTOR),
         "events.purge_payloads": lambda: retention.purge_payloads(store, "nope", actor=ACTOR),
         "credits.issue": lambda: issuance.issue(store, s, 1999, actor=ACTOR),
-        "credits.transfer": lambda: movements.transfer(store, s, from_holder="scheme", to_holder="org_nope", quantity=1, idempotency_key="t", actor=ACTOR),
-        "credits.retire": lambda: movements.retire(store, s, holder=org.public_id, quantity=1, beneficiary="", purpose="p", actor=ACTOR),
-        "credits.neutralise": lambda: movements.neutralise_event(store, s, holder=org.public_id, event_name="年会", emission_t="-1", actor=ACTOR),
-        "admin.create_user": lambda: identity.create_operator(store, s, "ops-town", PASSWORD, actor=ACTOR),  # taken in another scheme
+        "credits.transfer": lambda: movements.transfer(
+            store, s, from_holder="scheme", to_holder="org_nope", quantity=1, idempotency_key="t", actor=ACTOR
+        ),
+        "credits.retire": lambda: movements.retire(
+            store, s, holder=org.public_id, quantity=1, beneficiary="", purpose="p", actor=ACTOR
+        ),
+        "credits.neutralise": lambda: movements.neutralise_event(
+            store, s, holder=org.public_id, event_name="年会", emission_t="-1", actor=ACTOR
+        ),
+        "admin.create_user": lambda: identity.create_operator(
+            store, s, "ops-town", PASSWORD, actor=ACTOR
+        ),  # taken in another scheme
         "admin.token": lambda: identity.issue_operator_token(store, s, "boss", actor=ACTOR),
     }
     before = _dump(store)
@@ -224,8 +351,14 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
 
 def test_record_refuses_unknown_actions_and_secret_looking_details(own_store: Store) -> None:
     schemes.create_scheme(own_store, "city", "城市")
-    for action, details in [("partner.delete", None), ("partner.create", {"secret": "x"}), ("admin.token", {"token_hash": "x"}),
-                            ("admin.create_user", {"password": "x"}), ("org.create", {"display_name": "x"}), ("market.import_codes", {"codes": []})]:
+    for action, details in [
+        ("partner.delete", None),
+        ("partner.create", {"secret": "x"}),
+        ("admin.token", {"token_hash": "x"}),
+        ("admin.create_user", {"password": "x"}),
+        ("org.create", {"display_name": "x"}),
+        ("market.import_codes", {"codes": []}),
+    ]:
         with pytest.raises(ValueError), own_store.unit_of_work() as uow:
             audit.record(uow, ACTOR, action, "t", details, "city")
     assert [r.action for r in rows(own_store, "city")] == ["scheme.create"]
@@ -256,7 +389,11 @@ def test_cli_actions_are_logged_with_the_os_user_and_listed(fresh_store_url: str
     cli(fresh_store_url, "db", "upgrade")
     cli(fresh_store_url, "scheme", "create", "city", "--name", "城市")
     cli(fresh_store_url, "scheme", "create", "town", "--name", "小镇")
-    made = json.loads(cli(fresh_store_url, "partner", "create", "--scheme", "city", "--name", "公交", "--scenarios", "bus_ride", "--json").stdout)
+    made = json.loads(
+        cli(
+            fresh_store_url, "partner", "create", "--scheme", "city", "--name", "公交", "--scenarios", "bus_ride", "--json"
+        ).stdout
+    )
     rotated = json.loads(cli(fresh_store_url, "partner", "rotate-secret", made["partner_id"], "--json").stdout)
     cli(fresh_store_url, "partner", "disable", made["partner_id"])
     token = json.loads(cli(fresh_store_url, "admin", "token", "--scheme", "town", "--json").stdout)["token"]
@@ -295,21 +432,33 @@ def test_the_dashboard_logs_its_actions_and_shows_the_schemes_log_to_its_own_ope
         def signed_in(username: str) -> httpx.Client:
             client = httpx.Client(base_url=live.base_url, timeout=30)
             clients.append(client)
-            done = client.post("/admin/login", data={"csrf": csrf_of(client.get("/admin/login").text), "username": username, "password": PASSWORD})
+            done = client.post(
+                "/admin/login",
+                data={"csrf": csrf_of(client.get("/admin/login").text), "username": username, "password": PASSWORD},
+            )
             assert done.status_code == 303, done.text
             return client
 
         ops, viewer, other = signed_in("ops-luzhou"), signed_in("viewer-luzhou"), signed_in("ops-harbin")
         form = ops.get("/admin/schemes/luzhou/organisations").text
-        made = ops.post("/admin/schemes/luzhou/organisations", data={"csrf": csrf_of(form), "name": "川南电力", "kind": "company"})
+        made = ops.post(
+            "/admin/schemes/luzhou/organisations", data={"csrf": csrf_of(form), "name": "川南电力", "kind": "company"}
+        )
         assert made.status_code == 303
         org_id = made.headers["location"].rsplit("/", 1)[1]
-        refused = viewer.post("/admin/schemes/luzhou/organisations", data={"csrf": csrf_of(viewer.get("/admin/schemes/luzhou/organisations").text), "name": "X", "kind": "company"})
+        refused = viewer.post(
+            "/admin/schemes/luzhou/organisations",
+            data={"csrf": csrf_of(viewer.get("/admin/schemes/luzhou/organisations").text), "name": "X", "kind": "company"},
+        )
         assert refused.status_code == 403
-        assert [(r.actor, r.action, r.target) for r in rows(store, "luzhou") if r.action == "org.create"] == [("operator:ops-luzhou", "org.create", org_id)]
+        assert [(r.actor, r.action, r.target) for r in rows(store, "luzhou") if r.action == "org.create"] == [
+            ("operator:ops-luzhou", "org.create", org_id)
+        ]
 
         page = ops.get("/admin/schemes/luzhou/audit")
-        assert page.status_code == 200 and "审计日志" in page.text and "创建机构" in page.text and "operator:ops-luzhou" in page.text
+        assert (
+            page.status_code == 200 and "审计日志" in page.text and "创建机构" in page.text and "operator:ops-luzhou" in page.text
+        )
         assert org_id in page.text and "创建运营方用户" in page.text and 'href="/admin/schemes/luzhou/audit"' in page.text
         only = ops.get("/admin/schemes/luzhou/audit?action=org.create").text
         assert org_id in only and "创建运营方用户" not in only

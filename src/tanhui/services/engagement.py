@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ from tanhui.domain import engagement as rules
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYSTEM_ISSUANCE, Posting, TransferGroup
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, utcnow
 from tanhui.services.ledger import chain_for
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
@@ -49,7 +49,15 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime, schemes: dict[s
     previous_day = date.fromordinal(last[0]) if last else None
     streak = rules.streak_after(previous_day, last[1] if last else 0, today)
     points, bonus = rules.checkin_points(policy, streak)
-    row = {"account_id": account_id, "local_day": today.toordinal(), "streak": streak, "points": points, "bonus": bonus, "entry_id": None, "created_at": now}
+    row = {
+        "account_id": account_id,
+        "local_day": today.toordinal(),
+        "streak": streak,
+        "points": points,
+        "bonus": bonus,
+        "entry_id": None,
+        "created_at": now,
+    }
     if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
         return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
     key = f"checkin:{account_id}:{today.isoformat()}"
@@ -59,8 +67,11 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime, schemes: dict[s
         mine = uow.ledger.holdings(account_id)[ASSET_POINTS]
         issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)
         group = TransferGroup(
-            scheme.id, "checkin", (Posting(issuance.id, mine.id, points + bonus),),
-            key, {"day": today.isoformat(), "streak": streak, "bonus": bonus},
+            scheme.id,
+            "checkin",
+            (Posting(issuance.id, mine.id, points + bonus),),
+            key,
+            {"day": today.isoformat(), "streak": streak, "bonus": bonus},
         )
         [outcome] = uow.ledger.append([group], chain_id=chain, now=now, known_accounts={mine.id: mine, issuance.id: issuance})
         entry = outcome.entry
@@ -81,7 +92,9 @@ class ExpiryNotice:
     replayed: bool
 
 
-def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | None = None, *, actor: str = "system") -> list[ExpiryNotice]:
+def expire_points(
+    store: Store, scheme_id: str, as_of: date, now: datetime | None = None, *, actor: str = "system"
+) -> list[ExpiryNotice]:
     """Post the expiry of every point earned in years that have ended their life by `as_of`.
 
     Points earned in year Y expire at the end of Y+1 (the default policy; `points_expiry.policy =
@@ -94,15 +107,18 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
         scheme = uow.schemes.get(scheme_id)
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        check_as_of(as_of, scheme.timezone, now)
         policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
         if policy == "never":
             audit.record(uow, actor, "points.expire", target, {"policy": policy, "accounts": 0, "points": 0}, scheme_id, now=now)
             return []
         if policy != "end_of_next_year":
-            raise InvalidInput("invalid_settings", details={"points_expiry.policy": "end_of_next_year or never"}, field="points_expiry.policy")
+            raise InvalidInput(
+                "invalid_settings", details={"points_expiry.policy": "end_of_next_year or never"}, field="points_expiry.policy"
+            )
         cutoff_year = rules.expiry_cutoff_year(as_of)
         tz = ZoneInfo(scheme.timezone)
-        before = datetime.combine(date(cutoff_year + 1, 1, 1), time(), tz).astimezone(timezone.utc)
+        before = datetime.combine(date(cutoff_year + 1, 1, 1), time(), tz).astimezone(UTC)
         held = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_HELD).id
         expired = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_EXPIRED).id
         flows = uow.market.points_flows(scheme_id, held, before, now)
@@ -116,7 +132,15 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
             key = f"expiry:{points_account}:{cutoff_year}"
             if amount <= 0 or key in done:
                 continue
-            groups.append(TransferGroup(scheme_id, "points_expiry", (Posting(points_account, expired, amount),), key, {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()}))
+            groups.append(
+                TransferGroup(
+                    scheme_id,
+                    "points_expiry",
+                    (Posting(points_account, expired, amount),),
+                    key,
+                    {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()},
+                )
+            )
             due.append((points_account, amount))
         notices: list[ExpiryNotice] = []
         if groups:
@@ -126,8 +150,15 @@ def expire_points(store: Store, scheme_id: str, as_of: date, now: datetime | Non
                 assert owner is not None
                 notices.append(ExpiryNotice(owner, points_account, amount, outcome.replayed))
         fresh = [n for n in notices if not n.replayed]
-        audit.record(uow, actor, "points.expire", target, {"policy": policy, "cutoff_year": cutoff_year, "accounts": len(fresh),
-                     "points": sum(n.amount for n in fresh)}, scheme_id, now=now)
+        audit.record(
+            uow,
+            actor,
+            "points.expire",
+            target,
+            {"policy": policy, "cutoff_year": cutoff_year, "accounts": len(fresh), "points": sum(n.amount for n in fresh)},
+            scheme_id,
+            now=now,
+        )
         return notices
 
 
@@ -136,4 +167,8 @@ def account_engagement(store: Store, account_id: int) -> dict[str, Any]:
     with store.unit_of_work(write=False) as uow:
         last = uow.market.last_checkin(account_id)
         best = uow.market.best_streak(account_id)
-    return {"streak": last[1] if last else 0, "best_streak": best, "last_checkin": date.fromordinal(last[0]).isoformat() if last else None}
+    return {
+        "streak": last[1] if last else 0,
+        "best_streak": best,
+        "last_checkin": date.fromordinal(last[0]).isoformat() if last else None,
+    }

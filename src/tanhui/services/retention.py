@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, utcnow
 from tanhui.store import Store
 
 DEFAULT_RAW_PAYLOAD_DAYS = 180
@@ -29,14 +29,23 @@ class PurgeReport:
     purged: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"scheme_id": self.scheme_id, "raw_payload_days": self.days, "received_before": self.before.isoformat(), "purged": self.purged}
+        return {
+            "scheme_id": self.scheme_id,
+            "raw_payload_days": self.days,
+            "received_before": self.before.isoformat(),
+            "purged": self.purged,
+        }
 
 
 def raw_payload_days(settings: dict[str, object]) -> int:
     retention = settings.get("retention") or {}
     days = retention.get("raw_payload_days", DEFAULT_RAW_PAYLOAD_DAYS) if isinstance(retention, dict) else None
     if type(days) is not int or days < 0:
-        raise InvalidInput("invalid_settings", details={"retention.raw_payload_days": "a whole number of days >= 0"}, field="retention.raw_payload_days")
+        raise InvalidInput(
+            "invalid_settings",
+            details={"retention.raw_payload_days": "a whole number of days >= 0"},
+            field="retention.raw_payload_days",
+        )
     return days
 
 
@@ -51,7 +60,7 @@ def purge_payloads(
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         days = raw_payload_days(scheme.settings)
         tz = ZoneInfo(scheme.timezone)
-        day = as_of or now.astimezone(tz).date()
+        day = check_as_of(as_of, scheme.timezone, now) if as_of else now.astimezone(tz).date()
         before = datetime.combine(day - timedelta(days=days), time(), tz)
         report = PurgeReport(scheme_id, days, before, uow.events.purge_payloads(scheme_id, before))
         audit.record(uow, actor, "events.purge_payloads", f"as_of:{day.isoformat()}", report.to_dict(), scheme_id, now=now)

@@ -4,7 +4,7 @@ serial-numbered credits (the remainder rule of domain/registry/issuance.py), one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,13 +28,21 @@ from tanhui.domain.registry import (
 from tanhui.domain.registry.records import BatchRow, EligibleEvent, Head
 from tanhui.domain.schemes import Scheme
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, local_today, utcnow
 from tanhui.services.registry.common import append_movement, retrying, scheme_of, shortfall_in
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
 MEMO_KEYS = (
-    "batch_id", "vintage", "methodology", "event_count", "consumed_g", "carried_in_g", "carried_out_g", "merkle_root", "as_of",
+    "batch_id",
+    "vintage",
+    "methodology",
+    "event_count",
+    "consumed_g",
+    "carried_in_g",
+    "carried_out_g",
+    "merkle_root",
+    "as_of",
 )
 
 
@@ -54,8 +62,14 @@ class IssueResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scheme_id": self.scheme_id, "vintage": self.vintage, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
-            "issued": self.issued, "batches": self.batches, "pools": self.pools, "shortfall": self.shortfall,
+            "scheme_id": self.scheme_id,
+            "vintage": self.vintage,
+            "as_of": self.as_of.isoformat(),
+            "dry_run": self.dry_run,
+            "issued": self.issued,
+            "batches": self.batches,
+            "pools": self.pools,
+            "shortfall": self.shortfall,
         }
 
 
@@ -95,10 +109,20 @@ def issue(
         with store.unit_of_work(write=not dry_run) as uow:
             result = _issue_in(uow, scheme_id, vintage, methodology, as_of, dry_run, now)
             if not dry_run:
-                audit.record(uow, actor, "credits.issue", f"vintage:{vintage}", {
-                    "methodology": methodology, "as_of": result.as_of.isoformat(), "issued": result.issued,
-                    "batches": [b["batch_id"] for b in result.batches],
-                }, scheme_id, now=now)
+                audit.record(
+                    uow,
+                    actor,
+                    "credits.issue",
+                    f"vintage:{vintage}",
+                    {
+                        "methodology": methodology,
+                        "as_of": result.as_of.isoformat(),
+                        "issued": result.issued,
+                        "batches": [b["batch_id"] for b in result.batches],
+                    },
+                    scheme_id,
+                    now=now,
+                )
             return result
 
     return work() if dry_run else retrying(work)
@@ -106,7 +130,7 @@ def issue(
 
 def _received_before(scheme: Scheme, last_day: date) -> datetime:
     """The first instant after the scheme-local day ``last_day``, in UTC."""
-    return datetime.combine(last_day + timedelta(days=1), time(0), ZoneInfo(scheme.timezone)).astimezone(timezone.utc)
+    return datetime.combine(last_day + timedelta(days=1), time(0), ZoneInfo(scheme.timezone)).astimezone(UTC)
 
 
 def _eligible_by_pool(
@@ -127,7 +151,7 @@ def _issue_in(
     scheme = scheme_of(uow, scheme_id)
     settings = RegistrySettings.from_scheme(scheme.settings)
     days = vintage_days(vintage)
-    as_of = as_of or now.astimezone(ZoneInfo(scheme.timezone)).date()
+    as_of = check_as_of(as_of, scheme.timezone, now) if as_of else local_today(now, scheme.timezone)
     if dry_run:
         head = uow.registry.head(scheme_id) or Head(scheme_id, 1, 0, log.GENESIS_HASH)
     else:
@@ -166,10 +190,17 @@ def _pool_issue(
     """What issuing a pool's plan means: the consumed events' leaves, their root, the serials from ``next_serial``."""
     by_pk = {e.pk: e for e in found}
     leaves = tuple(
-        leaf_hash(leaf_record(
-            scheme_id=scheme_id, partner_id=e.partner_id, event_id=e.event_id, fingerprint=e.fingerprint,
-            carbon_g=e.carbon_g, methodology=e.methodology, local_day=e.local_day,
-        ))
+        leaf_hash(
+            leaf_record(
+                scheme_id=scheme_id,
+                partner_id=e.partner_id,
+                event_id=e.event_id,
+                fingerprint=e.fingerprint,
+                carbon_g=e.carbon_g,
+                methodology=e.methodology,
+                local_day=e.local_day,
+            )
+        )
         for e in (by_pk[c.event_pk] for c in plan.consumed)
     )
     serials = SerialRange(next_serial, next_serial + plan.quantity - 1)
@@ -179,8 +210,12 @@ def _pool_issue(
 def _pool_view(ref: str, found: list[EligibleEvent], plan: PoolPlan) -> dict[str, Any]:
     eligible_g = sum(e.carbon_g for e in found)
     return {
-        "methodology": ref, "eligible_events": len(found), "eligible_g": eligible_g,
-        "carried_in_g": plan.carried_in_g, "issued": plan.quantity, "consumed_events": len(plan.consumed),
+        "methodology": ref,
+        "eligible_events": len(found),
+        "eligible_g": eligible_g,
+        "carried_in_g": plan.carried_in_g,
+        "issued": plan.quantity,
+        "consumed_events": len(plan.consumed),
         "carried_out_g": plan.carried_out_g,
         "pooled_remainder_g": plan.carried_in_g + eligible_g - plan.quantity * TONNE_G,
     }
@@ -189,12 +224,20 @@ def _pool_view(ref: str, found: list[EligibleEvent], plan: PoolPlan) -> dict[str
 def _batch_view(scheme_id: str, vintage: int, as_of: date, pool: PoolIssue) -> dict[str, Any]:
     plan, ref = pool.plan, pool.methodology
     return {
-        "batch_id": pool.public_id, "scheme_id": scheme_id, "vintage": vintage, "methodology": ref,
+        "batch_id": pool.public_id,
+        "scheme_id": scheme_id,
+        "vintage": vintage,
+        "methodology": ref,
         "serial_first": serial_id(scheme_id, vintage, ref, pool.serials.first),
         "serial_last": serial_id(scheme_id, vintage, ref, pool.serials.last),
-        "quantity": plan.quantity, "issued_g": plan.issued_g, "event_count": len(plan.consumed),
-        "consumed_g": plan.consumed_g, "carried_in_g": plan.carried_in_g, "carried_out_g": plan.carried_out_g,
-        "merkle_root": pool.root, "as_of": as_of.isoformat(),
+        "quantity": plan.quantity,
+        "issued_g": plan.issued_g,
+        "event_count": len(plan.consumed),
+        "consumed_g": plan.consumed_g,
+        "carried_in_g": plan.carried_in_g,
+        "carried_out_g": plan.carried_out_g,
+        "merkle_root": pool.root,
+        "as_of": as_of.isoformat(),
     }
 
 
@@ -204,20 +247,45 @@ def _write_batch(
     """The issue movement, the batch, its events (with their leaves) and its one block, held by the scheme."""
     plan, serials, scheme_id = pool.plan, pool.serials, head.scheme_id
     movement_id, head = append_movement(
-        uow, head, kind=log.ISSUE, key=f"issue:{pool.public_id}", request=log.request_hash(memo), from_org=None, to_org=None,
-        quantity=plan.quantity, memo=memo, spent=[],
-        created=[[pool.public_id, serials.first, serials.last, SCHEME_HOLDER, HELD]], now=now,
+        uow,
+        head,
+        kind=log.ISSUE,
+        key=f"issue:{pool.public_id}",
+        request=log.request_hash(memo),
+        from_org=None,
+        to_org=None,
+        quantity=plan.quantity,
+        memo=memo,
+        spent=[],
+        created=[[pool.public_id, serials.first, serials.last, SCHEME_HOLDER, HELD]],
+        now=now,
     )
     batch_pk = uow.registry.add_batch(
-        public_id=pool.public_id, scheme_id=scheme_id, vintage=vintage, methodology=pool.methodology, serial_first=serials.first,
-        serial_last=serials.last, quantity=plan.quantity, event_count=len(plan.consumed), consumed_g=plan.consumed_g,
-        carried_in_g=plan.carried_in_g, carried_out_g=plan.carried_out_g,
-        previous_batch_id=pool.previous.id if pool.previous is not None else None, merkle_root=pool.root,
-        as_of_day=as_of.toordinal(), movement_id=movement_id, issued_at=now,
+        public_id=pool.public_id,
+        scheme_id=scheme_id,
+        vintage=vintage,
+        methodology=pool.methodology,
+        serial_first=serials.first,
+        serial_last=serials.last,
+        quantity=plan.quantity,
+        event_count=len(plan.consumed),
+        consumed_g=plan.consumed_g,
+        carried_in_g=plan.carried_in_g,
+        carried_out_g=plan.carried_out_g,
+        previous_batch_id=pool.previous.id if pool.previous is not None else None,
+        merkle_root=pool.root,
+        as_of_day=as_of.toordinal(),
+        movement_id=movement_id,
+        issued_at=now,
     )
     uow.registry.add_batch_events([(c.event_pk, batch_pk, i, pool.leaves[i]) for i, c in enumerate(plan.consumed)])
     uow.registry.add_block(
-        scheme_id=scheme_id, batch_id=batch_pk, serial_first=serials.first, serial_last=serials.last,
-        holder_org_id=None, status=HELD, movement_id=movement_id,
+        scheme_id=scheme_id,
+        batch_id=batch_pk,
+        serial_first=serials.first,
+        serial_last=serials.last,
+        holder_org_id=None,
+        status=HELD,
+        movement_id=movement_id,
     )
     return head
