@@ -172,7 +172,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "order {order_id} cannot go from {status} to {wanted}",
     },
     "invalid_settings": {"zh-CN": "方案设置无效：{field}", "en": "invalid scheme settings: {field}"},
+    "invalid_setting": {
+        "zh-CN": "方案设置 {field} 无效（允许：{allowed}）",
+        "en": "invalid setting {field} (allowed: {allowed})",
+    },
     "invalid_scheme_file": {"zh-CN": "方案文件 {file} 无效：{reason}", "en": "invalid scheme file {file}: {reason}"},
+    "as_of_in_future": {
+        "zh-CN": "日期 {as_of} 晚于今天（方案时区的 {today}）：只能用今天或更早的日期",
+        "en": "date {as_of} is after today ({today} in the scheme's time zone): use today or an earlier date",
+    },
     "invalid_data": {
         "zh-CN": "行为数据无效：{fields}",
         "en": "invalid behaviour data: {fields}",

@@ -14,9 +14,13 @@ from tanhui.store.repositories.partners import PartnerRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TZ = ZoneInfo("Asia/Shanghai")
-OCCURRED = NOW - timedelta(hours=1)
+# Behaviours are reported 31 days before NOW, so that NOW's local day is past the 30-day holding
+# period: an issuance "as of" a day later than today is refused (issue 18, finding 15).
+REPORTED = NOW - timedelta(days=31)
+CREATED = REPORTED - timedelta(days=2)  # the scheme and its partner
+OCCURRED = REPORTED - timedelta(hours=1)
 VINTAGE = OCCURRED.astimezone(TZ).year
-ISSUE_DAY = NOW.astimezone(TZ).date() + timedelta(days=31)  # past the 30-day holding period
+ISSUE_DAY = REPORTED.astimezone(TZ).date() + timedelta(days=31)  # past the 30-day holding period
 
 
 @dataclass
@@ -29,11 +33,15 @@ class City:
 
     def consent(self, user_ref: str) -> None:
         if user_ref not in self.users:
-            body = {"user_ref": user_ref, "scopes": ["behaviour:report"], "granted_at": (NOW - timedelta(days=1)).isoformat()}
-            consent.grant(self.store, self.partner, uuid.uuid4().hex, body, now=NOW)
+            body = {
+                "user_ref": user_ref,
+                "scopes": ["behaviour:report"],
+                "granted_at": (REPORTED - timedelta(days=1)).isoformat(),
+            }
+            consent.grant(self.store, self.partner, uuid.uuid4().hex, body, now=REPORTED)
             self.users.add(user_ref)
 
-    def report(self, events: list[dict[str, Any]], now: datetime = NOW) -> list[dict[str, Any]]:
+    def report(self, events: list[dict[str, Any]], now: datetime = REPORTED) -> list[dict[str, Any]]:
         for e in events:
             self.consent(e["user_ref"])
         outcome = ingest.ingest_events(self.store, self.partner, events, now=now)
@@ -85,12 +93,11 @@ class City:
 
 
 def city(store: Store, scheme_id: str, settings: dict[str, Any] | None = None) -> City:
-    schemes.create_scheme(store, scheme_id, "绿芽积分", settings=settings, now=NOW - timedelta(days=2))
-    created = partners.create_partner(
-        store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2)
-    )
+    schemes.create_scheme(store, scheme_id, "绿芽积分", settings=settings, now=CREATED)
+    created = partners.create_partner(store, scheme_id, "城市电网", ["electricity_saving", "bus_ride"], now=CREATED)
     return City(store, scheme_id, created.partner)
 
 
 def issue_day(days_after: int = 31) -> date:
-    return NOW.astimezone(TZ).date() + timedelta(days=days_after)
+    """The local day ``days_after`` days after the behaviours were reported (31: today)."""
+    return REPORTED.astimezone(TZ).date() + timedelta(days=days_after)

@@ -349,7 +349,9 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
         @rule()
         def expire(self) -> None:
             as_of = date(self.now.year + 2, 1, 1)  # everything earned so far is past its end-of-next-year
-            notices = engagement.expire_points(store, self.scheme_id, as_of, now=self.now)
+            # run on that day (an "as of" later than the run's today is refused); the model's clock stays
+            run_at = datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC)
+            notices = engagement.expire_points(store, self.scheme_id, as_of, now=run_at)
             lost = {n.account_id: n.amount for n in notices}
             # Once per person and cut-off year: whoever holds points and has not expired yet loses them all
             # (everything here was earned in the cut-off year); points coming back later stay.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from tanhui.store import Store, migrate
 from tanhui.store.repositories.audit import AuditRow
 from tanhui.store.schema import metadata
 from tests.live import cli
-from tests.registry.helpers import NOW, VINTAGE, City, issue_day
+from tests.registry.helpers import CREATED, NOW, VINTAGE, City, issue_day
 from tests.web.helpers import csrf_of, scheme_text
 
 ACTOR = "cli:auditor"
@@ -78,13 +78,11 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     c = Checker(store)
     s = scheme_id
     secrets: list[str] = []
-    c.one("scheme.create", s, lambda: schemes.create_scheme(store, s, "审计方案", now=NOW - timedelta(days=2), actor=ACTOR), s)
+    c.one("scheme.create", s, lambda: schemes.create_scheme(store, s, "审计方案", now=CREATED, actor=ACTOR), s)
     created = c.one(
         "partner.create",
         lambda r: r.partner.id,
-        lambda: partners.create_partner(
-            store, s, "城市电网", ["electricity_saving", "bus_ride"], now=NOW - timedelta(days=2), actor=ACTOR
-        ),
+        lambda: partners.create_partner(store, s, "城市电网", ["electricity_saving", "bus_ride"], now=CREATED, actor=ACTOR),
         s,
     )
     pid = created.partner.id
@@ -211,13 +209,21 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     assert c.checked["credits.neutralise"].details["bought_from"] == "scheme" and bought["quantity"] == 2
 
     # housekeeping: expiry and payload retention, a day far enough ahead that both have work to do
+    # (run on that day: an "as of" later than today is refused)
     later = date(NOW.year + 3, 1, 1)
+    run_at = datetime(later.year, later.month, later.day, 12, tzinfo=UTC)
     notices = c.one(
-        "points.expire", f"as_of:{later.isoformat()}", lambda: engagement.expire_points(store, s, later, actor=ACTOR), s
+        "points.expire",
+        f"as_of:{later.isoformat()}",
+        lambda: engagement.expire_points(store, s, later, now=run_at, actor=ACTOR),
+        s,
     )
     assert c.checked["points.expire"].details["accounts"] == len(notices) > 0
     purged = c.one(
-        "events.purge_payloads", f"as_of:{later.isoformat()}", lambda: retention.purge_payloads(store, s, later, actor=ACTOR), s
+        "events.purge_payloads",
+        f"as_of:{later.isoformat()}",
+        lambda: retention.purge_payloads(store, s, later, now=run_at, actor=ACTOR),
+        s,
     )
     assert purged.purged > 0 and c.checked["events.purge_payloads"].details["purged"] == purged.purged
 
@@ -275,9 +281,9 @@ def own_store(fresh_store_url: str) -> Iterator[Store]:
 
 def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path: Path) -> None:
     store, s = own_store, "city"
-    schemes.create_scheme(store, s, "城市", now=NOW - timedelta(days=2))
+    schemes.create_scheme(store, s, "城市", now=CREATED)
     schemes.create_scheme(store, "town", "小镇")
-    pid = partners.create_partner(store, s, "城市电网", ["electricity_saving"], now=NOW - timedelta(days=2)).partner.id
+    pid = partners.create_partner(store, s, "城市电网", ["electricity_saving"], now=CREATED).partner.id
     org = organisations.create(store, s, "某某公司")
     goods = market.add_item(store, s, {"kind": "physical", "title_zh": "帆布袋", "points_price": 10, "stock": 5})
     person = accounts.open_account(store, s)

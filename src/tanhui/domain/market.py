@@ -8,6 +8,7 @@ its own idempotency key, and the state machine below allows at most one of post/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,13 @@ from tanhui.errors import BusinessRuleViolation, InvalidInput
 
 KINDS = ("coupon", "physical", "service", "donation")
 QUANTITY_MAX = 10
+
+# Tanhui's own coupon codes (a coupon without a merchant pool): 16 characters drawn at random from an
+# alphabet without look-alikes (no 0/O, 1/I/L), about 79 bits, shown as TH-XXXX-XXXX-XXXX-XXXX. Nothing
+# in a code comes from the order, so no one can compute a valid code from what a page shows.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 16
+CODE_GROUP = 4
 
 PENDING = "pending"  # placed, points held; a physical good not yet shipped
 SHIPPED = "shipped"
@@ -131,3 +139,9 @@ def validate_item_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidInput("invalid_item", details=problems, fields=", ".join(sorted(problems)))
     return {**fields, "kind": kind, "title_zh": title}
+
+
+def platform_code(randbelow: Callable[[int], int]) -> str:
+    """A coupon code from ``randbelow(n)`` (uniform in 0..n-1; the service passes ``secrets.randbelow``)."""
+    chars = "".join(CODE_ALPHABET[randbelow(len(CODE_ALPHABET))] for _ in range(CODE_LENGTH))
+    return "TH-" + "-".join(chars[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tanhui.domain.scheme_settings import validate_settings
 from tanhui.errors import InvalidInput
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -65,5 +66,6 @@ def validate_timezone(tz: str) -> str:
 
 
 def new_scheme(scheme_id: str, name: str, timezone: str = DEFAULT_TIMEZONE, settings: dict[str, Any] | None = None) -> Scheme:
-    merged = {**DEFAULT_SETTINGS, **(settings or {})}
+    """A scheme whose every setting has its type and range (domain/scheme_settings.py)."""
+    merged = {**DEFAULT_SETTINGS, **validate_settings(settings if settings is not None else {})}
     return Scheme(validate_scheme_id(scheme_id), validate_name(name), validate_timezone(timezone), merged)

@@ -11,7 +11,7 @@ from tanhui.domain import engagement as rules
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYSTEM_ISSUANCE, Posting, TransferGroup
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, utcnow
 from tanhui.services.ledger import chain_for
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
@@ -107,6 +107,7 @@ def expire_points(
         scheme = uow.schemes.get(scheme_id)
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        check_as_of(as_of, scheme.timezone, now)
         policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
         if policy == "never":
             audit.record(uow, actor, "points.expire", target, {"policy": policy, "accounts": 0, "points": 0}, scheme_id, now=now)

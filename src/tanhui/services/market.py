@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets as random_secrets
-import zlib
 from datetime import datetime
 from typing import Any
 
@@ -278,7 +277,7 @@ def _place_in(
             if not codes:
                 if uow.market.unused_codes(item.id) or uow.market.pool_ever_used(item.id):
                     raise BusinessRuleViolation("out_of_stock", item_id=item.public_id)
-                codes = [_platform_code(public_id, i) for i in range(quantity)]  # no merchant pool: Tanhui's own codes
+                codes = _platform_codes(quantity)  # no merchant pool: Tanhui's own codes
         redeemed = uow.ledger.system_account(item.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
         post_id = _move(uow, item.scheme_id, "order_post", held, redeemed, points, f"order:{public_id}:post", memo, now)
         uow.market.set_order(
@@ -291,9 +290,15 @@ def _place_in(
     return True, order.to_dict()
 
 
-def _platform_code(order_public_id: str, index: int) -> str:
-    digest = zlib.crc32(f"{order_public_id}:{index}".encode()) & 0xFFFFFFFF
-    return f"TH-{order_public_id[4:12].upper()}-{index + 1}-{digest:08X}"
+def _platform_codes(quantity: int) -> list[str]:
+    """Random codes (domain/market.py: ~79 bits each), distinct within the order; stored on the order
+    like codes taken from a merchant's pool. Orders placed before keep the codes they were given."""
+    codes: list[str] = []
+    while len(codes) < quantity:
+        code = rules.platform_code(random_secrets.randbelow)
+        if code not in codes:
+            codes.append(code)
+    return codes
 
 
 def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) -> OrderRow:

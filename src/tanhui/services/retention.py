@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, utcnow
 from tanhui.store import Store
 
 DEFAULT_RAW_PAYLOAD_DAYS = 180
@@ -60,7 +60,7 @@ def purge_payloads(
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         days = raw_payload_days(scheme.settings)
         tz = ZoneInfo(scheme.timezone)
-        day = as_of or now.astimezone(tz).date()
+        day = check_as_of(as_of, scheme.timezone, now) if as_of else now.astimezone(tz).date()
         before = datetime.combine(day - timedelta(days=days), time(), tz)
         report = PurgeReport(scheme_id, days, before, uow.events.purge_payloads(scheme_id, before))
         audit.record(uow, actor, "events.purge_payloads", f"as_of:{day.isoformat()}", report.to_dict(), scheme_id, now=now)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from tanhui.domain.engagement import campaigns_from_settings, checkin_policy
 from tanhui.domain.market import validate_item_fields
 from tanhui.domain.points import rules_for_scheme
+from tanhui.domain.scheme_settings import NESTING_MAX, SETTINGS_KEYS, nesting_depth
 from tanhui.domain.schemes import DEFAULT_SETTINGS, DEFAULT_TIMEZONE, new_scheme
 from tanhui.errors import InvalidInput, TanhuiError
 from tanhui.services import audit, market
@@ -25,17 +26,8 @@ from tanhui.services.methodologies import default_library
 from tanhui.services.partners import new_partner_id, new_secret
 from tanhui.store import Store
 
-SETTINGS_KEYS = {
-    "acceptance_window_days",
-    "default_region",
-    "ledger_chains",
-    "points_rules",
-    "checkin",
-    "campaigns",
-    "points_expiry",
-    "methodology_pins",
-    "registry",
-}
+FILE_SIZE_MAX = 8 * 1024 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -54,6 +46,7 @@ class ApplyReport:
 
 
 def _refuse(file: Path, reason: str) -> InvalidInput:
+    reason = " ".join(reason.splitlines())  # one line, whatever the parser said
     return InvalidInput("invalid_scheme_file", details={"file": str(file), "reason": reason}, file=str(file), reason=reason)
 
 
@@ -68,26 +61,47 @@ def _jsonable(value: Any) -> Any:
 
 
 def load(file: Path) -> dict[str, Any]:
+    """The file's TOML: UTF-8 (a leading BOM, as Windows editors write it, is accepted); anything
+    else — another encoding, a binary file, nesting deep enough to exhaust the parser — is refused
+    with one line."""
     try:
         with file.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise _refuse(file, f"TOML: {error}") from None
+            raw = handle.read(FILE_SIZE_MAX + 1)
     except OSError as error:
         raise _refuse(file, error.strerror or str(error)) from None
+    if len(raw) > FILE_SIZE_MAX:
+        raise _refuse(file, f"larger than {FILE_SIZE_MAX // (1024 * 1024)} MiB")
+    raw = raw.removeprefix(UTF8_BOM)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _refuse(file, f"not UTF-8 text (byte {error.start:,} is {raw[error.start]:#04x}); save it as UTF-8") from None
+    if "\x00" in text:
+        raise _refuse(file, "not a text file (it holds NUL bytes)")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise _refuse(file, f"TOML: {error}") from None
+    except RecursionError:
+        raise _refuse(file, "TOML: arrays or tables nested too deeply") from None
 
 
 def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
     """Every part of the file checked before anything is written; errors name the field."""
+    if nesting_depth(doc) > NESTING_MAX + 2:
+        raise _refuse(file, f"tables and arrays nested more than {NESTING_MAX + 2} deep")
     head = doc.get("scheme")
-    if not isinstance(head, dict) or "id" not in head or "name" not in head:
-        raise _refuse(file, "[scheme] needs id and name")
-    settings = _jsonable(doc.get("settings") or {})
-    unknown = set(settings) - SETTINGS_KEYS
+    if not isinstance(head, dict) or not isinstance(head.get("id"), str) or not isinstance(head.get("name"), str):
+        raise _refuse(file, "[scheme] needs id and name (texts)")
+    if not isinstance(head.get("timezone", DEFAULT_TIMEZONE), str):
+        raise _refuse(file, "[scheme] timezone: a time zone name, e.g. Asia/Shanghai")
+    settings = _jsonable(doc.get("settings", {}))
+    unknown = set(settings) - set(SETTINGS_KEYS) if isinstance(settings, dict) else set()
     if unknown:
-        raise _refuse(file, f"unknown settings: {', '.join(sorted(unknown))}")
+        raise _refuse(file, f"unknown settings: {', '.join(sorted(unknown))} (known: {', '.join(SETTINGS_KEYS)})")
     try:
-        scheme = new_scheme(str(head["id"]), str(head["name"]), str(head.get("timezone", DEFAULT_TIMEZONE)), settings)
+        # every setting's type and range (domain/scheme_settings.py), then what each reader checks
+        scheme = new_scheme(head["id"], head["name"], head.get("timezone", DEFAULT_TIMEZONE), settings)
         rules_for_scheme(settings)
         checkin_policy(settings)
         campaigns_from_settings(settings)
@@ -95,9 +109,19 @@ def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
     except TanhuiError as error:
         raise _refuse(file, f"{error.code}: {error.message('en')}") from None
     scenarios = set(default_library().scenarios)
+    for part in ("partners", "items"):
+        if not isinstance(doc.get(part, []), list):
+            raise _refuse(file, f"{part}: an array of tables ([[{part}]])")
     for index, partner in enumerate(doc.get("partners") or []):
-        if not isinstance(partner, dict) or not partner.get("name") or not partner.get("scenarios"):
-            raise _refuse(file, f"partners[{index}] needs name and scenarios")
+        if (
+            not isinstance(partner, dict)
+            or not isinstance(partner.get("name"), str)
+            or not partner["name"].strip()
+            or not isinstance(partner.get("scenarios"), list)
+            or not partner["scenarios"]
+            or not all(isinstance(x, str) for x in partner["scenarios"])
+        ):
+            raise _refuse(file, f"partners[{index}] needs name (a text) and scenarios (a list of texts)")
         unknown_scenarios = set(partner["scenarios"]) - scenarios
         if unknown_scenarios:
             raise _refuse(file, f"partners[{index}]: unknown scenarios {', '.join(sorted(unknown_scenarios))}")
@@ -109,11 +133,11 @@ def validate(file: Path, doc: dict[str, Any]) -> dict[str, Any]:
             fields = _item_fields(raw, tz)
             validate_item_fields(fields)
         except TanhuiError as error:
-            raise _refuse(
-                file,
-                f"items[{index}] ({raw.get('key', '?') if isinstance(raw, dict) else '?'}): {error.message('en')} {error.details}",
-            ) from None
-        except (KeyError, TypeError, ValueError) as error:
+            key = raw.get("key", "?") if isinstance(raw, dict) else "?"
+            raise _refuse(file, f"items[{index}] ({key}): {error.message('en')} {error.details}") from None
+        except KeyError as error:
+            raise _refuse(file, f"items[{index}]: {error.args[0]} is missing") from None
+        except (TypeError, ValueError, AttributeError, ArithmeticError) as error:
             raise _refuse(file, f"items[{index}]: {error}") from None
         if fields["key"] in keys:
             raise _refuse(file, f"items[{index}]: key {fields['key']} appears twice")
@@ -132,13 +156,17 @@ def _moment(value: Any, tz: ZoneInfo) -> datetime | None:
     raise ValueError(f"not a date or time: {value!r}")
 
 
-def _item_fields(raw: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+def _item_fields(raw: Any, tz: ZoneInfo) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("an item is a table ([[items]])")
     title = raw.get("title") or {}
     description = raw.get("description") or {}
     if isinstance(title, str):
         title = {"zh-CN": title}
     if isinstance(description, str):
         description = {"zh-CN": description}
+    if not isinstance(title, dict) or not isinstance(description, dict):
+        raise ValueError("title and description: a text or {zh-CN = ..., en = ...}")
     return {
         "key": str(raw["key"]),
         "kind": raw.get("kind", "coupon"),

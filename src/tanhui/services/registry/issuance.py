@@ -28,7 +28,7 @@ from tanhui.domain.registry import (
 from tanhui.domain.registry.records import BatchRow, EligibleEvent, Head
 from tanhui.domain.schemes import Scheme
 from tanhui.services import audit
-from tanhui.services.clock import utcnow
+from tanhui.services.clock import check_as_of, local_today, utcnow
 from tanhui.services.registry.common import append_movement, retrying, scheme_of, shortfall_in
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
@@ -151,7 +151,7 @@ def _issue_in(
     scheme = scheme_of(uow, scheme_id)
     settings = RegistrySettings.from_scheme(scheme.settings)
     days = vintage_days(vintage)
-    as_of = as_of or now.astimezone(ZoneInfo(scheme.timezone)).date()
+    as_of = check_as_of(as_of, scheme.timezone, now) if as_of else local_today(now, scheme.timezone)
     if dry_run:
         head = uow.registry.head(scheme_id) or Head(scheme_id, 1, 0, log.GENESIS_HASH)
     else:
