@@ -9,7 +9,7 @@ import hashlib
 import secrets as random_secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from tanhui.domain.events import USER_REF_LEN_MAX, parse_time
 from tanhui.errors import Conflict, InvalidInput, NotFound
@@ -67,7 +67,10 @@ def parse_consent_request(body: Any) -> ConsentRequest:
         problems["binding_code"] = "invalid"
     if problems:
         raise InvalidInput("invalid_request", details=problems)
-    return ConsentRequest(user_ref, sorted(set(scopes)), granted_at, display_name, binding_code)  # type: ignore[arg-type]
+    # checked above: a list of known scope strings, a time, optional strings (problems raised otherwise)
+    return ConsentRequest(
+        cast(str, user_ref), sorted(set(cast(list[str], scopes))), cast(datetime, granted_at), display_name, binding_code
+    )
 
 
 def consent_view(consent: ConsentRow) -> dict[str, Any]:

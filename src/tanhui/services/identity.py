@@ -25,7 +25,7 @@ from tanhui.services.principal import Principal as Principal  # re-exported: who
 from tanhui.store import Store
 from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
-from tanhui.store.rows import PartnerRow
+from tanhui.store.rows import PartnerRow, TokenOwner
 
 ROLES = ("operator", "viewer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
@@ -41,8 +41,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("tanhui-no-such-user")
 
 
-def _principal(owner: object | None) -> Principal | None:
-    return None if owner is None else Principal(owner.account_id, owner.partner_pk)  # type: ignore[attr-defined]
+def _principal(owner: TokenOwner | None) -> Principal | None:
+    return None if owner is None else Principal(owner.account_id, owner.partner_pk)
 
 
 def _check_username(username: str) -> str:

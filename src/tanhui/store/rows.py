@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tanhui.store.repositories.accounts import AccountRow
 from tanhui.store.repositories.audit import AuditRow
-from tanhui.store.repositories.consents import ConsentRow, Link
+from tanhui.store.repositories.consents import ConsentRow, Link, TokenOwner
 from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
 from tanhui.store.repositories.identity import OperatorRow, OperatorScope
 from tanhui.store.repositories.ledger import Appended
@@ -34,6 +34,7 @@ __all__ = [
     "FactKey",
     "Head",
     "Link",
+    "TokenOwner",
     "MovementRow",
     "OperatorRow",
     "OperatorScope",

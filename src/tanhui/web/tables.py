@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.services import audit, market, organisations, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
@@ -118,7 +119,7 @@ def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base
     """The newest entries in the scheme's local time; an action links to the entries of that action."""
     with store.unit_of_work(write=False) as uow:
         scheme = uow.schemes.get(scheme_id)
-    tz = ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+    tz = ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
     _ = translator(lang)
     return [
         {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Join, Row, and_, exists, insert, or_, select, update
+from sqlalchemy import Exists, Join, Row, and_, exists, insert, or_, select, update
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
@@ -210,7 +210,7 @@ class ConsentRepository(Repository):
             )
         )
 
-    def _consenting(self):  # type: ignore[no-untyped-def]
+    def _consenting(self) -> Exists:
         """The token's partner still has an active consent from the token's account."""
         return exists().where(
             partner_links.c.partner_pk == user_tokens.c.partner_pk,

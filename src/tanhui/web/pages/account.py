@@ -7,6 +7,7 @@ partner's events, consent and part of the export, and may not erase the account 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import accounts, consent, engagement, organisations, privacy, reports
 from tanhui.services.clock import utcnow
@@ -43,10 +45,10 @@ def account_page(
         scheme = uow.schemes.get(str(summary["scheme_id"]))
         people = uow.memberships.scheme_people(str(summary["scheme_id"]))
         names = {p.id: p.name for p in uow.partners.list(str(summary["scheme_id"]))}
-    tz = ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+    tz = ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
     today = utcnow().astimezone(tz).date()
     last = engagement.account_engagement(store, account_id)["last_checkin"]
-    by_scenario = sorted(summary["by_scenario"].items(), key=lambda kv: -kv[1]["carbon_g"])  # type: ignore[attr-defined]
+    by_scenario = sorted(summary["by_scenario"].items(), key=lambda kv: -kv[1]["carbon_g"])
     chart_scen = charts.bar_chart(
         [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in by_scenario],
         label=_("By scenario"),
@@ -59,14 +61,14 @@ def account_page(
         request,
         "account.html",
         s=summary,
-        eq=equivalents(int(summary["carbon_g_total"]), lang),  # type: ignore[arg-type]
+        eq=equivalents(int(summary["carbon_g_total"]), lang),
         checked_in=last == today.isoformat(),
         orgs=organisations.of_account(store, account_id),
         people=people,
         chart_time=_cumulative_chart(series, today, _("My reduction over time")),
         chart_scen=chart_scen,
         recent=[_shown_event(e, tz) for e in history["events"]],
-        consents=consents,  # type: ignore[attr-defined]
+        consents=consents,
     )
 
 
@@ -89,7 +91,7 @@ def history_page(
 ) -> Response:
     found = accounts.history(store, who, cursor, HISTORY_PAGE)
     tz = _zone_of(store, who.account_id)
-    return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])  # type: ignore[attr-defined]
+    return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])
 
 
 @router.get("/me/events/{event_id}")
@@ -176,10 +178,10 @@ def _zone_of(store: Store, account_id: int) -> ZoneInfo:
     with store.unit_of_work(write=False) as uow:
         account = uow.accounts.get(account_id)
         scheme = uow.schemes.get(account.scheme_id) if account else None
-    return ZoneInfo(scheme.timezone if scheme else "Asia/Shanghai")
+    return ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
 
 
-def _shown_event(e: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+def _shown_event(e: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     moment = datetime.fromisoformat(e["occurred_at"] or e["received_at"]).astimezone(tz)
     return {**e, "when": moment.strftime("%Y-%m-%d %H:%M")}
 
