@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.live import LiveServer, Partner, create_partner
 
@@ -163,6 +164,7 @@ def test_sessions_binding_codes_and_a_second_partner(live: LiveServer) -> None:
     metro.close()
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_security_answers_and_nothing_written(live: LiveServer, live_server_factory: Any) -> None:
     partner = setup(live)
     assert partner.consent("u1").status_code == 201

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_ISSUANCE
@@ -47,6 +48,7 @@ def _refused(url: str, *args: str) -> None:
     assert _snapshot(url) == before, "a refused command wrote something"
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_every_as_of_command_refuses_a_future_date_and_accepts_today_and_earlier(fresh_store_url: str) -> None:
     url = fresh_store_url
     cli(url, "db", "upgrade")

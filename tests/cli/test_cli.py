@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from tanhui.services import ledger
@@ -22,6 +23,7 @@ def run(url: str, *args: str, lang: str = "zh-CN") -> subprocess.CompletedProces
     return subprocess.run([*TANHUI, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_upgrade_create_list_verify(fresh_store_url: str) -> None:
     assert run(fresh_store_url, "db", "upgrade").returncode == 0
     created = run(fresh_store_url, "scheme", "create", "luzhou", "--name", "绿芽积分", "--json")
@@ -38,6 +40,7 @@ def test_upgrade_create_list_verify(fresh_store_url: str) -> None:
     assert run(fresh_store_url, "db", "check").returncode == 0
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 't.db'}"
     not_ready = run(url, "scheme", "list")

@@ -85,6 +85,7 @@ def test_csv_import_with_data_columns(fresh_store_url: str, tmp_path: Path) -> N
     assert summary["rejected_by_reason"] == {"invalid_data": 1}
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_import_errors_are_one_line(fresh_store_url: str, tmp_path: Path) -> None:
     partner = prepare(fresh_store_url)
     unknown = cli(fresh_store_url, "import", "events", str(tmp_path / "missing.jsonl"), "--partner", partner, check=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_import import WHEN, prepare
 from tests.live import cli
 
@@ -15,6 +17,7 @@ def good(n: int) -> str:
     )
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_bad_jsonl_lines_do_not_stop_the_import(fresh_store_url: str, tmp_path: Path) -> None:
     partner = prepare(fresh_store_url)
     bad = [
@@ -80,6 +83,7 @@ def test_bad_jsonl_lines_do_not_stop_the_import(fresh_store_url: str, tmp_path: 
     assert cli(fresh_store_url, "verify").returncode == 0
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_bad_csv_rows_do_not_stop_the_import(fresh_store_url: str, tmp_path: Path) -> None:
     partner = prepare(fresh_store_url)
     header = b"event_id,user_ref,scenario,occurred_at,data.trip_id\n"

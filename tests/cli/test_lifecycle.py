@@ -85,6 +85,7 @@ def start_demo(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_stopping_the_demo_stops_its_server(tmp_path: Path, how: signal.Signals) -> None:
     port = free_port()
@@ -102,6 +103,7 @@ def test_stopping_the_demo_stops_its_server(tmp_path: Path, how: signal.Signals)
             demo.kill()
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_killing_the_importer_stops_its_workers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tanhui.db'}"
     partner = prepare(url)

@@ -102,6 +102,7 @@ CLI_CASES = [
 ] + [case for case in FILE_CASES if case[0] in ("GBK", "binary", "deep arrays", "deep dotted keys")]
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_bad_scheme_files_are_refused_with_one_line_and_change_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tanhui.db'}"
     cli(url, "db", "upgrade")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from tanhui.services import consent, ingest, partners, schemes
@@ -122,6 +123,7 @@ def test_online_backup_under_writes_restores_and_verifies(tmp_path: Path) -> Non
     assert sorted(p.name for p in restored.parent.iterdir()) == ["tanhui.db"]
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_refusals(tmp_path: Path) -> None:
     source = tmp_path / "live.db"
     url = f"sqlite:///{source}"

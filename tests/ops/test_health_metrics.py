@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from tanhui.store import Store
@@ -104,6 +105,7 @@ def _send_batches(partner: Partner, prefix: str, count: int) -> None:
             assert response.status_code == 200, response.text
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_metrics_add_up_over_two_workers(live_server_factory: Any, tmp_path: Any) -> None:
     live = live_server_factory(f"sqlite:///{tmp_path / 'workers.db'}", workers=2)
     partner = setup(live)

@@ -121,7 +121,16 @@ def _live_rows_with_marker(url: str) -> list[str]:
 
 
 def test_erasure_leaves_no_partner_sent_value_in_the_database_or_a_backup(live: LiveServer, tmp_path: Path) -> None:
-    live.tanhui("scheme", "create", "city", "--name", "绿芽积分")
+    # The behaviours are a month old and reported now: the scheme accepts reports up to 40 days late and
+    # holds nothing back before issuance, so they can be pooled today (an issuance "as of" a later day is
+    # refused).
+    scheme_file = tmp_path / "city.toml"
+    scheme_file.write_text(
+        '[scheme]\nid = "city"\nname = "绿芽积分"\ntimezone = "Asia/Shanghai"\n\n'
+        "[settings]\nacceptance_window_days = 40\n\n[settings.registry]\nholding_days = 0\n",
+        encoding="utf-8",
+    )
+    live.tanhui("scheme", "apply", str(scheme_file))
     partner = create_partner(live, "city", "城市服务", "bus_ride,electricity_saving")
     http = httpx.Client(base_url=live.base_url, timeout=60)
     sqlite = live.database_url.startswith("sqlite")

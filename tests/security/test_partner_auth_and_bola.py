@@ -126,6 +126,7 @@ def test_secret_rotation_keeps_both_then_only_the_new(sqlite_server: LiveServer)
     assert b.consent("u3").status_code == 201
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_broken_object_level_authorisation_across_persons_partners_and_schemes(sqlite_server: LiveServer) -> None:
     url = sqlite_server.database_url
     a = create_partner(sqlite_server, "city", "甲", "bus_ride")

@@ -174,6 +174,7 @@ def browser_city(live: Any, tmp_path: Path) -> Iterator[tuple[Any, Store, Any]]:
     [("sqlite", "phone"), ("sqlite", "desktop"), pytest.param("postgresql", "desktop", marks=pytest.mark.postgres)],
     indirect=["fresh_store_url"],
 )
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_person_and_operator_in_a_real_browser(browser: Any, browser_city: Any, viewport: str) -> None:
     live, store, city = browser_city
     _person_flow(browser, live, store, city.people[0 if viewport == "phone" else 1], viewport)
