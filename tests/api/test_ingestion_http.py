@@ -229,6 +229,7 @@ def test_security_answers_and_nothing_written(live: LiveServer, live_server_fact
         p.close()
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_rate_limit_answers_429_with_retry_after(live_server_factory: Any, tmp_path: Any) -> None:
     live = live_server_factory(f"sqlite:///{tmp_path / 'rl.db'}", env={"TANHUI_PARTNER_RATE_PER_MINUTE": "60"})
     partner = setup(live)

@@ -63,6 +63,7 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:
     assert bad_url.returncode == 2 and "Traceback" not in bad_url.stderr
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_tampered_amount_is_named_by_verify(fresh_store_url: str) -> None:
     assert run(fresh_store_url, "db", "upgrade").returncode == 0
     store = Store(fresh_store_url)

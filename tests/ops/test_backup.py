@@ -64,6 +64,7 @@ def counts(url: str) -> dict[str, int]:
         store.dispose()
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_online_backup_under_writes_restores_and_verifies(tmp_path: Path) -> None:
     source = tmp_path / "live.db"
     source_url = f"sqlite:///{source}"
@@ -175,6 +176,7 @@ def test_refusals(tmp_path: Path) -> None:
     assert json.loads(cli(target_url, "verify", "--json").stdout)["ok"]
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_restore_upgrades_an_older_backup(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     cli(f"sqlite:///{old}", "db", "upgrade", "0002")

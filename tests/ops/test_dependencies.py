@@ -43,6 +43,7 @@ def _probe(name: str, version: str) -> str:
         return f"GET {url} -> {type(error).__name__}: {error}"
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_no_known_vulnerabilities_in_installed_packages() -> None:
     try:
         import pip_audit  # noqa: F401

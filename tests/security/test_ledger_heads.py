@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 
 from tanhui.domain.ledger import entry_hash
@@ -67,6 +68,7 @@ def _rewrite_chain_consistently(store: Store, entry_id: int, new_memo: dict[str,
         conn.execute(text("UPDATE journal_chains SET head_hash = :h WHERE id = :c"), {"h": prev, "c": victim.chain_id})
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_a_consistent_rewrite_passes_verify_but_not_the_published_heads(fresh_store_url: str, scheme_id: str) -> None:
     cli(fresh_store_url, "db", "upgrade")
     store = Store(fresh_store_url)

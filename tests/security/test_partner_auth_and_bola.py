@@ -227,6 +227,7 @@ def test_broken_object_level_authorisation_across_persons_partners_and_schemes(s
     assert cli(url, "verify", check=False).returncode == 0
 
 
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
 def test_rate_limit_answers_429_with_retry_after(live_server_factory: Any, tmp_path: Path) -> None:
     server = live_server_factory(f"sqlite:///{tmp_path / 'rl.db'}", env={"TANHUI_PARTNER_RATE_PER_MINUTE": "60"})
     server.tanhui("scheme", "create", "city", "--name", "甲城")
