@@ -8,6 +8,7 @@ never ask which engine they have. Everything else in the store writes portable S
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +86,7 @@ def stores_naive_utc(sa_dialect: Any) -> bool:
     return bool(sa_dialect.name == SqliteDialect.name)
 
 
-class Dialect:
+class Dialect(ABC):
     """What differs between the engines; one instance per ``Store``.
 
     ``name`` is for messages and logs only: code that behaves differently per engine adds a method
@@ -99,18 +100,18 @@ class Dialect:
 
     # -- connections -------------------------------------------------------------------------
 
+    @abstractmethod
     def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
         """The engine for ``url``, set up for Tanhui (``cache_mb``: the embedded engine's page cache)."""
-        raise NotImplementedError
 
-    def begin_repeatable_read(self, conn: Connection) -> None:
+    def begin_repeatable_read(self, conn: Connection) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """Called first in a transaction that must read one consistent snapshot."""
 
-    def overwrite_freed(self, conn: Connection, on: bool) -> None:
+    def overwrite_freed(self, conn: Connection, on: bool) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """While on, what this connection deletes or overwrites is zeroed in the file (erasure); the server
         engine keeps old row versions until VACUUM instead (docs/operations.md)."""
 
-    def truncate_log(self, engine: Engine) -> None:
+    def truncate_log(self, engine: Engine) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """After an erasure: the embedded engine copies its write-ahead log into the file and empties it, so
         no old page image survives there; nothing on the server engine."""
 
@@ -127,6 +128,7 @@ class Dialect:
         """Lock the selected rows until the transaction ends (``of``: only that table's rows)."""
         return query
 
+    @abstractmethod
     def in_values(self, column: Any, values: Sequence[Any]) -> Any:
         """``column IN (values)`` with the whole list in one bound parameter.
 
@@ -134,28 +136,27 @@ class Dialect:
         length: a tenth of the ingest path's time. One array (PostgreSQL) or one JSON text (SQLite,
         json_each) keeps the statement the same for every batch.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
         """INSERT ... ON CONFLICT (cols) DO NOTHING."""
-        raise NotImplementedError
 
+    @abstractmethod
     def epoch_bucket(self, column: Any, seconds: int) -> Any:
         """SQL for ``floor(epoch seconds of a UTCDateTime column / seconds)``."""
-        raise NotImplementedError
 
     # -- the hot path's reads: the driver's own cursor, plain tuples -----------------------------
 
+    @abstractmethod
     def fetch(self, conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run ``sql`` (``?`` placeholders, ``{IN}``-free) on the unit of work's own connection and
         return the driver's tuples, without SQLAlchemy's per-row work (a batch reads thousands)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch_in(self, conn: Connection, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """``fetch`` for a statement with one list: ``{IN}`` in ``sql`` stands for ``IN (values)``,
         bound as one parameter (see ``in_values``). ``{IN}`` comes before every other ``?``, whose
         values are ``params``."""
-        raise NotImplementedError
 
     # -- the hot path's writes: plain DBAPI, values already in the driver's form ----------------
 
@@ -163,19 +164,19 @@ class Dialect:
         """What UTCDateTime would bind for ``moment``."""
         return moment
 
+    @abstractmethod
     def insert_rows(self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """INSERT many rows, skipping per-row SQLAlchemy work.
 
         Callers pass values exactly as the column types would bind them (see ``bind_time`` and
         ``canonical_json``); this is used only where a batch writes thousands of rows.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def update_rows(
         self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
     ) -> None:
         """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
-        raise NotImplementedError
 
     def add_counts(
         self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -194,15 +195,15 @@ class Dialect:
             [tuple(r) for r in rows],
         )
 
+    @abstractmethod
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
     ) -> list[Any]:
         """INSERT the rows that are not there yet (by primary key); ``returning`` of those inserted."""
-        raise NotImplementedError
 
+    @abstractmethod
     def allocate_ids(self, conn: Connection, table: Table, count: int) -> list[int]:
         """Primary keys for rows about to be inserted by ``insert_rows``, in ascending order."""
-        raise NotImplementedError
 
 
 class SqliteDialect(Dialect):
