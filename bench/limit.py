@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import text
 
 from tanhui.store import Store
+from tanhui.store.repositories.ledger import ENTRY_COLUMNS, POSTING_COLUMNS
+from tanhui.store.rows import EVENT_COLUMNS
 
 BATCH = 1000
 
@@ -176,40 +178,4 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
     return time.perf_counter() - started
 
 
-EVENT_COLUMNS = (
-    "scheme_id",
-    "partner_pk",
-    "event_id",
-    "user_ref",
-    "account_id",
-    "scenario",
-    "occurred_at",
-    "received_at",
-    "local_day",
-    "status",
-    "reason",
-    "carbon_g",
-    "points",
-    "methodology",
-    "content_hash",
-    "fingerprint",
-    "entry_id",
-    "data",
-    "explanation",
-    "details",
-)
-ENTRY_COLUMNS = (
-    "id",
-    "scheme_id",
-    "chain_id",
-    "seq",
-    "kind",
-    "idempotency_key",
-    "content_hash",
-    "memo",
-    "reverses_entry_id",
-    "created_at",
-    "prev_hash",
-    "entry_hash",
-)
-POSTING_COLUMNS = ("entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")
+# the pipeline's own column lists: the limit writes exactly the rows the pipeline writes

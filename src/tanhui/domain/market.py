@@ -19,7 +19,7 @@ KINDS = ("coupon", "physical", "service", "donation")
 QUANTITY_MAX = 10
 
 # Tanhui's own coupon codes (a coupon without a merchant pool): 16 characters drawn at random from an
-# alphabet without look-alikes (no 0/O, 1/I/L), about 79 bits, shown as TH-XXXX-XXXX-XXXX-XXXX. Nothing
+# alphabet without look-alikes (no 0/O, 1/I/L), about 79 bits, shown as TH- and four groups of four letters. Nothing
 # in a code comes from the order, so no one can compute a valid code from what a page shows.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
