@@ -15,8 +15,9 @@ from fastapi_offline import FastAPIOffline
 
 from tanhui import __version__
 from tanhui.http import admin, errors, market, me, models, observability, operations, partner, registry
-from tanhui.http.limits import BodySizeLimit, RateLimiter
+from tanhui.http.limits import BodySizeLimit
 from tanhui.http.openapi import with_request_schemas
+from tanhui.services.rates import RateRule
 from tanhui.store import Store
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)}
@@ -34,7 +35,7 @@ def create_api(store: Store, partner_rate_per_minute: int | None = None) -> Fast
         responses=ERRORS,
     )
     app.state.store = store
-    app.state.partner_limiter = RateLimiter(rate)
+    app.state.partner_rate = RateRule.per_minute_with_default_burst(rate)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

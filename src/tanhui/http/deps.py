@@ -1,6 +1,6 @@
 """Who is asking, declared once for every router: the store, the signed partner, the person, the operator.
 
-Each dependency reads what create_app put on `app.state` (the store, the partner rate limiter), so
+Each dependency reads what create_app put on `app.state` (the store, the partner's rate rule), so
 the handlers are module-level functions with no closure over the app.
 """
 
@@ -16,8 +16,7 @@ from tanhui.domain import jsontext
 from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import observability
 from tanhui.http.errors import RateLimited
-from tanhui.http.limits import RateLimiter
-from tanhui.services import identity
+from tanhui.services import identity, rates
 from tanhui.services.identity import OperatorScope, Principal
 from tanhui.services.partners import PartnerRow, SignedRequest, authenticate
 from tanhui.store import Store
@@ -28,9 +27,9 @@ def get_store(request: Request) -> Store:
     return store
 
 
-def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.partner_limiter
-    return limiter
+def get_partner_rate(request: Request) -> rates.RateRule:
+    rule: rates.RateRule = request.app.state.partner_rate
+    return rule
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -69,7 +68,7 @@ async def signed_partner(request: Request, store: StoreDep) -> AuthedPartner:
     )
     partner = await run_in_threadpool(authenticate, store, signed)
     observability.note_partner(request, partner.id)
-    wait = get_limiter(request).take(partner.id)
+    wait = await run_in_threadpool(rates.take, store, f"partner:{partner.id}", get_partner_rate(request))
     if wait > 0:
         raise RateLimited(max(1, int(wait + 0.999)))
     assert signed.nonce is not None

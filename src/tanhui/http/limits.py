@@ -1,11 +1,9 @@
-"""Request limits enforced before any work: body size, and a per-partner request rate."""
+"""Request limits enforced before any work: the body size (the partner rate is services/rates.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from typing import Any
 
 from tanhui.messages import render
@@ -96,25 +94,3 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class RateLimiter:
-    """A token bucket per partner, per server process (N processes allow N times the rate)."""
-
-    def __init__(self, per_minute: int, burst: int | None = None) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst if burst is not None else max(1, per_minute // 6))
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float:
-        """0 when allowed; otherwise seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate if self.rate > 0 else 60.0

@@ -177,6 +177,16 @@ partner_nonces = Table(
 )
 Index("ix_partner_nonces_seen_at", partner_nonces.c.seen_at)
 
+# Request budgets shared by every server process (a token bucket per key, e.g. "partner:ptn_…"):
+# one UPSERT per request decides it, so N processes or hosts allow the configured rate in total.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("bucket", String(96), primary_key=True),
+    Column("tokens", BigInteger, nullable=False),  # millionths of a request
+    Column("updated_ms", BigInteger, nullable=False),  # Unix time in ms of the last refill
+)
+
 partner_links = Table(
     "partner_links",
     metadata,

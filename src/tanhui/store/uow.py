@@ -24,6 +24,7 @@ from tanhui.store.repositories.memberships import MembershipRepository
 from tanhui.store.repositories.organisations import OrganisationRepository
 from tanhui.store.repositories.partners import PartnerRepository
 from tanhui.store.repositories.privacy import PrivacyRepository
+from tanhui.store.repositories.rates import RateRepository
 from tanhui.store.repositories.registry import RegistryRepository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.repositories.schemes import SchemeRepository
@@ -47,3 +48,4 @@ class UnitOfWork:
         self.reports = ReportRepository(conn, dialect)
         self.privacy = PrivacyRepository(conn, dialect)
         self.audit = AuditRepository(conn, dialect)
+        self.rates = RateRepository(conn, dialect)
