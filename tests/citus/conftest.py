@@ -1,0 +1,82 @@
+"""Databases on a Citus cluster (issue 15), when `TANHUI_TEST_CITUS_URL` names its coordinator.
+
+Citus keeps its metadata per database, so each test gets a database of its own on every node, with
+the extension created and the workers added; it is dropped afterwards. Without the variable the tests
+skip with that reason (`./run test` sets it where Citus is installed and starts a local cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+CITUS_URL = os.environ.get("TANHUI_TEST_CITUS_URL", "")
+
+
+class CitusDatabases:
+    def __init__(self, coordinator_url: str) -> None:
+        self.coordinator = make_url(coordinator_url).set(drivername="postgresql+psycopg")
+        admin = create_engine(self.coordinator, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            self.workers = [
+                (str(h), int(p))
+                for h, p in conn.execute(text("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid > 0 ORDER BY nodeport"))
+            ]
+        admin.dispose()
+        if not self.workers:
+            raise RuntimeError(f"the coordinator at {coordinator_url} has no workers (citus_add_node)")
+
+    def _node(self, host: str, port: int, database: str) -> URL:
+        return self.coordinator.set(host=host, port=port, database=database)
+
+    def _run(self, url: URL, *statements: str) -> None:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                for statement in statements:
+                    conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    def create(self) -> str:
+        name = f"tanhui_citus_{uuid.uuid4().hex[:12]}"
+        host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
+        for node_host, node_port in [(host, port), *self.workers]:
+            self._run(self._node(node_host, node_port, self.coordinator.database or "postgres"), f'CREATE DATABASE "{name}"')
+            self._run(self._node(node_host, node_port, name), "CREATE EXTENSION IF NOT EXISTS citus")
+        self._run(
+            self._node(host, port, name),
+            f"SELECT citus_set_coordinator_host('{host}', {port})",
+            *[f"SELECT citus_add_node('{h}', {p})" for h, p in self.workers],
+        )
+        return self._node(host, port, name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
+        for node_host, node_port in [*self.workers, (host, port)]:
+            self._run(
+                self._node(node_host, node_port, self.coordinator.database or "postgres"),
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            )
+
+
+@pytest.fixture(scope="session")
+def citus_databases() -> Iterator[CitusDatabases]:
+    if not CITUS_URL:
+        pytest.skip(
+            "TANHUI_TEST_CITUS_URL is not set: no Citus coordinator to test against (./run test starts one where Citus is installed)"
+        )
+    yield CitusDatabases(CITUS_URL)
+
+
+@pytest.fixture
+def citus_url(citus_databases: CitusDatabases) -> Iterator[str]:
+    url = citus_databases.create()
+    yield url
+    citus_databases.drop(url)
