@@ -3,7 +3,9 @@
     python -m bench.ingest --engine sqlite --events 100000 [--http] [--bulk] [--append-docs]
 
 Each run builds a fresh database with a scheme, a partner and consenting people, then sends the
-same synthetic city events through the path(s) chosen, and reports events/s and what happened.
+same synthetic city events through the path(s) chosen, and reports events/s and what happened; on
+PostgreSQL also the rows written and the WAL bytes per credited event (`pg_current_wal_lsn()` before
+and after the run).
 """
 
 from __future__ import annotations
@@ -156,6 +158,60 @@ def http(
         log.close()
 
 
+def write_counters(url: str) -> dict[str, Any]:
+    """PostgreSQL only: the WAL position and the rows inserted and updated per table so far.
+
+    The WAL position is the server's (every database on it): run on an otherwise idle server, or the
+    figure includes other clients' writes. Row counts are this database's own (pg_stat_user_tables,
+    read after the statistics are flushed).
+    """
+    from sqlalchemy import text
+
+    from tanhui.store import Store
+
+    time.sleep(1.5)  # backends flush their table statistics about once a second
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            lsn = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+            tables = {
+                r.relname: (int(r.n_tup_ins), int(r.n_tup_upd))
+                for r in conn.execute(text("SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables"))
+            }
+    finally:
+        store.dispose()
+    return {"lsn": lsn, "tables": tables}
+
+
+def write_cost(url: str, before: dict[str, Any], after: dict[str, Any], credited: int) -> str:
+    """Rows and WAL bytes per credited event between two `write_counters` readings."""
+    from sqlalchemy import text
+
+    from tanhui.store import Store
+
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            wal = int(conn.execute(text("SELECT pg_wal_lsn_diff(:a, :b)"), {"a": after["lsn"], "b": before["lsn"]}).scalar_one())
+    finally:
+        store.dispose()
+    per = max(1, credited)
+    rows = []
+    for table in sorted(after["tables"]):
+        ins = after["tables"][table][0] - before["tables"].get(table, (0, 0))[0]
+        upd = after["tables"][table][1] - before["tables"].get(table, (0, 0))[1]
+        if ins or upd:
+            rows.append((table, ins / per, upd / per))
+    inserted = sum(r[1] for r in rows)
+    updated = sum(r[2] for r in rows)
+    detail = ", ".join(f"{t} {i:.2f}+{u:.2f}" for t, i, u in sorted(rows, key=lambda r: -(r[1] + r[2])))
+    return (
+        f"per credited event: {inserted:.2f} rows inserted, {updated:.2f} updated, {wal / per:,.0f} WAL bytes "
+        f"({wal / 1024 / 1024:,.1f} MiB over {credited:,} credited); by table (inserted+updated): {detail}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
@@ -201,10 +257,15 @@ def main() -> None:
             setup_started = time.perf_counter()
             partner = setup_city(url, people)
             print(f"[{args.engine}/{path}] set up {people} consenting people in {time.perf_counter() - setup_started:.1f} s")
+            before = write_counters(url) if args.engine == "postgresql" else None
             if path == "bulk":
                 result = bulk(url, partner, args.events, people, Path(tmp), args.import_workers)
             else:
                 result = http(url, partner, args.events, people, Path(tmp), args.workers, args.clients)
+            if before is not None:
+                cost = write_cost(url, before, write_counters(url), result["summary"]["credited"])
+                print(cost)
+                result["path"] += f"; {cost}"
             version = engine_version(url)
             rate = args.events / result["seconds"]
             ratio = f"{rate / limit_rate:.2f}" if limit_rate else "—"
