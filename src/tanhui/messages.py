@@ -250,6 +250,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "invalid_invite_code": {"zh-CN": "邀请码无效", "en": "unknown invite code"},
     "already_member": {"zh-CN": "你已是该机构成员", "en": "you are already a member"},
+    "form_too_large": {"zh-CN": "表单字段过多", "en": "the form has too many fields"},
     "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},
     "forbidden": {"zh-CN": "当前角色无权执行此操作", "en": "your role may not do this"},
 }

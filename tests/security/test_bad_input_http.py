@@ -128,3 +128,17 @@ def test_a_quantity_of_superscript_two_is_refused_not_a_500(live: LiveServer, tm
             assert "/me/orders/" not in client.get("/me/orders").text
     finally:
         store.dispose()
+
+
+def test_a_form_with_more_than_50_fields_is_413_before_the_csrf_check(live: LiveServer) -> None:
+    fields = "&".join(f"f{i}=x" for i in range(60))
+    for path in ("/login", "/register", "/admin/login"):
+        answer = httpx.post(
+            live.base_url + path,
+            content=fields,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+            timeout=30,
+        )
+        assert answer.status_code == 413, (path, answer.status_code, answer.text[:200])
+        assert "text/html" in answer.headers["content-type"] and "表单字段过多" in answer.text
+    assert httpx.get(live.base_url + "/healthz").status_code == 200

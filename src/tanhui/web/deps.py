@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from tanhui import messages
 from tanhui.services import identity
 from tanhui.services.identity import OperatorScope, Principal
 from tanhui.store import Store
@@ -79,12 +80,18 @@ async def scheme_scope(request: Request, scheme_id: str, scope: OperatorScope | 
     return scope
 
 
+FORM_FIELDS_MAX = 50  # the largest of our forms has a dozen
+
+
 async def form_fields(request: Request) -> dict[str, str]:
     """An application/x-www-form-urlencoded body (the only kind our forms send)."""
     if request.method != "POST":
         return {}
     body = await request.body()
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
+    try:
+        parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
+    except ValueError:  # more fields than any of our forms has: refused before the CSRF check reads it
+        raise PageExit(error_page(request, 413, messages.render("form_too_large", web_lang(request)))) from None
     return {k: v[0] for k, v in parsed.items()}
 
 
