@@ -261,18 +261,35 @@ class LedgerVerifier:
     per (scheme, asset) and non-negativity.
     """
 
-    def __init__(self, accounts: Mapping[int, LedgerAccount]) -> None:
+    def __init__(
+        self,
+        accounts: Mapping[int, LedgerAccount],
+        *,
+        heads: Mapping[str, tuple[int, str]] | None = None,
+        balances: Mapping[int, int] | None = None,
+    ) -> None:
+        """The whole journal from its genesis; or, with ``heads`` and ``balances`` (a checkpoint's chain
+        heads and the tracked balances before the window), only the entries after the heads: then
+        ``accounts`` holds the accounts those entries touch and the sums checked are the window's."""
         self.accounts = accounts
         self.report = VerifyReport(accounts=len(accounts))
-        self._last: dict[str, tuple[int, str]] = {}
-        self._balances: dict[int, int] = {}
+        self._last: dict[str, tuple[int, str]] = dict(heads or {})
+        self._start: dict[int, int] = dict(balances or {})
+        self._balances: dict[int, int] = dict(self._start)
         self._reversed: set[int] = set()
+        self._fed: set[str] = set()
+
+    @property
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """(seq, entry hash) of each chain's last entry fed (or given): the next checkpoint's heads."""
+        return dict(self._last)
 
     def feed(self, entry: JournalEntry, stored: Iterable[StoredPosting], stored_entry_hash: str) -> None:
         report = self.report
         where = f"entry {entry.id} (chain {entry.chain_id} seq {entry.seq})"
         prev_seq, prev_hash = self._last.get(entry.chain_id, (0, GENESIS_HASH))
-        if entry.chain_id not in self._last:
+        if entry.chain_id not in self._fed:
+            self._fed.add(entry.chain_id)
             report.chains += 1
         report.entries += 1
         if entry.seq != prev_seq + 1:
@@ -335,11 +352,11 @@ class LedgerVerifier:
             elif head != last:
                 shown = "none" if head is None else f"seq {head[0]}"
                 report.problems.append(f"chain {chain_id}: recorded head is {shown}, the journal ends at seq {last[0]}")
-        sums: dict[tuple[str, str], int] = {}
+        sums: dict[tuple[str, str], int] = {}  # what the postings fed moved: the whole balance from genesis
         for account in self.accounts.values():
             balance = self._balances.get(account.id, 0)
             key = (account.scheme_id, account.asset)
-            sums[key] = sums.get(key, 0) + balance
+            sums[key] = sums.get(key, 0) + balance - self._start.get(account.id, 0)
             if account.non_negative and balance < 0:
                 report.problems.append(f"account {account.id}: negative balance {balance}")
             if account.tracked:
@@ -350,3 +367,22 @@ class LedgerVerifier:
             if total != 0:
                 report.problems.append(f"scheme {scheme_id} asset {asset}: balances sum to {total}, not 0")
         return report
+
+
+def checkpoint_hash(
+    prev_hash: str, *, scheme_id: str, heads: Mapping[str, tuple[int, str]], entries: int, created_at: datetime
+) -> str:
+    """The hash of a verification checkpoint, chained to the one before it (GENESIS_HASH for the first).
+
+    A checkpoint says "every entry up to these chain heads verified, `entries` in all"; the next
+    incremental verify starts from it. Changing any recorded checkpoint breaks every later hash.
+    """
+    body = canonical_json(
+        {
+            "scheme": scheme_id,
+            "heads": {chain: [seq, digest] for chain, (seq, digest) in sorted(heads.items())},
+            "entries": entries,
+            "at": utc_text(created_at),
+        }
+    )
+    return sha256_hex(prev_hash + "\n" + body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tanhui.store.repositories.accounts import AccountRow
 from tanhui.store.repositories.audit import AuditRow
+from tanhui.store.repositories.checkpoints import CheckpointRow
 from tanhui.store.repositories.consents import ConsentRow, Link, TokenOwner
 from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
 from tanhui.store.repositories.identity import OperatorRow, OperatorScope
@@ -28,6 +29,7 @@ __all__ = [
     "AuditRow",
     "BatchRow",
     "BlockRow",
+    "CheckpointRow",
     "ConsentRow",
     "Drift",
     "EligibleEvent",

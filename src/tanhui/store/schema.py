@@ -142,6 +142,22 @@ Index("ix_postings_entry_id", postings.c.entry_id)
 Index("ix_postings_from_account_id", postings.c.from_account_id)
 Index("ix_postings_to_account_id", postings.c.to_account_id)
 
+# Verification checkpoints (append-only, hash-chained per scheme): "the journal up to these chain heads
+# verified"; `tanhui verify --incremental` starts from the last one, so a daily run costs the day.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("heads", JSONText, nullable=False),  # {chain_id: [seq, entry_hash]}
+    Column("entries", BigInteger, nullable=False),  # entries verified from genesis up to the heads
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("checkpoint_hash", String(64), nullable=False),
+    UniqueConstraint("scheme_id", "seq"),
+)
+
 # -- partners, consent and sessions ---------------------------------------------------------
 
 partners = Table(

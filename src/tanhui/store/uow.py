@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from tanhui.store.dialect import Dialect
 from tanhui.store.repositories.accounts import AccountRepository
 from tanhui.store.repositories.audit import AuditRepository
+from tanhui.store.repositories.checkpoints import CheckpointRepository
 from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.identity import IdentityRepository
@@ -49,3 +50,4 @@ class UnitOfWork:
         self.privacy = PrivacyRepository(conn, dialect)
         self.audit = AuditRepository(conn, dialect)
         self.rates = RateRepository(conn, dialect)
+        self.checkpoints = CheckpointRepository(conn, dialect)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, insert, or_, select, update
 
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.ledger import (
@@ -201,6 +201,15 @@ class LedgerRepository(Repository):
             query = query.where(ledger_accounts.c.scheme_id == scheme_id)
         return {row.id: row.balance for row in self.conn.execute(query)}
 
+    def stored_balances_of(self, ids: Iterable[int]) -> dict[int, int | None]:
+        found: dict[int, int | None] = {}
+        for chunk in chunks(list(ids)):
+            query = select(ledger_accounts.c.id, ledger_accounts.c.balance).where(
+                self.dialect.in_values(ledger_accounts.c.id, chunk)
+            )
+            found.update({row.id: row.balance for row in self.conn.execute(query)})
+        return found
+
     # -- reading the journal ----------------------------------------------------------------
 
     def entry(self, entry_id: int) -> JournalEntry | None:
@@ -277,9 +286,10 @@ class LedgerRepository(Repository):
             yield int(balance)
 
     def stream_journal(
-        self, scheme_id: str | None = None, partition_size: int = 5000
+        self, scheme_id: str | None = None, partition_size: int = 5000, after: Mapping[str, int] | None = None
     ) -> Iterator[tuple[JournalEntry, list[StoredPosting], str]]:
-        """Every entry in recording (id) order with its stored postings, streamed in constant memory."""
+        """Every entry in recording (id) order with its stored postings, streamed in constant memory;
+        with ``after`` ({chain_id: seq}, one scheme), only the entries past those chain positions."""
         query = (
             select(
                 journal_entries,
@@ -294,6 +304,8 @@ class LedgerRepository(Repository):
         )
         if scheme_id is not None:
             query = query.where(journal_entries.c.scheme_id == scheme_id)
+        if after is not None:
+            query = query.where(_past(after))
         result = self.conn.execution_options(stream_results=True, yield_per=partition_size).execute(query)
         current = None
         items: list[StoredPosting] = []
@@ -312,6 +324,51 @@ class LedgerRepository(Repository):
                 )
         if current is not None:
             yield _entry(current, tuple(i.posting for i in items)), items, current.entry_hash
+
+    def first_entries_past(self, scheme_id: str, after: Mapping[str, int]) -> dict[int, int]:
+        """Each ledger account the entries past ``after`` touch, with the first such entry's id."""
+        window = select(journal_entries.c.id).where(journal_entries.c.scheme_id == scheme_id, _past(after)).subquery()
+        firsts: dict[int, int] = {}
+        for side in (postings.c.from_account_id, postings.c.to_account_id):
+            query = (
+                select(side.label("account"), func.min(postings.c.entry_id))
+                .join(window, window.c.id == postings.c.entry_id)
+                .group_by(side)
+            )
+            for account, first in self.conn.execute(query):
+                firsts[account] = min(first, firsts.get(account, first))
+        return firsts
+
+    def accounts_by_ids(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
+        found: dict[int, LedgerAccount] = {}
+        for chunk in chunks(list(ids)):
+            for row in self.conn.execute(select(ledger_accounts).where(self.dialect.in_values(ledger_accounts.c.id, chunk))):
+                found[row.id] = _account(row)
+        return found
+
+    def balance_before(self, ledger_account_id: int, entry_id: int) -> int:
+        """A tracked account's balance after its last posting recorded before ``entry_id`` (0 if none):
+        an account's postings are recorded in id order, since writers hold its lock while they insert."""
+        last: tuple[int, int, int] | None = None  # (entry id, posting id, balance after)
+        for side, after_column in (
+            (postings.c.from_account_id, postings.c.from_balance_after),
+            (postings.c.to_account_id, postings.c.to_balance_after),
+        ):
+            row = self.conn.execute(
+                select(postings.c.entry_id, postings.c.id, after_column)
+                .where(side == ledger_account_id, postings.c.entry_id < entry_id)
+                .order_by(postings.c.entry_id.desc(), postings.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None and (last is None or (row[0], row[1]) > last[:2]):
+                last = (int(row[0]), int(row[1]), int(row[2]))
+        return 0 if last is None else last[2]
+
+    def entry_hash_at(self, chain_id: str, seq: int) -> str | None:
+        row = self.conn.execute(
+            select(journal_entries.c.entry_hash).where(journal_entries.c.chain_id == chain_id, journal_entries.c.seq == seq)
+        ).first()
+        return None if row is None else str(row[0])
 
     # -- the write path ---------------------------------------------------------------------
 
@@ -477,3 +534,12 @@ class LedgerRepository(Repository):
         self.conn.execute(
             update(journal_chains).where(journal_chains.c.id == chain_id).values(seq=seq, head_hash=head_hash, updated_at=now)
         )
+
+
+def _past(after: Mapping[str, int]) -> ColumnElement[bool]:
+    """Entries past the given chain positions: later seqs of known chains, and every entry of a new chain."""
+    known = list(after)
+    return or_(
+        journal_entries.c.chain_id.not_in(known),
+        *(and_(journal_entries.c.chain_id == chain, journal_entries.c.seq > seq) for chain, seq in after.items()),
+    )
