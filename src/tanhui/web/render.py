@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tanhui import messages
 from tanhui.errors import TanhuiError
 from tanhui.lang import request_lang
-from tanhui.web import security
+from tanhui.web import security, times
 from tanhui.web.i18n import scenario_name, translator
 
 HERE = Path(__file__).parent
@@ -49,7 +49,9 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     lang = web_lang(request)
     context.setdefault("admin", None)
     context.setdefault("signed_in", False)
+    admin = context["admin"]
     html = ENV.get_template(name).render(
+        when=times.for_request(request, lang, admin.scheme_id if admin else None),
         _=translator(lang),
         lang=lang,
         csrf=security.csrf_token(request),

@@ -6,17 +6,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.services import audit, market, organisations, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import grams_as_kg, render
+from tanhui.web.times import LocalTimes, zone_of_scheme
 
 EXPORT_TABLES = ("scenarios", "series", "partners", "review", "catalog", "orders", "organisations")
 PERSONAL_TABLES = ("review", "orders")  # viewers may look, not download (docs/web.md, "Roles")
@@ -47,13 +46,13 @@ def table_page(
     )
 
 
-def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str) -> list[dict[str, Any]]:
+def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str, when: LocalTimes) -> list[dict[str, Any]]:
     out = []
     for r in reports.review(store, scheme_id, reason, limit=200):
         details = r["details"] or {}
         out.append(
             {
-                "received": r["received_at"][:16].replace("T", " "),
+                "received": when(r["received_at"]),
                 "partner": r["partner_id"],
                 "scenario": scenario_name(lang)(r["scenario"]),
                 "reason": translator(lang)(r["reason"] or ""),
@@ -80,11 +79,11 @@ def catalog_rows(store: Store, scheme_id: str, lang: str) -> list[dict[str, Any]
     ]
 
 
-def order_rows(store: Store, scheme_id: str, status: str | None) -> list[dict[str, Any]]:
+def order_rows(store: Store, scheme_id: str, status: str | None, when: LocalTimes) -> list[dict[str, Any]]:
     return [
         {
             "order": o.public_id,
-            "created": o.created_at.isoformat()[:16].replace("T", " "),
+            "created": when(o.created_at),
             "account": str(o.account_id),
             "item": o.item_title,
             "quantity": o.quantity,
@@ -115,15 +114,12 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None)
     return rows
 
 
-def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str) -> list[dict[str, Any]]:
-    """The newest entries in the scheme's local time; an action links to the entries of that action."""
-    with store.unit_of_work(write=False) as uow:
-        scheme = uow.schemes.get(scheme_id)
-    tz = ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
+def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes) -> list[dict[str, Any]]:
+    """The newest entries; an action links to the entries of that action."""
     _ = translator(lang)
     return [
         {
-            "time": e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            "time": when(e.created_at, seconds=True),
             "actor": e.actor,
             "action": _(e.action),
             "href": f"{base}?{urlencode({'action': e.action})}",
@@ -168,8 +164,9 @@ def _partners(store: Store, scheme_id: str, day_from: str | None, day_to: str | 
 
 
 def _review(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
+    iso = LocalTimes(zone_of_scheme(store, scheme_id), "en").iso
     rows = [
-        [r["id"], r["received_at"], r["partner_id"], r["event_id"], r["account_id"], r["scenario"], r["occurred_at"],
+        [r["id"], iso(r["received_at"]), r["partner_id"], r["event_id"], r["account_id"], r["scenario"], iso(r["occurred_at"]),
          r["reason"], str(r["details"] or "")]
         for r in reports.review(store, scheme_id, None, limit=100_000)
     ]  # fmt: skip
@@ -182,8 +179,9 @@ def _catalog(store: Store, scheme_id: str, day_from: str | None, day_to: str | N
 
 
 def _orders(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
+    iso = LocalTimes(zone_of_scheme(store, scheme_id), "en").iso
     rows = [
-        [o.public_id, o.created_at.isoformat(), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points,
+        [o.public_id, iso(o.created_at), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points,
          o.status, " ".join(o.coupon_codes or [])]
         for o in market.scheme_orders(store, scheme_id)
     ]  # fmt: skip

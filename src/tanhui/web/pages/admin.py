@@ -15,7 +15,7 @@ from tanhui.errors import NotFound, TanhuiError
 from tanhui.services import identity, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web import charts, security
+from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, operator, scheme_scope, store_of
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import forbidden, grams_as_kg, html_errors, redirect, render, web_lang
@@ -149,7 +149,7 @@ def review_page(
     store: Store = Depends(store_of),
 ) -> Response:
     _ = translator(lang)
-    rows = review_rows(store, scheme_id, reason, lang)
+    rows = review_rows(store, scheme_id, reason, lang, times.for_request(request, lang, scheme_id))
     base = f"/admin/schemes/{scheme_id}/review"
     filters = [(base, _("All"), reason is None)] + [(f"{base}?reason={r}", _(r), reason == r) for r in reports.REVIEW_REASONS]
     return table_page(
@@ -203,7 +203,7 @@ def scheme_orders_page(
         _("Orders"),
         "orders",
         ["order", "created", "account", "item", "quantity", "points", "status"],
-        order_rows(store, scheme_id, status),
+        order_rows(store, scheme_id, status, times.for_request(request, lang, scheme_id)),
         filters=filters,
         numeric=("quantity", "points"),
     )
@@ -229,7 +229,7 @@ def audit_page(
         _("Audit log"),
         None,
         ["time", "actor", "action", "target", "details"],
-        audit_rows(store, scheme_id, action, lang, base),
+        audit_rows(store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id)),
         filters=filters,
         links={"action": "href"},
     )
