@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tanhui.services import market
+from tanhui.services import accounts, market
+from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tests.web.helpers import build_city, operator, web_login
 from tests.web.reading import time_problems
@@ -95,3 +96,42 @@ def test_times_are_the_schemes_local_time_in_the_browser(browser: Any, experienc
     finally:
         ops.close()
     assert not problems, "\n".join(problems)
+
+
+def _error_page(w: Watched, path: str, status: int, lang: str) -> str:
+    """Open an address that fails; the answer is a page of the site at that status, in the language."""
+    response = w.page.goto(w.base_url + path)
+    assert response is not None and response.status == status, (path, response and response.status)
+    # the console notes the document's own status as a failed load: that failure is the point here
+    w.problems[:] = [p for p in w.problems if f"status of {status}" not in p and f"HTTP {status}" not in p]
+    assert w.page.locator("html").get_attribute("lang") == lang
+    assert w.page.locator("header.top nav a").count() >= 2 and w.page.locator("header.top .lang a").is_visible()
+    assert w.page.locator("link[rel=stylesheet]").count() == 1
+    heading = w.page.locator("main h1").inner_text()
+    assert heading and "{" not in w.page.locator("body").inner_text()
+    w.check()
+    return w.page.locator("main").inner_text()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_errors_are_pages_of_the_site_in_the_browser(browser: Any, experience_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, city = experience_city
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        for lang in LANGS:
+            _in(w, lang, "/")
+            text = _error_page(w, "/no/such/page", 404, lang)
+            assert ("这个网址没有对应的页面" if lang == "zh-CN" else "There is no page at this address") in text
+        w.go(web_login(store, city.people[0]))
+        their_event = accounts.history(store, Principal(city.people[1]), None, 1)["events"][0]["id"]
+        for lang in LANGS:
+            _in(w, lang, "/me")
+            text = _error_page(w, f"/me/events/{their_event}", 404, lang)
+            assert ("你的账户里没有这条行为记录" if lang == "zh-CN" else "there is no such behaviour in your account") in text
+            assert "合作方" not in text and "partner" not in text
+            assert w.page.get_by_role("link", name="我的账户" if lang == "zh-CN" else "My account").is_visible()
+            _error_page(w, "/market/items/x/confirm?quantity=many", 422, lang)
+    finally:
+        w.close()

@@ -37,6 +37,11 @@ ZH: dict[str, str] = {
     "Please sign in": "请先登录",
     "Not allowed": "无权访问",
     "Something went wrong": "出错了",
+    "This cannot be used": "无法处理该请求",
+    "Too many requests": "请求过于频繁",
+    "There is no page at this address. Check the address, or start again from the menu.": "这个网址没有对应的页面。请检查网址，或从菜单重新进入。",
+    "The address or the form holds a value this page cannot use.": "网址或表单中有本页无法处理的内容。",
+    "Something went wrong on our side. Please try again in a moment.": "我们这边出了点问题，请稍后再试。",
     "Welcome": "欢迎",
     # home and sign-in
     "Your everyday low-carbon life, counted": "记录你的每一次低碳行动",

@@ -95,12 +95,12 @@ def calculation_page(
     event_id: str, request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
 ) -> Response:
     if not event_id.isdigit():
-        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+        raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
     account_id = who.account_id
     with store.unit_of_work(write=False) as uow:
         row = uow.reports.event_of_account(int(event_id), account_id)  # only the signed-in person's own
     if row is None or (who.scoped and row.partner_pk != who.partner_pk):  # a partner's session: its own events only
-        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+        raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
     shown = {
         **_shown_event(
             {
