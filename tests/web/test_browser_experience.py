@@ -16,9 +16,11 @@ import pytest
 from tanhui.services import accounts, market
 from tanhui.services.principal import Principal
 from tanhui.store import Store
+from tanhui.web.i18n import ENUMS
 from tests.web.helpers import build_city, operator, web_login
 from tests.web.reading import time_problems
 from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
+from tests.web.test_raw_codes import code_finder, demo_city, raw_code_problems, raw_codes  # noqa: F401 (the fixture)
 from tests.web.test_times import _orders_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -135,3 +137,40 @@ def test_errors_are_pages_of_the_site_in_the_browser(browser: Any, experience_ci
             _error_page(w, "/market/items/x/confirm?quantity=many", 422, lang)
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser on a small demo city
+def test_no_raw_codes_in_the_browser(browser: Any, demo_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, d = demo_city
+    finder = code_finder(raw_codes(d["categories"]))
+    problems: list[str] = []
+    person = Watched(browser, viewport, live.base_url)
+    try:
+        person.go(web_login(store, d["person"]))
+        for path in ("/me", "/me/history", "/me/orders", "/market", f"/market/items/{d['items'][0].public_id}", "/orgs"):
+            _in(person, "zh-CN", path)
+            problems += raw_code_problems(person.page.locator("body").inner_text(), finder, f"{viewport} {path}")
+            person.check()
+        _in(person, "en", "/me/orders")
+        statuses = person.page.locator("[data-testid=status]").all_inner_texts()
+        assert statuses and set(statuses) <= {en for _zh, en in ENUMS["order_status"].values()}, statuses
+        person.check()
+    finally:
+        person.close()
+    ops = Watched(browser, viewport, live.base_url)
+    try:
+        ops.go("/admin/login")
+        ops.page.fill("#username", "ops-codes")
+        ops.page.fill("#password", "correct-horse-9")
+        ops.page.click("button[type=submit]")
+        ops.page.wait_for_url("**/admin/schemes/luzhou")
+        for name in ("", "/review", "/catalog", "/orders", "/organisations", "/audit"):
+            path = f"/admin/schemes/luzhou{name}"
+            _in(ops, "zh-CN", path)
+            problems += raw_code_problems(ops.page.locator("body").inner_text(), finder, f"{viewport} {path}")
+            ops.check()
+    finally:
+        ops.close()
+    assert not problems, "\n".join(problems[:40])

@@ -16,7 +16,8 @@ from tanhui.errors import TanhuiError
 from tanhui.lang import request_lang
 from tanhui.services import identity
 from tanhui.web import security, times
-from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.i18n import label, scenario_name, translator
+from tanhui.web.labels import methodology_name
 
 HERE = Path(__file__).parent
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), auto_reload=False)
@@ -61,6 +62,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         kg=grams_as_kg,
         tonnes=grams_as_tonnes,
         scenario=scenario_name(lang),
+        label=label(lang),
+        methodology=lambda ref: methodology_name(ref, lang),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
