@@ -234,6 +234,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "batch_not_found": {"zh-CN": "找不到批次 {batch_id}", "en": "batch {batch_id} not found"},
     "block_not_held": {"zh-CN": "转出方未持有序列号区块 {block_id}", "en": "the holder does not hold block {block_id}"},
     "retirement_not_found": {"zh-CN": "找不到注销记录 {retirement_id}", "en": "retirement {retirement_id} not found"},
+    "behaviour_not_found": {
+        "zh-CN": "你的账户里没有这条行为记录",
+        "en": "there is no such behaviour in your account",
+    },
     "event_not_found": {
         "zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}",
         "en": "event {event_id} of partner {partner_id} not found",

@@ -55,3 +55,23 @@ def test_demo_city_is_deterministic_and_verifies(tmp_path: Path) -> None:
     assert cli(f"sqlite:///{tmp_path / 'a.db'}", "verify").returncode == 0
     items = cli(f"sqlite:///{tmp_path / 'a.db'}", "market", "list", "--scheme", "luzhou", "--json").stdout
     assert items.count('"id"') >= 100
+    _no_audit_entry_ahead_of_the_clock(f"sqlite:///{tmp_path / 'a.db'}")
+
+
+def _no_audit_entry_ahead_of_the_clock(url: str) -> None:
+    """The seed once shipped yesterday's orders "tomorrow": the audit log showed times still to come (issue 17).
+    (A city this small may ship nothing; every seeded entry is checked all the same.)"""
+    from datetime import UTC, datetime
+
+    from tanhui.services import audit
+    from tanhui.store import Store
+
+    store = Store(url)
+    try:
+        entries = audit.list_entries(store, "luzhou", None, 500)
+    finally:
+        store.dispose()
+    now = datetime.now(UTC)
+    assert entries
+    ahead = [(e.action, e.created_at.isoformat()) for e in entries if e.created_at > now]
+    assert not ahead, ahead

@@ -23,17 +23,23 @@ class City:
     orgs: list[Any] = field(default_factory=list)
 
 
-def scheme_text(scheme_id: str, name: str = "绿芽积分") -> str:
+def scheme_text(scheme_id: str, name: str = "绿芽积分", timezone: str = "Asia/Shanghai") -> str:
     text = LUZHOU.read_text(encoding="utf-8")
     text = text.replace('id = "luzhou"', f'id = "{scheme_id}"', 1).replace('name = "绿芽积分"', f'name = "{name}"', 1)
-    return text
+    return text.replace('timezone = "Asia/Shanghai"', f'timezone = "{timezone}"', 1)
 
 
 def build_city(
-    store: Store, tmp: Path, scheme_id: str = "luzhou", people: int = 3, days: int = 5, name: str = "绿芽积分"
+    store: Store,
+    tmp: Path,
+    scheme_id: str = "luzhou",
+    people: int = 3,
+    days: int = 5,
+    name: str = "绿芽积分",
+    timezone: str = "Asia/Shanghai",
 ) -> City:
     path = tmp / f"{scheme_id}.toml"
-    path.write_text(scheme_text(scheme_id, name), encoding="utf-8")
+    path.write_text(scheme_text(scheme_id, name, timezone), encoding="utf-8")
     report = scheme_file.apply(store, path)
     partners = {p["name"]: find_partner(store, p["partner_id"]) for p in report.partners_created}
     city = City(scheme_id, partners)

@@ -266,7 +266,9 @@ def _shop(
                 now=(when + timedelta(hours=1)).astimezone(UTC),
             )
         elif order["status"] == "pending" and rng.random() < 0.6:
-            market.ship_order(store, order["order_id"], now=(when + timedelta(days=1)).astimezone(UTC))
+            # shipped the next day, but never later than now: the audit log must not hold a time ahead of the clock
+            shipped = min((when + timedelta(days=1)).astimezone(UTC), datetime.now(UTC))
+            market.ship_order(store, order["order_id"], now=shipped)
     return placed
 
 

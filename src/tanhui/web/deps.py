@@ -57,6 +57,7 @@ async def signed_in_as(request: Request, who: Principal | None = Depends(person)
     pass this on, so a session from a partner's login ticket sees only that partner's part."""
     if who is None:
         raise PageExit(redirect("/login?" + urlencode({"next": path_qs(request)})))
+    request.state.account_id = who.account_id  # the page's times are in this person's scheme's zone (web/times.py)
     return who
 
 

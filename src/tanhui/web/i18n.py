@@ -37,6 +37,11 @@ ZH: dict[str, str] = {
     "Please sign in": "请先登录",
     "Not allowed": "无权访问",
     "Something went wrong": "出错了",
+    "This cannot be used": "无法处理该请求",
+    "Too many requests": "请求过于频繁",
+    "There is no page at this address. Check the address, or start again from the menu.": "这个网址没有对应的页面。请检查网址，或从菜单重新进入。",
+    "The address or the form holds a value this page cannot use.": "网址或表单中有本页无法处理的内容。",
+    "Something went wrong on our side. Please try again in a moment.": "我们这边出了点问题，请稍后再试。",
     "Welcome": "欢迎",
     # home and sign-in
     "Your everyday low-carbon life, counted": "记录你的每一次低碳行动",
@@ -64,7 +69,9 @@ ZH: dict[str, str] = {
     "best": "最长",
     "Checked in today": "今日已签到",
     "Check in today": "今日签到",
-    "Rank in the scheme": "方案内排名",
+    "My rank": "我的排名",
+    "of": "共",
+    "people": "人",
     "Rank in": "排名：",
     "Join your organisation": "加入你的机构",
     "Badges": "徽章",
@@ -119,22 +126,6 @@ ZH: dict[str, str] = {
     "Cancel order": "取消订单",
     "No orders yet.": "还没有订单。",
     "Redeemed.": "兑换成功。",
-    "food": "餐饮",
-    "daily": "日用",
-    "appliance": "家电",
-    "cosmetics": "美妆",
-    "culture": "文化",
-    "donation": "公益捐赠",
-    "service": "服务",
-    "transport": "出行",
-    "other": "其他",
-    "pending": "待处理",
-    "shipped": "已发货",
-    "delivered": "已送达",
-    "fulfilled": "已完成",
-    "cancelled": "已取消",
-    "active": "有效",
-    "revoked": "已撤回",
     # organisations
     "My organisations": "我的机构",
     "members": "名成员",
@@ -149,14 +140,7 @@ ZH: dict[str, str] = {
     "Leaderboard of members": "成员排行榜",
     "Member": "成员",
     "Employee carbon accounts": "员工碳账户",
-    "company": "企业",
-    "school": "学校",
-    "community": "社区",
-    "government": "政府机构",
-    "group": "社会团体",
     # operator dashboard
-    "operator": "运营者",
-    "viewer": "只读",
     "Period": "统计区间",
     "From": "开始",
     "To": "结束",
@@ -185,17 +169,6 @@ ZH: dict[str, str] = {
     "Name": "名称",
     "Kind": "类型",
     "Create organisation": "创建机构",
-    "implausible": "不合常理",
-    "duplicate_behaviour": "重复行为",
-    "cap_reached": "超出上限",
-    "invalid_data": "数据无效",
-    "event_id_reused": "编号重复使用",
-    "no_consent": "未授权",
-    "too_old": "过期上报",
-    "in_future": "时间在未来",
-    "duplicate_event": "重复上报",
-    "unknown_scenario": "未知场景",
-    "scenario_not_allowed": "场景未开通",
     # table columns
     "received": "接收时间",
     "partner": "合作方",
@@ -222,31 +195,7 @@ ZH: dict[str, str] = {
     "actor": "操作人",
     "action": "操作",
     "target": "对象",
-    # the audit log (services/audit.py ACTIONS)
     "Audit log": "审计日志",
-    "scheme.create": "创建方案",
-    "scheme.apply": "应用方案文件",
-    "partner.create": "创建合作方",
-    "partner.rotate_secret": "轮换合作方密钥",
-    "partner.retire_old_secrets": "停用合作方旧密钥",
-    "partner.disable": "停用合作方",
-    "partner.enable": "启用合作方",
-    "partner.set_scenarios": "修改合作方场景",
-    "org.create": "创建机构",
-    "market.item_add": "添加商品",
-    "market.item_update": "修改商品",
-    "market.import_codes": "导入券码",
-    "market.ship": "订单发货",
-    "market.deliver": "订单签收",
-    "market.cancel": "运营方取消订单",
-    "points.expire": "积分到期处理",
-    "events.purge_payloads": "清除原始数据",
-    "credits.issue": "签发减排量",
-    "credits.transfer": "转让减排量",
-    "credits.retire": "注销减排量",
-    "credits.neutralise": "活动碳中和",
-    "admin.create_user": "创建运营方用户",
-    "admin.token": "签发运营方令牌",
 }
 
 SCENARIOS: dict[str, tuple[str, str]] = {
@@ -267,6 +216,140 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "reusable_cup": ("自带杯", "Reusable cup"),
     "electricity_saving": ("节约用电", "Electricity saving"),
 }
+
+
+# Every enumeration a page shows, by group: the stored code → (zh-CN, English). A code is never shown as
+# it is (issue 17): pages call label(group, code); tests/web/test_raw_codes.py builds the codes from the
+# code's constants, checks each has a label here and that none appears on the Chinese pages.
+ENUMS: dict[str, dict[str, tuple[str, str]]] = {
+    "order_status": {  # domain/market.py
+        "pending": ("待发货", "Awaiting shipment"),
+        "shipped": ("已发货", "Shipped"),
+        "delivered": ("已签收", "Delivered"),
+        "fulfilled": ("已完成", "Completed"),
+        "cancelled": ("已取消", "Cancelled"),
+    },
+    "item_kind": {  # domain/market.py KINDS
+        "coupon": ("优惠券", "Coupon"),
+        "physical": ("实物", "Goods"),
+        "service": ("服务", "Service"),
+        "donation": ("公益捐赠", "Donation"),
+    },
+    "item_status": {"active": ("上架中", "On sale"), "hidden": ("已下架", "Withdrawn")},  # services/market.py
+    "category": {
+        "food": ("餐饮", "Food and drink"),
+        "daily": ("日用", "Daily goods"),
+        "appliance": ("家电", "Appliances"),
+        "cosmetics": ("美妆", "Cosmetics"),
+        "culture": ("文化", "Culture"),
+        "donation": ("公益捐赠", "Donations"),
+        "service": ("服务", "Services"),
+        "transport": ("出行", "Transport"),
+        "other": ("其他", "Other"),
+    },
+    "org_kind": {  # services/organisations.py KINDS
+        "company": ("企业", "Company"),
+        "school": ("学校", "School"),
+        "community": ("社区", "Community"),
+        "government": ("政府机构", "Government body"),
+        "group": ("社会团体", "Association"),
+    },
+    "consent_status": {"active": ("有效", "Active"), "revoked": ("已撤回", "Withdrawn")},  # services/consent.py
+    "partner_status": {"active": ("启用", "Enabled"), "disabled": ("已停用", "Disabled")},  # services/partners.py
+    "role": {"operator": ("运营者", "Operator"), "viewer": ("只读", "Viewer")},  # services/identity.py ROLES
+    "reason": {  # domain/events.py REASON_ORDER
+        "duplicate_event": ("重复上报", "Reported twice"),
+        "event_id_reused": ("编号重复使用", "Event number reused"),
+        "unknown_scenario": ("未知场景", "Unknown scenario"),
+        "scenario_not_allowed": ("场景未开通", "Scenario not enabled"),
+        "invalid_data": ("数据无效", "Invalid data"),
+        "no_consent": ("未授权", "No consent"),
+        "too_old": ("上报过晚", "Reported too late"),
+        "in_future": ("时间在未来", "Dated in the future"),
+        "implausible": ("不合常理", "Implausible"),
+        "duplicate_behaviour": ("重复行为", "Same behaviour twice"),
+        "cap_reached": ("超出每日上限", "Daily cap reached"),
+    },
+    "actor": {"system": ("系统", "System"), "operator": ("运营方", "Operator"), "token": ("令牌", "Token")},  # audit.py
+    "action": {  # services/audit.py ACTIONS
+        "scheme.create": ("创建方案", "Scheme created"),
+        "scheme.apply": ("应用方案文件", "Scheme file applied"),
+        "partner.create": ("创建合作方", "Partner created"),
+        "partner.rotate_secret": ("轮换合作方密钥", "Partner secret rotated"),
+        "partner.retire_old_secrets": ("停用合作方旧密钥", "Partner's old secrets retired"),
+        "partner.disable": ("停用合作方", "Partner disabled"),
+        "partner.enable": ("启用合作方", "Partner enabled"),
+        "partner.set_scenarios": ("修改合作方场景", "Partner's scenarios changed"),
+        "org.create": ("创建机构", "Organisation created"),
+        "market.item_add": ("添加商品", "Item added"),
+        "market.item_update": ("修改商品", "Item changed"),
+        "market.import_codes": ("导入券码", "Coupon codes imported"),
+        "market.ship": ("订单发货", "Order shipped"),
+        "market.deliver": ("订单签收", "Order delivered"),
+        "market.cancel": ("运营方取消订单", "Order cancelled by an operator"),
+        "points.expire": ("积分到期处理", "Points expired"),
+        "events.purge_payloads": ("清除原始数据", "Raw data purged"),
+        "credits.issue": ("签发减排量", "Credits issued"),
+        "credits.transfer": ("转让减排量", "Credits transferred"),
+        "credits.retire": ("注销减排量", "Credits retired"),
+        "credits.neutralise": ("活动碳中和", "Event neutralised"),
+        "admin.create_user": ("创建运营方用户", "Operator user created"),
+        "admin.token": ("签发运营方令牌", "Operator token issued"),
+    },
+}
+
+# The words of the audit log's and the review list's details (services' audit.record and the checks' details).
+DETAIL_KEYS: dict[str, tuple[str, str]] = {
+    "was": ("原状态", "was"),
+    "points": ("积分", "points"),
+    "kind": ("类型", "kind"),
+    "timezone": ("时区", "time zone"),
+    "scenarios": ("场景", "scenarios"),
+    "retired": ("停用数", "retired"),
+    "policy": ("规则", "policy"),
+    "accounts": ("账户数", "accounts"),
+    "fields": ("字段", "fields"),
+    "rule": ("规则", "rule"),
+    "field": ("字段", "field"),
+    "reason": ("原因", "reason"),
+    "created": ("新建", "created"),
+    "operator_id": ("用户编号", "user number"),
+    "role": ("角色", "role"),
+    "expires_at": ("到期", "expires"),
+    "file": ("文件", "file"),
+    "items_created": ("新增商品", "items added"),
+    "items_updated": ("修改商品", "items changed"),
+    "partners_created": ("新增合作方", "partners added"),
+    "partners_updated": ("修改合作方", "partners changed"),
+    "scheme_created": ("新建方案", "scheme created"),
+    "settings_changed": ("设置已修改", "settings changed"),
+    "as_of": ("截至", "as of"),
+    "batches": ("批次", "batches"),
+    "issued": ("签发量（吨）", "issued (t)"),
+    "methodology": ("方法学", "methodology"),
+    "blocks": ("序列号区块", "serial blocks"),
+    "bought_from": ("来源", "bought from"),
+    "emission_t": ("排放量（吨）", "emissions (t)"),
+    "holder": ("持有方", "holder"),
+    "quantity": ("数量", "quantity"),
+    "codes": ("券码数", "codes"),
+    "item": ("商品", "item"),
+    "changes": ("修改", "changes"),
+}
+YES_NO = (("是", "yes"), ("否", "no"))
+
+
+def label(lang: str) -> Callable[[str, str | None], str]:
+    """``label(lang)("order_status", "pending")`` → 待发货 / Awaiting shipment; an unknown code stays as it is."""
+    index = 1 if lang == "en" else 0
+
+    def named(group: str, code: str | None) -> str:
+        if code is None:
+            return "—"
+        found = ENUMS.get(group, {}).get(code)
+        return found[index] if found else code
+
+    return named
 
 
 def translator(lang: str) -> Callable[[str], str]:

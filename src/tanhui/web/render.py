@@ -14,8 +14,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tanhui import messages
 from tanhui.errors import TanhuiError
 from tanhui.lang import request_lang
-from tanhui.web import security
-from tanhui.web.i18n import scenario_name, translator
+from tanhui.services import identity
+from tanhui.web import security, times
+from tanhui.web.i18n import label, scenario_name, translator
+from tanhui.web.labels import methodology_name
 
 HERE = Path(__file__).parent
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), auto_reload=False)
@@ -49,7 +51,9 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     lang = web_lang(request)
     context.setdefault("admin", None)
     context.setdefault("signed_in", False)
+    admin = context["admin"]
     html = ENV.get_template(name).render(
+        when=times.for_request(request, lang, admin.scheme_id if admin else None),
         _=translator(lang),
         lang=lang,
         csrf=security.csrf_token(request),
@@ -58,6 +62,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         kg=grams_as_kg,
         tonnes=grams_as_tonnes,
         scenario=scenario_name(lang),
+        label=label(lang),
+        methodology=lambda ref: methodology_name(ref, lang),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -72,9 +78,39 @@ def own(request: Request, name: str, **context: Any) -> HTMLResponse:
 
 def error_page(request: Request, status: int, message: str, **context: Any) -> HTMLResponse:
     _ = translator(web_lang(request))
-    heading = {404: _("Not found"), 401: _("Please sign in"), 403: _("Not allowed")}.get(status, _("Something went wrong"))
+    heading = {
+        404: _("Not found"),
+        401: _("Please sign in"),
+        403: _("Not allowed"),
+        422: _("This cannot be used"),
+        429: _("Too many requests"),
+    }.get(status, _("Something went wrong"))
+    if "admin" not in context and request.url.path.startswith("/admin"):
+        context["admin"] = _operator_of(request)  # a dashboard's error keeps the dashboard's menu
     context.setdefault("signed_in", context.get("admin") is None and security.session_token(request) is not None)
     return render(request, "error.html", status=status, heading=heading, message=message, **context)
+
+
+def _operator_of(request: Request) -> Any:
+    token = security.session_token(request, security.ADMIN_COOKIE)
+    if token is None:
+        return None
+    try:
+        return identity.operator_scope(request.app.state.store, token, "web")
+    except Exception:  # the error page must render even when the store is what failed
+        return None
+
+
+def page_words(request: Request, status: int, code: str | None, message: str) -> str:
+    """What a person reads for an error: the API's message, except where it speaks of paths and requests."""
+    _ = translator(web_lang(request))
+    if code == "not_found":  # no such address: the router's words are about paths, a person's about pages
+        return _("There is no page at this address. Check the address, or start again from the menu.")
+    if code == "invalid_request" and status == 422:
+        return _("The address or the form holds a value this page cannot use.")
+    if status >= 500:
+        return _("Something went wrong on our side. Please try again in a moment.")
+    return message
 
 
 P = ParamSpec("P")
@@ -91,7 +127,9 @@ def html_errors(function: Callable[P, Response]) -> Callable[P, Response]:
         try:
             return function(*args, **kwargs)
         except TanhuiError as error:
-            return error_page(request, error.http_status, error.message(web_lang(request)))
+            words = page_words(request, error.http_status, error.code, error.message(web_lang(request)))
+            scope = kwargs.get("scope")  # an operator's page keeps the dashboard's menu
+            return error_page(request, error.http_status, words, **({"admin": scope} if scope is not None else {}))
 
     return wrapper
 

@@ -6,17 +6,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.services import audit, market, organisations, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.i18n import label, scenario_name
+from tanhui.web.labels import actor_name, audit_details, review_details
 from tanhui.web.render import grams_as_kg, render
+from tanhui.web.times import LocalTimes, zone_of_scheme
 
 EXPORT_TABLES = ("scenarios", "series", "partners", "review", "catalog", "orders", "organisations")
 PERSONAL_TABLES = ("review", "orders")  # viewers may look, not download (docs/web.md, "Roles")
@@ -47,55 +47,61 @@ def table_page(
     )
 
 
-def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str) -> list[dict[str, Any]]:
+def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str, when: LocalTimes) -> list[dict[str, Any]]:
     out = []
+    with store.unit_of_work(write=False) as uow:
+        partners = {p.id: p.name for p in uow.partners.list(scheme_id)}
     for r in reports.review(store, scheme_id, reason, limit=200):
-        details = r["details"] or {}
         out.append(
             {
-                "received": r["received_at"][:16].replace("T", " "),
-                "partner": r["partner_id"],
+                "received": when(r["received_at"]),
+                "partner": partners.get(r["partner_id"], r["partner_id"]),
                 "scenario": scenario_name(lang)(r["scenario"]),
-                "reason": translator(lang)(r["reason"] or ""),
+                "reason": label(lang)("reason", r["reason"]),
                 "account": r["account_id"],
-                "details": ", ".join(f"{k}: {v}" for k, v in details.items()) if isinstance(details, dict) else str(details),
+                "details": review_details(r["details"], r["scenario"], lang),
             }
         )
     return out
 
 
-def catalog_rows(store: Store, scheme_id: str, lang: str) -> list[dict[str, Any]]:
+def catalog_rows(store: Store, scheme_id: str, lang: str, codes: bool = False) -> list[dict[str, Any]]:
+    """The catalog as shown (codes named in the language), or with the stored codes (the export)."""
+    named = (lambda _group, code: code) if codes else label(lang)
     return [
         {
             "item": i.public_id,
             "title": i.title(lang),
-            "category": i.category,
-            "kind": i.kind,
+            "category": named("category", i.category),
+            "kind": named("item_kind", i.kind),
             "points": i.points_price,
             "stock": i.stock,
             "merchant": i.merchant,
-            "status": i.status,
+            "status": named("item_status", i.status),
         }
         for i in market.list_items(store, scheme_id)
     ]
 
 
-def order_rows(store: Store, scheme_id: str, status: str | None) -> list[dict[str, Any]]:
+def order_rows(store: Store, scheme_id: str, status: str | None, when: LocalTimes) -> list[dict[str, Any]]:
+    titles = {i.public_id: i.title(when.lang) for i in market.list_items(store, scheme_id)}
+    named = label(when.lang)
     return [
         {
             "order": o.public_id,
-            "created": o.created_at.isoformat()[:16].replace("T", " "),
+            "created": when(o.created_at),
             "account": str(o.account_id),
-            "item": o.item_title,
+            "item": titles.get(o.item_public_id, o.item_title),
             "quantity": o.quantity,
             "points": o.points,
-            "status": o.status,
+            "status": named("order_status", o.status),
         }
         for o in reversed(market.scheme_orders(store, scheme_id, status))
     ][:1000]
 
 
-def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None) -> list[dict[str, Any]]:
+def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None, lang: str | None = None) -> list[dict[str, Any]]:
+    """The organisations with their kind named in `lang` (the page), or as stored (the export: lang None)."""
     board = {s.key: s for s in organisations.scheme_board(store, scheme_id)}
     rows = []
     with store.unit_of_work(write=False) as uow:
@@ -105,7 +111,7 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None)
                 {
                     "organisation": org.public_id,
                     "name": org.name,
-                    "kind": org.kind,
+                    "kind": label(lang)("org_kind", org.kind) if lang else org.kind,
                     "members": s.members if s else 0,
                     "kg": grams_as_kg(s.carbon_g if s else 0),
                     "invite_code": uow.memberships.invite_code(org.id) if scope is None or scope.role == "operator" else "—",
@@ -115,20 +121,17 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None)
     return rows
 
 
-def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str) -> list[dict[str, Any]]:
-    """The newest entries in the scheme's local time; an action links to the entries of that action."""
-    with store.unit_of_work(write=False) as uow:
-        scheme = uow.schemes.get(scheme_id)
-    tz = ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
-    _ = translator(lang)
+def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes) -> list[dict[str, Any]]:
+    """The newest entries; an action links to the entries of that action."""
+    named = label(lang)
     return [
         {
-            "time": e.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
-            "actor": e.actor,
-            "action": _(e.action),
+            "time": when(e.created_at, seconds=True),
+            "actor": actor_name(e.actor, lang),
+            "action": named("action", e.action),
             "href": f"{base}?{urlencode({'action': e.action})}",
-            "target": e.target,
-            "details": audit.details_text(e.details),
+            "target": actor_name(e.target, lang) if e.target.startswith(("operator:", "token:")) else e.target,
+            "details": audit_details(e.action, e.details, lang),
         }
         for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)
     ]
@@ -168,8 +171,9 @@ def _partners(store: Store, scheme_id: str, day_from: str | None, day_to: str | 
 
 
 def _review(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
+    iso = LocalTimes(zone_of_scheme(store, scheme_id), "en").iso
     rows = [
-        [r["id"], r["received_at"], r["partner_id"], r["event_id"], r["account_id"], r["scenario"], r["occurred_at"],
+        [r["id"], iso(r["received_at"]), r["partner_id"], r["event_id"], r["account_id"], r["scenario"], iso(r["occurred_at"]),
          r["reason"], str(r["details"] or "")]
         for r in reports.review(store, scheme_id, None, limit=100_000)
     ]  # fmt: skip
@@ -177,13 +181,14 @@ def _review(store: Store, scheme_id: str, day_from: str | None, day_to: str | No
 
 
 def _catalog(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
-    items = catalog_rows(store, scheme_id, "zh-CN")
+    items = catalog_rows(store, scheme_id, "zh-CN", codes=True)
     return (list(items[0].keys()) if items else ["item"]), [list(r.values()) for r in items]
 
 
 def _orders(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
+    iso = LocalTimes(zone_of_scheme(store, scheme_id), "en").iso
     rows = [
-        [o.public_id, o.created_at.isoformat(), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points,
+        [o.public_id, iso(o.created_at), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points,
          o.status, " ".join(o.coupon_codes or [])]
         for o in market.scheme_orders(store, scheme_id)
     ]  # fmt: skip

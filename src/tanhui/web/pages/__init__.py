@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tanhui.store import Store
+from tanhui.web import errors
 from tanhui.web.deps import PageExit, page_exit
 from tanhui.web.pages import account, admin, auth, market, organisations, registry
 from tanhui.web.render import HERE
@@ -23,6 +24,7 @@ def include_pages(app: FastAPI, store: Store) -> None:
     """Mount the static files and include every page router (called once by create_app)."""
     app.state.store = store
     app.add_exception_handler(PageExit, page_exit)
+    errors.install(app)  # a browser's error is a page (web/errors.py); the API keeps its JSON
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)

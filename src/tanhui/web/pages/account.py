@@ -8,20 +8,18 @@ partner's events, consent and part of the export, and may not erase the account 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import accounts, consent, engagement, organisations, privacy, reports
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal
 from tanhui.store import Store
-from tanhui.web import charts, security
+from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, signed_in, signed_in_as, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
@@ -42,11 +40,9 @@ def account_page(
     history = accounts.history(store, who, None, 8)
     series = reports.account_series(store, account_id)
     with store.unit_of_work(write=False) as uow:
-        scheme = uow.schemes.get(str(summary["scheme_id"]))
         people = uow.memberships.scheme_people(str(summary["scheme_id"]))
         names = {p.id: p.name for p in uow.partners.list(str(summary["scheme_id"]))}
-    tz = ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
-    today = utcnow().astimezone(tz).date()
+    today = utcnow().astimezone(times.for_request(request, lang).zone).date()
     last = engagement.account_engagement(store, account_id)["last_checkin"]
     by_scenario = sorted(summary["by_scenario"].items(), key=lambda kv: -kv[1]["carbon_g"])
     chart_scen = charts.bar_chart(
@@ -67,7 +63,7 @@ def account_page(
         people=people,
         chart_time=_cumulative_chart(series, today, _("My reduction over time")),
         chart_scen=chart_scen,
-        recent=[_shown_event(e, tz) for e in history["events"]],
+        recent=[_shown_event(e) for e in history["events"]],
         consents=consents,
     )
 
@@ -90,8 +86,7 @@ def history_page(
     request: Request, cursor: str | None = None, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
 ) -> Response:
     found = accounts.history(store, who, cursor, HISTORY_PAGE)
-    tz = _zone_of(store, who.account_id)
-    return own(request, "history.html", events=[_shown_event(e, tz) for e in found["events"]], next_cursor=found["next_cursor"])
+    return own(request, "history.html", events=[_shown_event(e) for e in found["events"]], next_cursor=found["next_cursor"])
 
 
 @router.get("/me/events/{event_id}")
@@ -100,13 +95,12 @@ def calculation_page(
     event_id: str, request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
 ) -> Response:
     if not event_id.isdigit():
-        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
+        raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
     account_id = who.account_id
     with store.unit_of_work(write=False) as uow:
         row = uow.reports.event_of_account(int(event_id), account_id)  # only the signed-in person's own
     if row is None or (who.scoped and row.partner_pk != who.partner_pk):  # a partner's session: its own events only
-        raise NotFound("event_not_found", partner_id="-", event_id=event_id)
-    tz = _zone_of(store, account_id)
+        raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
     shown = {
         **_shown_event(
             {
@@ -117,8 +111,7 @@ def calculation_page(
                 "carbon_g": row.carbon_g,
                 "points": row.points,
                 "methodology": row.methodology,
-            },
-            tz,
+            }
         ),
         "partner_name": row.partner_name,
         "event_id": row.event_id,
@@ -174,16 +167,9 @@ def delete_account(
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _zone_of(store: Store, account_id: int) -> ZoneInfo:
-    with store.unit_of_work(write=False) as uow:
-        account = uow.accounts.get(account_id)
-        scheme = uow.schemes.get(account.scheme_id) if account else None
-    return ZoneInfo(scheme.timezone if scheme else DEFAULT_TIMEZONE)
-
-
-def _shown_event(e: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    moment = datetime.fromisoformat(e["occurred_at"] or e["received_at"]).astimezone(tz)
-    return {**e, "when": moment.strftime("%Y-%m-%d %H:%M")}
+def _shown_event(e: Mapping[str, Any]) -> dict[str, Any]:
+    """The instant a behaviour is shown at: when it happened, else when it was reported (the page formats it)."""
+    return {**e, "at": e["occurred_at"] or e["received_at"]}
 
 
 def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -> str:

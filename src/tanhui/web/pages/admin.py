@@ -15,9 +15,9 @@ from tanhui.errors import NotFound, TanhuiError
 from tanhui.services import identity, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web import charts, security
+from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, operator, scheme_scope, store_of
-from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.i18n import label, scenario_name, translator
 from tanhui.web.render import forbidden, grams_as_kg, html_errors, redirect, render, web_lang
 from tanhui.web.tables import (
     EXPORT_TABLES,
@@ -149,9 +149,11 @@ def review_page(
     store: Store = Depends(store_of),
 ) -> Response:
     _ = translator(lang)
-    rows = review_rows(store, scheme_id, reason, lang)
+    rows = review_rows(store, scheme_id, reason, lang, times.for_request(request, lang, scheme_id))
     base = f"/admin/schemes/{scheme_id}/review"
-    filters = [(base, _("All"), reason is None)] + [(f"{base}?reason={r}", _(r), reason == r) for r in reports.REVIEW_REASONS]
+    filters = [(base, _("All"), reason is None)] + [
+        (f"{base}?reason={r}", label(lang)("reason", r), reason == r) for r in reports.REVIEW_REASONS
+    ]
     return table_page(
         request,
         scope,
@@ -196,14 +198,16 @@ def scheme_orders_page(
 ) -> Response:
     _ = translator(lang)
     base = f"/admin/schemes/{scheme_id}/orders"
-    filters = [(base, _("All"), status is None)] + [(f"{base}?status={s}", _(s), status == s) for s in ORDER_STATUSES]
+    filters = [(base, _("All"), status is None)] + [
+        (f"{base}?status={s}", label(lang)("order_status", s), status == s) for s in ORDER_STATUSES
+    ]
     return table_page(
         request,
         scope,
         _("Orders"),
         "orders",
         ["order", "created", "account", "item", "quantity", "points", "status"],
-        order_rows(store, scheme_id, status),
+        order_rows(store, scheme_id, status, times.for_request(request, lang, scheme_id)),
         filters=filters,
         numeric=("quantity", "points"),
     )
@@ -222,14 +226,18 @@ def audit_page(
     """Who did what to this scheme, newest first; viewers may read it (it holds ids, never personal data)."""
     _ = translator(lang)
     base = f"/admin/schemes/{scheme_id}/audit"
-    filters = [(base, _("All"), False), (request.url.path + "?" + request.url.query, _(action), True)] if action else None
+    filters = (
+        [(base, _("All"), False), (request.url.path + "?" + request.url.query, label(lang)("action", action), True)]
+        if action
+        else None
+    )
     return table_page(
         request,
         scope,
         _("Audit log"),
         None,
         ["time", "actor", "action", "target", "details"],
-        audit_rows(store, scheme_id, action, lang, base),
+        audit_rows(store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id)),
         filters=filters,
         links={"action": "href"},
     )

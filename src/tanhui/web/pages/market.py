@@ -93,8 +93,15 @@ def form_quantity(text: str) -> int:
 
 @router.get("/me/orders")
 @html_errors
-def orders_page(request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
-    return own(request, "orders.html", orders=market.orders_of(store, account_id))
+def orders_page(
+    request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)
+) -> Response:
+    return own(request, "orders.html", orders=market.orders_of(store, account_id), titles=_titles(store, account_id, lang))
+
+
+def _titles(store: Store, account_id: int, lang: str) -> dict[str, str]:
+    """Items' titles in the language (an order stores the item, its row carries only the Chinese title)."""
+    return {i.public_id: i.title(lang) for i in market.list_items(store, accounts.scheme_of(store, account_id))}
 
 
 @router.get("/me/orders/{order_id}")
@@ -112,7 +119,13 @@ def order_page(
         raise NotFound("order_not_found", order_id=order_id)
     found = [row.to_dict()]
     _ = translator(lang)
-    return own(request, "orders.html", orders=found, flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None)
+    return own(
+        request,
+        "orders.html",
+        orders=found,
+        titles=_titles(store, account_id, lang),
+        flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None,
+    )
 
 
 @router.post("/me/orders/{order_id}/cancel")

@@ -14,7 +14,7 @@ from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web import charts, security
 from tanhui.web.deps import checked_form, language, scheme_scope, signed_in, store_of
-from tanhui.web.i18n import translator
+from tanhui.web.i18n import label, translator
 from tanhui.web.render import ENV, forbidden, grams_as_kg, html_errors, own, redirect, web_lang
 from tanhui.web.tables import organisation_rows, table_page
 
@@ -24,7 +24,7 @@ _CREATE_FORM = ENV.from_string(
     '<form method="post" action="/admin/schemes/{{ s }}/organisations" class="card row" style="margin-bottom:1rem">'
     '<input type="hidden" name="csrf" value="{{ csrf }}">'
     '<div style="flex:2"><label for="name">{{ _("Name") }}</label><input id="name" name="name" type="text" required maxlength="200"></div>'
-    '<div style="flex:1"><label for="kind">{{ _("Kind") }}</label><select id="kind" name="kind">{% for k in kinds %}<option value="{{ k }}">{{ _(k) }}</option>{% endfor %}</select></div>'
+    '<div style="flex:1"><label for="kind">{{ _("Kind") }}</label><select id="kind" name="kind">{% for k in kinds %}<option value="{{ k }}">{{ label("org_kind", k) }}</option>{% endfor %}</select></div>'
     '<div><button type="submit">{{ _("Create organisation") }}</button></div></form>'
 )
 
@@ -126,8 +126,10 @@ def scheme_orgs_page(
     _ = translator(web_lang(request))
     form = None
     if scope.role == "operator":
-        form = _CREATE_FORM.render(s=scheme_id, csrf=security.csrf_token(request), _=_, kinds=organisations.KINDS)
-    rows = organisation_rows(store, scheme_id, scope)
+        form = _CREATE_FORM.render(
+            s=scheme_id, csrf=security.csrf_token(request), _=_, label=label(web_lang(request)), kinds=organisations.KINDS
+        )
+    rows = organisation_rows(store, scheme_id, scope, web_lang(request))
     return table_page(
         request,
         scope,

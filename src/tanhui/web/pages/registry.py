@@ -21,6 +21,7 @@ from tanhui.services import ledger_heads
 from tanhui.services.registry import views as credits_views
 from tanhui.store import Store
 from tanhui.web.deps import store_of
+from tanhui.web.times import LocalTimes, zone_of_scheme
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,7 +74,7 @@ _BATCH = _ENV.from_string(
 <tr><th>{{ t('汇入行为', 'Events pooled') }}</th><td>{{ b.event_count }} ({{ b.consumed_g }} g)</td></tr>
 <tr><th>{{ t('结转 (g)', 'Carried in / out (g)') }}</th><td>{{ b.carried_in_g }} / {{ b.carried_out_g }}</td></tr>
 <tr><th>{{ t('默克尔根', 'Merkle root') }}</th><td><code>{{ b.merkle_root }}</code></td></tr>
-<tr><th>{{ t('签发', 'Issued') }}</th><td>{{ b.issued_at }} ({{ t('截至', 'as of') }} {{ b.as_of }})</td></tr>
+<tr><th>{{ t('签发', 'Issued') }}</th><td>{{ when(b.issued_at) }} ({{ t('截至', 'as of') }} {{ b.as_of }})</td></tr>
 </table>
 <h2>{{ t('序列号区块', 'Serial blocks') }}</h2>
 <table><thead><tr><th>{{ t('区块', 'Block') }}</th><th>{{ t('持有方', 'Holder') }}</th><th>{{ t('状态', 'Status') }}</th></tr></thead>
@@ -97,7 +98,7 @@ _CERT = _ENV.from_string(
 <tr><th>{{ t('用途', 'Purpose') }}</th><td>{{ c.purpose }}</td></tr>
 <tr><th>{{ t('年份', 'Vintage') }}</th><td>{{ c.vintages|join(', ') }}</td></tr>
 <tr><th>{{ t('方法学', 'Methodology') }}</th><td>{{ c.methodologies|join(', ') }}</td></tr>
-<tr><th>{{ t('注销时间 (UTC)', 'Retired at (UTC)') }}</th><td>{{ c.retired_at }}</td></tr>
+<tr><th>{{ t('注销时间', 'Retired at') }}</th><td>{{ when(c.retired_at) }}</td></tr>
 </table>
 <h2>{{ t('注销的序列号', 'Retired serials') }}</h2>
 <table><thead><tr><th>{{ t('序列号', 'Serials') }}</th><th>{{ t('数量 (t)', 'Credits (t)') }}</th><th>{{ t('批次与默克尔根', 'Batch and Merkle root') }}</th></tr></thead>
@@ -188,7 +189,8 @@ async def proof_page(
 async def batch_page(request: Request, batch_id: str, store: Store = Depends(store_of)) -> Response:
     lang = request_lang(request)
     found = await run_in_threadpool(credits_views.batch_detail, store, batch_id)
-    return HTMLResponse(_BATCH.render(lang=lang, t=_t(lang), b=found))
+    when = LocalTimes(await run_in_threadpool(zone_of_scheme, store, found["scheme_id"]), lang)
+    return HTMLResponse(_BATCH.render(lang=lang, t=_t(lang), b=found, when=when))
 
 
 @router.get("/registry/retirements/{retirement_id}.pdf")
@@ -206,4 +208,5 @@ async def certificate_pdf(request: Request, retirement_id: str, store: Store = D
 async def certificate_page(request: Request, retirement_id: str, store: Store = Depends(store_of)) -> Response:
     lang = request_lang(request)
     found = await run_in_threadpool(credits_views.certificate, store, retirement_id)
-    return HTMLResponse(_CERT.render(lang=lang, t=_t(lang), c=found, base_url=_base_url(request)))
+    when = LocalTimes(await run_in_threadpool(zone_of_scheme, store, found["scheme_id"]), lang)
+    return HTMLResponse(_CERT.render(lang=lang, t=_t(lang), c=found, base_url=_base_url(request), when=when))
