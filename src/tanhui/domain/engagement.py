@@ -146,3 +146,34 @@ def expiry_cutoff_year(as_of: date) -> int:
 def amount_to_expire(earned_through_cutoff: int, spent_net: int) -> int:
     """First in, first out: spending (and earlier expiry) uses the oldest points first."""
     return max(0, earned_through_cutoff - spent_net)
+
+
+EXPIRY_DEFAULT_POLICY = "end_of_next_year"
+
+
+def expiry_policy(settings: Mapping[str, Any]) -> str:
+    """The scheme's expiry policy: "end_of_next_year" (the default) or "never"."""
+    return str((settings.get("points_expiry") or {}).get("policy", EXPIRY_DEFAULT_POLICY))
+
+
+def last_day_to_use(earned_year: int) -> date:
+    """Under "end_of_next_year", a point earned in `earned_year` can be spent until this day (local)."""
+    return date(earned_year + 1, 12, 31)
+
+
+def remaining_by_year(earned_through: Mapping[int, int], spent_net: int) -> dict[int, int]:
+    """What is left of each year's points after spending, first in, first out — the rule
+    `amount_to_expire` applies, so the points a run would expire are the sum up to its cut-off.
+
+    `earned_through[Y]` is everything earned in year Y or before (cumulative, not decreasing);
+    `spent_net` everything paid out (orders, expiry, corrections) less what escrow returned.
+    Years with nothing left are left out.
+    """
+    left: dict[int, int] = {}
+    left_before = 0
+    for year in sorted(earned_through):
+        left_through = amount_to_expire(earned_through[year], spent_net)  # of years up to this one
+        if left_through > left_before:
+            left[year] = left_through - left_before
+        left_before = left_through
+    return left

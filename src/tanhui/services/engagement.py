@@ -108,7 +108,7 @@ def expire_points(
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         check_as_of(as_of, scheme.timezone, now)
-        policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
+        policy = rules.expiry_policy(scheme.settings)
         if policy == "never":
             audit.record(uow, actor, "points.expire", target, {"policy": policy, "accounts": 0, "points": 0}, scheme_id, now=now)
             return []

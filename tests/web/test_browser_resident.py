@@ -1,0 +1,76 @@
+"""Residents' pages of issue 17 in Debian's Chromium, at a phone and a desktop size, in Chinese and in
+English: the points statement. Console errors, failed loads and horizontal overflow fail every step
+(test_browser.Watched).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tanhui.services import ledger, market
+from tanhui.store import Store
+from tests.web.helpers import build_city, coupon_item, fund, web_login
+from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
+
+LANGS = ("zh-CN", "en")
+
+
+@pytest.fixture
+def resident_city(live: Any, tmp_path: Path) -> Iterator[tuple[Any, Store, Any]]:
+    store = Store(live.database_url)
+    try:
+        city = build_city(store, tmp_path, "luzhou", people=2, days=3)
+        fund(store, "luzhou", city.people[0], 300)
+        market.place_order(store, city.people[0], coupon_item(store, "luzhou"), 1, "browser-resident-1")
+        yield live, store, city
+    finally:
+        store.dispose()
+
+
+def _number(text: str) -> int:
+    return int(text.strip().replace(",", "").replace("−", "-"))
+
+
+def _in(w: Watched, lang: str, path: str) -> None:
+    w.go(f"/lang/{lang}?next={path}")
+    assert w.page.locator("html").get_attribute("lang") == lang
+
+
+def _statement(w: Watched, store: Store, account_id: int, lang: str) -> None:
+    page = w.page
+    _in(w, lang, "/me")
+    page.locator("[data-testid=statement-link]").click()
+    page.wait_for_url(re.compile(r".*/me/points$"))
+    balance = ledger.balance(store, ledger.holdings(store, account_id).points_account_id)
+    assert _number(page.locator("[data-testid=balance]").inner_text()) == balance
+    assert _number(page.locator("[data-testid=total]").inner_text()) == balance
+    parts = ["earned", "corrected", "redeemed", "held", "expired", "other"]
+    shown = sum(
+        _number(page.locator(f"[data-testid={p}]").inner_text()) for p in parts if page.locator(f"[data-testid={p}]").count()
+    )
+    assert shown == balance  # what the person reads adds up to the ledger's balance
+    lines = page.locator("[data-testid=line]")
+    assert lines.count() >= 10 and page.locator("[data-testid=line] time").count() == lines.count()
+    assert page.locator("[data-testid=line] a[href^='/me/events/']").count() >= 1
+    assert page.locator("[data-testid=line] a[href^='/me/orders/']").count() == 1
+    w.check()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_residents_pages_in_a_real_browser(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, city = resident_city
+    person = city.people[0]
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, person))
+        for lang in LANGS:
+            _statement(w, store, person, lang)
+    finally:
+        w.close()

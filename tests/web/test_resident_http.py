@@ -1,0 +1,80 @@
+"""Residents' pages over real HTTP (a live server on each engine): the points statement (积分明细)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tanhui.services import ledger, market, statements
+from tanhui.store import Store
+from tests.web.helpers import build_city, coupon_item, fund, web_login
+
+
+@pytest.fixture
+def town(live: Any, tmp_path: Path) -> Any:
+    store = Store(live.database_url)
+    try:
+        city = build_city(store, tmp_path, "luzhou", people=2, days=3)
+        for points in range(1, 46):  # enough postings for two pages of the statement
+            fund(store, "luzhou", city.people[0], points)
+        market.place_order(store, city.people[0], coupon_item(store, "luzhou"), 1, "http-1")
+        yield live, store, city
+    finally:
+        store.dispose()
+
+
+@contextmanager
+def _person(live: Any, store: Store, account_id: int) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.base_url, timeout=30) as client:
+        page = client.get(web_login(store, account_id), follow_redirects=True)
+        assert page.status_code == 200 and str(page.url).endswith("/me")
+        yield client
+
+
+def figure(html: str, testid: str) -> int:
+    found = re.search(rf'data-testid="{testid}"[^>]*>([^<]*)<', html)
+    assert found, f"no {testid} on the page"
+    return int(found.group(1).replace(",", "").replace("−", "-").replace("+", ""))
+
+
+def test_the_statement_shows_the_ledger_balance_pages_and_causes(town: Any) -> None:
+    live, store, city = town
+    person = city.people[0]
+    with _person(live, store, person) as client:
+        account = client.get("/me").text
+        assert 'href="/me/points"' in account
+        page = client.get("/me/points")
+        assert page.status_code == 200 and "积分明细" in page.text
+        balance = ledger.balance(store, ledger.holdings(store, person).points_account_id)
+        assert figure(page.text, "balance") == figure(page.text, "total") == balance == figure(account, "points")
+        shown = figure(page.text, "earned") + sum(  # the deductions print with their minus sign
+            figure(page.text, k)
+            for k in ("corrected", "redeemed", "held", "expired", "other")
+            if f'data-testid="{k}"' in page.text
+        )
+        assert shown == balance  # the totals the page prints add up to the ledger's balance
+        assert re.search(r'href="/me/events/\d+">低碳行为：', page.text) and 'href="/me/orders/ord_' in page.text
+        assert "<time datetime=" in page.text
+        # every line, page by page (50 a page), once; their amounts sum to the balance
+        amounts: list[int] = []
+        path: str | None = "/me/points"
+        while path:
+            html = client.get(path).text
+            amounts += [int(a.replace(",", "")) for a in re.findall(r'data-testid="amount">([^<]+)<', html)]
+            older = re.search(r'href="(/me/points\?cursor=\d+)" data-testid="older"', html)
+            path = older.group(1) if older else None
+        assert len(amounts) == statements.statement(store, person).totals.postings > statements.PAGE_SIZE
+        assert sum(amounts) == balance
+        client.get("/lang/en?next=/me/points")
+        english = client.get("/me/points").text
+        assert "Points statement" in english and "Low-carbon behaviour: " in english
+        bad = client.get("/me/points?cursor=abc")
+        assert bad.status_code == 422 and "<html" in bad.text
+    anonymous = httpx.get(live.base_url + "/me/points", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
