@@ -1,6 +1,6 @@
 """Residents' pages of issue 17 in Debian's Chromium, at a phone and a desktop size, in Chinese and in
-English: the points statement. Console errors, failed loads and horizontal overflow fail every step
-(test_browser.Watched).
+English: check-in feedback and the calendar, the points statement, an item one cannot afford. Console
+errors, failed loads and horizontal overflow fail every step (test_browser.Watched).
 """
 
 from __future__ import annotations
@@ -61,6 +61,41 @@ def _statement(w: Watched, store: Store, account_id: int, lang: str) -> None:
     w.check()
 
 
+def _check_in(w: Watched, lang: str) -> None:
+    """The first language checks in from the account page; the second sees "already" from the calendar."""
+    page = w.page
+    _in(w, lang, "/me")
+    if page.locator("[data-testid=checkin]").count():
+        page.locator("[data-testid=checkin]").click()
+        page.wait_for_url(re.compile(r".*/me\?checkin=new$"))
+        said = page.locator("p.flash[role=status]").inner_text()
+        assert (
+            "签到成功！已连续签到 1 天，今天获得 2 积分。" if lang == "zh-CN" else "Checked in! 1-day streak, 2 points today."
+        ) in said
+    w.check()
+    page.locator("[data-testid=calendar-link]").click()
+    page.wait_for_url(re.compile(r".*/me/checkins$"))
+    assert page.locator("[data-testid=calendar] td[data-testid=done]").count() == 1
+    assert page.locator("[data-testid=calendar] td[aria-current=date]").count() == 1
+    assert page.get_by_role("button", name=re.compile("今日已签到" if lang == "zh-CN" else "Checked in today")).is_disabled()
+    w.check()
+
+
+def _unaffordable(w: Watched, store: Store, account_id: int, lang: str) -> None:
+    balance = ledger.balance(store, ledger.holdings(store, account_id).points_account_id)
+    dear = next(i for i in market.list_items(store, "luzhou", only_active=True) if i.points_price > balance and i.stock > 0)
+    _in(w, lang, "/market")
+    assert w.page.locator("[data-testid=afford]").count() == w.page.locator("a.item").count()
+    w.check()
+    _in(w, lang, f"/market/items/{dear.public_id}")
+    button = w.page.locator("[data-testid=redeem]")
+    assert button.is_disabled() and button.get_attribute("aria-describedby") == "why"
+    reason = w.page.locator("#why").inner_text()
+    short = f"{dear.points_price - balance:,}"
+    assert reason == (f"积分不足：还差 {short} 积分" if lang == "zh-CN" else f"Not enough points: {short} more needed")
+    w.check()
+
+
 @pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
 @pytest.mark.slow  # a real browser
@@ -71,6 +106,8 @@ def test_residents_pages_in_a_real_browser(browser: Any, resident_city: Any, vie
     try:
         w.go(web_login(store, person))
         for lang in LANGS:
+            _check_in(w, lang)
             _statement(w, store, person, lang)
+            _unaffordable(w, store, person, lang)
     finally:
         w.close()

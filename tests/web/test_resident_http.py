@@ -13,7 +13,7 @@ import pytest
 
 from tanhui.services import ledger, market, statements
 from tanhui.store import Store
-from tests.web.helpers import build_city, coupon_item, fund, web_login
+from tests.web.helpers import build_city, coupon_item, csrf_of, fund, web_login
 
 
 @pytest.fixture
@@ -78,3 +78,47 @@ def test_the_statement_shows_the_ledger_balance_pages_and_causes(town: Any) -> N
         assert bad.status_code == 422 and "<html" in bad.text
     anonymous = httpx.get(live.base_url + "/me/points", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_check_in_says_what_it_gave_and_the_calendar_shows_it(town: Any) -> None:
+    live, store, city = town
+    with _person(live, store, city.people[1]) as client:
+        assert "签到成功" not in client.get("/me?checkin=new").text  # no check-in yet: nothing to announce
+        csrf = csrf_of(client.get("/me").text)
+        done = client.post("/me/checkin", data={"csrf": csrf, "back": "account"})
+        assert done.status_code == 303 and done.headers["location"] == "/me?checkin=new"
+        page = client.get(done.headers["location"]).text
+        assert re.search(
+            r'role="status">签到成功！已连续签到 1 天，今天获得 2 积分。再连续签到 6 天，可额外获得 10 积分。<', page
+        )
+        again = client.post("/me/checkin", data={"csrf": csrf, "back": "https://evil.example/"})
+        assert again.headers["location"] == "/me?checkin=again"  # an address from the form is never followed
+        assert "今天已经签到过了。" in client.get("/me?checkin=again").text
+        calendar = client.get("/me/checkins").text
+        assert calendar.count('data-testid="done"') == 1 and 'aria-current="date"' in calendar
+        assert figure(calendar, "month-points") == 2 and "今日已签到" in calendar
+        from_calendar = client.post("/me/checkin", data={"csrf": csrf, "back": "calendar"})
+        assert from_calendar.headers["location"] == "/me/checkins?checkin=again"
+        assert client.get("/me/checkins?month=2020-01").text.count('data-testid="done"') == 0
+        for bad in ("2026-13", "26-01", "abc"):
+            refused = client.get(f"/me/checkins?month={bad}")
+            assert refused.status_code == 422 and "<html" in refused.text
+
+
+def test_an_item_i_cannot_afford_has_its_button_disabled_with_the_reason(town: Any) -> None:
+    live, store, city = town
+    person = city.people[1]
+    balance = ledger.balance(store, ledger.holdings(store, person).points_account_id)
+    items = market.list_items(store, "luzhou", only_active=True)
+    dear = next(i for i in items if i.points_price > balance and i.stock > 0)
+    cheap = next(i for i in items if i.points_price <= balance and i.stock > 0)
+    with _person(live, store, person) as client:
+        listing = client.get("/market").text
+        assert f"还差 {dear.points_price - balance:,} 积分" in listing and "积分足够，可兑换" in listing
+        page = client.get(f"/market/items/{dear.public_id}").text
+        assert re.search(r'data-testid="redeem" disabled aria-describedby="why"', page)
+        assert f'data-testid="why">积分不足：还差 {dear.points_price - balance:,} 积分<' in page
+        confirm = client.get(f"/market/items/{dear.public_id}/confirm?quantity=1").text
+        assert re.search(r'data-testid="confirm" disabled', confirm)
+        open_page = client.get(f"/market/items/{cheap.public_id}").text
+        assert 'data-testid="redeem">' in open_page and 'data-testid="why"' not in open_page

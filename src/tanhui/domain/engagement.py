@@ -43,6 +43,20 @@ def checkin_points(policy: CheckinPolicy, streak: int) -> tuple[int, int]:
     return policy.points, bonus
 
 
+def days_to_bonus(policy: CheckinPolicy, streak: int) -> int | None:
+    """Check-ins still needed (counting the next one) for the next streak bonus; None when there is none."""
+    if not policy.streak_days or not policy.streak_bonus:
+        return None
+    return policy.streak_days - streak % policy.streak_days
+
+
+def streak_alive(last_day: date | None, last_streak: int, today: date) -> int:
+    """The streak as it stands today: the last one's, while it was today or yesterday; 0 once broken."""
+    if last_day is None or (today - last_day).days > 1:
+        return 0
+    return last_streak
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     """E.g. "低碳日 double points": a multiplier and/or a bonus for scenarios within dates (local)."""

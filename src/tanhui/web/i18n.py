@@ -259,6 +259,30 @@ ZH: dict[str, str] = {
     "Correction of an earlier entry": "更正此前的一笔记账",
     "Reward from the scheme": "方案奖励",
     "Other change": "其他变动",
+    # check-in
+    "Check-in calendar": "签到日历",
+    "My streak": "我的连续签到",
+    "Best streak": "最长连续签到",
+    "Days checked in this month": "本月签到天数",
+    "Points from check-ins this month": "本月签到积分",
+    "Each check-in earns {points} points; every {days} days in a row earn {bonus} more.": "每次签到得 {points} 积分；每连续签到 {days} 天，再奖励 {bonus} 积分。",
+    "Check-ins in {month}": "{month}的签到",
+    "checked in": "已签到",
+    "Earlier month": "上个月",
+    "Later month": "下个月",
+    "Checked in!": "签到成功！",
+    "You have already checked in today.": "今天已经签到过了。",
+    "{days}-day streak, {points} points today.": "已连续签到 {days} 天，今天获得 {points} 积分。",
+    "That includes a streak bonus of {bonus}.": "其中含连续签到奖励 {bonus} 积分。",
+    "{days} more days in a row for a bonus of {bonus} points.": "再连续签到 {days} 天，可额外获得 {bonus} 积分。",
+    # market: what I can afford
+    "Not enough points: {short} more needed": "积分不足：还差 {short} 积分",
+    "Out of stock": "已兑完",
+    "Not on sale now": "当前不在兑换期内",
+    "You have reached the limit per person ({limit})": "已达到每人限兑数量（{limit}）",
+    "Choose a quantity from 1 to {most}": "请选择 1 到 {most} 之间的数量",
+    "{short} more points needed": "还差 {short} 积分",
+    "You can redeem this": "积分足够，可兑换",
 }
 
 SCENARIOS: dict[str, tuple[str, str]] = {

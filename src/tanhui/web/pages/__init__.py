@@ -14,10 +14,19 @@ from fastapi.staticfiles import StaticFiles
 from tanhui.store import Store
 from tanhui.web import errors
 from tanhui.web.deps import PageExit, page_exit
-from tanhui.web.pages import account, admin, auth, market, organisations, points, registry
+from tanhui.web.pages import account, admin, auth, checkins, market, organisations, points, registry
 from tanhui.web.render import HERE
 
-ROUTERS = (registry.router, auth.router, account.router, points.router, market.router, organisations.router, admin.router)
+ROUTERS = (
+    registry.router,
+    auth.router,
+    account.router,
+    checkins.router,
+    points.router,
+    market.router,
+    organisations.router,
+    admin.router,
+)
 
 
 def include_pages(app: FastAPI, store: Store) -> None:
