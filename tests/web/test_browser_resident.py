@@ -1,5 +1,5 @@
 """Residents' pages of issue 17 in Debian's Chromium, at a phone and a desktop size, in Chinese and in
-English: check-in feedback and the calendar, the points statement, an item one cannot afford. Console
+English: check-in feedback and the calendar, the points statement, an item one cannot afford, the annual report. Console
 errors, failed loads and horizontal overflow fail every step (test_browser.Watched).
 """
 
@@ -96,6 +96,22 @@ def _unaffordable(w: Watched, store: Store, account_id: int, lang: str) -> None:
     w.check()
 
 
+def _report(w: Watched, lang: str) -> None:
+    page = w.page
+    _in(w, lang, "/me")
+    page.locator("[data-testid=report-link]").click()
+    page.wait_for_url(re.compile(r".*/me/report$"))
+    heading = page.locator("h1").inner_text()
+    assert re.fullmatch(r"我的 \d{4} 年度碳账单" if lang == "zh-CN" else r"My \d{4} carbon report", heading)
+    assert page.locator("svg.chart").count() == 2 and float(page.locator("[data-testid=year-kg]").inner_text().split()[0]) > 0
+    poster = page.locator("[data-testid=poster]")
+    poster.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('[data-testid=poster]').complete")
+    assert poster.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [750, 1334]
+    assert poster.bounding_box()["width"] <= page.viewport_size["width"]  # type: ignore[index]
+    w.check()
+
+
 @pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
 @pytest.mark.slow  # a real browser
@@ -109,5 +125,6 @@ def test_residents_pages_in_a_real_browser(browser: Any, resident_city: Any, vie
             _check_in(w, lang)
             _statement(w, store, person, lang)
             _unaffordable(w, store, person, lang)
+            _report(w, lang)
     finally:
         w.close()

@@ -1,7 +1,9 @@
-"""Residents' pages over real HTTP (a live server on each engine): the points statement (积分明细)."""
+"""Residents' pages over real HTTP (a live server on each engine): the points statement (积分明细), check-in
+feedback and calendar, affordability in the market, the annual report (年度碳账单) and its share image."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
-from tanhui.services import ledger, market, statements
+from tanhui.services import annual, ledger, market, statements
 from tanhui.store import Store
+from tanhui.web import poster
+from tanhui.web.render import grams_as_kg
 from tests.web.helpers import build_city, coupon_item, csrf_of, fund, web_login
 
 
@@ -122,3 +127,31 @@ def test_an_item_i_cannot_afford_has_its_button_disabled_with_the_reason(town: A
         assert re.search(r'data-testid="confirm" disabled', confirm)
         open_page = client.get(f"/market/items/{cheap.public_id}").text
         assert 'data-testid="redeem">' in open_page and 'data-testid="why"' not in open_page
+
+
+def test_the_annual_report_and_its_share_image(town: Any) -> None:
+    live, store, city = town
+    person = city.people[0]
+    annual.forget()
+    report = annual.annual_report(store, person)
+    with _person(live, store, person) as client:
+        page = client.get("/me/report")
+        assert page.status_code == 200 and f"我的 {report.year} 年度碳账单" in page.text
+        assert f'data-testid="year-kg">{grams_as_kg(report.carbon_g)} kg' in page.text
+        assert figure(page.text, "year-events") == report.events and figure(page.text, "year-points") == report.points_earned
+        assert 'href="#note-3"' in page.text and "假设" in page.text  # the equivalents with their sources
+        assert "测试用户0" not in page.text and "测**" in page.text  # the page, too, masks the name
+        image = client.get(f"/me/report/{report.year}.png")
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert image.headers["cache-control"].startswith("private")
+        drawn = poster.poster_lines(report, "zh-CN")
+        assert any(line.text == "测**的低碳一年" for line in drawn) and all("测试用户0" not in line.text for line in drawn)
+        assert image.content == poster.render(drawn)  # the server drew exactly these lines
+        decoded = Image.open(io.BytesIO(image.content))
+        assert decoded.size == (poster.WIDTH, poster.HEIGHT)
+        for bad in ("/me/report?year=1999", f"/me/report?year={report.year + 1}", "/me/report/20x6.png", "/me/report/2026.jpg"):
+            refused = client.get(bad)
+            assert refused.status_code == 422 and "<html" in refused.text, bad
+        client.get("/lang/en?next=/me/report")
+        assert f"My {report.year} carbon report" in client.get("/me/report").text
+    assert httpx.get(live.base_url + "/me/report/2026.png").status_code == 303  # signed-in people only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -191,3 +191,14 @@ def remaining_by_year(earned_through: Mapping[int, int], spent_net: int) -> dict
             left[year] = left_through - left_before
         left_before = left_through
     return left
+
+
+def longest_run(days: Iterable[int]) -> int:
+    """The most consecutive days (ordinals) among `days`: a best streak counted inside a period."""
+    best = run = 0
+    previous = None
+    for day in sorted(set(days)):
+        run = run + 1 if previous is not None and day == previous + 1 else 1
+        best = max(best, run)
+        previous = day
+    return best

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from tanhui.store import Store
 from tanhui.web import errors
 from tanhui.web.deps import PageExit, page_exit
-from tanhui.web.pages import account, admin, auth, checkins, market, organisations, points, registry
+from tanhui.web.pages import account, admin, auth, checkins, market, organisations, points, registry, report
 from tanhui.web.render import HERE
 
 ROUTERS = (
@@ -23,6 +23,7 @@ ROUTERS = (
     account.router,
     checkins.router,
     points.router,
+    report.router,
     market.router,
     organisations.router,
     admin.router,
