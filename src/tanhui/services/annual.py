@@ -4,8 +4,9 @@ earned that year (from the ledger, as the statement counts them) and their place
 the scheme who reduced something that year.
 
 The year's rank needs every person's total for that year; like `services.ranking` each process keeps
-a sorted snapshot per scheme and year (one grouped query over the year's events, refreshed after
-`TTL_S`), and a rank is a binary search in it.
+a sorted snapshot per scheme and year (one grouped query over the year's events, refreshed in the
+background after `TTL_S`), and a rank is a binary search in it. Pages never wait for the first
+snapshot: it is counted in the background and the report says so meanwhile.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FIRST_YEAR = 2000
 TTL_S = 600.0
 
 _years: dict[tuple[str, str, int], tuple[float, array]] = {}
+_loading: set[tuple[str, str, int]] = set()
 _lock = threading.Lock()
 
 
@@ -52,8 +54,9 @@ class AnnualReport:
     checkin_days: int
     best_streak: int
     points_earned: int
-    standing: Standing | None  # None without a reduction that year
+    standing: Standing | None  # None without a reduction that year (or while `counting`)
     years: list[int]  # the years the person can open, newest first
+    counting: bool = False  # the year's totals of everyone are still being counted (no place yet)
 
     @property
     def best_month(self) -> tuple[int, int, int] | None:
@@ -71,17 +74,36 @@ def check_year(year: str | int | None, today: date) -> int:
     return int(text)
 
 
-def _year_totals(store: Store, scheme_id: str, year: int) -> array:
+def _load(store: Store, scheme_id: str, year: int) -> None:
+    key = (store.url, scheme_id, year)
+    try:
+        with store.unit_of_work(write=False) as uow:
+            found = uow.statements.people_totals_between(scheme_id, _day(year, 1, 1), _day(year, 12, 31))
+            totals = array("q", sorted(found))
+        with _lock:
+            _years[key] = (time.monotonic(), totals)
+    finally:
+        with _lock:
+            _loading.discard(key)
+
+
+def _year_totals(store: Store, scheme_id: str, year: int, wait: bool) -> array | None:
+    """The year's snapshot; a stale one is refreshed in the background. Without one yet, `wait` loads
+    it now; otherwise a background load starts and the answer is None (the page says "being counted")."""
     key = (store.url, scheme_id, year)
     with _lock:
         found = _years.get(key)
-    if found is not None and time.monotonic() - found[0] <= TTL_S:
-        return found[1]
-    with store.unit_of_work(write=False) as uow:
-        totals = array("q", sorted(uow.statements.people_totals_between(scheme_id, _day(year, 1, 1), _day(year, 12, 31))))
-    with _lock:
-        _years[key] = (time.monotonic(), totals)
-    return totals
+        stale = found is None or time.monotonic() - found[0] > TTL_S
+        start = stale and key not in _loading and (found is not None or not wait)
+        if start:
+            _loading.add(key)
+    if start:
+        threading.Thread(target=_load, args=(store, scheme_id, year), daemon=True).start()
+    if found is None and wait:
+        _load(store, scheme_id, year)
+        with _lock:
+            found = _years.get(key)
+    return None if found is None else found[1]
 
 
 def forget() -> None:
@@ -94,17 +116,24 @@ def _day(year: int, month: int, day: int) -> int:
     return date(year, month, day).toordinal()
 
 
-def standing(store: Store, scheme_id: str, year: int, carbon_g: int) -> Standing | None:
+def standing(store: Store, scheme_id: str, year: int, carbon_g: int, wait: bool = True) -> Standing | None:
+    """The person's place among the year's reducers as of the snapshot; None without a reduction, or
+    (with `wait=False`) while the first snapshot is being counted."""
     if carbon_g <= 0:
         return None
-    totals = _year_totals(store, scheme_id, year)
-    if not totals or totals[-1] < carbon_g:  # the snapshot is older than this person's reduction
-        forget()
-        totals = _year_totals(store, scheme_id, year)
-    return Standing(len(totals) - bisect_right(totals, carbon_g) + 1, len(totals), bisect_left(totals, carbon_g))
+    totals = _year_totals(store, scheme_id, year, wait)
+    if totals is None:
+        return None
+    people = max(len(totals), 1)
+    return Standing(min(len(totals) - bisect_right(totals, carbon_g) + 1, people), people, bisect_left(totals, carbon_g))
 
 
-def annual_report(store: Store, account_id: int, year: str | int | None = None, now: datetime | None = None) -> AnnualReport:
+def annual_report(
+    store: Store, account_id: int, year: str | int | None = None, now: datetime | None = None, *, wait: bool = True
+) -> AnnualReport:
+    """The report of a year (default this one). Pages pass `wait=False`: the first request of a process
+    for a scheme and year does not wait for everyone's totals, the report then says the place is
+    being counted (`counting`)."""
     now = now or utcnow()
     with store.unit_of_work(write=False) as uow:
         account = uow.accounts.get(account_id)
@@ -133,6 +162,7 @@ def annual_report(store: Store, account_id: int, year: str | int | None = None, 
         months[month][1] += grams
     carbon_g = sum(g for _s, (_n, g) in scenarios.items())
     opened = account.created_at.astimezone(zone).year
+    place = standing(store, scheme.id, chosen, carbon_g, wait)
     return AnnualReport(
         year=chosen,
         scheme_name=scheme.name,
@@ -146,7 +176,8 @@ def annual_report(store: Store, account_id: int, year: str | int | None = None, 
         checkin_days=len(checkins),
         best_streak=rules.longest_run(d for d, _s, _p, _b in checkins),
         points_earned=sum(f.amount for f in flows if f.direction == "in" and f.counterpart == SYSTEM_ISSUANCE),
-        standing=standing(store, scheme.id, chosen, carbon_g),
+        standing=place,
+        counting=carbon_g > 0 and place is None,
         years=list(range(today.year, max(FIRST_YEAR, min(opened, today.year)) - 1, -1)),
     )
 

@@ -297,6 +297,7 @@ ZH: dict[str, str] = {
     "days": "天",
     "{n} days": "{n} 天",
     "Place this year": "本年排名",
+    "Place this year: being counted, refresh in a moment": "本年排名：正在统计，请稍后刷新",
     "Days checked in": "签到天数",
     "Highlights": "年度亮点",
     "By month": "按月份",

@@ -85,7 +85,7 @@ def report_page(
     lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
-    report = annual.annual_report(store, account_id, year)
+    report = annual.annual_report(store, account_id, year, wait=False)
     return own(
         request,
         "report.html",
@@ -108,7 +108,7 @@ def share_image(
 ) -> Response:
     if not (name.endswith(".png") and name[:-4].isdigit()):
         raise InvalidInput("invalid_request", details={"year": "YYYY.png"})
-    report = annual.annual_report(store, account_id, name[:-4])
+    report = annual.annual_report(store, account_id, name[:-4], wait=False)
     headers: dict[str, Any] = {
         "Cache-Control": "private, max-age=300",
         "Content-Disposition": f'inline; filename="tanhui-{report.year}.png"',
