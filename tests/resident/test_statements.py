@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tanhui.domain import engagement as rules
 from tanhui.services import engagement, ledger, market, statements
+from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tests.market.helpers import item, open_shop
 from tests.web.helpers import build_city
@@ -125,6 +126,13 @@ def test_behaviour_lines_name_their_event(store: Store, scheme_id: str, tmp_path
     assert {x.ref["scenario"] for x in behaviours} == {"bus_ride", "walking", "clean_plate"}
     assert page.totals.earned_behaviours == sum(x.amount for x in behaviours) > 0
     assert page.totals.identity() == page.totals.balance
+    # a bus company's session: every point is there, but only the bus rides say what they were
+    bus = Principal(person, partner_pk=city.partners["泸州公交"].pk)
+    scoped = statements.statement(store, bus)
+    assert scoped.totals == page.totals and len(scoped.lines) == len(page.lines)
+    seen = [x.ref for x in scoped.lines if x.cause == "behaviour"]
+    assert {r["scenario"] for r in seen} == {"bus_ride", None}
+    assert all(r["event"] is None for r in seen if r["scenario"] is None)
 
 
 def test_fifo_remaining_by_year_matches_the_expiry_rule() -> None:

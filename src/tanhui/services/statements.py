@@ -22,6 +22,7 @@ from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYST
 from tanhui.domain.schemes import Scheme
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services.clock import utcnow
+from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
 from tanhui.store.rows import PointsFlow, PointsLine
 from tanhui.store.uow import UnitOfWork
@@ -147,12 +148,15 @@ def expiry_of(
 
 
 def _cause(
-    line: PointsLine, events: dict[int, tuple[int, str]], orders: dict[str, tuple[str, str, str]]
+    line: PointsLine, events: dict[int, tuple[int, str, int]], orders: dict[str, tuple[str, str, str]], partner_pk: int | None
 ) -> tuple[str, dict[str, Any]]:
     memo = line.memo
     if line.kind == "behaviour_credit":
-        event_pk, scenario = events.get(line.entry_id, (None, str(memo.get("scenario", ""))))
-        return "behaviour", {"event": event_pk, "scenario": scenario}
+        found = events.get(line.entry_id)
+        if found is None or (partner_pk is not None and found[2] != partner_pk):
+            # another partner's behaviour, seen from a partner's session: the points, not what was done
+            return "behaviour", {"event": None, "scenario": None}
+        return "behaviour", {"event": found[0], "scenario": found[1]}
     if line.kind == "checkin":
         return "checkin", {"day": memo.get("day"), "streak": memo.get("streak"), "bonus": memo.get("bonus", 0)}
     if line.kind in ("order_hold", "order_void"):
@@ -168,12 +172,12 @@ def _cause(
     return "other", {"kind": line.kind}
 
 
-def _lines(uow: UnitOfWork, account_id: int, found: Sequence[PointsLine]) -> list[Line]:
+def _lines(uow: UnitOfWork, account_id: int, found: Sequence[PointsLine], partner_pk: int | None) -> list[Line]:
     events = uow.statements.events_of_entries(account_id, [x.entry_id for x in found if x.kind == "behaviour_credit"])
     orders = uow.statements.orders_named(account_id, [str(x.memo.get("order", "")) for x in found if x.kind.startswith("order_")])
     shown = []
     for x in found:
-        cause, ref = _cause(x, events, orders)
+        cause, ref = _cause(x, events, orders, partner_pk)
         shown.append(Line(x.posting_id, x.created_at, x.amount, x.balance_after, cause, ref))
     return shown
 
@@ -187,9 +191,15 @@ def _cursor(cursor: str | None) -> int | None:
 
 
 def statement(
-    store: Store, account_id: int, cursor: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None
+    store: Store, who: int | Principal, cursor: str | None = None, limit: int = PAGE_SIZE, now: datetime | None = None
 ) -> Statement:
-    """One page of the person's statement (newest first, `limit` lines older than `cursor`) with the totals."""
+    """One page of the person's statement (newest first, `limit` lines older than `cursor`) with the totals.
+
+    From a partner's session (api.md "Partner-scoped session") the points are all there — they are the
+    person's balance — but a behaviour another partner reported shows neither its scenario nor its event.
+    """
+    principal = as_principal(who)
+    account_id = principal.account_id
     before = _cursor(cursor)
     if not 1 <= limit <= PAGE_SIZE_MAX:
         raise InvalidInput("invalid_request", details={"limit": f"1..{PAGE_SIZE_MAX}"})
@@ -207,7 +217,7 @@ def statement(
         expiry = expiry_of(uow, scheme, points, flows, today, now)
         found = uow.statements.points_lines(points, before, limit + 1)
         newer = 0 if before is None else uow.statements.postings_newer(points, before)
-        lines = _lines(uow, account_id, found[:limit])
+        lines = _lines(uow, account_id, found[:limit], principal.partner_pk)
     next_cursor = str(found[limit - 1].posting_id) if len(found) > limit else None
     return Statement(scheme.id, scheme.timezone, totals, expiry, lines, newer + 1, next_cursor)
 

@@ -247,6 +247,7 @@ ZH: dict[str, str] = {
     "Newest": "最新",
     "No points yet. Low-carbon behaviours and daily check-ins earn them.": "还没有积分。低碳行为和每日签到都能获得积分。",
     "Low-carbon behaviour": "低碳行为",
+    "Low-carbon behaviour reported by another source": "低碳行为（来自其他数据来源）",
     "Daily check-in": "每日签到",
     "day streak": "连续签到天数",
     "streak bonus": "连续签到奖励",

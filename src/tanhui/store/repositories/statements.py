@@ -173,17 +173,17 @@ class StatementRepository(Repository):
                 found[public_id] = (title_zh, title_en or "", status)
         return found
 
-    def events_of_entries(self, account_id: int, entry_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-        """entry id -> (event pk, scenario) of the person's credited events that entry recorded."""
-        found: dict[int, tuple[int, str]] = {}
+    def events_of_entries(self, account_id: int, entry_ids: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+        """entry id -> (event pk, scenario, partner pk) of the person's credited events that entry recorded."""
+        found: dict[int, tuple[int, str, int]] = {}
         for batch in chunks(sorted(set(entry_ids))):
             rows = self.conn.execute(
-                select(events.c.entry_id, events.c.id, events.c.scenario).where(
+                select(events.c.entry_id, events.c.id, events.c.scenario, events.c.partner_pk).where(
                     events.c.account_id == account_id, events.c.status == CREDITED, events.c.entry_id.in_(batch)
                 )
             )
-            for entry_id, event_pk, scenario in rows:
-                found[int(entry_id)] = (int(event_pk), scenario)
+            for entry_id, event_pk, scenario, partner_pk in rows:
+                found[int(entry_id)] = (int(event_pk), scenario, int(partner_pk))
         return found
 
     # -- check-ins ---------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 
 from tanhui.services import statements
+from tanhui.services.principal import Principal
 from tanhui.store import Store
-from tanhui.web.deps import language, signed_in, store_of
+from tanhui.web.deps import language, signed_in_as, store_of
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import html_errors, own
 
@@ -49,8 +50,10 @@ def describe(line: statements.Line, lang: str) -> tuple[str, str | None]:
     _ = translator(lang)
     ref = line.ref
     if line.cause == "behaviour":
+        if not ref.get("scenario"):
+            return _("Low-carbon behaviour reported by another source"), None
         link = f"/me/events/{ref['event']}" if ref.get("event") else None
-        return labelled(_("Low-carbon behaviour"), scenario_name(lang)(ref.get("scenario") or ""), lang), link
+        return labelled(_("Low-carbon behaviour"), scenario_name(lang)(ref["scenario"]), lang), link
     if line.cause == "checkin":
         text = _("Daily check-in") + f" · {_('day streak')} {ref.get('streak')}"
         if ref.get("bonus"):
@@ -76,11 +79,11 @@ def describe(line: statements.Line, lang: str) -> tuple[str, str | None]:
 def points_page(
     request: Request,
     cursor: str | None = None,
-    account_id: int = Depends(signed_in),
+    who: Principal = Depends(signed_in_as),
     lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
-    found = statements.statement(store, account_id, cursor)
+    found = statements.statement(store, who, cursor)
     zone = ZoneInfo(found.timezone)
     lines = []
     for line in found.lines:

@@ -22,6 +22,7 @@ from tanhui.web.deps import language, signed_in, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.names import mask_name
+from tanhui.web.pages.points import day_text
 from tanhui.web.render import grams_as_kg, html_errors, own
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +56,7 @@ def _highlights(report: annual.AnnualReport, lang: str) -> list[str]:
     _ = translator(lang)
     said = []
     if report.first_day is not None:
-        said.append(_("Your first low-carbon behaviour of the year was on {day}.").format(day=report.first_day.isoformat()))
+        said.append(_("Your first low-carbon behaviour of the year was on {day}.").format(day=day_text(report.first_day, lang)))
     if report.by_scenario:
         scenario, events, grams = report.by_scenario[0]
         said.append(
