@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from tanhui.store import Store
 from tanhui.web import poster
 from tanhui.web.render import grams_as_kg
 from tests.web.helpers import build_city, coupon_item, csrf_of, fund, web_login
+from tests.web.reading import PageText, instants, time_problems
 
 
 @pytest.fixture
@@ -66,7 +68,10 @@ def test_the_statement_shows_the_ledger_balance_pages_and_causes(town: Any) -> N
         )
         assert shown == balance  # the totals the page prints add up to the ledger's balance
         assert re.search(r'href="/me/events/\d+">低碳行为：', page.text) and 'href="/me/orders/ord_' in page.text
-        assert "<time datetime=" in page.text
+        read = PageText(page.text)  # every line's time is its entry's instant, in the scheme's zone
+        assert not time_problems(read.times, " ".join(read.outside), ZoneInfo("Asia/Shanghai"), "zh-CN", "/me/points")
+        stored = {x.at.replace(microsecond=0) for x in statements.statement(store, person).lines}
+        assert instants(read.times) == stored and len(read.times) == statements.PAGE_SIZE
         # every line, page by page (50 a page), once; their amounts sum to the balance
         amounts: list[int] = []
         path: str | None = "/me/points"

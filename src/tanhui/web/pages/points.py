@@ -7,13 +7,8 @@ computes no figure of its own, so what it shows cannot drift from the balance on
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from markupsafe import Markup, escape
 
 from tanhui.services import statements
 from tanhui.services.principal import Principal
@@ -21,22 +16,9 @@ from tanhui.store import Store
 from tanhui.web.deps import language, signed_in_as, store_of
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.render import html_errors, own
+from tanhui.web.times import day_text
 
 router = APIRouter(include_in_schema=False)
-
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def day_text(day: Any, lang: str) -> str:
-    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}" if lang == "en" else day.isoformat()
-
-
-def time_mark(moment: datetime, zone: ZoneInfo, lang: str) -> Markup:
-    """A stored instant in the scheme's zone inside <time datetime> (the pages' one time rule)."""
-    local = moment.astimezone(zone)
-    text = f"{day_text(local.date(), lang)}{', ' if lang == 'en' else ' '}{local:%H:%M}"
-    return Markup('<time datetime="{}">{}</time>').format(local.isoformat(timespec="seconds"), escape(text))
-
 
 ORDER_STATE = {"pending": "in escrow", "shipped": "in escrow", "fulfilled": "complete", "delivered": "complete"}
 
@@ -84,11 +66,10 @@ def points_page(
     store: Store = Depends(store_of),
 ) -> Response:
     found = statements.statement(store, who, cursor)
-    zone = ZoneInfo(found.timezone)
     lines = []
     for line in found.lines:
         text, link = describe(line, lang)
-        lines.append({"line": line, "text": text, "link": link, "at": time_mark(line.at, zone, lang)})
+        lines.append({"line": line, "text": text, "link": link})
     schedule = [{"year": y, "until": day_text(d, lang), "points": p} for y, d, p in found.expiry.schedule]
     return own(
         request,

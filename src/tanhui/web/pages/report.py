@@ -22,8 +22,8 @@ from tanhui.web.deps import language, signed_in, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
 from tanhui.web.names import mask_name
-from tanhui.web.pages.points import day_text
 from tanhui.web.render import grams_as_kg, html_errors, own
+from tanhui.web.times import day_text
 
 router = APIRouter(include_in_schema=False)
 
