@@ -167,7 +167,7 @@ class StatementRepository(Repository):
             rows = self.conn.execute(
                 select(orders.c.public_id, market_items.c.title_zh, market_items.c.title_en, orders.c.status)
                 .select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))
-                .where(orders.c.account_id == account_id, orders.c.public_id.in_(batch))
+                .where(orders.c.account_id == account_id, self.dialect.in_values(orders.c.public_id, batch))
             )
             for public_id, title_zh, title_en, status in rows:
                 found[public_id] = (title_zh, title_en or "", status)
@@ -179,7 +179,9 @@ class StatementRepository(Repository):
         for batch in chunks(sorted(set(entry_ids))):
             rows = self.conn.execute(
                 select(events.c.entry_id, events.c.id, events.c.scenario, events.c.partner_pk).where(
-                    events.c.account_id == account_id, events.c.status == CREDITED, events.c.entry_id.in_(batch)
+                    events.c.account_id == account_id,
+                    events.c.status == CREDITED,
+                    self.dialect.in_values(events.c.entry_id, batch),
                 )
             )
             for entry_id, event_pk, scenario, partner_pk in rows:
