@@ -257,6 +257,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form_too_large": {"zh-CN": "表单字段过多", "en": "the form has too many fields"},
     "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},
     "forbidden": {"zh-CN": "当前角色无权执行此操作", "en": "your role may not do this"},
+    "font_missing": {
+        "zh-CN": "服务器缺少中文字体 {font}，无法生成图片，请联系运营方安装",
+        "en": "the server has no Chinese font ({font}), so the picture cannot be drawn; ask the operator to install it",
+    },
 }
 
 

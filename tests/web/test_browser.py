@@ -97,7 +97,7 @@ def _person_flow(browser: Any, live: Any, store: Store, account_id: int, viewpor
         # check in
         w.go("/me")
         page.locator("[data-testid=checkin]").click()
-        page.wait_for_url(re.compile(r".*/me$"))
+        page.wait_for_url(re.compile(r".*/me\?checkin=new$"))
         assert page.get_by_role("button", name=re.compile("今日已签到")).is_disabled()
         assert int(page.locator("[data-testid=streak]").inner_text()) >= 1
         # redeem an item and see the coupon

@@ -119,6 +119,9 @@ def person_paths(store: Store, person: int, categories: set[str], items: list[An
         f"/market/items/{items[0].public_id}",
         "/me/orders",
         "/orgs",
+        "/me/points",
+        "/me/checkins",
+        "/me/report",
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -41,6 +41,20 @@ def checkin_points(policy: CheckinPolicy, streak: int) -> tuple[int, int]:
     """(points for the check-in, streak bonus earned today)."""
     bonus = policy.streak_bonus if policy.streak_days and streak % policy.streak_days == 0 else 0
     return policy.points, bonus
+
+
+def days_to_bonus(policy: CheckinPolicy, streak: int) -> int | None:
+    """Check-ins still needed (counting the next one) for the next streak bonus; None when there is none."""
+    if not policy.streak_days or not policy.streak_bonus:
+        return None
+    return policy.streak_days - streak % policy.streak_days
+
+
+def streak_alive(last_day: date | None, last_streak: int, today: date) -> int:
+    """The streak as it stands today: the last one's, while it was today or yesterday; 0 once broken."""
+    if last_day is None or (today - last_day).days > 1:
+        return 0
+    return last_streak
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +160,45 @@ def expiry_cutoff_year(as_of: date) -> int:
 def amount_to_expire(earned_through_cutoff: int, spent_net: int) -> int:
     """First in, first out: spending (and earlier expiry) uses the oldest points first."""
     return max(0, earned_through_cutoff - spent_net)
+
+
+EXPIRY_DEFAULT_POLICY = "end_of_next_year"
+
+
+def expiry_policy(settings: Mapping[str, Any]) -> str:
+    """The scheme's expiry policy: "end_of_next_year" (the default) or "never"."""
+    return str((settings.get("points_expiry") or {}).get("policy", EXPIRY_DEFAULT_POLICY))
+
+
+def last_day_to_use(earned_year: int) -> date:
+    """Under "end_of_next_year", a point earned in `earned_year` can be spent until this day (local)."""
+    return date(earned_year + 1, 12, 31)
+
+
+def remaining_by_year(earned_through: Mapping[int, int], spent_net: int) -> dict[int, int]:
+    """What is left of each year's points after spending, first in, first out — the rule
+    `amount_to_expire` applies, so the points a run would expire are the sum up to its cut-off.
+
+    `earned_through[Y]` is everything earned in year Y or before (cumulative, not decreasing);
+    `spent_net` everything paid out (orders, expiry, corrections) less what escrow returned.
+    Years with nothing left are left out.
+    """
+    left: dict[int, int] = {}
+    left_before = 0
+    for year in sorted(earned_through):
+        left_through = amount_to_expire(earned_through[year], spent_net)  # of years up to this one
+        if left_through > left_before:
+            left[year] = left_through - left_before
+        left_before = left_through
+    return left
+
+
+def longest_run(days: Iterable[int]) -> int:
+    """The most consecutive days (ordinals) among `days`: a best streak counted inside a period."""
+    best = run = 0
+    previous = None
+    for day in sorted(set(days)):
+        run = run + 1 if previous is not None and day == previous + 1 else 1
+        best = max(best, run)
+        previous = day
+    return best

@@ -104,6 +104,26 @@ def check_order(item: Item, quantity: int, now: datetime, already_ordered: int) 
     return item.points_price * quantity
 
 
+def obstacle(item: Item, quantity: int, now: datetime, already_ordered: int, balance: int) -> str | None:
+    """Why an order could not be placed now (the code `check_order` or the ledger would refuse it
+    with), or None: what the market shows beside a disabled button."""
+    try:
+        points = check_order(item, quantity, now, already_ordered)
+    except BusinessRuleViolation as refused:
+        return refused.code
+    except InvalidInput:
+        return "invalid_quantity"
+    return "insufficient_points" if points > balance else None
+
+
+def most_affordable(item: Item, already_ordered: int, balance: int) -> int:
+    """The largest quantity one order could take: stock, the per-person limit, the points, QUANTITY_MAX."""
+    most = min(QUANTITY_MAX, item.stock, balance // item.points_price)
+    if item.per_person_limit is not None:
+        most = min(most, item.per_person_limit - already_ordered)
+    return max(0, most)
+
+
 def settles_at_once(kind: str) -> bool:
     """Coupons, services and donations are fulfilled when ordered; physical goods ship first."""
     return kind != "physical"

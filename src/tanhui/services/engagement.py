@@ -108,7 +108,7 @@ def expire_points(
         if scheme is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         check_as_of(as_of, scheme.timezone, now)
-        policy = (scheme.settings.get("points_expiry") or {}).get("policy", "end_of_next_year")
+        policy = rules.expiry_policy(scheme.settings)
         if policy == "never":
             audit.record(uow, actor, "points.expire", target, {"policy": policy, "accounts": 0, "points": 0}, scheme_id, now=now)
             return []
@@ -172,3 +172,65 @@ def account_engagement(store: Store, account_id: int) -> dict[str, Any]:
         "best_streak": best,
         "last_checkin": date.fromordinal(last[0]).isoformat() if last else None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinDay:
+    day: date
+    streak: int
+    points: int
+    bonus: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinMonth:
+    """One month of a person's check-ins, for their calendar."""
+
+    first: date  # the month's first day
+    today: date  # the scheme-local day now
+    days: dict[date, CheckinDay]
+    streak: int  # as it stands today (0 once broken)
+    best_streak: int
+    policy: rules.CheckinPolicy
+
+    @property
+    def points(self) -> int:
+        return sum(d.points + d.bonus for d in self.days.values())
+
+
+def _scheme_of(uow: UnitOfWork, account_id: int) -> Any:
+    account = uow.accounts.get(account_id)
+    scheme = uow.schemes.get(account.scheme_id) if account else None
+    if scheme is None:
+        raise NotFound("account_not_found", account_id=account_id)
+    return scheme
+
+
+def checkin_month(store: Store, account_id: int, month: date | None = None, now: datetime | None = None) -> CheckinMonth:
+    """The check-ins of the month holding `month` (default: this month, in the scheme's zone)."""
+    now = now or utcnow()
+    with store.unit_of_work(write=False) as uow:
+        scheme = _scheme_of(uow, account_id)
+        today = now.astimezone(ZoneInfo(scheme.timezone)).date()
+        first = (month or today).replace(day=1)
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        rows = uow.statements.checkins_between(account_id, first.toordinal(), following.toordinal() - 1)
+        last = uow.market.last_checkin(account_id)
+        best = uow.market.best_streak(account_id)
+    days = {date.fromordinal(d): CheckinDay(date.fromordinal(d), s, p, b) for d, s, p, b in rows}
+    streak = rules.streak_alive(date.fromordinal(last[0]) if last else None, last[1] if last else 0, today)
+    return CheckinMonth(first, today, days, streak, best, rules.checkin_policy(scheme.settings))
+
+
+def checkin_today(store: Store, account_id: int, now: datetime | None = None) -> tuple[CheckinDay | None, rules.CheckinPolicy]:
+    """Today's check-in (None before it) and the scheme's check-in rule: the words after checking in."""
+    now = now or utcnow()
+    with store.unit_of_work(write=False) as uow:
+        scheme = _scheme_of(uow, account_id)
+        today = now.astimezone(ZoneInfo(scheme.timezone)).date()
+        found = uow.statements.checkins_between(account_id, today.toordinal(), today.toordinal())
+    policy = rules.checkin_policy(scheme.settings)
+    if not found:
+        return None, policy
+    _d, streak, points, bonus = found[0]
+    return CheckinDay(today, streak, points, bonus), policy

@@ -137,6 +137,21 @@ def list_items(store: Store, scheme_id: str, *, only_active: bool = False, categ
         return uow.market.items(scheme_id, only_active=only_active, category=category)
 
 
+def redeemability(store: Store, account_id: int, item: Item, quantity: int = 1, now: datetime | None = None) -> dict[str, Any]:
+    """What the person could order of an item now: their balance, the first reason an order of
+    `quantity` would be refused (None when it would go through) and the largest quantity allowed."""
+    now = now or utcnow()
+    with store.unit_of_work(write=False) as uow:
+        balance = uow.ledger.balance(_points_account(uow, account_id))
+        already = uow.market.quantity_ordered(account_id, item.id)
+    return {
+        "balance": balance,
+        "obstacle": rules.obstacle(item, quantity, now, already, balance),
+        "most": rules.most_affordable(item, already, balance),
+        "short": max(0, item.points_price * quantity - balance),
+    }
+
+
 def get_item(store: Store, item_public_id: str) -> Item:
     with store.unit_of_work(write=False) as uow:
         item = uow.market.item(item_public_id)

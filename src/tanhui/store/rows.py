@@ -21,6 +21,7 @@ from tanhui.store.repositories.partners import PartnerRow
 from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
 from tanhui.store.repositories.reports import Drift, FactKey, bucket
 from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.repositories.statements import PointsFlow, PointsLine
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -44,6 +45,8 @@ __all__ = [
     "OrganisationDict",
     "OrganisationRow",
     "PartnerRow",
+    "PointsFlow",
+    "PointsLine",
     "RetirementRow",
     "Standing",
     "StoredOutcome",

@@ -29,6 +29,7 @@ from tanhui.store.repositories.rates import RateRepository
 from tanhui.store.repositories.registry import RegistryRepository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.repositories.schemes import SchemeRepository
+from tanhui.store.repositories.statements import StatementRepository
 
 
 class UnitOfWork:
@@ -51,3 +52,4 @@ class UnitOfWork:
         self.audit = AuditRepository(conn, dialect)
         self.rates = RateRepository(conn, dialect)
         self.checkpoints = CheckpointRepository(conn, dialect)
+        self.statements = StatementRepository(conn, dialect)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tanhui.web.i18n_residents import RESIDENTS
+
 LANGUAGES = ("zh-CN", "en")
 
 ZH: dict[str, str] = {
@@ -197,6 +199,7 @@ ZH: dict[str, str] = {
     "target": "对象",
     "Audit log": "审计日志",
 }
+ZH.update(RESIDENTS)  # the residents' pages (points statement, check-in, market, annual report): i18n_residents.py
 
 SCENARIOS: dict[str, tuple[str, str]] = {
     "bus_ride": ("公交出行", "Bus ride"),

@@ -66,6 +66,7 @@ def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], 
             page.locator("[data-testid=coupon]").first.wait_for()
             page.goto(base_url + "/me/orders")
             snap("orders", full=False)
+            snap_residents(page, base_url, snap, out / "report-poster.png")
             page.goto(base_url + "/orgs")
             snap("organisations", full=False)
             page.goto(base_url + "/lang/en?next=/me")
@@ -80,6 +81,21 @@ def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], 
             context.close()
         browser.close()
     return written
+
+
+def snap_residents(page: Any, base_url: str, snap: Any, poster: Path) -> None:
+    """Issue 17's residents' pages: the points statement, the check-in calendar, the annual report and its poster."""
+    page.goto(base_url + "/me/points")
+    snap("points", full=False)
+    page.goto(base_url + "/me/checkins")
+    snap("checkins", full=False)
+    page.goto(base_url + "/me/report")
+    page.wait_for_timeout(1500)  # the server counts the year's ranking on its first request
+    page.reload()
+    snap("report")
+    year = re.search(r"\d{4}", page.locator("h1").inner_text())
+    if year is not None:
+        poster.write_bytes(page.request.get(f"{base_url}/me/report/{year.group(0)}.png").body())
 
 
 def main(argv: list[str] | None = None) -> None:

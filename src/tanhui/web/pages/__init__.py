@@ -14,10 +14,20 @@ from fastapi.staticfiles import StaticFiles
 from tanhui.store import Store
 from tanhui.web import errors
 from tanhui.web.deps import PageExit, page_exit
-from tanhui.web.pages import account, admin, auth, market, organisations, registry
+from tanhui.web.pages import account, admin, auth, checkins, market, organisations, points, registry, report
 from tanhui.web.render import HERE
 
-ROUTERS = (registry.router, auth.router, account.router, market.router, organisations.router, admin.router)
+ROUTERS = (
+    registry.router,
+    auth.router,
+    account.router,
+    checkins.router,
+    points.router,
+    report.router,
+    market.router,
+    organisations.router,
+    admin.router,
+)
 
 
 def include_pages(app: FastAPI, store: Store) -> None:

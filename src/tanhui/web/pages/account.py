@@ -23,6 +23,7 @@ from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, signed_in, signed_in_as, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.pages.checkins import BACK, checkin_message
 from tanhui.web.render import csrf_refused, grams_as_kg, html_errors, own, redirect
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,11 @@ HISTORY_PAGE = 50
 @router.get("/me")
 @html_errors
 def account_page(
-    request: Request, who: Principal = Depends(signed_in_as), lang: str = Depends(language), store: Store = Depends(store_of)
+    request: Request,
+    checkin: str | None = None,
+    who: Principal = Depends(signed_in_as),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
 ) -> Response:
     _ = translator(lang)
     account_id = who.account_id
@@ -65,6 +70,7 @@ def account_page(
         chart_scen=chart_scen,
         recent=[_shown_event(e) for e in history["events"]],
         consents=consents,
+        flash=checkin_message(store, account_id, checkin, lang),
     )
 
 
@@ -76,8 +82,9 @@ def check_in(
     f: dict[str, str] = Depends(checked_form),
     store: Store = Depends(store_of),
 ) -> Response:
-    engagement.checkin(store, account_id)
-    return redirect("/me")
+    created, _day = engagement.checkin(store, account_id)
+    back = BACK.get(f.get("back", ""), "/me")  # only our own pages, never an address from the form
+    return redirect(f"{back}?checkin={'new' if created else 'again'}")
 
 
 @router.get("/me/history")

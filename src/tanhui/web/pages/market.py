@@ -43,27 +43,61 @@ def market_page(
     return own(request, "market.html", items=shown, categories=categories, category=category, points=_points(store, account_id))
 
 
+REASONS = {  # why a redeem button is disabled, in a person's words (the codes are the API's)
+    "insufficient_points": "Not enough points: {short} more needed",
+    "out_of_stock": "Out of stock",
+    "not_on_sale": "Not on sale now",
+    "limit_reached": "You have reached the limit per person ({limit})",
+    "invalid_quantity": "Choose a quantity from 1 to {most}",
+}
+
+
+def _why(item: Any, can: dict[str, Any], lang: str) -> str | None:
+    code = can["obstacle"]
+    if code is None:
+        return None
+    words = translator(lang)(REASONS.get(code, "Not on sale now"))
+    return words.format(short=f"{can['short']:,}", limit=item.per_person_limit, most=max(1, can["most"]))
+
+
 @router.get("/market/items/{item_id}")
 @html_errors
-def item_page(item_id: str, request: Request, account_id: int = Depends(signed_in), store: Store = Depends(store_of)) -> Response:
-    return own(request, "item.html", item=_item_of(store, account_id, item_id), points=_points(store, account_id), confirm=False)
+def item_page(
+    item_id: str,
+    request: Request,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
+    item = _item_of(store, account_id, item_id)
+    can = market.redeemability(store, account_id, item)
+    return own(request, "item.html", item=item, points=can["balance"], confirm=False, can=can, why=_why(item, can, lang))
 
 
 @router.get("/market/items/{item_id}/confirm")
 @html_errors
 def confirm_page(
-    item_id: str, request: Request, quantity: int = 1, account_id: int = Depends(signed_in), store: Store = Depends(store_of)
+    item_id: str,
+    request: Request,
+    quantity: int = 1,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
 ) -> Response:
     item = _item_of(store, account_id, item_id)
+    quantity = max(1, min(quantity, 99))
+    can = market.redeemability(store, account_id, item, quantity)
     # the idempotency key rides in the form: a double submit places one order
     return own(
         request,
         "item.html",
         item=item,
-        points=_points(store, account_id),
+        points=can["balance"],
         confirm=True,
-        quantity=max(1, min(quantity, 99)),
+        quantity=quantity,
         key="web-" + random_secrets.token_urlsafe(12),
+        can=can,
+        why=_why(item, can, lang),
     )
 
 

@@ -15,6 +15,7 @@ from tanhui.store import Store
 from tanhui.web import charts, security
 from tanhui.web.deps import checked_form, language, scheme_scope, signed_in, store_of
 from tanhui.web.i18n import label, translator
+from tanhui.web.names import mask_name
 from tanhui.web.render import ENV, forbidden, grams_as_kg, html_errors, own, redirect, web_lang
 from tanhui.web.tables import organisation_rows, table_page
 
@@ -37,9 +38,7 @@ class _BoardLine(TypedDict):
 
 def _masked(name: str | None, key: str, lang: str) -> str:
     """Leaderboards show a first character and a mask, never a full name (the brief: can hide individuals)."""
-    if name:
-        return name[0] + "*" * min(2, max(1, len(name) - 1))
-    return ("Member " if lang == "en" else "成员 ") + key[-4:]
+    return mask_name(name) or ("Member " if lang == "en" else "成员 ") + key[-4:]
 
 
 # -- a person's organisations -------------------------------------------------------------------
