@@ -194,3 +194,23 @@ def test_the_certificate_writes_times_as_the_pages_do() -> None:
     assert certificates.utc_offset("2026-05-01T07:18:09+00:00", ZoneInfo("Asia/Kolkata")) == "UTC+5:30"
     assert certificates.utc_offset("2026-01-01T00:00:00+00:00", ZoneInfo("America/Sao_Paulo")) == "UTC−3"
 
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+def test_over_http_a_missing_font_is_a_page_that_says_what_to_install(live_server_factory: Any, fresh_store_url: str) -> None:
+    import httpx
+
+    from tanhui.store import Store
+    from tests.live import cli
+
+    cli(fresh_store_url, "db", "upgrade")
+    store = Store(fresh_store_url)
+    try:
+        cert = retired_city(store)["certificate"]
+    finally:
+        store.dispose()
+    server = live_server_factory(fresh_store_url, migrate_first=False, env={certificates.FONT_ENV: "/nonexistent/font.otf"})
+    answer = httpx.get(server.base_url + cert["pdf_url"], timeout=30)
+    assert answer.status_code == 503 and answer.headers["content-type"].startswith("text/html")
+    assert "<header" in answer.text and "Traceback" not in answer.text
+    assert "fonts-noto-cjk" in server.log()  # what the operator is told to install
+    assert httpx.get(server.base_url + cert["url"], timeout=30).status_code == 200  # the page itself needs no font

@@ -56,7 +56,7 @@ def test_buy_retire_and_open_the_certificate(live: LiveServer) -> None:
         cert["retirement_id"],
         "2026 城市马拉松",
         "城市马拉松组委会",
-        f"{cert['quantity']} t CO₂e",
+        f"<strong>{cert['quantity']}</strong> t CO₂e",
         batch["merkle_root"],
         cert["blocks"][0]["serial_first"],
         cert["blocks"][0]["serial_last"],
