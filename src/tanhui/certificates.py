@@ -67,6 +67,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "download": ("下载 PDF 证书", "Download the PDF certificate"),
     "qr": ("核验本证书的二维码", "QR code to verify this certificate"),
     "continued": ("续", "continued"),
+    "list_separator": ("；", "; "),
     "page": ("第 {i} 页，共 {n} 页", "Page {i} of {n}"),
     "footer": ("碳惠 Tanhui · 开源碳普惠平台", "Tanhui 碳惠 · open-source carbon inclusion platform"),
     "neutrality": ("{event}碳中和", "Carbon neutrality of {event}"),
@@ -204,7 +205,9 @@ def view(cert: dict[str, Any], lang: str, zone: ZoneInfo, base_url: str = "") ->
         Fact("purpose", w["purpose"], purpose_text(cert, lang)),
         Fact("scheme", w["scheme"], cert["scheme_name"]),
         Fact("vintage", w["vintage"], ", ".join(str(v) for v in cert["vintages"])),
-        Fact("methodology", w["methodology"], "; ".join(methodology_title(m, lang) for m in cert["methodologies"])),
+        Fact(
+            "methodology", w["methodology"], w["list_separator"].join(methodology_title(m, lang) for m in cert["methodologies"])
+        ),
         Fact("retired_at", w["retired_at"], when, iso),
     )
     serials = tuple(
@@ -310,6 +313,7 @@ W, H = 595.28, 841.89  # A4 in points
 GREEN, INK, MUTED, LINE, PALE = (23, 100, 63), (23, 35, 28), (77, 90, 82), (199, 214, 204), (234, 244, 237)
 LEFT, RIGHT = 64.0, W - 64.0
 NO_BREAK_BEFORE = set("，。、；：！？）」』”’,.;:!?)]}%")
+NO_BREAK_AFTER = set("（「『“‘([{")
 
 
 class _Page:
@@ -342,20 +346,20 @@ class _Page:
 
     def wrap(self, text: str, width: float, size: float, bold: bool = False) -> list[str]:
         lines: list[str] = []
-        current = ""
+        current: list[str] = []  # the units on the line being filled
         for unit in _units(text):
-            trial = current + unit
-            if current and self.width(trial.rstrip(), size, bold) > width and not unit.isspace():
-                if unit[0] in NO_BREAK_BEFORE and len(current) > 1:  # keep closing punctuation on its line
-                    lines.append(current[:-1].rstrip())
-                    current = current[-1] + unit
-                    continue
-                lines.append(current.rstrip())
-                current = unit.lstrip()
+            if current and not unit.isspace() and self.width("".join([*current, unit]).rstrip(), size, bold) > width:
+                carried: list[str] = []
+                if unit[0] in NO_BREAK_BEFORE and len(current) > 1:  # closing punctuation takes its word along
+                    carried = [current.pop()]
+                while len(current) > 1 and current[-1][-1] in NO_BREAK_AFTER:  # an opening one stays with its word
+                    carried.insert(0, current.pop())
+                lines.append("".join(current).rstrip())
+                current = [*carried, unit.lstrip()]
             else:
-                current = trial
-        if current.strip():
-            lines.append(current.rstrip())
+                current.append(unit)
+        if "".join(current).strip():
+            lines.append("".join(current).rstrip())
         return lines or [""]
 
 
@@ -444,18 +448,18 @@ class _Layout:
     def draw(self) -> None:
         serial_rows = [self._serial_lines(s) for s in self.v.serials]
         self._new_page()
-        y = self._head(58)
+        y = self._head(46)
         statement = self.page.wrap(self.v.statement, RIGHT - LEFT - 40, 12.5)
         facts = [(f, self.page.wrap(self._fact_value(f), RIGHT - LEFT - 120, 11.5)) for f in self.v.facts]
-        foot_top = H - 196  # the verification block
-        fixed = len(statement) * 20 + 92 + sum(len(v) * 17 + 10 for _, v in facts)
-        first_page_rows, later = _fit(serial_rows, foot_top - y - fixed - 4.6 * 10)
+        foot_top = H - 190  # the verification block
+        fixed = len(statement) * 19 + 84 + sum(len(v) * 16 + 8 for _, v in facts)
+        first_page_rows, later = _fit(serial_rows, foot_top - y - fixed - 4.6 * 8)
         serials = 22 + sum(_rows_height(r) for r in first_page_rows) if first_page_rows else 0
-        gap = max(10.0, min(36.0, (foot_top - y - fixed - serials) / 4.6))  # spread over the page, not all at the top
+        gap = max(8.0, min(36.0, (foot_top - y - fixed - serials) / 4.6))  # spread over the page, not all at the top
         y += gap
         for line in statement:
             self.page.centred(y + 13, line, 12.5)
-            y += 20
+            y += 19
         y += gap * 0.6
         y = self._quantity(y)
         y += gap
@@ -531,7 +535,7 @@ class _Layout:
 
     def _quantity(self, y: float) -> float:
         pdf = self.pdf
-        box_w, box_h = 330.0, 92.0
+        box_w, box_h = 330.0, 84.0
         pdf.set_fill_color(*PALE)
         pdf.set_draw_color(*GREEN)
         pdf.set_line_width(0.8)
@@ -539,9 +543,9 @@ class _Layout:
         number, unit = str(self.v.quantity), " t CO₂e"
         total = self.page.width(number, 40, True) + self.page.width(unit, 20, True)
         x = (W - total) / 2
-        x = self.page.draw(x, y + 50, number, 40, True, GREEN)
-        self.page.draw(x, y + 50, unit, 20, True, GREEN)
-        self.page.centred(y + 74, self.v.credits_line, 10, color=MUTED)
+        x = self.page.draw(x, y + 47, number, 40, True, GREEN)
+        self.page.draw(x, y + 47, unit, 20, True, GREEN)
+        self.page.centred(y + 69, self.v.credits_line, 10, color=MUTED)
         return y + box_h
 
     def _fact_value(self, fact: Fact) -> str:
@@ -554,12 +558,12 @@ class _Layout:
                 pdf.set_draw_color(*LINE)
                 pdf.set_line_width(0.5)
                 pdf.line(LEFT + 10, y, RIGHT - 10, y)
-            y += 6
+            y += 5
             self.page.draw(LEFT + 10, y + 12, fact.label, 10, color=MUTED)
             for line in lines:
                 self.page.draw(LEFT + 110, y + 12, line, 11.5, bold=fact.key == "purpose")
-                y += 17
-            y += 4
+                y += 16
+            y += 3
         return y
 
     def _serial_lines(self, s: Serials) -> list[tuple[str, float, bool, Sequence[int]]]:
