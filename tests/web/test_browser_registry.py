@@ -119,6 +119,11 @@ def test_the_certificate_is_a_designed_page_in_one_language(browser: Any, regist
             assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
             paper = pdf_text(pdf.body())
             assert certificates.words(lang)["title"] in paper and paper.count(purpose) == 1
+            # the batch link (its id holds an "@", escaped in the address) opens the batch
+            page.locator("article a[href^='/registry/batches/']").first.click()
+            page.wait_for_url("**/registry/batches/**")
+            assert cert["blocks"][0]["batch_id"] in page.locator("main h1").inner_text()
+            w.check()
     finally:
         w.close()
     assert not problems, "\n".join(problems)
