@@ -347,7 +347,10 @@ class _Page:
     def wrap(self, text: str, width: float, size: float, bold: bool = False) -> list[str]:
         lines: list[str] = []
         current: list[str] = []  # the units on the line being filled
-        for unit in _units(text):
+        units = []
+        for unit in _units(text):  # a word wider than the line (a long link) breaks anywhere
+            units += list(unit) if self.width(unit.rstrip(), size, bold) > width else [unit]
+        for unit in units:
             if current and not unit.isspace() and self.width("".join([*current, unit]).rstrip(), size, bold) > width:
                 carried: list[str] = []
                 if unit[0] in NO_BREAK_BEFORE and len(current) > 1:  # closing punctuation takes its word along

@@ -214,3 +214,22 @@ def test_over_http_a_missing_font_is_a_page_that_says_what_to_install(live_serve
     assert "<header" in answer.text and "Traceback" not in answer.text
     assert "fonts-noto-cjk" in server.log()  # what the operator is told to install
     assert httpx.get(server.base_url + cert["url"], timeout=30).status_code == 200  # the page itself needs no font
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_a_long_address_wraps_inside_the_frame(cert: dict[str, Any]) -> None:
+    import pypdfium2 as pdfium
+    import zxingcpp
+
+    base = "https://carbon-inclusion-registry.example.gov.cn/tanhui/public"
+    data = certificate_pdf(cert, base, "en", SHANGHAI)
+    assert (base + cert["url"]) in pdf_text(data).replace("\r\n", "").replace("\n", "")
+    document = pdfium.PdfDocument(data)
+    try:
+        text = document[0].get_textpage()
+        rights = [text.get_charbox(i)[2] for i in range(text.count_chars())]
+        assert max(rights) < A4[0] - 27, "text runs over the frame"
+    finally:
+        document.close()
+    found = [b.text for b in zxingcpp.read_barcodes(pdf_page_image(data))]
+    assert found == [base + cert["url"]]
