@@ -238,6 +238,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "你的账户里没有这条行为记录",
         "en": "there is no such behaviour in your account",
     },
+    "certificate_font_missing": {
+        "zh-CN": "无法生成 PDF 证书：服务器上没有可嵌入的中文字体（请安装 fonts-noto-cjk，或用 TANHUI_PDF_FONT 指定字体文件）",
+        "en": "cannot make the PDF certificate: the server has no CJK font to embed (install fonts-noto-cjk, "
+        "or point TANHUI_PDF_FONT at a font file)",
+    },
     "event_not_found": {
         "zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}",
         "en": "event {event_id} of partner {partner_id} not found",

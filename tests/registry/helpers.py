@@ -101,3 +101,25 @@ def city(store: Store, scheme_id: str, settings: dict[str, Any] | None = None) -
 def issue_day(days_after: int = 31) -> date:
     """The local day ``days_after`` days after the behaviours were reported (31: today)."""
     return REPORTED.astimezone(TZ).date() + timedelta(days=days_after)
+
+
+def retired_city(store: Store, scheme_id: str = "city") -> dict[str, Any]:
+    """A scheme with 4 credits issued, 3 of them bought and retired by an organisation for a named event: what
+    the public registry and a certificate show."""
+    from tanhui.services import organisations
+    from tanhui.services.registry import issuance, movements
+
+    c = city(store, scheme_id)
+    c.tonnes(4)
+    issuance.issue(store, scheme_id, VINTAGE, as_of=issue_day(), now=NOW)
+    org = organisations.create(store, scheme_id, "城市马拉松组委会")
+    cert = movements.buy_and_neutralise(
+        store,
+        scheme_id,
+        organisation=org.public_id,
+        event_name="2026 城市马拉松",
+        emission_t="2.4",
+        idempotency_key=f"marathon-2026-{scheme_id}",
+        now=NOW,
+    )
+    return {"city": c, "organisation": org, "certificate": cert}

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from tanhui.store import Store
 from tests.live import cli
+from tests.pdf_reading import pdf_text
 from tests.registry.helpers import VINTAGE, city, issue_day
 
 
@@ -69,7 +68,7 @@ def test_the_operator_workflow(tmp_path: Path) -> None:
         "--json",
     )
     assert cert["quantity"] == 2 and cert["blocks"][0]["batch_id"] == batch_id  # type: ignore[index]
-    text = PdfReader(io.BytesIO(pdf.read_bytes())).pages[0].extract_text()
+    text = pdf_text(pdf.read_bytes())
     assert (
         cert["retirement_id"] in text and "2026 城市马拉松" in text and "https://registry.example/registry/retirements/" in text
     )  # type: ignore[index]

@@ -64,3 +64,23 @@ def test_signed_values_refuse_tampering() -> None:
 def test_number_formats() -> None:
     assert grams_as_kg(80) == "0.080" and grams_as_kg(1_234_567) == "1,234.567"
     assert grams_as_tonnes(5_912_345) == "5.912"
+
+
+def test_chart_text_is_never_scaled_with_the_chart() -> None:
+    """Text sits in the chart's own pixels (no viewBox on the root); only the data sit in a stretched viewBox,
+    with strokes that do not scale (issue 17, item 8; the browser measures it in test_browser_charts.py)."""
+    points = [(f"11-{d:02d}", float(d % 7)) for d in range(1, 31)]
+    for svg in (
+        charts.line_chart(points, label="line", unit="kg"),
+        charts.bar_chart([("公交出行", 12.0), ("步行", 3.0)], label="bars", value_text=["12 kg", "3 kg"]),
+    ):
+        root = ET.fromstring(svg)
+        assert root.get("viewBox") is None and root.get("width") == "100%" and int(root.get("height", "0")) > 50
+        texts = [t for t in root.iter() if t.tag.endswith("text")]
+        assert texts and all(t in list(root) for t in texts), "a text inside a nested, scaled svg"
+        for inner in (e for e in root.iter() if e.tag.endswith("svg") and e is not root):
+            assert inner.get("preserveAspectRatio") == "none"
+            strokes = [e for e in inner if e.tag.endswith(("polyline", "line"))]
+            assert strokes and all(e.get("vector-effect") == "non-scaling-stroke" for e in strokes)
+    labels = [t.text for t in ET.fromstring(charts.line_chart(points, label="line")).iter() if t.get("text-anchor")]
+    assert labels[0] == "11-01" and labels[-1] == "11-30" and len(labels) <= 6  # the period's ends, never cut

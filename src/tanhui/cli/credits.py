@@ -13,6 +13,7 @@ from rich.table import Table
 from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
+from tanhui.messages import current_lang
 from tanhui.services.registry import issuance, movements, views
 from tanhui.services.registry import verify as registry_verify
 from tanhui.store import open_store
@@ -36,9 +37,13 @@ def _date(value: str | None) -> date | None:
 def _write_pdf(cert: dict[str, Any], path: Path | None, base_url: str, quiet: bool = False) -> None:
     if path is None:
         return
-    from tanhui.certificates import certificate_pdf
+    from zoneinfo import ZoneInfo
 
-    path.write_bytes(certificate_pdf(cert, base_url))
+    from tanhui.certificates import certificate_pdf
+    from tanhui.services.schemes import get_scheme
+
+    zone = ZoneInfo(get_scheme(open_store(), cert["scheme_id"]).timezone)
+    path.write_bytes(certificate_pdf(cert, base_url, current_lang(), zone))
     if not quiet:  # with --json, stdout carries only the JSON
         say(f"证书 PDF 已写入 {path}", f"certificate PDF written to {path}")
 

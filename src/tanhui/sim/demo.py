@@ -286,7 +286,7 @@ def _credits(store: Store, today: date, orgs: list[Any]) -> tuple[int, str | Non
         store,
         SCHEME_ID,
         organisation=buyer.public_id,
-        event_name="2026 泸州城市马拉松碳中和",
+        event_name="2026 泸州城市马拉松",
         emission_t=min(issued, 3),
         idempotency_key="demo-marathon-2026",
         beneficiary=buyer.name,

@@ -1,7 +1,15 @@
 """Charts as inline SVG, drawn on the server: no JavaScript, no CDN, readable by screen readers.
 
 Pure functions from numbers to markup. Every chart has a <title>, an aria-label and axis labels;
-values are escaped. Sizes are in viewBox units, so a chart scales to its container (phone or desktop).
+values are escaped.
+
+Text keeps one size at every width (issue 17, item 8). A chart used to be one viewBox scaled to its box,
+so its 12 px labels were 7 px on a phone and 25 px on a wide screen. Now the chart's <svg> has no
+viewBox: one unit is one CSS pixel, its height is fixed, and every text sits in it, placed in pixels
+vertically and in percentages of the width horizontally, at the size app.css gives it. Only the data
+(line, area, dots) are drawn in a nested <svg> whose viewBox stretches to the width
+(preserveAspectRatio="none"); their strokes do not scale (vector-effect), so lines keep their weight
+and dots, the round caps of zero-length lines, stay round.
 """
 
 from __future__ import annotations
@@ -41,51 +49,74 @@ def line_chart(
     *,
     label: str,
     unit: str = "",
-    width: int = 640,
+    width: int = 640,  # the box decides the width now; kept so callers need not change
     height: int = 220,
     color: str = PALETTE[0],
     area: bool = True,
 ) -> str:
-    """A line over labelled x positions (dates), with a y axis of 4 ticks and up to 6 x labels."""
-    left, right, top, bottom = 48, 12, 14, 28
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """A line over labelled x positions (dates): four gridlines labelled at their left end (the top one
+    with the unit) and up to six x labels, always the first and the last."""
+    del width
+    top, bottom = 18, 26
+    plot_h = height - top - bottom
     values = [float(v) for _, v in points]
     top_value = nice_max(max(values, default=0.0))
     n = len(points)
 
-    def x(i: int) -> float:
-        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+    def x(i: int) -> float:  # in the plot's units: 0 to 1000 across the width
+        return 1000 * i / (n - 1) if n > 1 else 500.0
 
-    def y(v: float) -> float:
+    def y(v: float) -> float:  # pixels from the top of the chart
         return top + plot_h - plot_h * (v / top_value)
 
-    parts = [_open(width, height, label)]
+    parts = [_open(height, label)]
     for k in range(5):
-        tick = top_value * k / 4
-        ty = y(tick)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{escape(compact(tick))}</text>')
-    if unit:
-        parts.append(f'<text x="4" y="{top - 2}" class="unit">{escape(unit)}</text>')
+        ty = y(top_value * k / 4)
+        parts.append(f'<line x1="0" x2="100%" y1="{ty:.1f}" y2="{ty:.1f}" class="grid"/>')
     if n:
-        step = max(1, (n - 1) // 5 or 1)
-        for i in range(0, n, step):
-            parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle" class="tick">{escape(points[i][0])}</text>')
-        coords = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        coords = " ".join(f"{x(i):.1f},{y(v) - top:.1f}" for i, v in enumerate(values))
+        parts.append(
+            f'<svg x="0" y="{top}" width="100%" height="{plot_h}" viewBox="0 0 1000 {plot_h}" '
+            'preserveAspectRatio="none" overflow="visible">'
+        )
         if area and n > 1:
-            parts.append(
-                f'<polygon points="{x(0):.1f},{y(0):.1f} {coords} {x(n - 1):.1f},{y(0):.1f}" fill="{color}" opacity="0.12"/>'
-            )
-        parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round"/>')
+            parts.append(f'<polygon points="0,{plot_h} {coords} 1000,{plot_h}" fill="{color}" opacity="0.12"/>')
+        parts.append(
+            f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round" '
+            'vector-effect="non-scaling-stroke"/>'
+        )
         if n <= 40:
             for i, v in enumerate(values):
+                cx, cy = f"{x(i):.1f}", f"{y(v) - top:.1f}"
                 parts.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
-                    f"<title>{escape(points[i][0])}: {escape(compact(v))} {escape(unit)}</title></circle>"
+                    f'<line x1="{cx}" y1="{cy}" x2="{cx}" y2="{cy}" stroke="{color}" stroke-width="6" stroke-linecap="round" '
+                    f'vector-effect="non-scaling-stroke"><title>{escape(points[i][0])}: {escape(compact(v))} {escape(unit)}</title></line>'
                 )
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" class="axis"/>')
+        parts.append("</svg>")
+    parts.append(f'<line x1="0" x2="100%" y1="{y(0):.1f}" y2="{y(0):.1f}" class="axis"/>')
+    for k in range(5):  # over the data, each at the left end of its gridline
+        tick = top_value * k / 4
+        shown = f"{compact(tick)} {unit}".strip() if k == 4 else compact(tick)
+        parts.append(f'<text x="0" y="{y(tick) - 4:.1f}" class="tick">{escape(shown)}</text>')
+    for i in x_label_positions(n):
+        anchor = "middle" if n == 1 else "start" if i == 0 else "end" if i == n - 1 else "middle"
+        parts.append(
+            f'<text x="{x(i) / 10:.2f}%" y="{height - 7}" text-anchor="{anchor}" class="tick">{escape(points[i][0])}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def x_label_positions(n: int, most: int = 6) -> list[int]:
+    """Evenly spaced indices for up to `most` x labels, always the first and the last (the period's
+    ends are what a reader looks for); a label too close to the last gives way to it."""
+    if n <= most:
+        return list(range(n))
+    step = -(-(n - 1) // (most - 1))  # rounded up
+    chosen = list(range(0, n - 1, step))
+    if n - 1 - chosen[-1] <= step / 2:
+        chosen.pop()
+    return [*chosen, n - 1]
 
 
 def bar_chart(
@@ -93,30 +124,30 @@ def bar_chart(
     *,
     label: str,
     unit: str = "",
-    width: int = 640,
-    bar_height: int = 26,
+    width: int = 640,  # the box decides the width now; kept so callers need not change
+    bar_height: int = 14,
     value_text: Sequence[str] | None = None,
 ) -> str:
-    """Horizontal bars, largest first as given, each labelled with its name and its value."""
-    label_w, gap = 150 if width >= 560 else 110, 8
-    right = 150 if width >= 560 else 120
-    height = max(1, len(bars)) * (bar_height + gap) + gap
+    """Horizontal bars, largest first as given: each with its name on the left and its value on the right
+    of the line above it, so neither is squeezed on a phone, and the bar below across the width."""
+    del width
+    thickness = max(8, min(bar_height, 18))
+    pitch = 20 + thickness + 12
+    height = max(1, len(bars)) * pitch
     top_value = max((float(v) for _, v in bars), default=0.0) or 1.0
-    plot_w = width - label_w - right
-    parts = [_open(width, height, label)]
+    parts = [_open(height, label)]
     for i, (name, value) in enumerate(bars):
-        y0 = gap + i * (bar_height + gap)
-        w = max(1.0, plot_w * float(value) / top_value) if value else 0.0
+        y0 = i * pitch
+        share = max(0.5, 100 * float(value) / top_value) if value else 0.0
         shown = value_text[i] if value_text else f"{compact(float(value))} {unit}".strip()
         color = PALETTE[i % len(PALETTE)]
+        parts.append(f'<text x="0" y="{y0 + 14}" class="label">{escape(name)}</text>')
+        parts.append(f'<text x="100%" y="{y0 + 14}" text-anchor="end" class="value">{escape(shown)}</text>')
+        parts.append(f'<rect x="0" y="{y0 + 20}" width="100%" height="{thickness}" rx="3" class="track"/>')
         parts.append(
-            f'<text x="{label_w - 8}" y="{y0 + bar_height * 0.68:.1f}" text-anchor="end" class="label">{escape(name)}</text>'
-        )
-        parts.append(
-            f'<rect x="{label_w}" y="{y0}" width="{w:.1f}" height="{bar_height}" rx="3" fill="{color}">'
+            f'<rect x="0" y="{y0 + 20}" width="{share:.2f}%" height="{thickness}" rx="3" fill="{color}">'
             f"<title>{escape(name)}: {escape(shown)}</title></rect>"
         )
-        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y0 + bar_height * 0.68:.1f}" class="value">{escape(shown)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -135,8 +166,9 @@ def sparkline(values: Sequence[float], *, label: str, width: int = 120, height: 
     )
 
 
-def _open(width: int, height: int, label: str) -> str:
+def _open(height: int, label: str) -> str:
+    """The chart's own pixels: no viewBox, the width of its box, a fixed height."""
     return (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet" role="img" '
+        f'<svg class="chart" width="100%" height="{height}" role="img" '
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>'
     )

@@ -33,8 +33,10 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
 
 
-def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], out: Path) -> list[Path]:
-    """login_urls: one fresh one-time link per viewport."""
+def shoot(
+    base_url: str, login_urls: dict[str, str], operator: tuple[str, str], out: Path, certificate_url: str | None = None
+) -> list[Path]:
+    """login_urls: one fresh one-time link per viewport; certificate_url: the demo's retirement certificate."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +74,14 @@ def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], 
             page.goto(base_url + "/lang/en?next=/me")
             snap("account-en", full=False)
             page.goto(base_url + "/lang/zh-CN?next=/me")
+            page.goto(base_url + "/registry")
+            snap("registry")
+            if certificate_url:
+                page.goto(base_url + certificate_url)
+                snap("certificate")
+                page.goto(base_url + f"/lang/en?next={certificate_url}")
+                snap("certificate-en", full=False)
+                page.goto(base_url + "/lang/zh-CN?next=/me")
             page.goto(base_url + "/admin/login")
             page.fill("#username", operator[0])
             page.fill("#password", operator[1])
@@ -80,6 +90,8 @@ def shoot(base_url: str, login_urls: dict[str, str], operator: tuple[str, str], 
             snap("dashboard")
             context.close()
         browser.close()
+    if certificate_url:
+        written.append(_pdf_page(base_url + certificate_url + ".pdf", out / "certificate-pdf.png"))
     return written
 
 
@@ -96,6 +108,19 @@ def snap_residents(page: Any, base_url: str, snap: Any, poster: Path) -> None:
     year = re.search(r"\d{4}", page.locator("h1").inner_text())
     if year is not None:
         poster.write_bytes(page.request.get(f"{base_url}/me/report/{year.group(0)}.png").body())
+
+
+def _pdf_page(url: str, path: Path) -> Path:
+    """The PDF certificate's first page as a PNG (rendered by PDFium, as Chrome's viewer would)."""
+    import httpx
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(httpx.get(url, timeout=60).content)
+    try:
+        document[0].render(scale=1.5).to_pil().save(path)
+    finally:
+        document.close()
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         who = identity.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
         assert who is not None
         links = {name: identity.login_link(store, who.account_id, ttl=timedelta(hours=1)) for name in VIEWPORTS}
-        for path in shoot(base, links, ("operator", password), args.out):
+        for path in shoot(base, links, ("operator", password), args.out, result.certificate_url):
             sys.stdout.write(f"{path}\n")
     finally:
         server.terminate()
