@@ -13,7 +13,8 @@ keys come from, first found wins:
 - ``TANHUI_SECRET_KEY_FILE``: a file with one key per line (``#`` comments allowed); it must not be
   readable by the group or others (mode 0600 or 0400), else it is refused, as ssh refuses a key;
 - otherwise, for an SQLite database file, ``<database file>.key``, generated with mode 0600 the
-  first time a secret is sealed (its path is logged, never the key). A database server has no
+  first time a secret is sealed (its path is logged, never the key); when it is missing but secrets
+  are stored, that is an error, not a new key. A database server has no
   default: every server process must use the same key, which only the operator can arrange.
 
 The first key seals; every key opens (the window of a rotation). Each sealed value names the key
@@ -268,13 +269,13 @@ def _file_state(path: Path) -> tuple[int, int, int] | None:
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
-def _load(source: KeySource) -> list[Key]:
+def _load(source: KeySource, create: bool) -> list[Key]:
     if source.kind == "env":
         return parse_keys(source.env_text, ENV_KEY)
     if source.kind == "memory":
         return [Key(os.urandom(KEY_BYTES))]
     assert source.path is not None
-    if source.kind == "default" and not source.path.exists():
+    if create and source.kind == "default" and not source.path.exists():
         try:
             write_key_file(source.path, [new_key_text()], replace=False)
             log.warning("generated the secret key file %s (mode 0600): back it up apart from the database", source.path)
@@ -287,15 +288,18 @@ def _load(source: KeySource) -> list[Key]:
     return read_key_file(source.path)
 
 
-def keyring(source: KeySource) -> Keyring:
-    """The process's keyring for ``source``; a key file is read again when it changed on disk."""
+def keyring(source: KeySource, *, create: bool = False) -> Keyring:
+    """The process's keyring for ``source``; a key file is read again when it changed on disk.
+
+    ``create``: make the default key file if it is missing (only when about to seal: a missing key
+    that should open stored secrets is an error, never silently a new key)."""
     cache_key = (source.kind, str(source.path) if source.path else hashlib.sha256(source.env_text.encode()).hexdigest())
     with _lock:
         cached = _rings.get(cache_key)
         state = _file_state(source.path) if source.is_file and source.path else None
         if cached is not None and (not source.is_file or cached[1] == state):
             return cached[0]
-        keys = _load(source)
+        keys = _load(source, create)
         state = _file_state(source.path) if source.is_file and source.path else None
         if cached is None:
             ring = Keyring(keys, source)
@@ -306,6 +310,6 @@ def keyring(source: KeySource) -> Keyring:
         return ring
 
 
-def keyring_for(database_url: str) -> Keyring:
-    """The keyring of the database at ``database_url`` under the current environment."""
-    return keyring(source_for(database_url))
+def keyring_for(database_url: str, *, create: bool = False) -> Keyring:
+    """The keyring of the database at ``database_url`` under the current environment (``create``: see ``keyring``)."""
+    return keyring(source_for(database_url), create=create)

@@ -97,6 +97,17 @@ def one_line_error(result: Any, code: str) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def serve_once(url: str) -> subprocess.CompletedProcess[str]:
+    """`tanhui serve`, expected to refuse at start (a server that starts instead fails the test by timeout)."""
+    return subprocess.run(
+        [PYTHON, "-m", "tanhui.cli.main", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_LANG": "en"},
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def no_key_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     """This process and every process it starts use the default (the file beside the SQLite database)."""
@@ -367,14 +378,7 @@ def test_a_wrong_key_is_one_line_on_the_cli_and_a_503_body_on_the_api(
     assert body["code"] == "secret_key_unknown" and key_b not in answer.text and key_a not in answer.text
     # the CLI and a server start say so in one line
     one_line_error(cli(url, "secrets", "status", check=False), "secret_key_unknown")
-    refused = subprocess.run(
-        [PYTHON, "-m", "tanhui.cli.main", "serve", "--port", str(free_port())],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_LANG": "en"},
-        timeout=60,
-    )
-    one_line_error(refused, "secret_key_unknown")
+    one_line_error(serve_once(url), "secret_key_unknown")
     assert cli(url, "secrets", "status", env=with_b).returncode == 0
     # not base64, a file others can read, a missing file
     one_line_error(cli(url, "secrets", "status", check=False, env={secretbox.ENV_KEY: "not-a-key"}), "secret_key_invalid")
@@ -391,6 +395,23 @@ def test_a_wrong_key_is_one_line_on_the_cli_and_a_503_body_on_the_api(
     )
     exposed.chmod(0o600)
     assert cli(url, "secrets", "status", env={secretbox.ENV_KEY_FILE: str(exposed)}).returncode == 0
+
+
+def test_a_missing_default_key_file_is_an_error_not_a_new_key(no_key_configured: None, tmp_path: Path) -> None:
+    db = tmp_path / "tanhui.db"
+    url = f"sqlite:///{db}"
+    store = Store(url)
+    try:
+        migrate.upgrade(store)
+        schemes.create_scheme(store, "city", "城市")
+        partners.create_partner(store, "city", "公交", ["bus_ride"])
+    finally:
+        store.dispose()
+    key_file = Path(f"{db}.key")
+    key_file.unlink()
+    one_line_error(cli(url, "secrets", "status", check=False), "secret_key_file_unreadable")
+    one_line_error(serve_once(url), "secret_key_file_unreadable")
+    assert not key_file.exists()  # opening never makes a key: the secrets stored need the old one
 
 
 @pytest.mark.postgres

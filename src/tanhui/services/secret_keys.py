@@ -30,12 +30,13 @@ def partner_context(partner_id: str) -> str:
     return f"partner_secret:{partner_id}"
 
 
-def keyring(store: Store) -> Keyring:
-    return secretbox.keyring_for(store.url)
+def keyring(store: Store, *, create: bool = False) -> Keyring:
+    """The configured keys (``create``: make the SQLite default key file if missing, for sealing)."""
+    return secretbox.keyring_for(store.url, create=create)
 
 
 def seal_partner_secret(store: Store, partner_id: str, secret: str) -> Sealed:
-    return keyring(store).seal(secret, partner_context(partner_id))
+    return keyring(store, create=True).seal(secret, partner_context(partner_id))
 
 
 def open_partner_secrets(store: Store, stored: list[StoredSecret]) -> list[str]:
@@ -66,7 +67,7 @@ def seal_plaintext(store: Store) -> int:
     with store.unit_of_work(write=False) as uow:
         if not uow.partners.secrets_by_key().get(None):
             return 0
-    ring = keyring(store)
+    ring = keyring(store, create=True)
     with store.unit_of_work() as uow:
         rows = [row for row in uow.partners.stored_secrets(lock=True) if row.key_id is None]
         for row in rows:
