@@ -24,6 +24,13 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PG_ADMIN_URL = os.environ.get("TANHUI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SCENARIOS = "bus_ride,metro_ride,walking,cycling,clean_plate,recycling"
 
+# A PostgreSQL database has no default secret key (docs/operations.md "Secrets at rest"): the benchmarks'
+# throw-away databases share one random key for the run, in this process and every process it starts.
+if not (os.environ.get("TANHUI_SECRET_KEY") or os.environ.get("TANHUI_SECRET_KEY_FILE")):
+    from tanhui.secretbox import new_key_text
+
+    os.environ["TANHUI_SECRET_KEY"] = new_key_text()
+
 
 def machine() -> str:
     cores = os.cpu_count()

@@ -6,7 +6,10 @@ skip with the reason, except in CI (CI=true), where a missing server is a failur
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,23 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tanhui.store import Store, migrate
+
+
+def _suite_secret_key() -> None:
+    """One key file for the run (tanhui.secretbox): a PostgreSQL database has no default key, and every
+    process of a test (this one, `tanhui serve`, the CLI) must seal and open with the same key.
+    Tests of the key handling itself set or clear these variables for their own processes."""
+    if os.environ.get("TANHUI_SECRET_KEY") or os.environ.get("TANHUI_SECRET_KEY_FILE"):
+        return
+    from tanhui import secretbox
+
+    folder = Path(tempfile.mkdtemp(prefix="tanhui-test-key-"))
+    atexit.register(shutil.rmtree, folder, True)
+    secretbox.write_key_file(folder / "secret.key", [secretbox.new_key_text()], replace=False)
+    os.environ["TANHUI_SECRET_KEY_FILE"] = str(folder / "secret.key")
+
+
+_suite_secret_key()
 
 PG_ADMIN_URL = os.environ.get("TANHUI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -8,7 +8,8 @@ Hierarchy::
       ├── NotFound              the object does not exist (or the caller may not see it)
       ├── Conflict              idempotency key reused with other content, duplicate ids
       ├── InvalidInput          bad input from a caller (field errors in ``details``)
-      └── BusinessRuleViolation insufficient balance, already reversed, ...
+      ├── BusinessRuleViolation insufficient balance, already reversed, ...
+      └── ServiceUnavailable    the server cannot do it as configured (no secret key, ...) (HTTP 503)
 """
 
 from __future__ import annotations
@@ -58,3 +59,7 @@ class InvalidInput(TanhuiError):
 
 class BusinessRuleViolation(TanhuiError):
     http_status = 422
+
+
+class ServiceUnavailable(TanhuiError):
+    http_status = 503

@@ -131,6 +131,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "PostgreSQL 数据库请用 pg_restore 恢复，然后运行 tanhui verify（参见 docs/operations.md）",
         "en": "restore PostgreSQL with pg_restore, then run tanhui verify (see docs/operations.md)",
     },
+    # -- secrets at rest (tanhui.secretbox) --
+    "secret_key_missing": {
+        "zh-CN": "没有配置存储密钥：使用 PostgreSQL 时请设置 TANHUI_SECRET_KEY_FILE，每台服务器用同一个密钥（见 docs/operations.md）",
+        "en": "no secret key configured: with PostgreSQL set TANHUI_SECRET_KEY_FILE, the same on every server (see docs/operations.md)",
+    },
+    "secret_key_invalid": {
+        "zh-CN": "{where} 中的密钥无效：每个密钥是 32 字节的 base64 文本（用 tanhui secrets new-key 生成）",
+        "en": "invalid secret key in {where}: each key is base64 of 32 bytes (make one with `tanhui secrets new-key`)",
+    },
+    "secret_key_file_unreadable": {
+        "zh-CN": "无法读取密钥文件 {path}：{reason}",
+        "en": "cannot read the secret key file {path}: {reason}",
+    },
+    "secret_key_file_exposed": {
+        "zh-CN": "密钥文件 {path} 的权限是 {mode}，同组或其他用户可以读取；请执行 chmod 600 {path}",
+        "en": "the secret key file {path} has mode {mode}: the group or others can read it; run chmod 600 {path}",
+    },
+    "secret_key_unknown": {
+        "zh-CN": "已存储的密钥由密钥 {key_id} 加密，但 {where} 中只有 {known}：请配置加密时使用的密钥",
+        "en": "stored secrets are sealed with key {key_id}, but {where} holds only {known}: configure the key they were sealed with",
+    },
+    "secret_damaged": {
+        "zh-CN": "用密钥 {key_id} 加密的存储密钥无法解密（数据已损坏或被改动）",
+        "en": "a stored secret sealed with key {key_id} does not open (damaged or altered)",
+    },
+    "secret_key_file_exists": {
+        "zh-CN": "{path} 已存在；密钥文件从不覆盖，请换一个文件名",
+        "en": "{path} exists: a key file is never overwritten; choose another name",
+    },
+    "secret_key_same": {
+        "zh-CN": "新密钥 {key_id} 就是当前密钥；请用 tanhui secrets new-key 生成一个新的",
+        "en": "the new key {key_id} is the current key; make a new one with `tanhui secrets new-key`",
+    },
     "restore_target_exists": {"zh-CN": "{path} 已存在；要替换请加 --force", "en": "{path} exists; add --force to replace it"},
     "restore_not_tanhui": {"zh-CN": "{path} 不是碳惠数据库（{reason}）", "en": "{path} is not a Tanhui database ({reason})"},
     "restore_unknown_revision": {

@@ -14,12 +14,18 @@ app = typer.Typer(help="Database: create or upgrade the schema; back it up and r
 @app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="Target revision (default: the newest).")) -> None:
     """Create the database if needed and apply every migration (safe to run again)."""
+    from tanhui.services import secret_keys
+
     store = open_store()
     migrate.upgrade(store, revision)
     say(
         f"数据库已是最新版本 {migrate.current(store)}：{describe(store.url)}",
         f"database at revision {migrate.current(store)}: {describe(store.url)}",
     )
+    if revision == "head" or revision == migrate.head():
+        sealed = secret_keys.seal_plaintext(store)  # rows from before 0010: a migration cannot read the key
+        if sealed:
+            say(f"已加密 {sealed} 个以明文存储的合作方密钥", f"sealed {sealed} partner secret(s) stored in plaintext")
 
 
 @app.command("check")

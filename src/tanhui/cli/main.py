@@ -22,6 +22,7 @@ from tanhui.cli import org as org_cli
 from tanhui.cli import partner as partner_cli
 from tanhui.cli import points as points_cli
 from tanhui.cli import scheme as scheme_cli
+from tanhui.cli import secrets as secrets_cli
 from tanhui.cli import serve as serve_cli
 from tanhui.domain import jsontext
 from tanhui.errors import InvalidInput, TanhuiError
@@ -46,6 +47,7 @@ app.add_typer(credits_cli.app, name="credits")
 app.add_typer(events_cli.app, name="events")
 app.add_typer(admin_cli.app, name="admin")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(secrets_cli.app, name="secrets")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)

@@ -11,6 +11,7 @@ import uvicorn
 from tanhui import logging as tanhui_logging
 from tanhui import metrics
 from tanhui.lifecycle import end_with_parent_from_env
+from tanhui.services import secret_keys
 from tanhui.store import migrate, open_store
 
 log = logging.getLogger("tanhui.serve")
@@ -27,6 +28,7 @@ def serve(
     tanhui_logging.configure(level)
     store = open_store()
     migrate.upgrade(store)
+    secret_keys.check(store)  # a key that does not open the stored secrets: one line now, not 503s later
     store.dispose()
     # Several workers: prometheus-client's multiprocess mode, so /metrics adds up every worker.
     own_metrics_dir = None

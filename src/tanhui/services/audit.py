@@ -50,6 +50,7 @@ ACTIONS = (
     "credits.neutralise",
     "admin.create_user",
     "admin.token",
+    "secrets.rotate_key",
 )
 
 # A detail key naming any of these is refused: the value would be a secret or personal data.

@@ -9,7 +9,7 @@ from datetime import datetime
 from tanhui.domain import signing
 from tanhui.domain.schemes import validate_name
 from tanhui.errors import InvalidInput, NotFound, Unauthorised
-from tanhui.services import audit
+from tanhui.services import audit, secret_keys
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
 from tanhui.store.rows import PartnerRow as PartnerRow  # re-exported: what the adapters name a partner by
@@ -57,12 +57,13 @@ def create_partner(
 ) -> CreatedPartner:
     name = validate_name(name)
     cleaned = _clean_scenarios(scenarios)
-    secret = new_secret()
+    secret, partner_id = new_secret(), new_partner_id()
+    sealed = secret_keys.seal_partner_secret(store, partner_id, secret)  # before the transaction: the key may be read
     now = now or utcnow()
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
-        partner = uow.partners.add(new_partner_id(), scheme_id, name, cleaned, secret, now)
+        partner = uow.partners.add(partner_id, scheme_id, name, cleaned, sealed.key_id, sealed.text, now)
         audit.record(uow, actor, "partner.create", partner.id, {"scenarios": cleaned}, scheme_id, now=now)
     return CreatedPartner(partner, secret)
 
@@ -77,10 +78,11 @@ def _get(uow: UnitOfWork, partner_id: str) -> PartnerRow:
 def rotate_secret(store: Store, partner_id: str, now: datetime | None = None, *, actor: str = "system") -> str:
     """A new secret; the old one stays valid until `retire_old_secrets` (no downtime while rotating)."""
     secret = new_secret()
+    sealed = secret_keys.seal_partner_secret(store, partner_id, secret)
     now = now or utcnow()
     with store.unit_of_work() as uow:
         partner = _get(uow, partner_id)
-        uow.partners.add_secret(partner.pk, secret, now)
+        uow.partners.add_secret(partner.pk, sealed.key_id, sealed.text, now)
         audit.record(uow, actor, "partner.rotate_secret", partner.id, None, partner.scheme_id, now=now)
     return secret
 
@@ -149,7 +151,8 @@ def authenticate(store: Store, request: SignedRequest, now: datetime | None = No
         partner = uow.partners.get(request.partner_id)
         if partner is None or partner.status != "active":
             raise Unauthorised("unknown_partner", partner_id=request.partner_id)
-        active = uow.partners.active_secrets(partner.pk)
+        stored = uow.partners.active_secrets(partner.pk)
+    active = secret_keys.open_partner_secrets(store, stored)
     if not (request.timestamp and request.nonce and request.signature):
         raise Unauthorised("bad_signature", reason="Tanhui-Timestamp, Tanhui-Nonce, Tanhui-Signature")
     timestamp = signing.parse_timestamp(request.timestamp)

@@ -20,7 +20,7 @@ from tanhui.domain.points import rules_for_scheme
 from tanhui.domain.scheme_settings import NESTING_MAX, SETTINGS_KEYS, nesting_depth
 from tanhui.domain.schemes import DEFAULT_SETTINGS, DEFAULT_TIMEZONE, new_scheme
 from tanhui.errors import InvalidInput, TanhuiError
-from tanhui.services import audit, market
+from tanhui.services import audit, market, secret_keys
 from tanhui.services.clock import utcnow
 from tanhui.services.methodologies import default_library
 from tanhui.services.partners import new_partner_id, new_secret
@@ -212,8 +212,9 @@ def apply(store: Store, file: Path, now: datetime | None = None, *, actor: str =
             scenarios = sorted(set(raw["scenarios"]))
             found = known.get(raw["name"])
             if found is None:
-                secret = new_secret()
-                created = uow.partners.add(new_partner_id(), scheme.id, raw["name"], scenarios, secret, now)
+                secret, partner_id = new_secret(), new_partner_id()
+                sealed = secret_keys.seal_partner_secret(store, partner_id, secret)
+                created = uow.partners.add(partner_id, scheme.id, raw["name"], scenarios, sealed.key_id, sealed.text, now)
                 report.partners_created.append(
                     {"partner_id": created.id, "name": created.name, "secret": secret, "scenarios": scenarios}
                 )

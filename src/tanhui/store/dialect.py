@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import (
@@ -44,22 +45,49 @@ if TYPE_CHECKING:
     import psycopg
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10  # per host; a URL's own connect_timeout wins
 SQLITE_CACHE_MB = 200  # page cache per connection: hot indexes stay in memory
 # Bound parameters per IN (...) list: well below SQLite's 32,766 and PostgreSQL's 65,535.
 IN_CHUNK = 900
 
 
 def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs and route them through psycopg 3."""
+    """Accept plain ``postgresql://`` URLs and route them through psycopg 3; accept libpq's several hosts.
+
+    A primary and its standbys are named the way libpq names them,
+    ``postgresql://user@10.0.0.1:5432,10.0.0.2:5432/tanhui?target_session_attrs=read-write``;
+    SQLAlchemy takes several hosts only as repeated ``host=`` parameters, so that is what this becomes.
+    """
     if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return _hosts_as_parameters(url)
+
+
+def _hosts_as_parameters(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if not separator or not scheme.startswith("postgresql"):
+        return url
+    authority, _, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    path, _, query = tail.partition("?")
+    listed = "&".join("host=" + quote(host, safe=":[]") for host in hosts.split(",") if host)
+    return f"{scheme}://{userinfo}{at}/{path}?{listed}" + (f"&{query}" if query else "")
+
+
+def several_hosts(url: URL) -> list[str]:
+    """The ``host:port`` entries of a URL that names several servers ([] for one)."""
+    hosts = url.query.get("host")
+    if isinstance(hosts, tuple):
+        return list(hosts)
+    return hosts.split(",") if hosts and "," in hosts else []
 
 
 def parse_url(url: str) -> URL:
     try:
         return make_url(normalise_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InvalidInput("invalid_database_url", url=url) from None
 
 
@@ -353,9 +381,13 @@ class PostgresDialect(Dialect):
     def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
         # prepare_threshold=None: every statement is planned with its real values; a cached generic
         # plan for "event_id IN (...)" chose a sequential scan as the table grew.
-        return create_engine(
-            parse_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"prepare_threshold": None}
-        )
+        parsed = parse_url(url)
+        connect_args: dict[str, Any] = {"prepare_threshold": None}
+        if "connect_timeout" not in parsed.query:
+            # a server that is gone without refusing (a dead machine) must not hold a request for
+            # ever: after this many seconds libpq tries the next host of a multi-host URL
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
 
     def begin_repeatable_read(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

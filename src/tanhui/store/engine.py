@@ -6,12 +6,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import inspect
 
 from tanhui.config import Settings
 from tanhui.errors import TanhuiError
-from tanhui.store.dialect import SQLITE_CACHE_MB, dialect_for, normalise_url, parse_url
+from tanhui.store.dialect import SQLITE_CACHE_MB, dialect_for, normalise_url, parse_url, several_hosts
 
 if TYPE_CHECKING:
     from tanhui.store.uow import UnitOfWork
@@ -93,5 +94,13 @@ def describe(url: str) -> str:
 
 
 def server_address(url: str) -> str:
-    """The URL as libpq tools (pg_dump, pg_restore) take it, without the password."""
-    return parse_url(url).set(drivername="postgresql").render_as_string(hide_password=True).replace(":***@", "@")
+    """The URL as libpq tools (pg_dump, pg_restore) take it, without the password; several hosts are
+    written libpq's way (``user@h1:5432,h2:5432/db``)."""
+    parsed = parse_url(url).set(drivername="postgresql")
+    hosts = several_hosts(parsed)
+    if not hosts:
+        return parsed.render_as_string(hide_password=True).replace(":***@", "@")
+    rest = parsed.difference_update_query(["host"])
+    user = quote(rest.username, safe="") + "@" if rest.username else ""
+    query = urlencode([(k, v) for k, values in rest.query.items() for v in ((values,) if isinstance(values, str) else values)])
+    return f"postgresql://{user}{','.join(hosts)}/{quote(rest.database or '', safe='')}" + (f"?{query}" if query else "")

@@ -17,7 +17,7 @@ from tanhui.store.repositories.ledger import Appended
 from tanhui.store.repositories.market import OrderRow
 from tanhui.store.repositories.memberships import Standing
 from tanhui.store.repositories.organisations import OrganisationDict, OrganisationRow
-from tanhui.store.repositories.partners import PartnerRow
+from tanhui.store.repositories.partners import PartnerRow, StoredSecret
 from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
 from tanhui.store.repositories.reports import Drift, FactKey, bucket
 from tanhui.store.repositories.schemes import chain_id
@@ -50,6 +50,7 @@ __all__ = [
     "RetirementRow",
     "Standing",
     "StoredOutcome",
+    "StoredSecret",
     "bucket",
     "chain_id",
 ]

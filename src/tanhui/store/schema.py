@@ -178,9 +178,10 @@ partner_secrets = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
-    Column("secret", String(128), nullable=False),
+    Column("secret", String(255), nullable=False),  # sealed (tanhui.secretbox); plaintext only while key_id is NULL
     Column("created_at", UTCDateTime, nullable=False),
     Column("retired_at", UTCDateTime, nullable=True),
+    Column("key_id", String(32), nullable=True),  # the key that sealed it; NULL: written before 0010, sealed at start-up
 )
 Index("ix_partner_secrets_partner_pk", partner_secrets.c.partner_pk)
 

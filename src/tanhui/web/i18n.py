@@ -351,6 +351,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "credits.neutralise": ("活动碳中和", "Event neutralised"),
         "admin.create_user": ("创建运营方用户", "Operator user created"),
         "admin.token": ("签发运营方令牌", "Operator token issued"),
+        "secrets.rotate_key": ("更换存储密钥的加密密钥", "Secret key rotated"),
     },
 }
 
@@ -391,6 +392,8 @@ DETAIL_KEYS: dict[str, tuple[str, str]] = {
     "codes": ("券码数", "codes"),
     "item": ("商品", "item"),
     "changes": ("修改", "changes"),
+    "from_keys": ("原加密密钥", "previous keys"),
+    "rows": ("重新加密数", "re-sealed"),
 }
 YES_NO = (("是", "yes"), ("否", "no"))
 

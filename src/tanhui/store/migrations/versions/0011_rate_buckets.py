@@ -1,7 +1,7 @@
 """request budgets shared by every server process (rate_buckets)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 12:20:00
 
 The partner rate limit was a token bucket in each server process, so N processes allowed N times the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
