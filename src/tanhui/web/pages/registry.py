@@ -30,10 +30,7 @@ _BASE = """<!doctype html>
 <html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{% block title %}{% endblock %} · Tanhui 碳惠</title>
-<style>body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b3a1b}
-h1{color:#1f7a1f}table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}td,th{padding:.35rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-code{font-size:.8rem;word-break:break-all}.big{font-size:1.8rem;font-weight:700;color:#1f7a1f}.card{border:2px solid #1f7a1f;border-radius:.5rem;padding:1rem 1.5rem}
-form input{padding:.3rem;margin-right:.5rem}</style>
+<link rel="stylesheet" href="/static/registry.css"><link rel="icon" href="data:,">
 </head><body><p><a href="/registry">{{ t('碳普惠减排量登记簿', 'Carbon inclusion credit registry') }}</a></p>
 {% block body %}{% endblock %}</body></html>"""
 
