@@ -29,6 +29,7 @@ address is what uvicorn reports: behind a reverse proxy, tell uvicorn to trust i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import logging
 import math
@@ -205,7 +206,8 @@ async def guarded(realm: str, client_host: str | None, username: str | None, che
     a taken username counts against the client. Anything else (success, bad input) does not count."""
     attempt = throttle().begin(realm, client_key(client_host), username if realm != REGISTRATION else None)
     try:
-        result = await asyncio.get_running_loop().run_in_executor(_password_threads(), check)
+        context = contextvars.copy_context()  # the request's id reaches what the check logs
+        result = await asyncio.get_running_loop().run_in_executor(_password_threads(), context.run, check)
     except Unauthorised:
         attempt.failed()
         raise

@@ -29,7 +29,7 @@ def serve(
     forwarded_allow_ips: str | None = typer.Option(
         None,
         "--forwarded-allow-ips",
-        help="Proxies trusted for X-Forwarded-For/-Proto (comma-separated addresses or '*'); default 127.0.0.1.",
+        help="Proxies trusted for X-Forwarded-For/-Proto (comma-separated addresses or networks); default 127.0.0.1,::1.",
     ),
 ) -> None:
     """Serve the HTTP API and pages with uvicorn (uvloop + httptools); logs are JSON lines on stderr."""
