@@ -63,7 +63,9 @@ def cli(database_url: str, *args: str, check: bool = True, env: dict[str, str] |
 
 
 class LiveServer:
-    def __init__(self, database_url: str, log_path: Path, env: dict[str, str] | None = None, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, log_path: Path, env: dict[str, str] | None = None, workers: int = 1, args: tuple[str, ...] = ()
+    ) -> None:
         self.database_url = database_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -81,6 +83,7 @@ class LiveServer:
                 str(self.port),
                 "--workers",
                 str(workers),
+                *args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from tanhui.errors import InvalidInput
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/tanhui.db"
 
 
@@ -15,3 +17,38 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(database_url=os.environ.get("TANHUI_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+# -- signing in (tanhui/sign_in.py, services/identity.py); read once per process ------------------
+
+PASSWORD_HASH_CONCURRENCY = "TANHUI_PASSWORD_HASH_CONCURRENCY"
+SIGN_IN_FAILURES_PER_USERNAME = "TANHUI_SIGN_IN_FAILURES_PER_USERNAME"
+SIGN_IN_FAILURES_PER_CLIENT = "TANHUI_SIGN_IN_FAILURES_PER_CLIENT"
+SIGN_IN_WINDOW_S = "TANHUI_SIGN_IN_WINDOW_S"
+
+
+def positive_int(name: str, default: int) -> int:
+    """An environment variable that must be a whole number >= 1 (``invalid_env_setting`` naming it otherwise)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise InvalidInput("invalid_env_setting", details={name: "a whole number >= 1"}, name=name, value=raw)
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLimits:
+    hash_concurrency: int  # TANHUI_PASSWORD_HASH_CONCURRENCY: argon2 hashes at once per process (64 MiB each)
+    failures_per_username: int  # TANHUI_SIGN_IN_FAILURES_PER_USERNAME: wrong passwords per username per window
+    failures_per_client: int  # TANHUI_SIGN_IN_FAILURES_PER_CLIENT: failed sign-ins per client address per window
+    window_s: int  # TANHUI_SIGN_IN_WINDOW_S: the sliding window, seconds
+
+    @classmethod
+    def from_env(cls) -> SignInLimits:
+        return cls(
+            hash_concurrency=positive_int(PASSWORD_HASH_CONCURRENCY, 2),
+            failures_per_username=positive_int(SIGN_IN_FAILURES_PER_USERNAME, 10),
+            failures_per_client=positive_int(SIGN_IN_FAILURES_PER_CLIENT, 50),
+            window_s=positive_int(SIGN_IN_WINDOW_S, 900),
+        )

@@ -8,6 +8,7 @@ Hierarchy::
       ├── NotFound              the object does not exist (or the caller may not see it)
       ├── Conflict              idempotency key reused with other content, duplicate ids
       ├── InvalidInput          bad input from a caller (field errors in ``details``)
+      ├── TooManyAttempts       sign-ins refused for a while after repeated failures (HTTP 429)
       ├── BusinessRuleViolation insufficient balance, already reversed, ...
       └── ServiceUnavailable    the server cannot do it as configured (no secret key, ...) (HTTP 503)
 """
@@ -55,6 +56,17 @@ class Conflict(TanhuiError):
 
 class InvalidInput(TanhuiError):
     http_status = 422
+
+
+class TooManyAttempts(TanhuiError):
+    """Too many failed sign-ins from one client or for one username: refused, even with the right
+    password, for ``retry_after`` seconds (adapters send it as ``Retry-After``)."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too_many_attempts", details={"retry_after": retry_after}, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class BusinessRuleViolation(TanhuiError):

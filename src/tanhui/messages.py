@@ -106,6 +106,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "argument {position} is not UTF-8 text (check the terminal's encoding)",
     },
     "not_found": {"zh-CN": "找不到该路径", "en": "no such path"},
+    "tls_pair_incomplete": {
+        "zh-CN": "--certfile 和 --keyfile 须同时给出",
+        "en": "--certfile and --keyfile go together: give both",
+    },
+    "tls_file_unusable": {
+        "zh-CN": "无法使用 TLS 证书或私钥 {path}：{reason}",
+        "en": "cannot use the TLS certificate or key {path}: {reason}",
+    },
+    "invalid_env_setting": {
+        "zh-CN": "环境变量 {name}={value!r} 无效：须为不小于 1 的整数",
+        "en": "{name}={value!r} is not valid: a whole number >= 1 is required",
+    },
     "payload_too_large": {
         "zh-CN": "请求过大：{what}",
         "en": "payload too large: {what}",
@@ -285,6 +297,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "weak_password": {"zh-CN": "密码至少 {min_len} 个字符", "en": "a password needs at least {min_len} characters"},
     "username_taken": {"zh-CN": "用户名 {username} 已被使用", "en": "the username {username} is taken"},
     "bad_credentials": {"zh-CN": "用户名或密码不正确", "en": "wrong username or password"},
+    "too_many_attempts": {
+        "zh-CN": "登录失败次数过多，请 {retry_after} 秒后再试",
+        "en": "too many failed sign-ins: try again in {retry_after} s",
+    },
     "invalid_role": {"zh-CN": "角色 {role} 无效（operator 或 viewer）", "en": "invalid role {role} (operator or viewer)"},
     "unknown_audit_action": {
         "zh-CN": "未知的审计操作 {action}（可选：{actions}）",

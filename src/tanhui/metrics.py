@@ -46,6 +46,11 @@ PARTNER_AUTH_FAILURES = Counter(
     "Partner requests refused with 401, by error code (bad_signature, stale_request, unknown_partner, ...).",
     ["code"],
 )
+SIGN_IN_REFUSED = Counter(
+    "tanhui_sign_in_refused",
+    "Password sign-ins refused before any check after too many failures (tanhui/sign_in.py), by realm and limit.",
+    ["realm", "limit"],
+)
 IN_FLIGHT = Gauge(
     "tanhui_http_requests_in_flight",
     "HTTP requests received and not yet answered, summed over the live server processes.",

@@ -3,13 +3,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import ssl
 import tempfile
+from pathlib import Path
 
 import typer
 import uvicorn
 
 from tanhui import logging as tanhui_logging
 from tanhui import metrics
+from tanhui.config import SignInLimits
+from tanhui.errors import InvalidInput
 from tanhui.lifecycle import end_with_parent_from_env
 from tanhui.services import secret_keys
 from tanhui.store import migrate, open_store
@@ -21,9 +25,18 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (they share the database)."),
+    certfile: Path | None = typer.Option(None, "--certfile", help="Serve HTTPS with this certificate chain (PEM)."),
+    keyfile: Path | None = typer.Option(None, "--keyfile", help="The certificate's private key (PEM)."),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="Proxies trusted for X-Forwarded-For/-Proto (comma-separated addresses or networks); default 127.0.0.1,::1.",
+    ),
 ) -> None:
     """Serve the HTTP API and pages with uvicorn (uvloop + httptools); logs are JSON lines on stderr."""
     end_with_parent_from_env()  # started by `tanhui demo`: stop with it
+    check_tls(certfile, keyfile)
+    SignInLimits.from_env()  # a bad TANHUI_SIGN_IN_* / TANHUI_PASSWORD_HASH_* value: one line now, not in every worker
     level = tanhui_logging.level_from_env()
     tanhui_logging.configure(level)
     store = open_store()
@@ -39,7 +52,8 @@ def serve(
     elif workers > 1:
         own_metrics_dir = tempfile.mkdtemp(prefix="tanhui-metrics-")
         os.environ[metrics.MULTIPROC_ENV] = own_metrics_dir
-    log.info("serving on http://%s:%s (API docs: /docs)", host, port, extra={"fields": {"workers": workers}})
+    scheme = "https" if certfile else "http"
+    log.info("serving on %s://%s:%s (API docs: /docs)", scheme, host, port, extra={"fields": {"workers": workers}})
     try:
         uvicorn.run(
             "tanhui.app:create_served_app",
@@ -50,7 +64,40 @@ def serve(
             access_log=False,  # paths carry user_refs and one-time login tickets: our own line has the template
             log_config=tanhui_logging.dict_config(level),
             log_level=level.lower(),
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     finally:
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+def check_tls(certfile: Path | None, keyfile: Path | None) -> None:
+    """Both files or neither, each readable, and a certificate that matches its key: checked before
+    anything starts, so a typo is one line and exit 2 rather than a traceback from every worker."""
+    if certfile is None and keyfile is None:
+        return
+    if certfile is None or keyfile is None:
+        raise InvalidInput("tls_pair_incomplete", details={"certfile": str(certfile), "keyfile": str(keyfile)})
+    contents = {}
+    for path in (certfile, keyfile):
+        try:
+            contents[path] = path.read_bytes()
+        except OSError as error:
+            raise InvalidInput("tls_file_unusable", path=str(path), reason=error.strerror or type(error).__name__) from None
+    if b"-----BEGIN CERTIFICATE-----" not in contents[certfile]:
+        raise InvalidInput("tls_file_unusable", path=str(certfile), reason="not a PEM certificate")
+    if b"PRIVATE KEY-----" not in contents[keyfile]:
+        raise InvalidInput("tls_file_unusable", path=str(keyfile), reason="not a PEM private key")
+    if b"ENCRYPTED" in contents[keyfile]:
+        raise InvalidInput("tls_file_unusable", path=str(keyfile), reason="the key is encrypted: give an unencrypted key file")
+    try:
+        # a callback answering no password: an encrypted key is refused, never prompted for on the terminal
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile, password=lambda: b"")
+    except (ssl.SSLError, ValueError) as error:
+        reason = getattr(error, "reason", None) or str(error).splitlines()[0]
+        if reason == "KEY_VALUES_MISMATCH":
+            reason = "the key does not belong to the certificate"
+        raise InvalidInput("tls_file_unusable", path=f"{certfile} + {keyfile}", reason=reason) from None

@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 
 from tanhui import __version__
 from tanhui.http import admin, errors, market, me, models, observability, operations, partner, registry
+from tanhui.http.headers import SecurityHeaders
 from tanhui.http.limits import BodySizeLimit
 from tanhui.http.openapi import with_request_schemas
 from tanhui.services.rates import RateRule
@@ -23,6 +24,7 @@ from tanhui.store import Store
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)}
 ROUTERS = (partner.router, me.router, market.router, operations.router, registry.router, admin.router)
 PARTNER_RATE_PER_MINUTE = 6000
+DOCS_PATHS = ("/docs", "/redoc")  # FastAPIOffline's defaults (it keeps them off app.docs_url)
 
 
 def create_api(store: Store, partner_rate_per_minute: int | None = None) -> FastAPI:
@@ -43,6 +45,8 @@ def create_api(store: Store, partner_rate_per_minute: int | None = None) -> Fast
 
 
 def served(app: FastAPI) -> Any:
-    """The finished app as the server runs it: request ids outside the size limit, outside the routes."""
+    """The finished app as the server runs it: request ids outside the security headers, outside the
+    size limit (so a 413 has both), outside the routes."""
     with_request_schemas(app)
-    return observability.outermost(BodySizeLimit(app), app)
+    docs = (*DOCS_PATHS, app.swagger_ui_oauth2_redirect_url or "")
+    return observability.outermost(SecurityHeaders(BodySizeLimit(app), docs), app)

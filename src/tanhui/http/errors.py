@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tanhui.domain.events import BATCH_SIZE_MAX
-from tanhui.errors import TanhuiError
+from tanhui.errors import TanhuiError, TooManyAttempts
 from tanhui.lang import request_lang
 from tanhui.messages import render
 
@@ -52,6 +52,8 @@ def error_response(
 async def tanhui_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TanhuiError)
     headers = {"WWW-Authenticate": "Bearer"} if error.code == "unauthorised" else None
+    if isinstance(error, TooManyAttempts):
+        headers = {"Retry-After": str(error.retry_after)}
     return error_response(request, error.http_status, error.code, error.details, headers, **error.params)
 
 

@@ -7,12 +7,14 @@ went into, and the person's rights: an export of everything held, and erasure (d
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from tanhui import sign_in
 from tanhui.errors import InvalidInput
 from tanhui.http import models
 from tanhui.http.deps import Me, Person, StoreDep, parse_json
@@ -88,11 +90,14 @@ async def my_credits(account_id: Person, store: StoreDep) -> Any:
 
 @router.post("/v1/auth/token", openapi_extra=_TOKEN_BODY)
 async def auth_token(request: Request, store: StoreDep) -> Any:
-    """A bearer token for /v1/me* from a web registration's username and password."""
+    """A bearer token for /v1/me* from a web registration's username and password. Throttled per client
+    and per username (429 `too_many_attempts` with Retry-After), a few password checks at a time."""
     body = parse_json(await request.body())
     if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
         raise InvalidInput("invalid_request", details={"username": "required", "password": "required"})
-    return await run_in_threadpool(identity.issue_api_token, store, body["username"], body["password"])
+    username, password = body["username"], body["password"]
+    client = request.client.host if request.client else None
+    return await sign_in.guarded(sign_in.PEOPLE, client, username, partial(identity.issue_api_token, store, username, password))
 
 
 @router.get("/v1/me/export")

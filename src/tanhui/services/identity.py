@@ -3,6 +3,10 @@ app sends (a session token and a one-time login ticket), and scheme operators.
 
 Every session is created, looked up and ended here. Passwords are argon2id hashes (argon2-cffi's
 defaults); tokens are random and only their SHA-256 is stored, so a database copy signs nobody in.
+Each argon2 hash or verification takes 64 MiB for a fifth of a second: at most
+``TANHUI_PASSWORD_HASH_CONCURRENCY`` of them run at once in a process (a semaphore), so a flood of
+password guesses queues instead of taking the machine's memory (issue 18, finding 7). Throttling the
+guesses themselves is the adapters' part (tanhui/sign_in.py: it knows the client's address).
 Operator access is always scoped to one scheme and one role (``operator`` may act, ``viewer`` only reads).
 """
 
@@ -10,12 +14,15 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
+import threading
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from tanhui.config import SignInLimits
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
@@ -37,8 +44,12 @@ API_TOKEN_TTL = timedelta(hours=12)  # POST /v1/auth/token
 OPERATOR_WEB_TTL = timedelta(hours=12)
 
 _hasher = PasswordHasher()
-# A hash to verify against when the username is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("tanhui-no-such-user")
+
+
+@lru_cache(maxsize=1)
+def _hashing() -> threading.BoundedSemaphore:
+    """The process's argon2 slots (read from the environment on first use)."""
+    return threading.BoundedSemaphore(SignInLimits.from_env().hash_concurrency)
 
 
 def _principal(owner: TokenOwner | None) -> Principal | None:
@@ -60,11 +71,23 @@ def _check_password(password: str) -> str:
     return password
 
 
+def _hash(password: str) -> str:
+    with _hashing():
+        return _hasher.hash(password)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing():
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so both answers take the same time."""
+    return _hash("tanhui-no-such-user")
 
 
 # -- people --------------------------------------------------------------------------------
@@ -75,7 +98,7 @@ def register(
 ) -> int:
     """A new person's account in a scheme, with a username and password; returns the account id."""
     name = _check_username(username)
-    password_hash = _hasher.hash(_check_password(password))
+    password_hash = _hash(_check_password(password))
     now = now or utcnow()
     try:
         with store.unit_of_work() as uow:
@@ -96,13 +119,13 @@ def authenticate(store: Store, username: str, password: str) -> int:
         found = uow.identity.credentials_by_username((username or "").strip())
         account = uow.accounts.get(found[0]) if found else None
     if found is None or account is None or account.erased_at is not None:
-        _verify(_DUMMY_HASH, password or "")
+        _verify(_dummy_hash(), password or "")
         raise Unauthorised("bad_credentials")
     if not _verify(found[1], password or ""):
         raise Unauthorised("bad_credentials")
     if _hasher.check_needs_rehash(found[1]):
         with store.unit_of_work() as uow:
-            uow.identity.set_password_hash(found[0], _hasher.hash(password))
+            uow.identity.set_password_hash(found[0], _hash(password))
     return found[0]
 
 
@@ -195,7 +218,7 @@ def create_operator(
     if role not in ROLES:
         raise InvalidInput("invalid_role", details={"role": " or ".join(ROLES)}, role=role)
     name = _check_username(username)
-    password_hash = _hasher.hash(_check_password(password))
+    password_hash = _hash(_check_password(password))
     now = now or utcnow()
     with store.unit_of_work() as uow:
         if uow.schemes.get(scheme_id) is None:
@@ -225,7 +248,7 @@ def operator_sign_in(store: Store, username: str, password: str, now: datetime |
     with store.unit_of_work(write=False) as uow:
         found = uow.identity.operator_by_username((username or "").strip())
     if found is None:
-        _verify(_DUMMY_HASH, password or "")
+        _verify(_dummy_hash(), password or "")
         raise Unauthorised("bad_credentials")
     if not _verify(found.password_hash, password or ""):
         raise Unauthorised("bad_credentials")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tanhui import messages
-from tanhui.errors import TanhuiError
+from tanhui.errors import TanhuiError, TooManyAttempts
 from tanhui.lang import request_lang
 from tanhui.services import identity
 from tanhui.web import security, times
@@ -132,6 +132,18 @@ def html_errors(function: Callable[P, Response]) -> Callable[P, Response]:
             return error_page(request, error.http_status, words, **({"admin": scope} if scope is not None else {}))
 
     return wrapper
+
+
+def client_host(request: Request) -> str | None:
+    """The client's address as uvicorn reports it (a trusted proxy's X-Forwarded-For already applied)."""
+    return request.client.host if request.client else None
+
+
+def refused(response: Response, error: TanhuiError) -> Response:
+    """A form page answering a refused sign-in; a throttled one says when to retry (Retry-After)."""
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def redirect(target: str) -> RedirectResponse:

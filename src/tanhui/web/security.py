@@ -3,16 +3,23 @@
 * Sessions: the cookie carries a random server-side token (only its SHA-256 is stored: user_tokens
   kind ``web`` for people, operator_tokens kind ``web`` for operators), signed with itsdangerous so a
   tampered cookie is refused before any lookup. Signing out or erasure revokes the token at once.
-  Cookies are ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the site is served over HTTPS.
-* CSRF: double submit. Every page gets a signed random ``tanhui_csrf`` cookie; every POST form carries
-  the same value in a hidden ``csrf`` field, compared in constant time. A cross-site form can neither
-  read the cookie nor, with SameSite=Lax, send it on a POST.
+  Cookies are ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the site is served over HTTPS: TLS in
+  ``tanhui serve --certfile/--keyfile``, or ``X-Forwarded-Proto: https`` from a proxy uvicorn trusts
+  (``--forwarded-allow-ips``), or ``TANHUI_COOKIE_SECURE=1`` (docs/operations.md, "TLS").
+* CSRF: a synchronizer token bound to the session the form acts in (issue 18, finding 13). A form's
+  ``csrf`` field is an HMAC, under the secret key, of that session's token: the operator's session on
+  ``/admin`` paths, the person's elsewhere, and before any sign-in a random value kept in the signed
+  ``tanhui_csrf`` cookie. So a token read from one session is refused in any other, and signing in
+  (which makes a new session token and a new random value) retires every token issued before it.
+  SameSite=Lax keeps the cookies off cross-site POSTs as a second line.
 * The signing key: ``TANHUI_SECRET_KEY``, else the file ``TANHUI_SECRET_KEY_FILE`` (default
   ``var/secret_key``), created once with mode 0600, so every worker process of one machine agrees.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import os
 import secrets
@@ -28,6 +35,8 @@ ADMIN_COOKIE = "tanhui_admin"
 CSRF_COOKIE = "tanhui_csrf"
 LANG_COOKIE = "lang"
 SESSION_MAX_AGE_S = 7 * 24 * 3600
+ADMIN_PREFIX = "/admin"
+_TRUE = {"1", "true", "yes", "on"}
 
 
 @lru_cache(maxsize=1)
@@ -68,10 +77,14 @@ def unsign(raw: str | None, salt: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies get the Secure flag: the request came over HTTPS (uvicorn sets the scheme from TLS,
+    or from a trusted proxy's X-Forwarded-Proto), or TANHUI_COOKIE_SECURE says the site is HTTPS-only."""
+    return request.url.scheme == "https" or os.environ.get("TANHUI_COOKIE_SECURE", "").strip().lower() in _TRUE
+
+
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None = SESSION_MAX_AGE_S) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/"
-    )
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=cookie_secure(request), path="/")
 
 
 def session_token(request: Request, cookie: str = SESSION_COOKIE) -> str | None:
@@ -79,27 +92,52 @@ def session_token(request: Request, cookie: str = SESSION_COOKIE) -> str | None:
 
 
 def start_session(request: Request, response: Response, token: str, cookie: str = SESSION_COOKIE) -> None:
+    """The session cookie after a sign-in, and a new pre-sign-in CSRF value: no form token from before
+    the sign-in works after it (nor after the sign-out that follows)."""
     set_cookie(request, response, cookie, sign(token, cookie))
+    set_cookie(request, response, CSRF_COOKIE, sign(secrets.token_urlsafe(24), CSRF_COOKIE), max_age=None)
+
+
+def _csrf_binding(request: Request, *, create: bool) -> str | None:
+    """The session a form on this path acts in: the operator's under /admin, the person's elsewhere; with
+    neither, this browser's random pre-sign-in value (made on first use when `create`; the page then
+    sets its cookie)."""
+    operator_path = request.url.path == ADMIN_PREFIX or request.url.path.startswith(ADMIN_PREFIX + "/")
+    realm, cookie = ("operator", ADMIN_COOKIE) if operator_path else ("person", SESSION_COOKIE)
+    token = session_token(request, cookie)
+    if token:
+        return f"{realm}\n{token}"
+    anonymous = getattr(request.state, "csrf_anonymous", None) or unsign(request.cookies.get(CSRF_COOKIE), CSRF_COOKIE)
+    if anonymous is None:
+        if not create:
+            return None
+        anonymous = secrets.token_urlsafe(24)
+        request.state.csrf_new = True
+    request.state.csrf_anonymous = anonymous
+    return f"anonymous\n{anonymous}"
+
+
+def _mac(binding: str) -> str:
+    mac = hmac.new(secret_key().encode(), b"tanhui-csrf\n" + binding.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 def csrf_token(request: Request) -> str:
-    """This browser's CSRF value (made on first use in the request; the page sets the cookie)."""
-    existing = getattr(request.state, "csrf", None) or unsign(request.cookies.get(CSRF_COOKIE), CSRF_COOKIE)
-    if existing is None:
-        existing = secrets.token_urlsafe(24)
-        request.state.csrf_new = True
-    request.state.csrf = existing
-    return str(existing)
+    """The CSRF value for this request's forms: an HMAC of the session it is bound to."""
+    binding = _csrf_binding(request, create=True)
+    assert binding is not None
+    return _mac(binding)
 
 
 def attach_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "csrf_new", False):
-        set_cookie(request, response, CSRF_COOKIE, sign(request.state.csrf, CSRF_COOKIE), max_age=None)
+        set_cookie(request, response, CSRF_COOKIE, sign(request.state.csrf_anonymous, CSRF_COOKIE), max_age=None)
 
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
-    expected = unsign(request.cookies.get(CSRF_COOKIE), CSRF_COOKIE)
-    return bool(expected and submitted and hmac.compare_digest(expected, submitted))
+    """The submitted value is the one this session's forms carry (compared in constant time)."""
+    binding = _csrf_binding(request, create=False)
+    return bool(binding and submitted and hmac.compare_digest(_mac(binding).encode(), submitted.encode("utf-8", "replace")))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -6,11 +6,13 @@ Every page under /admin/schemes/{scheme_id} checks the scheme in the URL against
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tanhui import sign_in
 from tanhui.errors import NotFound, TanhuiError
 from tanhui.services import identity, reports
 from tanhui.services.identity import OperatorScope
@@ -18,7 +20,7 @@ from tanhui.store import Store
 from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, operator, scheme_scope, store_of
 from tanhui.web.i18n import label, scenario_name, translator
-from tanhui.web.render import forbidden, grams_as_kg, html_errors, redirect, render, web_lang
+from tanhui.web.render import client_host, forbidden, grams_as_kg, html_errors, redirect, refused, render, web_lang
 from tanhui.web.tables import (
     EXPORT_TABLES,
     PERSONAL_TABLES,
@@ -62,11 +64,15 @@ def admin_login_page(request: Request) -> Response:
 
 
 @router.post("/admin/login")
-def admin_login(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+async def admin_login(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+    """Throttled per client and per operator username (tanhui/sign_in.py): 429 with Retry-After once over."""
+    username, password = f.get("username", ""), f.get("password", "")
     try:
-        token, scope = identity.operator_sign_in(store, f.get("username", ""), f.get("password", ""))
+        token, scope = await sign_in.guarded(
+            sign_in.OPERATORS, client_host(request), username, partial(identity.operator_sign_in, store, username, password)
+        )
     except TanhuiError as error:
-        return _admin_login_form(request, 401, error.message(web_lang(request)), f.get("username", ""))
+        return refused(_admin_login_form(request, error.http_status, error.message(web_lang(request)), username), error)
     target = security.safe_next(request.query_params.get("next"), "/admin")
     response = redirect(target if target.startswith("/admin/schemes/") else f"/admin/schemes/{scope.scheme_id}")
     security.start_session(request, response, token, security.ADMIN_COOKIE)

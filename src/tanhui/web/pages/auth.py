@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from tanhui import sign_in
 from tanhui.errors import TanhuiError
 from tanhui.services import identity
 from tanhui.services.identity import Principal
@@ -14,7 +17,7 @@ from tanhui.store import Store
 from tanhui.web import security
 from tanhui.web.deps import checked_form, person, store_of
 from tanhui.web.i18n import translator
-from tanhui.web.render import error_page, redirect, render, web_lang
+from tanhui.web.render import client_host, error_page, redirect, refused, render, web_lang
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,7 +27,7 @@ def switch_language(code: str, request: Request, next: str | None = None) -> Res
     response = redirect(security.safe_next(next))
     if code in ("en", "zh-CN"):
         response.set_cookie(
-            security.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", secure=request.url.scheme == "https", path="/"
+            security.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", secure=security.cookie_secure(request), path="/"
         )
     return response
 
@@ -72,13 +75,18 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+async def login(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+    """Throttled per client and per username (tanhui/sign_in.py): 429 with Retry-After once over."""
+    username, password = f.get("username", ""), f.get("password", "")
     try:
-        account_id = identity.authenticate(store, f.get("username", ""), f.get("password", ""))
+        account_id = await sign_in.guarded(
+            sign_in.PEOPLE, client_host(request), username, partial(identity.authenticate, store, username, password)
+        )
     except TanhuiError as error:
-        return _login_form(request, 401, error.message(web_lang(request)), {"username": f.get("username", "")})
+        form = _login_form(request, error.http_status, error.message(web_lang(request)), {"username": username})
+        return refused(form, error)
     response = redirect(security.safe_next(request.query_params.get("next"), "/me"))
-    security.start_session(request, response, identity.web_session(store, account_id))
+    security.start_session(request, response, await run_in_threadpool(identity.web_session, store, account_id))
     return response
 
 
@@ -108,16 +116,22 @@ def register_page(request: Request, store: Store = Depends(store_of)) -> Respons
 
 
 @router.post("/register")
-def register_person(request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)) -> Response:
+async def register_person(
+    request: Request, f: dict[str, str] = Depends(checked_form), store: Store = Depends(store_of)
+) -> Response:
+    """Hashing the new password takes one of the process's few argon2 slots (tanhui/sign_in.py); a taken
+    username counts as a failed sign-in of the client (it tells that the username exists)."""
+    register = partial(
+        identity.register, store, f.get("scheme", ""), f.get("username", ""), f.get("password", ""), f.get("display_name")
+    )
     try:
-        account_id = identity.register(
-            store, f.get("scheme", ""), f.get("username", ""), f.get("password", ""), f.get("display_name")
-        )
+        account_id = await sign_in.guarded(sign_in.REGISTRATION, client_host(request), None, register)
     except TanhuiError as error:
         kept = {k: f.get(k, "") for k in ("scheme", "username", "display_name")}
-        return _register_form(request, store, error.http_status, error.message(web_lang(request)), kept)
+        form = await run_in_threadpool(_register_form, request, store, error.http_status, error.message(web_lang(request)), kept)
+        return refused(form, error)
     response = redirect("/me")
-    security.start_session(request, response, identity.web_session(store, account_id))
+    security.start_session(request, response, await run_in_threadpool(identity.web_session, store, account_id))
     return response
 
 

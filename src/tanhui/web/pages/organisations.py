@@ -22,10 +22,10 @@ from tanhui.web.tables import organisation_rows, table_page
 router = APIRouter(include_in_schema=False)
 
 _CREATE_FORM = ENV.from_string(
-    '<form method="post" action="/admin/schemes/{{ s }}/organisations" class="card row" style="margin-bottom:1rem">'
+    '<form method="post" action="/admin/schemes/{{ s }}/organisations" class="card row mb-1">'
     '<input type="hidden" name="csrf" value="{{ csrf }}">'
-    '<div style="flex:2"><label for="name">{{ _("Name") }}</label><input id="name" name="name" type="text" required maxlength="200"></div>'
-    '<div style="flex:1"><label for="kind">{{ _("Kind") }}</label><select id="kind" name="kind">{% for k in kinds %}<option value="{{ k }}">{{ label("org_kind", k) }}</option>{% endfor %}</select></div>'
+    '<div class="grow-2"><label for="name">{{ _("Name") }}</label><input id="name" name="name" type="text" required maxlength="200"></div>'
+    '<div class="grow-1"><label for="kind">{{ _("Kind") }}</label><select id="kind" name="kind">{% for k in kinds %}<option value="{{ k }}">{{ label("org_kind", k) }}</option>{% endfor %}</select></div>'
     '<div><button type="submit">{{ _("Create organisation") }}</button></div></form>'
 )
 
