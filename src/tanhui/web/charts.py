@@ -86,12 +86,7 @@ def line_chart(
             'vector-effect="non-scaling-stroke"/>'
         )
         if n <= 40:
-            for i, v in enumerate(values):
-                cx, cy = f"{x(i):.1f}", f"{y(v) - top:.1f}"
-                parts.append(
-                    f'<line x1="{cx}" y1="{cy}" x2="{cx}" y2="{cy}" stroke="{color}" stroke-width="6" stroke-linecap="round" '
-                    f'vector-effect="non-scaling-stroke"><title>{escape(points[i][0])}: {escape(compact(v))} {escape(unit)}</title></line>'
-                )
+            parts.extend(_dot(x(i), y(v) - top, color, f"{points[i][0]}: {compact(v)} {unit}") for i, v in enumerate(values))
         parts.append("</svg>")
     parts.append(f'<line x1="0" x2="100%" y1="{y(0):.1f}" y2="{y(0):.1f}" class="axis"/>')
     for k in range(5):  # over the data, each at the left end of its gridline
@@ -105,6 +100,14 @@ def line_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _dot(cx: float, cy: float, color: str, title: str) -> str:
+    """A point of a line chart that stays round however the plot is stretched, with its value as a tooltip."""
+    return (
+        f'<line x1="{cx:.1f}" y1="{cy:.1f}" x2="{cx:.1f}" y2="{cy:.1f}" stroke="{color}" stroke-width="6" stroke-linecap="round" '
+        f'vector-effect="non-scaling-stroke"><title>{escape(title)}</title></line>'
+    )
 
 
 def x_label_positions(n: int, most: int = 6) -> list[int]:

@@ -1,0 +1,85 @@
+"""The names of every enumeration the pages show (issue 17), kept beside web/i18n.py so neither
+module outgrows the adapters' size rule; web/i18n.py re-exports `ENUMS`."""
+
+from __future__ import annotations
+
+# Every enumeration a page shows, by group: the stored code → (zh-CN, English). A code is never shown as
+# it is (issue 17): pages call label(group, code); tests/web/test_raw_codes.py builds the codes from the
+# code's constants, checks each has a label here and that none appears on the Chinese pages.
+ENUMS: dict[str, dict[str, tuple[str, str]]] = {
+    "order_status": {  # domain/market.py
+        "pending": ("待发货", "Awaiting shipment"),
+        "shipped": ("已发货", "Shipped"),
+        "delivered": ("已签收", "Delivered"),
+        "fulfilled": ("已完成", "Completed"),
+        "cancelled": ("已取消", "Cancelled"),
+    },
+    "item_kind": {  # domain/market.py KINDS
+        "coupon": ("优惠券", "Coupon"),
+        "physical": ("实物", "Goods"),
+        "service": ("服务", "Service"),
+        "donation": ("公益捐赠", "Donation"),
+    },
+    "item_status": {"active": ("上架中", "On sale"), "hidden": ("已下架", "Withdrawn")},  # services/market.py
+    "category": {
+        "food": ("餐饮", "Food and drink"),
+        "daily": ("日用", "Daily goods"),
+        "appliance": ("家电", "Appliances"),
+        "cosmetics": ("美妆", "Cosmetics"),
+        "culture": ("文化", "Culture"),
+        "donation": ("公益捐赠", "Donations"),
+        "service": ("服务", "Services"),
+        "transport": ("出行", "Transport"),
+        "other": ("其他", "Other"),
+    },
+    "org_kind": {  # services/organisations.py KINDS
+        "company": ("企业", "Company"),
+        "school": ("学校", "School"),
+        "community": ("社区", "Community"),
+        "government": ("政府机构", "Government body"),
+        "group": ("社会团体", "Association"),
+    },
+    "consent_status": {"active": ("有效", "Active"), "revoked": ("已撤回", "Withdrawn")},  # services/consent.py
+    "partner_status": {"active": ("启用", "Enabled"), "disabled": ("已停用", "Disabled")},  # services/partners.py
+    "role": {"operator": ("运营者", "Operator"), "viewer": ("只读", "Viewer")},  # services/identity.py ROLES
+    "reason": {  # domain/events.py REASON_ORDER
+        "duplicate_event": ("重复上报", "Reported twice"),
+        "event_id_reused": ("编号重复使用", "Event number reused"),
+        "unknown_scenario": ("未知场景", "Unknown scenario"),
+        "scenario_not_allowed": ("场景未开通", "Scenario not enabled"),
+        "invalid_data": ("数据无效", "Invalid data"),
+        "no_consent": ("未授权", "No consent"),
+        "too_old": ("上报过晚", "Reported too late"),
+        "in_future": ("时间在未来", "Dated in the future"),
+        "implausible": ("不合常理", "Implausible"),
+        "duplicate_behaviour": ("重复行为", "Same behaviour twice"),
+        "cap_reached": ("超出每日上限", "Daily cap reached"),
+    },
+    "actor": {"system": ("系统", "System"), "operator": ("运营方", "Operator"), "token": ("令牌", "Token")},  # audit.py
+    "action": {  # services/audit.py ACTIONS
+        "scheme.create": ("创建方案", "Scheme created"),
+        "scheme.apply": ("应用方案文件", "Scheme file applied"),
+        "partner.create": ("创建合作方", "Partner created"),
+        "partner.rotate_secret": ("轮换合作方密钥", "Partner secret rotated"),
+        "partner.retire_old_secrets": ("停用合作方旧密钥", "Partner's old secrets retired"),
+        "partner.disable": ("停用合作方", "Partner disabled"),
+        "partner.enable": ("启用合作方", "Partner enabled"),
+        "partner.set_scenarios": ("修改合作方场景", "Partner's scenarios changed"),
+        "org.create": ("创建机构", "Organisation created"),
+        "market.item_add": ("添加商品", "Item added"),
+        "market.item_update": ("修改商品", "Item changed"),
+        "market.import_codes": ("导入券码", "Coupon codes imported"),
+        "market.ship": ("订单发货", "Order shipped"),
+        "market.deliver": ("订单签收", "Order delivered"),
+        "market.cancel": ("运营方取消订单", "Order cancelled by an operator"),
+        "points.expire": ("积分到期处理", "Points expired"),
+        "events.purge_payloads": ("清除原始数据", "Raw data purged"),
+        "credits.issue": ("签发减排量", "Credits issued"),
+        "credits.transfer": ("转让减排量", "Credits transferred"),
+        "credits.retire": ("注销减排量", "Credits retired"),
+        "credits.neutralise": ("活动碳中和", "Event neutralised"),
+        "admin.create_user": ("创建运营方用户", "Operator user created"),
+        "admin.token": ("签发运营方令牌", "Operator token issued"),
+        "secrets.rotate_key": ("更换存储密钥的加密密钥", "Secret key rotated"),
+    },
+}
