@@ -20,7 +20,7 @@ from tanhui.store.repositories.organisations import OrganisationDict, Organisati
 from tanhui.store.repositories.partners import PartnerRow
 from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
 from tanhui.store.repositories.reports import Drift, FactKey, bucket
-from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.repositories.schemes import chain_name, lane_name
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -48,5 +48,6 @@ __all__ = [
     "Standing",
     "StoredOutcome",
     "bucket",
-    "chain_id",
+    "chain_name",
+    "lane_name",
 ]
