@@ -116,7 +116,7 @@ def test_batch_append_keeps_going_past_a_refused_group(store: Store, scheme_id: 
         TransferGroup(scheme_id, "reward", (Posting(f.issuance, f.people[2], 7),), idempotency_key="c"),
     ]
     with store.unit_of_work() as uow:
-        outcomes = uow.ledger.append(groups, chain_id=f"{scheme_id}/0", now=utcnow(), raise_on_error=False)
+        outcomes = uow.ledger.append(groups, lane=0, now=utcnow(), raise_on_error=False)
     assert [o.error.code if o.error else ("replayed" if o.replayed else "new") for o in outcomes] == [
         "new",
         "insufficient_balance",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from tanhui.cli.output import say
+from tanhui.cli.output import print_json, say
 from tanhui.store import describe, migrate, open_store
 
 app = typer.Typer(help="Database: create or upgrade the schema; back it up and restore it.", no_args_is_help=True)
@@ -17,7 +17,13 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision (defaul
     from tanhui.services import secret_keys
 
     store = open_store()
-    migrate.upgrade(store, revision)
+    distributed = migrate.upgrade(store, revision)
+    if distributed:
+        say(
+            f"Citus：按分布计划放置了 {sum(a.startswith(('reference', 'distributed')) for a in distributed)} 张表（tanhui db distribution 查看）",
+            f"Citus: {sum(a.startswith(('reference', 'distributed')) for a in distributed)} tables placed by the distribution plan"
+            " (see tanhui db distribution)",
+        )
     say(
         f"数据库已是最新版本 {migrate.current(store)}：{describe(store.url)}",
         f"database at revision {migrate.current(store)}: {describe(store.url)}",
@@ -26,6 +32,27 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision (defaul
         sealed = secret_keys.seal_plaintext(store)  # rows from before 0010: a migration cannot read the key
         if sealed:
             say(f"已加密 {sealed} 个以明文存储的合作方密钥", f"sealed {sealed} partner secret(s) stored in plaintext")
+
+
+@app.command("distribution")
+def distribution(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """The distribution plan of every table and, on a Citus coordinator, its shards and rows per node."""
+    from tanhui.store.citus import describe as placements
+
+    report = placements(open_store())
+    if as_json:
+        print_json(report)
+        return
+    if not report["citus"]:
+        say("不是 Citus 协调节点：分布计划不改变任何表。", "not a Citus coordinator: the plan changes no table.")
+    for t in report["tables"]:
+        nodes = ", ".join(f"{node} {rows:,}" for node, rows in sorted(t["rows_by_node"].items()))
+        actual = (
+            f" — {t['actual'] or 'plain table'}, {t['shards']} shards{'; rows ' + nodes if nodes else ''}"
+            if report["citus"]
+            else ""
+        )
+        say(f"{t['table']}: {t['plan']}{actual}", f"{t['table']}: {t['plan']}{actual}")
 
 
 @app.command("check")

@@ -12,8 +12,9 @@ from tanhui.domain.ledger import ASSET_POINTS, SYSTEM_EXPIRED, SYSTEM_HELD, SYST
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import check_as_of, utcnow
-from tanhui.services.ledger import chain_for
+from tanhui.services.ledger import lane_for
 from tanhui.store import Store
+from tanhui.store.rows import lane_name
 from tanhui.store.uow import UnitOfWork
 
 
@@ -61,8 +62,8 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime, schemes: dict[s
     if not uow.market.add_checkin(row):  # a concurrent call of the same person won the day
         return False, _view(uow.market.checkin(account_id, today.toordinal()), today)
     key = f"checkin:{account_id}:{today.isoformat()}"
-    chain = chain_for(scheme, key)
-    uow.reports.mark_active(scheme.id, chain, [(account_id, today.toordinal())])
+    lane = lane_for(scheme, key)
+    uow.reports.mark_active(scheme.id, lane_name(scheme.id, lane), [(account_id, today.toordinal())])
     if points + bonus > 0:
         mine = uow.ledger.holdings(account_id)[ASSET_POINTS]
         issuance = uow.ledger.system_account(scheme.id, ASSET_POINTS, SYSTEM_ISSUANCE)
@@ -73,7 +74,7 @@ def _checkin_in(uow: UnitOfWork, account_id: int, now: datetime, schemes: dict[s
             key,
             {"day": today.isoformat(), "streak": streak, "bonus": bonus},
         )
-        [outcome] = uow.ledger.append([group], chain_id=chain, now=now, known_accounts={mine.id: mine, issuance.id: issuance})
+        [outcome] = uow.ledger.append([group], lane=lane, now=now, known_accounts={mine.id: mine, issuance.id: issuance})
         entry = outcome.entry
         assert entry is not None and entry.id is not None
         uow.market.set_checkin_entry(account_id, today.toordinal(), entry.id)
@@ -144,7 +145,7 @@ def expire_points(
             due.append((points_account, amount))
         notices: list[ExpiryNotice] = []
         if groups:
-            outcomes = uow.ledger.append(groups, chain_id=chain_for(scheme, f"expiry:{cutoff_year}"), now=now)
+            outcomes = uow.ledger.append(groups, lane=lane_for(scheme, f"expiry:{cutoff_year}"), now=now)
             for (points_account, amount), outcome in zip(due, outcomes, strict=True):
                 owner = owners.get(points_account)
                 assert owner is not None

@@ -46,7 +46,7 @@ from tanhui.services.methodologies import REGION_KEY, default_library, scheme_pi
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
 from tanhui.store.errors import UniqueViolation
-from tanhui.store.rows import EVENT_COLUMNS, PartnerRow, chain_id
+from tanhui.store.rows import EVENT_COLUMNS, PartnerRow, lane_name
 from tanhui.store.uow import UnitOfWork
 
 ATTEMPTS_MAX = 3  # a unique-key race with another process: the batch is decided again
@@ -164,9 +164,9 @@ def _write_with_retries(
 
 def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, received_at: datetime, bind: Any) -> BatchOutcome:
     scheme, staged = prepared.scheme, prepared.staged
-    chain = chain_id(scheme.id, zlib.crc32(partner.id.encode()) % scheme.ledger_chains)
-    # One partner's batches queue on one chain: the facts read below stay true until we commit.
-    uow.ledger.lock_chain(chain)
+    lane = zlib.crc32(partner.id.encode()) % scheme.ledger_chains
+    # One partner's batches queue in one lane: the facts read below stay true until we commit.
+    uow.ledger.lock_lane(scheme.id, lane)
     facts = _facts(uow, partner, prepared)
     decisions = decide_batch(staged, facts)
 
@@ -174,7 +174,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, 
     if groups:
         known = {a.id: a for mine in facts.holdings.values() for a in mine.values()}
         known.update({a.id: a for a in facts.issuance})
-        appended = iter(uow.ledger.append(groups, chain_id=chain, now=received_at, known_accounts=known))
+        appended = iter(uow.ledger.append(groups, lane=lane, now=received_at, known_accounts=known))
     else:
         appended = iter(())
     received = bind(received_at)
@@ -190,7 +190,7 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, 
             entry_id = entry.id
         rows.append(_row(fixed, item, received, decision, entry_id))
     uow.events.add_many(rows)
-    _count(uow, scheme.id, chain, rows)
+    _count(uow, scheme.id, lane_name(scheme.id, lane), rows)
     results = [d.result() for d in decisions]
     return BatchOutcome(results, ev.summarise(results), stored=len(rows))
 
@@ -257,8 +257,8 @@ _PARTNER, _ACCOUNT, _SCENARIO, _DAY, _STATUS, _REASON, _CARBON, _POINTS = (
 )
 
 
-def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[tuple[Any, ...]]) -> None:
-    """The operator reports' counters for the stored rows (same transaction, same chain)."""
+def _count(uow: UnitOfWork, scheme_id: str, lane: str, rows: list[tuple[Any, ...]]) -> None:
+    """The operator reports' counters for the stored rows (same transaction, counted per lane)."""
     facts: dict[tuple[int, str, int, str, str], list[int]] = {}
     active: set[tuple[int, int]] = set()
     for row in rows:
@@ -276,7 +276,7 @@ def _count(uow: UnitOfWork, scheme_id: str, chain: str, rows: list[tuple[Any, ..
         if row[_STATUS] == ev.CREDITED and row[_ACCOUNT] is not None:
             active.add((row[_ACCOUNT], day))
     uow.reports.add_facts(scheme_id, facts)
-    uow.reports.mark_active(scheme_id, chain, active)
+    uow.reports.mark_active(scheme_id, lane, active)
 
 
 def _row(fixed: tuple[str, int], item: Staged, received: Any, decision: Decision, entry_id: int | None) -> tuple[Any, ...]:

@@ -22,17 +22,16 @@ from tanhui.domain.schemes import Scheme
 from tanhui.errors import BusinessRuleViolation, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.rows import Appended, CheckpointRow, chain_id
+from tanhui.store.rows import Appended, CheckpointRow
 from tanhui.store.uow import UnitOfWork
 
 
-def chain_for(scheme: Scheme, idempotency_key: str | None) -> str:
-    """The same key always lands on the same chain, so a replay waits behind the first attempt."""
+def lane_for(scheme: Scheme, idempotency_key: str | None) -> int:
+    """The same key always lands in the same lane (so on the same chain of a person), so a replay
+    waits behind the first attempt."""
     if idempotency_key is None:
-        shard = random.randrange(scheme.ledger_chains)
-    else:
-        shard = zlib.crc32(idempotency_key.encode("utf-8")) % scheme.ledger_chains
-    return chain_id(scheme.id, shard)
+        return random.randrange(scheme.ledger_chains)
+    return zlib.crc32(idempotency_key.encode("utf-8")) % scheme.ledger_chains
 
 
 def _scheme(uow: UnitOfWork, scheme_id: str) -> Scheme:
@@ -51,7 +50,7 @@ def post(store: Store, group: TransferGroup, now: datetime | None = None) -> App
 def post_in(uow: UnitOfWork, group: TransferGroup, now: datetime) -> Appended:
     """Same as ``post`` inside a caller's unit of work (so other writes share the transaction)."""
     scheme = _scheme(uow, group.scheme_id)
-    [outcome] = uow.ledger.append([group], chain_id=chain_for(scheme, group.idempotency_key), now=now)
+    [outcome] = uow.ledger.append([group], lane=lane_for(scheme, group.idempotency_key), now=now)
     return outcome
 
 
@@ -99,8 +98,9 @@ def reverse(
             memo={"reason": reason},
             reverses_entry_id=entry_id,
         )
-        # The original's chain: two reversals of one entry queue behind the same head lock.
-        [outcome] = uow.ledger.append([group], chain_id=original.chain_id, now=now or utcnow())
+        # The original's person key and a lane of its id: two reversals of one entry queue on one chain.
+        scheme = _scheme(uow, scheme_id)
+        [outcome] = uow.ledger.append([group], lane=entry_id % scheme.ledger_chains, now=now or utcnow())
         return outcome
 
 

@@ -258,7 +258,7 @@ def _place_in(
     if account is None or item is None or item.scheme_id != account.scheme_id:
         raise NotFound("item_not_found", item_id=item_public_id)
     points = rules.check_order(item, quantity, now, uow.market.quantity_ordered(account_id, item.id))
-    public_id = new_public_id("ord")
+    public_id = uow.market.new_order_id(account_id)
     mine, held = _points_account(uow, account_id), _held(uow, item.scheme_id)
     memo = {"order": public_id, "item": item.public_id, "quantity": quantity}
     try:

@@ -8,6 +8,7 @@ never ask which engine they have. Everything else in the store writes portable S
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -125,6 +126,7 @@ class Dialect(ABC):
     batch_migrations: ClassVar[bool] = False  # alembic's render_as_batch (ALTER by copying tables)
     row_lock: ClassVar[str] = ""  # appended to a raw SELECT that must lock the rows it reads
     placeholder: ClassVar[str] = "?"  # the driver's parameter mark in exec_driver_sql
+    distributed: ClassVar[bool] = False  # a Citus coordinator: the distribution plan applies (store/citus.py)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -135,6 +137,13 @@ class Dialect(ABC):
     def begin_repeatable_read(self, conn: Connection) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """Called first in a transaction that must read one consistent snapshot."""
 
+    def begin_write(self, conn: Connection) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
+        """Called first in a transaction that may write."""
+
+    def refined(self, engine: Engine) -> Dialect:
+        """The dialect for what the server turns out to be (asked once, on first use)."""
+        return self
+
     def overwrite_freed(self, conn: Connection, on: bool) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """While on, what this connection deletes or overwrites is zeroed in the file (erasure); the server
         engine keeps old row versions until VACUUM instead (docs/operations.md)."""
@@ -142,6 +151,33 @@ class Dialect(ABC):
     def truncate_log(self, engine: Engine) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
         """After an erasure: the embedded engine copies its write-ahead log into the file and empties it, so
         no old page image survives there; nothing on the server engine."""
+
+    def lock_in(
+        self,
+        conn: Connection,
+        table: str,
+        columns: str,
+        where: str,
+        values: Sequence[Any],
+        params: Sequence[Any] = (),
+        *,
+        touch: str,
+    ) -> list[tuple[Any, ...]]:
+        """Read rows and hold them locked to the end of the transaction. ``where`` has one ``{IN}``
+        (bound to ``values``) and ``?`` for ``params``; rows are locked in the order of ``columns``'
+        first column, the order every writer uses. ``touch`` names a column the distributed engine may
+        rewrite to itself to take the locks (it cannot lock rows on many shards with FOR UPDATE)."""
+        first = columns.split(",")[0].strip()
+        return self.fetch_in(conn, f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {first}{self.row_lock}", values, params)
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """``column`` is one of ``values``, as raw SQL with ``?`` and its parameters (a second list
+        beside a statement's ``{IN}``)."""
+        return f"{column} IN ({', '.join(['?'] * len(values))})", tuple(values)
+
+    def lock_key(self, conn: Connection, key: str) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
+        """Hold a named lock until the transaction ends (writers queue on it); the embedded engine's
+        writers already hold the database lock (BEGIN IMMEDIATE)."""
 
     def integrity_check(self, conn: Connection) -> str:
         """'ok', or the engine's own report of a damaged database file."""
@@ -166,8 +202,9 @@ class Dialect(ABC):
         """
 
     @abstractmethod
-    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
-        """INSERT ... ON CONFLICT (cols) DO NOTHING."""
+    def insert_ignore(self, table: Table, index_elements: list[str] | None = None) -> Any:
+        """INSERT ... ON CONFLICT (cols) DO NOTHING; without cols, on any conflict (a distributed
+        engine's keys carry the distribution column too)."""
 
     @abstractmethod
     def epoch_bucket(self, column: Any, seconds: int) -> Any:
@@ -297,7 +334,7 @@ class SqliteDialect(Dialect):
         listed = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
         return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
 
-    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
+    def insert_ignore(self, table: Table, index_elements: list[str] | None = None) -> Any:
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
     def epoch_bucket(self, column: Any, seconds: int) -> Any:
@@ -392,13 +429,26 @@ class PostgresDialect(Dialect):
     def begin_repeatable_read(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
+    def refined(self, engine: Engine) -> Dialect:
+        """A Citus coordinator (the extension installed) gets the Citus dialect (store/distribution.py)."""
+        with engine.connect() as conn:
+            citus = conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'citus'").first() is not None
+        return CitusDialect() if citus else self
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        return f"{column} = ANY(?)", (list(values),)
+
+    def lock_key(self, conn: Connection, key: str) -> None:
+        # A transaction-level advisory lock: no row is written, nothing reaches the WAL.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(key.encode("utf-8")),))
+
     def for_update(self, query: Select[Any], of: Any = None) -> Select[Any]:
         return query.with_for_update() if of is None else query.with_for_update(of=of)
 
     def in_values(self, column: Any, values: Sequence[Any]) -> Any:
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
-    def insert_ignore(self, table: Table, index_elements: list[str]) -> Any:
+    def insert_ignore(self, table: Table, index_elements: list[str] | None = None) -> Any:
         return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
     def epoch_bucket(self, column: Any, seconds: int) -> Any:
@@ -430,6 +480,11 @@ class PostgresDialect(Dialect):
             # The raw cursor bypasses SQLAlchemy's wrapping: callers retry a unique-key race on
             # the store's UniqueViolation (two servers crediting one trip), so raise that.
             raise IntegrityError(statement, None, error) from error
+        except psycopg.errors.InternalError_ as error:
+            # Citus's COPY reports a shard's constraint violation as XX000 with the original message.
+            if "violates" in str(error) and "constraint" in str(error):
+                raise IntegrityError(statement, None, error) from error
+            raise
 
     def update_rows(
         self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
@@ -492,3 +547,31 @@ def _pg_type(table: Table, column: str) -> str:
     from sqlalchemy.dialects import postgresql
 
     return str(table.c[column].type.compile(dialect=postgresql.dialect()))
+
+
+class CitusDialect(PostgresDialect):
+    """PostgreSQL with the Citus extension (store/distribution.py, store/citus.py): the same SQL, but
+    rows on many shards are locked by an UPDATE that rewrites a column to itself (Citus refuses
+    FOR UPDATE across shards), and a shard's constraint violation in COPY is still a UniqueViolation."""
+
+    distributed = True
+
+    def begin_write(self, conn: Connection) -> None:
+        # A reference table (the catalog's stock, the registry) may be written after a statement on
+        # many shards in the same transaction only when the shards are written over one connection
+        # per node (Citus: "cannot modify table ... because there was a parallel operation").
+        conn.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+
+    def lock_in(
+        self,
+        conn: Connection,
+        table: str,
+        columns: str,
+        where: str,
+        values: Sequence[Any],
+        params: Sequence[Any] = (),
+        *,
+        touch: str,
+    ) -> list[tuple[Any, ...]]:
+        rows = self.fetch_in(conn, f"UPDATE {table} SET {touch} = {touch} WHERE {where} RETURNING {columns}", values, params)
+        return sorted(rows, key=lambda r: r[0])

@@ -27,6 +27,13 @@ class Store:
         self.url = normalise_url(url)
         self.dialect = dialect_for(url)
         self.engine = self.dialect.create_engine(self.url, sqlite_cache_mb)
+        self._probed = False
+
+    def refine(self) -> None:
+        """Once, on first use: the dialect for what the server is (a Citus coordinator: store/distribution.py)."""
+        if not self._probed:
+            self.dialect = self.dialect.refined(self.engine)
+            self._probed = True
 
     @contextmanager
     def unit_of_work(self, write: bool = True, isolation: str | None = None) -> Iterator[UnitOfWork]:
@@ -46,6 +53,7 @@ class Store:
 
         if isolation not in ISOLATION_LEVELS:
             raise ValueError(f"unknown isolation level {isolation!r}")
+        self.refine()
         with self.engine.connect() as conn:
             conn.info["tanhui_write"] = write
             try:
@@ -54,6 +62,8 @@ class Store:
                 try:
                     if isolation == "repeatable_read":
                         self.dialect.begin_repeatable_read(conn)
+                    if write:
+                        self.dialect.begin_write(conn)
                     yield UnitOfWork(conn, self.dialect)
                     completed = True  # reached only when the with-body finished without an exception
                 finally:

@@ -20,8 +20,15 @@ def alembic_config(store: Store) -> Config:
     return config
 
 
-def upgrade(store: Store, revision: str = "head") -> None:
+def upgrade(store: Store, revision: str = "head") -> list[str]:
+    """The migrations, then on a Citus coordinator the distribution plan (store/citus.py); returns
+    what the plan changed (nothing on SQLite, plain PostgreSQL or an already distributed cluster)."""
     command.upgrade(alembic_config(store), revision)
+    if revision != "head":
+        return []
+    from tanhui.store.citus import apply_plan
+
+    return apply_plan(store)
 
 
 def check(store: Store) -> None:

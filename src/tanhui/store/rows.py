@@ -20,7 +20,7 @@ from tanhui.store.repositories.organisations import OrganisationDict, Organisati
 from tanhui.store.repositories.partners import PartnerRow, StoredSecret
 from tanhui.store.repositories.registry import BatchRow, BlockRow, EligibleEvent, Head, MovementRow, RetirementRow
 from tanhui.store.repositories.reports import Drift, FactKey, bucket
-from tanhui.store.repositories.schemes import chain_id
+from tanhui.store.repositories.schemes import chain_name, lane_name
 from tanhui.store.repositories.statements import PointsFlow, PointsLine
 
 __all__ = [
@@ -52,5 +52,6 @@ __all__ = [
     "StoredOutcome",
     "StoredSecret",
     "bucket",
-    "chain_id",
+    "chain_name",
+    "lane_name",
 ]

@@ -52,6 +52,7 @@ accounts = Table(
     "accounts",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -64,6 +65,7 @@ account_profiles = Table(
     "account_profiles",
     metadata,
     Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("display_name", String(200), nullable=True),
     Column("phone", String(32), nullable=True),
     Column("username", String(64), nullable=True, unique=True),
@@ -74,6 +76,7 @@ ledger_accounts = Table(
     "ledger_accounts",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("asset", String(16), nullable=False),
     Column("code", String(32), nullable=False),
@@ -100,6 +103,7 @@ journal_chains = Table(
     "journal_chains",
     metadata,
     Column("id", String(48), primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("head_hash", String(64), nullable=False),
@@ -110,6 +114,7 @@ journal_entries = Table(
     "journal_entries",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("chain_id", String(48), ForeignKey("journal_chains.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
@@ -129,6 +134,7 @@ postings = Table(
     "postings",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("entry_id", BigId, ForeignKey("journal_entries.id"), nullable=False),
     Column("from_account_id", BigId, ForeignKey("ledger_accounts.id"), nullable=False),
     Column("to_account_id", BigId, ForeignKey("ledger_accounts.id"), nullable=False),
@@ -194,6 +200,44 @@ partner_nonces = Table(
 )
 Index("ix_partner_nonces_seen_at", partner_nonces.c.seen_at)
 
+# -- claims: uniqueness that is not per person (store/distribution.py) --------------------------
+# Each is written in the transaction that writes what it claims; a second claim is a unique-key
+# violation on every engine (on Citus too: a claim table is distributed by the claimed value).
+
+event_claims = Table(  # a partner's event id, once
+    "event_claims",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), primary_key=True),
+)
+
+behaviour_claims = Table(  # a behaviour (its fingerprint), credited once across partners and schemes
+    "behaviour_claims",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+)
+
+ledger_keys = Table(  # a ledger idempotency key, once per scheme
+    "ledger_keys",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), primary_key=True),
+)
+
+username_claims = Table(  # a person's sign-in name, once; names the account (a sign-in reads one node)
+    "username_claims",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("account_id", BigId, nullable=False),
+)
+
+partner_refs = Table(  # a partner's user_ref names one person; deleted with the link's user_ref (erasure)
+    "partner_refs",
+    metadata,
+    Column("user_ref", String(128), primary_key=True),
+    Column("partner_pk", BigId, ForeignKey("partners.pk"), primary_key=True),
+)
+
 # Request budgets shared by every server process (a token bucket per key, e.g. "partner:ptn_…"):
 # one UPSERT per request decides it, so N processes or hosts allow the configured rate in total.
 rate_buckets = Table(
@@ -208,6 +252,7 @@ partner_links = Table(
     "partner_links",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
     Column("user_ref", String(128), nullable=True),  # NULL once the person is erased (unlinked)
     Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
@@ -220,6 +265,7 @@ consents = Table(
     "consents",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("public_id", String(40), nullable=False, unique=True),
     Column("link_id", BigId, ForeignKey("partner_links.id"), nullable=False),
     Column("scopes", JSONText, nullable=False),
@@ -269,6 +315,7 @@ events = Table(
     "events",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("scheme_id", String(32), nullable=False),
     Column("partner_pk", BigId, ForeignKey("partners.pk"), nullable=False),
     Column("event_id", String(128), nullable=False),
@@ -321,6 +368,7 @@ memberships = Table(
     "memberships",
     metadata,
     Column("organisation_id", BigId, ForeignKey("organisations.id"), primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
     Column("joined_at", UTCDateTime, nullable=False),
 )
@@ -373,6 +421,7 @@ orders = Table(
     "orders",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("public_id", String(40), nullable=False, unique=True),  # ord_...
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
@@ -398,6 +447,7 @@ order_history = Table(
     "order_history",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("at", UTCDateTime, nullable=False),
@@ -409,6 +459,7 @@ checkins = Table(
     "checkins",
     metadata,
     Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("local_day", Integer, primary_key=True),  # date.toordinal() in the scheme's time zone
     Column("streak", Integer, nullable=False),
     Column("points", BigInteger, nullable=False),
@@ -483,6 +534,7 @@ credit_batch_events = Table(
     "credit_batch_events",
     metadata,
     Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),  # no event in two batches
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("batch_id", BigId, ForeignKey("credit_batches.id"), nullable=False),
     Column("position", Integer, nullable=False),  # the leaf's index in the batch's Merkle tree
     Column("leaf_hash", String(64), nullable=False),
@@ -538,6 +590,7 @@ credentials = Table(
     "credentials",
     metadata,
     Column("account_id", BigId, ForeignKey("accounts.id"), primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=False),  # argon2id, the whole encoded string
     Column("created_at", UTCDateTime, nullable=False),
@@ -607,6 +660,7 @@ report_active = Table(  # who was active on which local day (a credited event or
     "report_active",
     metadata,
     Column("account_id", BigInteger, primary_key=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
     Column("local_day", Integer, primary_key=True),
     sqlite_with_rowid=False,
 )

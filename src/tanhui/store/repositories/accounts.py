@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 
 from tanhui.domain.ledger import ASSETS, HOLDINGS
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import account_profiles, accounts, ledger_accounts
@@ -29,13 +30,15 @@ class AccountRepository(Repository):
         display_name: str | None = None,
     ) -> int:
         """A new account with one holdings ledger account per asset (balance 0, never negative)."""
-        account_id = self.conn.execute(
-            insert(accounts).values(scheme_id=scheme_id, kind=kind, created_at=now).returning(accounts.c.id)
-        ).scalar_one()
+        # The id first: the person key (store/distribution.py) is a function of it.
+        [account_id] = self.dialect.allocate_ids(self.conn, accounts, 1)
+        pkey = pkey_of(account_id)
+        self.conn.execute(insert(accounts).values(id=account_id, pkey=pkey, scheme_id=scheme_id, kind=kind, created_at=now))
         self.conn.execute(
             insert(ledger_accounts),
             [
                 {
+                    "pkey": pkey,
                     "scheme_id": scheme_id,
                     "asset": asset,
                     "code": HOLDINGS,
@@ -50,11 +53,15 @@ class AccountRepository(Repository):
         if kind == "person":
             ReportRepository(self.conn, self.dialect).count_account(scheme_id, int(account_id), now, registered=1)
         if display_name is not None:
-            self.conn.execute(insert(account_profiles).values(account_id=account_id, display_name=display_name, updated_at=now))
+            self.conn.execute(
+                insert(account_profiles).values(pkey=pkey, account_id=account_id, display_name=display_name, updated_at=now)
+            )
         return int(account_id)
 
     def get(self, account_id: int) -> AccountRow | None:
-        row = self.conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        row = self.conn.execute(
+            select(accounts).where(accounts.c.pkey == pkey_of(account_id), accounts.c.id == account_id)
+        ).first()
         if row is None:
             return None
         return AccountRow(row.id, row.scheme_id, row.kind, row.created_at, row.erased_at)

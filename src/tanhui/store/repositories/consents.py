@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Exists, Join, Row, and_, exists, insert, or_, select, update
+from sqlalchemy import Join, Row, and_, insert, select, update
 
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import binding_codes, consents, partner_links, partners, user_tokens
+from tanhui.store.schema import binding_codes, consents, partner_links, partner_refs, partners, user_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +78,9 @@ def _consent(r: Row[Any]) -> ConsentRow:
 
 
 def _joined() -> Join:
-    return consents.join(partner_links, partner_links.c.id == consents.c.link_id).join(
-        partners, partners.c.pk == partner_links.c.partner_pk
-    )
+    return consents.join(
+        partner_links, and_(partner_links.c.pkey == consents.c.pkey, partner_links.c.id == consents.c.link_id)
+    ).join(partners, partners.c.pk == partner_links.c.partner_pk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,12 @@ class ConsentRepository(Repository):
         return None if row is None else (int(row.id), int(row.account_id))
 
     def add_link(self, partner_pk: int, user_ref: str, account_id: int, now: datetime) -> int:
+        """A second link of the same user_ref is refused by its claim (a unique-key violation)."""
+        self.conn.execute(insert(partner_refs).values(user_ref=user_ref, partner_pk=partner_pk))
         return int(
             self.conn.execute(
                 insert(partner_links)
-                .values(partner_pk=partner_pk, user_ref=user_ref, account_id=account_id, created_at=now)
+                .values(pkey=pkey_of(account_id), partner_pk=partner_pk, user_ref=user_ref, account_id=account_id, created_at=now)
                 .returning(partner_links.c.id)
             ).scalar_one()
         )
@@ -121,7 +124,7 @@ class ConsentRepository(Repository):
         rows = self.dialect.fetch_in(
             self.conn,
             "SELECT l.user_ref, l.account_id, CASE WHEN c.id IS NULL THEN 0 ELSE 1 END"
-            " FROM partner_links l LEFT JOIN consents c ON c.link_id = l.id AND c.revoked_at IS NULL"
+            " FROM partner_links l LEFT JOIN consents c ON c.pkey = l.pkey AND c.link_id = l.id AND c.revoked_at IS NULL"
             " WHERE l.user_ref {IN} AND l.partner_pk = ?",
             sorted(set(user_refs)),
             (partner_pk,),
@@ -139,10 +142,12 @@ class ConsentRepository(Repository):
     def grant(
         self, public_id: str, link_id: int, scopes: list[str], purpose: str, granted_at: datetime, via: str, now: datetime
     ) -> int:
+        pkey = self.conn.execute(select(partner_links.c.pkey).where(partner_links.c.id == link_id)).scalar_one()
         return int(
             self.conn.execute(
                 insert(consents)
                 .values(
+                    pkey=pkey,
                     public_id=public_id,
                     link_id=link_id,
                     scopes=scopes,
@@ -174,7 +179,7 @@ class ConsentRepository(Repository):
         rows = self.conn.execute(
             select(*_CONSENT_COLUMNS)
             .select_from(_joined())
-            .where(partner_links.c.account_id == account_id)
+            .where(partner_links.c.pkey == pkey_of(account_id), partner_links.c.account_id == account_id)
             .order_by(consents.c.id)
         )
         return [_consent(row) for row in rows]
@@ -210,25 +215,35 @@ class ConsentRepository(Repository):
             )
         )
 
-    def _consenting(self) -> Exists:
-        """The token's partner still has an active consent from the token's account."""
-        return exists().where(
-            partner_links.c.partner_pk == user_tokens.c.partner_pk,
-            partner_links.c.account_id == user_tokens.c.account_id,
-            consents.c.link_id == partner_links.c.id,
-            consents.c.revoked_at.is_(None),
-        )
+    def _consenting(self, account_id: int, partner_pk: int) -> bool:
+        """The partner still has an active consent from the account (read where the person's rows are)."""
+        row = self.conn.execute(
+            select(consents.c.id)
+            .select_from(
+                consents.join(
+                    partner_links, and_(partner_links.c.pkey == consents.c.pkey, partner_links.c.id == consents.c.link_id)
+                )
+            )
+            .where(
+                partner_links.c.pkey == pkey_of(account_id),
+                partner_links.c.account_id == account_id,
+                partner_links.c.partner_pk == partner_pk,
+                consents.c.revoked_at.is_(None),
+            )
+            .limit(1)
+        ).first()
+        return row is not None
 
     def token_owner(self, token_hash: str, kind: str, now: datetime) -> TokenOwner | None:
         """Who a live token belongs to; a partner's token lives only while that partner's consent is active."""
         row = self.conn.execute(
             select(user_tokens.c.account_id, user_tokens.c.partner_pk, user_tokens.c.expires_at, user_tokens.c.used_at).where(
-                user_tokens.c.token_hash == token_hash,
-                user_tokens.c.kind == kind,
-                or_(user_tokens.c.partner_pk.is_(None), self._consenting()),
+                user_tokens.c.token_hash == token_hash, user_tokens.c.kind == kind
             )
         ).first()
         if row is None or row.expires_at <= now or row.used_at is not None:
+            return None
+        if row.partner_pk is not None and not self._consenting(int(row.account_id), int(row.partner_pk)):
             return None
         return TokenOwner(int(row.account_id), None if row.partner_pk is None else int(row.partner_pk))
 

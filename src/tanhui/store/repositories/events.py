@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from tanhui.store.distribution import pkey_of, pkey_of_text
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import events
+from tanhui.store.schema import behaviour_claims, event_claims, events
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,10 @@ EVENT_COLUMNS = (
     "explanation",
     "details",
 )
-assert set(EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}, "EVENT_COLUMNS must list every column"
+assert set(EVENT_COLUMNS) == {c.name for c in events.columns} - {"id", "pkey"}, "EVENT_COLUMNS must list every column"
+_PARTNER, _EVENT_ID, _USER_REF, _ACCOUNT, _FINGERPRINT = (
+    EVENT_COLUMNS.index(c) for c in ("partner_pk", "event_id", "user_ref", "account_id", "fingerprint")
+)
 
 
 class EventRepository(Repository):
@@ -109,7 +113,13 @@ class EventRepository(Repository):
     def add_many(self, rows: list[tuple[Any, ...]]) -> None:
         """The batch's audit rows, in EVENT_COLUMNS order with values as the columns bind them
         (times through ``bind_time``, JSON as canonical text): the driver's executemany / COPY."""
-        self.dialect.insert_rows(self.conn, events, EVENT_COLUMNS, rows)
+        keyed = [(*row, _pkey(row)) for row in rows]
+        self.dialect.insert_rows(self.conn, events, (*EVENT_COLUMNS, "pkey"), keyed)
+        # The claims carry the uniqueness that is not per person (store/distribution.py); a second
+        # claim is a unique-key violation here, as the events' own constraints are on one engine.
+        self.dialect.insert_rows(self.conn, event_claims, ("event_id", "partner_pk"), [(r[_EVENT_ID], r[_PARTNER]) for r in rows])
+        fingerprints = [(r[_FINGERPRINT],) for r in rows if r[_FINGERPRINT] is not None]
+        self.dialect.insert_rows(self.conn, behaviour_claims, ("fingerprint",), fingerprints)
 
     def purge_payloads(self, scheme_id: str, received_before: datetime) -> int:
         """Null the raw partner payload (``data``) of the scheme's events received before a moment;
@@ -142,3 +152,11 @@ class EventRepository(Repository):
         if partner_pk is not None:
             query = query.where(events.c.partner_pk == partner_pk)
         return list(self.conn.execute(query))
+
+
+def _pkey(row: tuple[Any, ...]) -> int:
+    """The person's key; an event of no known person is kept at a key of the partner's user_ref."""
+    account_id = row[_ACCOUNT]
+    if account_id is not None:
+        return pkey_of(int(account_id))
+    return pkey_of_text(f"{row[_PARTNER]}/{row[_USER_REF] or row[_EVENT_ID]}")

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import credentials, operator_tokens, operators, user_tokens
+from tanhui.store.schema import credentials, operator_tokens, operators, user_tokens, username_claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +34,50 @@ class OperatorScope:
 class IdentityRepository(Repository):
     # -- people --------------------------------------------------------------------------
     def add_credentials(self, account_id: int, username: str, password_hash: str, now: datetime) -> None:
+        """A second person with the same name is refused by the claim (a unique-key violation)."""
+        self.conn.execute(insert(username_claims).values(username=username, account_id=account_id))
         self.conn.execute(
-            insert(credentials).values(account_id=account_id, username=username, password_hash=password_hash, created_at=now)
+            insert(credentials).values(
+                pkey=pkey_of(account_id), account_id=account_id, username=username, password_hash=password_hash, created_at=now
+            )
         )
 
     def credentials_by_username(self, username: str) -> tuple[int, str] | None:
+        account_id = self.conn.execute(
+            select(username_claims.c.account_id).where(username_claims.c.username == username)
+        ).scalar()
+        if account_id is None:
+            return None
         row = self.conn.execute(
-            select(credentials.c.account_id, credentials.c.password_hash).where(credentials.c.username == username)
+            select(credentials.c.account_id, credentials.c.password_hash).where(
+                credentials.c.pkey == pkey_of(int(account_id)), credentials.c.account_id == account_id
+            )
         ).first()
         return None if row is None else (int(row.account_id), row.password_hash)
 
     def username_of(self, account_id: int) -> str | None:
-        return self.conn.execute(select(credentials.c.username).where(credentials.c.account_id == account_id)).scalar()
+        return self.conn.execute(
+            select(credentials.c.username).where(
+                credentials.c.pkey == pkey_of(account_id), credentials.c.account_id == account_id
+            )
+        ).scalar()
 
     def set_password_hash(self, account_id: int, password_hash: str) -> None:
-        self.conn.execute(update(credentials).where(credentials.c.account_id == account_id).values(password_hash=password_hash))
+        self.conn.execute(
+            update(credentials)
+            .where(credentials.c.pkey == pkey_of(account_id), credentials.c.account_id == account_id)
+            .values(password_hash=password_hash)
+        )
 
     def delete_credentials(self, account_id: int) -> int:
-        return self.conn.execute(delete(credentials).where(credentials.c.account_id == account_id)).rowcount or 0
+        """The sign-in name goes with them (erasure): its claim too."""
+        self.conn.execute(delete(username_claims).where(username_claims.c.account_id == account_id))
+        return (
+            self.conn.execute(
+                delete(credentials).where(credentials.c.pkey == pkey_of(account_id), credentials.c.account_id == account_id)
+            ).rowcount
+            or 0
+        )
 
     def revoke_user_token(self, token_hash: str, now: datetime) -> None:
         """A session or token ends at once (marked used: token lookups refuse used tokens)."""

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, insert, or_, select, update
 
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.ledger import (
     ASSETS,
+    GENESIS_HASH,
     HOLDINGS,
     SYSTEM_ACCOUNT_CODES,
     JournalEntry,
@@ -30,9 +31,11 @@ from tanhui.domain.ledger import (
     validate_group,
 )
 from tanhui.errors import BusinessRuleViolation, Conflict, NotFound, TanhuiError
+from tanhui.store.distribution import SYSTEM_PKEY, pkey_of
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.repositories.reports import ReportRepository
-from tanhui.store.schema import journal_chains, journal_entries, ledger_accounts, postings
+from tanhui.store.repositories.schemes import chain_name, lane_name
+from tanhui.store.schema import journal_chains, journal_entries, ledger_accounts, ledger_keys, postings
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ def _entry(row: Row[Any], entry_postings: tuple[Posting, ...]) -> JournalEntry:
 
 ENTRY_COLUMNS = (
     "id",
+    "pkey",
     "scheme_id",
     "chain_id",
     "seq",
@@ -88,7 +92,7 @@ ENTRY_COLUMNS = (
     "prev_hash",
     "entry_hash",
 )
-POSTING_COLUMNS = ("entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")
+POSTING_COLUMNS = ("pkey", "entry_id", "from_account_id", "to_account_id", "amount", "from_balance_after", "to_balance_after")
 
 
 class LedgerRepository(Repository):
@@ -99,6 +103,7 @@ class LedgerRepository(Repository):
             insert(ledger_accounts),
             [
                 {
+                    "pkey": SYSTEM_PKEY,
                     "scheme_id": scheme_id,
                     "asset": asset,
                     "code": code,
@@ -115,6 +120,7 @@ class LedgerRepository(Repository):
     def system_account(self, scheme_id: str, asset: str, code: str) -> LedgerAccount:
         row = self.conn.execute(
             select(ledger_accounts).where(
+                ledger_accounts.c.pkey == SYSTEM_PKEY,
                 ledger_accounts.c.scheme_id == scheme_id,
                 ledger_accounts.c.asset == asset,
                 ledger_accounts.c.code == code,
@@ -126,7 +132,11 @@ class LedgerRepository(Repository):
         return _account(row)
 
     def holdings(self, account_id: int) -> dict[str, LedgerAccount]:
-        rows = self.conn.execute(select(ledger_accounts).where(ledger_accounts.c.owner_account_id == account_id))
+        rows = self.conn.execute(
+            select(ledger_accounts).where(
+                ledger_accounts.c.pkey == pkey_of(account_id), ledger_accounts.c.owner_account_id == account_id
+            )
+        )
         return {row.asset: _account(row) for row in rows}
 
     def holdings_many(self, account_ids: Iterable[int]) -> dict[int, dict[str, LedgerAccount]]:
@@ -150,7 +160,7 @@ class LedgerRepository(Repository):
         for ref, owner, ledger_id, scheme_id, asset in self.dialect.fetch_in(
             self.conn,
             "SELECT l.user_ref, l.account_id, a.id, a.scheme_id, a.asset FROM partner_links l"
-            " JOIN ledger_accounts a ON a.owner_account_id = l.account_id AND a.code = 'holdings'"
+            " JOIN ledger_accounts a ON a.pkey = l.pkey AND a.owner_account_id = l.account_id AND a.code = 'holdings'"
             " WHERE l.user_ref {IN} AND l.partner_pk = ?",
             sorted(set(user_refs)),
             (partner_pk,),
@@ -158,9 +168,10 @@ class LedgerRepository(Repository):
             found.setdefault(ref, (owner, {}))[1][asset] = LedgerAccount(ledger_id, scheme_id, asset, HOLDINGS, True, True, owner)
         return found
 
-    def lock_chain(self, chain_id: str) -> None:
-        """Take a chain's head lock early, so checks made before appending stay true until commit."""
-        self.conn.execute(self.dialect.for_update(select(journal_chains.c.seq).where(journal_chains.c.id == chain_id))).first()
+    def lock_lane(self, scheme_id: str, lane: int) -> None:
+        """Queue behind the lane's other writer (one partner's batches share a lane), so the facts a
+        batch reads before appending stay true until it commits. A lock, not a row: nothing is written."""
+        self.dialect.lock_key(self.conn, f"lane:{lane_name(scheme_id, lane)}")
 
     def accounts_by_id(self, ids: Iterable[int]) -> dict[int, LedgerAccount]:
         found: dict[int, LedgerAccount] = {}
@@ -299,7 +310,11 @@ class LedgerRepository(Repository):
                 postings.c.from_balance_after,
                 postings.c.to_balance_after,
             )
-            .select_from(journal_entries.outerjoin(postings, postings.c.entry_id == journal_entries.c.id))
+            .select_from(
+                journal_entries.outerjoin(
+                    postings, and_(postings.c.pkey == journal_entries.c.pkey, postings.c.entry_id == journal_entries.c.id)
+                )
+            )
             .order_by(journal_entries.c.id, postings.c.id)
         )
         if scheme_id is not None:
@@ -327,12 +342,16 @@ class LedgerRepository(Repository):
 
     def first_entries_past(self, scheme_id: str, after: Mapping[str, int]) -> dict[int, int]:
         """Each ledger account the entries past ``after`` touch, with the first such entry's id."""
-        window = select(journal_entries.c.id).where(journal_entries.c.scheme_id == scheme_id, _past(after)).subquery()
+        window = (
+            select(journal_entries.c.pkey, journal_entries.c.id)
+            .where(journal_entries.c.scheme_id == scheme_id, _past(after))
+            .subquery()
+        )
         firsts: dict[int, int] = {}
         for side in (postings.c.from_account_id, postings.c.to_account_id):
             query = (
                 select(side.label("account"), func.min(postings.c.entry_id))
-                .join(window, window.c.id == postings.c.entry_id)
+                .join(window, and_(window.c.pkey == postings.c.pkey, window.c.id == postings.c.entry_id))
                 .group_by(side)
             )
             for account, first in self.conn.execute(query):
@@ -376,27 +395,30 @@ class LedgerRepository(Repository):
         self,
         groups: Sequence[TransferGroup],
         *,
-        chain_id: str,
         now: datetime,
+        lane: int = 0,
         raise_on_error: bool = True,
         known_accounts: Mapping[int, LedgerAccount] | None = None,
     ) -> list[Appended]:
-        """Record groups at the end of one chain; each group is all or nothing.
+        """Record groups, each all or nothing, at the end of its chain: the chain of the group's person
+        key and ``lane``, so a person's entries stay on the person's node (a reversal: at its original's key).
 
         With ``raise_on_error`` (single requests) the first refused group raises and the caller's
         unit of work rolls back. Without it (batches) a refused group gets an ``Appended`` carrying
         the error and the others are still written. ``known_accounts`` spares re-reading ledger
         accounts the caller already loaded in this transaction (their balances are still locked
-        and read here).
+        and read here). Locks: the chains' heads in name order, then the tracked balances in id order.
         """
-        head = self.conn.execute(
-            self.dialect.for_update(
-                select(journal_chains.c.seq, journal_chains.c.head_hash).where(journal_chains.c.id == chain_id)
-            )
-        ).first()
-        if head is None:
-            raise NotFound("ledger_account_not_found", ledger_account_id=f"chain {chain_id}")
-        seq, prev_hash = int(head.seq), head.head_hash
+        account_ids = {p.from_account_id for g in groups for p in g.postings} | {
+            p.to_account_id for g in groups for p in g.postings
+        }
+        accounts = self._load_accounts(account_ids, known_accounts or {})
+        originals = self._entry_keys(g.reverses_entry_id for g in groups if g.reverses_entry_id is not None)
+        chain_of = [
+            chain_name(g.scheme_id, originals.get(g.reverses_entry_id or 0) or _group_pkey(g, accounts), lane) for g in groups
+        ]
+        # The heads first: a replay of a key lands on the same chain and waits here for the first attempt.
+        heads = self._lock_chains({c: g.scheme_id for c, g in zip(chain_of, groups, strict=True)}, now)
 
         keys_by_scheme: dict[str, list[str]] = {}
         for group in groups:
@@ -407,18 +429,14 @@ class LedgerRepository(Repository):
             for key, entry in self.entries_by_keys(scheme_id, keys).items():
                 existing[(scheme_id, key)] = entry
         already_reversed = self.reversed_ids(g.reverses_entry_id for g in groups if g.reverses_entry_id is not None)
-
-        account_ids = {p.from_account_id for g in groups for p in g.postings} | {
-            p.to_account_id for g in groups for p in g.postings
-        }
-        accounts, balances = self._lock_accounts(account_ids, known_accounts or {})
+        balances = self._lock_balances(accounts)
 
         # Ids up front (the most this call can use); any left unused are a gap, as sequences have.
         free_ids = iter(self.dialect.allocate_ids(self.conn, journal_entries, len(groups)))
         outcomes: list[Appended] = []
         new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]] = []
         touched: dict[int, int] = {}
-        for group in groups:
+        for group, chain in zip(groups, chain_of, strict=True):
             try:
                 if group.idempotency_key is not None:
                     stored = existing.get((group.scheme_id, group.idempotency_key))
@@ -438,9 +456,11 @@ class LedgerRepository(Repository):
                 continue
             balances.update(changed)
             touched.update(changed)
-            seq += 1
-            entry = chain_entry(group, chain_id=chain_id, seq=seq, prev_hash=prev_hash, created_at=now, entry_id=next(free_ids))
-            prev_hash = entry.entry_hash
+            head = heads[chain]
+            entry = chain_entry(
+                group, chain_id=chain, seq=head.seq + 1, prev_hash=head.hash, created_at=now, entry_id=next(free_ids)
+            )
+            head.seq, head.hash, head.moved = entry.seq, entry.entry_hash, True
             new_entries.append((entry, after))
             outcomes.append(Appended(entry))
             if group.idempotency_key is not None:
@@ -449,34 +469,77 @@ class LedgerRepository(Repository):
                 already_reversed.add(group.reverses_entry_id)
 
         if new_entries:
-            self._write(new_entries, touched, chain_id=chain_id, seq=seq, head_hash=prev_hash, now=now)
-            self._count_flows(new_entries, accounts, chain_id, now)
+            self._write(new_entries, touched, heads, now=now)
+            self._count_flows(new_entries, accounts, lane_name(new_entries[0][0].scheme_id, lane), now)
         return outcomes
 
-    def _lock_accounts(
-        self, account_ids: set[int], known: Mapping[int, LedgerAccount]
-    ) -> tuple[dict[int, LedgerAccount], dict[int, int]]:
+    def _load_accounts(self, account_ids: set[int], known: Mapping[int, LedgerAccount]) -> dict[int, LedgerAccount]:
+        """Ledger accounts never change once opened: read without a lock."""
         accounts = {i: known[i] for i in account_ids if i in known}
         unknown = sorted(account_ids - accounts.keys())
         for batch in chunks(unknown):
             for row in self.conn.execute(select(ledger_accounts).where(self.dialect.in_values(ledger_accounts.c.id, batch))):
                 accounts[row.id] = _account(row)
-        balances: dict[int, int] = {}
+        return accounts
+
+    def _lock_balances(self, accounts: Mapping[int, LedgerAccount]) -> dict[int, int]:
         tracked = sorted(i for i, a in accounts.items() if a.tracked)
-        for account_id, balance in self.dialect.fetch_in(
-            self.conn, f"SELECT id, balance FROM ledger_accounts WHERE id {{IN}} ORDER BY id{self.dialect.row_lock}", tracked
-        ):
-            balances[account_id] = int(balance)
-        return accounts, balances
+        if not tracked:
+            return {}
+        keys = sorted({pkey_of(a.owner_account_id) for a in accounts.values() if a.tracked and a.owner_account_id is not None})
+        within, params = self.dialect.any_of("pkey", keys)  # the people's keys: a distributed engine reads their nodes only
+        rows = self.dialect.lock_in(
+            self.conn, "ledger_accounts", "id, balance", f"id {{IN}} AND {within}", tracked, params, touch="balance"
+        )
+        return {int(account_id): int(balance) for account_id, balance in rows}
+
+    def _entry_keys(self, entry_ids: Iterable[int]) -> dict[int, int]:
+        """The person key of each entry (a reversal lives with its original)."""
+        ids = sorted(set(entry_ids))
+        return {
+            int(i): int(k) for i, k in self.dialect.fetch_in(self.conn, "SELECT id, pkey FROM journal_entries WHERE id {IN}", ids)
+        }
+
+    def _lock_chains(self, wanted: Mapping[str, str], now: datetime) -> dict[str, _Head]:
+        """The heads of the chains named (chain -> scheme), locked in name order; a chain not there
+        yet starts at its genesis."""
+        names = sorted(wanted)
+        heads = self._read_heads(names)
+        missing = [n for n in names if n not in heads]
+        if missing:
+            self.conn.execute(
+                self.dialect.insert_ignore(journal_chains),
+                [
+                    {
+                        "id": n,
+                        "pkey": int(n.rsplit("/", 2)[1]),
+                        "scheme_id": wanted[n],
+                        "seq": 0,
+                        "head_hash": GENESIS_HASH,
+                        "updated_at": now,
+                    }
+                    for n in missing
+                ],
+            )
+            heads.update(self._read_heads(missing))
+        return heads
+
+    def _read_heads(self, names: Sequence[str]) -> dict[str, _Head]:
+        return {
+            name: _Head(int(pkey), int(seq), head_hash)
+            for name, pkey, seq, head_hash in self.dialect.lock_in(
+                self.conn, "journal_chains", "id, pkey, seq, head_hash", "id {IN}", names, touch="seq"
+            )
+        }
 
     def _count_flows(
         self,
         new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]],
         accounts: Mapping[int, LedgerAccount],
-        chain_id: str,
+        shard: str,
         now: datetime,
     ) -> None:
-        """The operator reports' flows through system accounts (points issued, redeemed, ...)."""
+        """The operator reports' flows through system accounts (points issued, redeemed, ...), per lane."""
         flows: dict[int, list[int]] = {}
         for entry, _after in new_entries:
             for p in entry.postings:
@@ -485,16 +548,14 @@ class LedgerRepository(Repository):
                 if not accounts[p.to_account_id].tracked:
                     flows.setdefault(p.to_account_id, [0, 0])[1] += p.amount
         if flows:
-            ReportRepository(self.conn, self.dialect).add_flows(chain_id, now, {a: (o, i) for a, (o, i) in flows.items()})
+            ReportRepository(self.conn, self.dialect).add_flows(shard, now, {a: (o, i) for a, (o, i) in flows.items()})
 
     def _write(
         self,
         new_entries: list[tuple[JournalEntry, list[tuple[int | None, int | None]]]],
         touched: dict[int, int],
+        heads: Mapping[str, _Head],
         *,
-        chain_id: str,
-        seq: int,
-        head_hash: str,
         now: datetime,
     ) -> None:
         d = self.dialect
@@ -505,6 +566,7 @@ class LedgerRepository(Repository):
             [
                 (
                     e.id,
+                    heads[e.chain_id].pkey,
                     e.scheme_id,
                     e.chain_id,
                     e.seq,
@@ -525,15 +587,48 @@ class LedgerRepository(Repository):
             postings,
             POSTING_COLUMNS,
             [
-                (entry.id, p.from_account_id, p.to_account_id, p.amount, source_after, target_after)
+                (heads[entry.chain_id].pkey, entry.id, p.from_account_id, p.to_account_id, p.amount, source_after, target_after)
                 for entry, after in new_entries
                 for p, (source_after, target_after) in zip(entry.postings, after, strict=True)
             ],
         )
-        d.update_rows(self.conn, ledger_accounts, "balance", "id", [(b, a) for a, b in sorted(touched.items())])
-        self.conn.execute(
-            update(journal_chains).where(journal_chains.c.id == chain_id).values(seq=seq, head_hash=head_hash, updated_at=now)
+        # A key is claimed once per scheme (store/distribution.py): a race with another writer is a
+        # unique-key violation here, and the caller decides again.
+        d.insert_rows(
+            self.conn,
+            ledger_keys,
+            ("idempotency_key", "scheme_id"),
+            [(e.idempotency_key, e.scheme_id) for e, _after in new_entries if e.idempotency_key is not None],
         )
+        d.update_rows(self.conn, ledger_accounts, "balance", "id", [(b, a) for a, b in sorted(touched.items())])
+        moved = [{"b_id": name, "b_seq": h.seq, "b_hash": h.hash} for name, h in sorted(heads.items()) if h.moved]
+        self.conn.execute(
+            update(journal_chains)
+            .where(journal_chains.c.id == bindparam("b_id"))
+            .values(seq=bindparam("b_seq"), head_hash=bindparam("b_hash"), updated_at=now),
+            moved,
+        )
+
+
+@dataclass(slots=True)
+class _Head:
+    """A chain's head while a call appends to it."""
+
+    pkey: int
+    seq: int
+    hash: str
+    moved: bool = False
+
+
+def _group_pkey(group: TransferGroup, accounts: Mapping[int, LedgerAccount]) -> int:
+    """The key of the person whose holdings the group moves first; the system key when it moves
+    none (e.g. points from escrow to redeemed)."""
+    for p in group.postings:
+        for account_id in (p.from_account_id, p.to_account_id):
+            account = accounts.get(account_id)
+            if account is not None and account.owner_account_id is not None:
+                return pkey_of(account.owner_account_id)
+    return SYSTEM_PKEY
 
 
 def _past(after: Mapping[str, int]) -> ColumnElement[bool]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from tanhui.domain.market import Item
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
     checkins,
@@ -200,38 +202,68 @@ class MarketRepository(Repository):
 
     # -- orders -----------------------------------------------------------------------------
     def add_order(self, values: dict[str, Any], by: str) -> int:
-        order_pk = int(self.conn.execute(insert(orders).values(**values).returning(orders.c.id)).scalar_one())
+        pkey = pkey_of(int(values["account_id"]))
+        order_pk = int(self.conn.execute(insert(orders).values(pkey=pkey, **values).returning(orders.c.id)).scalar_one())
         self.conn.execute(
-            insert(order_history).values(order_id=order_pk, status=values["status"], at=values["created_at"], by=by)
+            insert(order_history).values(pkey=pkey, order_id=order_pk, status=values["status"], at=values["created_at"], by=by)
         )
         return order_pk
 
     def set_order(self, order_pk: int, values: dict[str, Any], by: str) -> None:
-        self.conn.execute(update(orders).where(orders.c.id == order_pk).values(**values))
+        pkey = self.conn.execute(
+            update(orders).where(orders.c.id == order_pk).values(**values).returning(orders.c.pkey)
+        ).scalar_one()
         if "status" in values:
             self.conn.execute(
-                insert(order_history).values(order_id=order_pk, status=values["status"], at=values["updated_at"], by=by)
+                insert(order_history).values(
+                    pkey=pkey, order_id=order_pk, status=values["status"], at=values["updated_at"], by=by
+                )
             )
 
     def _orders(self) -> Any:
         return select(*_ORDER_COLUMNS).select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))
 
+    @staticmethod
+    def new_order_id(account_id: int) -> str:
+        """``ord_k`` + the buyer's person key (3 hex digits) + 12 random hex digits: a lookup by id
+        reads one node (store/distribution.py). Ids made before person keys have no ``k``."""
+        return f"ord_k{pkey_of(account_id):03x}{secrets.token_hex(6)}"
+
+    def _order_pkey(self, public_id: str) -> int | None:
+        if len(public_id) == 20 and public_id.startswith("ord_k"):
+            try:
+                return int(public_id[5:8], 16)
+            except ValueError:
+                return None
+        found = self.conn.execute(select(orders.c.pkey).where(orders.c.public_id == public_id)).first()
+        return None if found is None else int(found[0])
+
     def order(self, public_id: str, lock: bool = False) -> OrderRow | None:
-        query = self._orders().where(orders.c.public_id == public_id)
+        pkey = self._order_pkey(public_id)
+        if pkey is None:
+            return None
+        query = self._orders().where(orders.c.pkey == pkey, orders.c.public_id == public_id)
         if lock:
             query = self.dialect.for_update(query, of=orders)
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
 
     def order_by_key(self, account_id: int, key: str) -> OrderRow | None:
-        row = self.conn.execute(self._orders().where(orders.c.account_id == account_id, orders.c.idempotency_key == key)).first()
+        row = self.conn.execute(
+            self._orders().where(
+                orders.c.pkey == pkey_of(account_id), orders.c.account_id == account_id, orders.c.idempotency_key == key
+            )
+        ).first()
         return None if row is None else _order(row)
 
     def orders_of(self, account_id: int, limit: int = 100) -> list[OrderRow]:
         return [
             _order(r)
             for r in self.conn.execute(
-                self._orders().where(orders.c.account_id == account_id).order_by(orders.c.id.desc()).limit(limit)
+                self._orders()
+                .where(orders.c.pkey == pkey_of(account_id), orders.c.account_id == account_id)
+                .order_by(orders.c.id.desc())
+                .limit(limit)
             )
         ]
 
@@ -269,7 +301,9 @@ class MarketRepository(Repository):
     def add_checkin(self, values: dict[str, Any]) -> bool:
         """False when this person already checked in that day (the primary key says so)."""
         inserted = self.conn.execute(
-            self.dialect.insert_ignore(checkins, ["account_id", "local_day"]).values(**values).returning(checkins.c.local_day)
+            self.dialect.insert_ignore(checkins)  # its key (with the person key on Citus)
+            .values(pkey=pkey_of(int(values["account_id"])), **values)
+            .returning(checkins.c.local_day)
         ).first()
         return inserted is not None
 
@@ -298,7 +332,9 @@ class MarketRepository(Repository):
             ledger_accounts.c.asset == "POINTS",
             ledger_accounts.c.owner_account_id.is_not(None),
         )
-        joined = postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id)
+        joined = postings.join(
+            journal_entries, and_(journal_entries.c.pkey == postings.c.pkey, journal_entries.c.id == postings.c.entry_id)
+        )
         flows: dict[int, list[int]] = {}
         earned = self.conn.execute(
             select(postings.c.to_account_id, func.sum(postings.c.amount))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Join, and_, delete, func, insert, select
 
 from tanhui.domain.ledger import ASSET_CO2E, HOLDINGS
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import account_profiles, accounts, ledger_accounts, memberships, organisations
 
@@ -26,6 +27,7 @@ def _carbon_join() -> Join:
     return memberships.join(
         ledger_accounts,
         and_(
+            ledger_accounts.c.pkey == memberships.c.pkey,
             ledger_accounts.c.owner_account_id == memberships.c.account_id,
             ledger_accounts.c.asset == ASSET_CO2E,
             ledger_accounts.c.code == HOLDINGS,
@@ -59,7 +61,11 @@ class MembershipRepository(Repository):
         )
 
     def add(self, organisation_pk: int, account_id: int, now: datetime) -> None:
-        self.conn.execute(insert(memberships).values(organisation_id=organisation_pk, account_id=account_id, joined_at=now))
+        self.conn.execute(
+            insert(memberships).values(
+                pkey=pkey_of(account_id), organisation_id=organisation_pk, account_id=account_id, joined_at=now
+            )
+        )
 
     def remove(self, organisation_pk: int, account_id: int) -> None:
         self.conn.execute(
@@ -90,7 +96,14 @@ class MembershipRepository(Repository):
     def member_board(self, organisation_pk: int, limit: int, offset: int = 0) -> list[Standing]:
         rows = self.conn.execute(
             select(memberships.c.account_id, account_profiles.c.display_name, ledger_accounts.c.balance)
-            .select_from(_carbon_join().outerjoin(account_profiles, account_profiles.c.account_id == memberships.c.account_id))
+            .select_from(
+                _carbon_join().outerjoin(
+                    account_profiles,
+                    and_(
+                        account_profiles.c.pkey == memberships.c.pkey, account_profiles.c.account_id == memberships.c.account_id
+                    ),
+                )
+            )
             .where(memberships.c.organisation_id == organisation_pk)
             .order_by(ledger_accounts.c.balance.desc(), memberships.c.account_id)
             .limit(limit)

@@ -9,16 +9,19 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, delete, literal, or_, select, update
 
 from tanhui.domain.privacy import ERASED_EVENT_PREFIX, erased_explanation
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
 from tanhui.store.repositories.reports import ReportRepository
 from tanhui.store.schema import (
     account_profiles,
     accounts,
     checkins,
+    event_claims,
     events,
     journal_entries,
     ledger_accounts,
     partner_links,
+    partner_refs,
     partners,
     postings,
 )
@@ -45,30 +48,40 @@ class PrivacyRepository(Repository):
         return list(self.conn.execute(select(checkins).where(checkins.c.account_id == account_id).order_by(checkins.c.local_day)))
 
     def postings(self, account_id: int) -> list[Any]:
-        mine = select(ledger_accounts.c.id).where(ledger_accounts.c.owner_account_id == account_id).scalar_subquery()
-        return list(
+        """Every posting in or out of the person's holdings, with its entry's kind and time and the asset."""
+        pkey = pkey_of(account_id)
+        mine = dict(
             self.conn.execute(
-                select(
-                    postings.c.id,
-                    postings.c.entry_id,
-                    postings.c.from_account_id,
-                    postings.c.to_account_id,
-                    postings.c.amount,
-                    postings.c.from_balance_after,
-                    postings.c.to_balance_after,
-                    journal_entries.c.kind,
-                    journal_entries.c.created_at,
-                    ledger_accounts.c.asset,
+                select(ledger_accounts.c.id, ledger_accounts.c.asset).where(
+                    ledger_accounts.c.pkey == pkey, ledger_accounts.c.owner_account_id == account_id
                 )
-                .select_from(
-                    postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id).join(
-                        ledger_accounts, ledger_accounts.c.id == postings.c.from_account_id
-                    )
-                )
-                .where(or_(postings.c.from_account_id.in_(mine), postings.c.to_account_id.in_(mine)))
-                .order_by(postings.c.id)
-            )
+            ).all()
         )
+        if not mine:
+            return []
+        rows = self.conn.execute(
+            select(
+                postings.c.id,
+                postings.c.entry_id,
+                postings.c.from_account_id,
+                postings.c.to_account_id,
+                postings.c.amount,
+                postings.c.from_balance_after,
+                postings.c.to_balance_after,
+                journal_entries.c.kind,
+                journal_entries.c.created_at,
+            )
+            .select_from(
+                postings.join(
+                    journal_entries, and_(journal_entries.c.pkey == postings.c.pkey, journal_entries.c.id == postings.c.entry_id)
+                )
+            )
+            .where(
+                postings.c.pkey == pkey, or_(postings.c.from_account_id.in_(list(mine)), postings.c.to_account_id.in_(list(mine)))
+            )
+            .order_by(postings.c.id)
+        )
+        return [_WithAsset(r, mine.get(r.from_account_id) or mine[r.to_account_id]) for r in rows]
 
     def erase(self, account_id: int, now: datetime) -> int:
         """Personal data out; pseudonymous ledger and event records stay (tanhui verify still passes).
@@ -98,9 +111,25 @@ class PrivacyRepository(Repository):
         ids = [int(i) for i in self.conn.execute(select(events.c.id).where(theirs).order_by(events.c.id)).scalars()]
         self.conn.execute(delete(account_profiles).where(account_profiles.c.account_id == account_id))
         self.conn.execute(update(partner_links).where(partner_links.c.account_id == account_id).values(user_ref=None))
-        pseudonym = literal(f"{ERASED_EVENT_PREFIX}{secrets.token_hex(8)}-", String) + cast(events.c.id, String)
+        for pk, ref in refs:
+            self.conn.execute(delete(partner_refs).where(partner_refs.c.partner_pk == pk, partner_refs.c.user_ref == ref))
+        prefix = f"{ERASED_EVENT_PREFIX}{secrets.token_hex(8)}-"
+        pseudonym = literal(prefix, String) + cast(events.c.id, String)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            claims = [
+                (int(r.id), int(r.partner_pk), r.event_id)
+                for r in self.conn.execute(
+                    select(events.c.id, events.c.partner_pk, events.c.event_id).where(events.c.id.in_(chunk))
+                )
+            ]
+            for _id, pk, event_id in claims:  # the claim held the partner's event id too: it becomes the pseudonym
+                self.conn.execute(
+                    delete(event_claims).where(event_claims.c.event_id == event_id, event_claims.c.partner_pk == pk)
+                )
+            self.dialect.insert_rows(
+                self.conn, event_claims, ("event_id", "partner_pk"), [(f"{prefix}{i}", pk) for i, pk, _ in claims]
+            )
             explained = [
                 {"b_id": int(r.id), "b_explanation": erased_explanation(r.explanation)}
                 for r in self.conn.execute(
@@ -125,3 +154,14 @@ class PrivacyRepository(Repository):
             ReportRepository(self.conn, self.dialect).count_account(erased.scheme_id, account_id, now, erased=1)
         self.dialect.overwrite_freed(self.conn, False)  # the cells were zeroed as they were changed
         return len(ids)
+
+
+class _WithAsset:
+    """A posting row with the asset of the person's side (attribute access, as the export reads rows)."""
+
+    def __init__(self, row: Any, asset: str) -> None:
+        self._row = row
+        self.asset = asset
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)

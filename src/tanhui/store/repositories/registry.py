@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 
 from tanhui.domain.registry.log import GENESIS_HASH
 from tanhui.domain.registry.records import (
@@ -216,7 +216,15 @@ class RegistryRepository(Repository):
     def add_batch_events(self, rows: Sequence[tuple[int, int, int, str]]) -> None:
         """(event pk, batch id, position, leaf hash) rows, through the driver's executemany."""
         for batch in chunks(rows, 5000):
-            self.dialect.insert_rows(self.conn, credit_batch_events, ("event_id", "batch_id", "position", "leaf_hash"), batch)
+            keys = dict(
+                self.dialect.fetch_in(self.conn, "SELECT id, pkey FROM events WHERE id {IN}", sorted({r[0] for r in batch}))
+            )  # each row lives with its event (store/distribution.py)
+            self.dialect.insert_rows(
+                self.conn,
+                credit_batch_events,
+                ("pkey", "event_id", "batch_id", "position", "leaf_hash"),
+                [(keys[r[0]], *r) for r in batch],
+            )
 
     def batches(self, scheme_id: str | None = None, vintage: int | None = None) -> list[BatchRow]:
         query = select(credit_batches).order_by(credit_batches.c.id)
@@ -263,9 +271,9 @@ class RegistryRepository(Repository):
                 partners.c.id.label("partner_id"),
                 accounts.c.erased_at,
             )
-            .join(events, events.c.id == credit_batch_events.c.event_id)
+            .join(events, and_(events.c.pkey == credit_batch_events.c.pkey, events.c.id == credit_batch_events.c.event_id))
             .join(partners, partners.c.pk == events.c.partner_pk)
-            .outerjoin(accounts, accounts.c.id == events.c.account_id)
+            .outerjoin(accounts, and_(accounts.c.pkey == events.c.pkey, accounts.c.id == events.c.account_id))
             .where(credit_batch_events.c.batch_id == batch_id)
             .order_by(credit_batch_events.c.position)
         )
@@ -292,9 +300,11 @@ class RegistryRepository(Repository):
         total = self.conn.execute(
             select(func.coalesce(func.sum(postings.c.amount), 0))
             .select_from(credit_batch_events)
-            .join(events, events.c.id == credit_batch_events.c.event_id)
-            .join(postings, postings.c.entry_id == events.c.entry_id)
-            .join(ledger_accounts, ledger_accounts.c.id == postings.c.to_account_id)
+            .join(events, and_(events.c.pkey == credit_batch_events.c.pkey, events.c.id == credit_batch_events.c.event_id))
+            .join(postings, and_(postings.c.pkey == events.c.pkey, postings.c.entry_id == events.c.entry_id))
+            .join(
+                ledger_accounts, and_(ledger_accounts.c.pkey == postings.c.pkey, ledger_accounts.c.id == postings.c.to_account_id)
+            )
             .where(credit_batch_events.c.batch_id == batch_id, ledger_accounts.c.asset == "CO2E")
         ).scalar_one()
         return int(total)

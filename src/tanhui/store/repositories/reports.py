@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, Subquery, delete, func, literal, select, union
+from sqlalchemy import CompoundSelect, Select, Subquery, and_, delete, func, literal, select, union
 
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import (
     accounts,
@@ -68,7 +69,8 @@ class ReportRepository(Repository):
 
     def mark_active(self, scheme_id: str, shard: str, pairs: Iterable[tuple[int, int]]) -> None:
         """(account id, local day) pairs active now; days' counters grow by the pairs not seen before."""
-        new_days = self.dialect.insert_new(self.conn, report_active, ("account_id", "local_day"), sorted(set(pairs)), "local_day")
+        rows = [(pkey_of(account_id), account_id, day) for account_id, day in sorted(set(pairs))]
+        new_days = self.dialect.insert_new(self.conn, report_active, ("pkey", "account_id", "local_day"), rows, "local_day")
         if new_days:
             self.dialect.add_counts(
                 self.conn,
@@ -171,14 +173,18 @@ class ReportRepository(Repository):
 
     def _source_active(self) -> Subquery:
         return union(
-            select(events.c.account_id, events.c.local_day).where(
+            select(events.c.pkey, events.c.account_id, events.c.local_day).where(
                 events.c.status == CREDITED, events.c.account_id.is_not(None), events.c.local_day.is_not(None)
             ),
-            select(checkins.c.account_id, checkins.c.local_day),
+            select(checkins.c.pkey, checkins.c.account_id, checkins.c.local_day),
         ).subquery()
 
     def _source_flows(self, scheme_id: str | None = None) -> CompoundSelect[Any]:
         bucket_sql = self.dialect.epoch_bucket("journal_entries.created_at", BUCKET_SECONDS)
+        # The system accounts (a few per scheme, at another person key than the postings): by id.
+        untracked = select(ledger_accounts.c.id).where(
+            ledger_accounts.c.tracked.is_(False), *([ledger_accounts.c.scheme_id == scheme_id] if scheme_id else [])
+        )
         sides = []
         for column, sign in ((postings.c.from_account_id, "out"), (postings.c.to_account_id, "in")):
             sides.append(
@@ -189,11 +195,12 @@ class ReportRepository(Repository):
                     func.sum(postings.c.amount).label("amount"),
                 )
                 .select_from(
-                    postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id).join(
-                        ledger_accounts, ledger_accounts.c.id == column
+                    postings.join(
+                        journal_entries,
+                        and_(journal_entries.c.pkey == postings.c.pkey, journal_entries.c.id == postings.c.entry_id),
                     )
                 )
-                .where(ledger_accounts.c.tracked.is_(False), *([ledger_accounts.c.scheme_id == scheme_id] if scheme_id else []))
+                .where(column.in_(untracked))
                 .group_by(column, bucket_sql)
             )
         return union(*sides)
@@ -234,11 +241,17 @@ class ReportRepository(Repository):
         written["report_facts"] = len(facts)
         active = self._source_active()
         self.conn.execute(
-            report_active.insert().from_select(["account_id", "local_day"], select(active.c.account_id, active.c.local_day))
+            report_active.insert().from_select(
+                ["pkey", "account_id", "local_day"], select(active.c.pkey, active.c.account_id, active.c.local_day)
+            )
         )
         days = self.conn.execute(
             select(accounts.c.scheme_id, report_active.c.local_day, literal(REBUILT), func.count())
-            .select_from(report_active.join(accounts, accounts.c.id == report_active.c.account_id))
+            .select_from(
+                report_active.join(
+                    accounts, and_(accounts.c.pkey == report_active.c.pkey, accounts.c.id == report_active.c.account_id)
+                )
+            )
             .group_by(accounts.c.scheme_id, report_active.c.local_day)
         ).all()
         self.dialect.add_counts(
@@ -298,7 +311,9 @@ class ReportRepository(Repository):
             for s, d, n in self.conn.execute(
                 only(
                     select(accounts.c.scheme_id, active.c.local_day, func.count())
-                    .select_from(active.join(accounts, accounts.c.id == active.c.account_id))
+                    .select_from(
+                        active.join(accounts, and_(accounts.c.pkey == active.c.pkey, accounts.c.id == active.c.account_id))
+                    )
                     .group_by(accounts.c.scheme_id, active.c.local_day),
                     accounts.c.scheme_id,
                 )

@@ -5,14 +5,20 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select
 
-from tanhui.domain.ledger import GENESIS_HASH
 from tanhui.domain.schemes import Scheme
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import journal_chains, schemes
+from tanhui.store.schema import schemes
 
 
-def chain_id(scheme_id: str, shard: int) -> str:
-    return f"{scheme_id}/{shard}"
+def lane_name(scheme_id: str, lane: int) -> str:
+    """A scheme's lane: its writers queue per lane; the report counters are kept per lane."""
+    return f"{scheme_id}/{lane}"
+
+
+def chain_name(scheme_id: str, pkey: int, lane: int) -> str:
+    """A hash chain: one per (scheme, person key, lane), so each lives on one node of a distributed
+    engine. (Chains named `scheme/lane` were written before person keys existed; they stay.)"""
+    return f"{scheme_id}/{pkey}/{lane}"
 
 
 class SchemeRepository(Repository):
@@ -21,13 +27,6 @@ class SchemeRepository(Repository):
             insert(schemes).values(
                 id=scheme.id, name=scheme.name, timezone=scheme.timezone, settings=dict(scheme.settings), created_at=now
             )
-        )
-        self.conn.execute(
-            insert(journal_chains),
-            [
-                {"id": chain_id(scheme.id, shard), "scheme_id": scheme.id, "seq": 0, "head_hash": GENESIS_HASH, "updated_at": now}
-                for shard in range(scheme.ledger_chains)
-            ],
         )
         return Scheme(scheme.id, scheme.name, scheme.timezone, dict(scheme.settings), now)
 
