@@ -1,9 +1,10 @@
 """The physical limit: the rows the pipeline writes per event, inserted raw into the same schema.
 
-Per event the pipeline writes one `events` row (with a random 128-bit behaviour fingerprint), one
-`journal_entries` row and two `postings` rows, updates two balances and marks the person active
-that day (`report_active`); per batch it adds to the report counters (`report_facts`,
-`report_days`, `report_flows`) and moves the chain head. Here the same rows, built in Python with
+Per event the pipeline writes one `events` row (with a random 128-bit behaviour fingerprint) and its
+two claims (`event_claims`, `behaviour_claims`), one `journal_entries` row and two `postings` rows,
+updates two balances and marks the person active that day (`report_active`); per batch it adds to the
+report counters (`report_facts`, `report_days`, `report_flows`) and moves the head of each person
+key's chain it appended to (every row carries the person key). Here the same rows, built in Python with
 no validation, consent, de-duplication, quantification or hashing, go straight in: executemany in
 batches of 1,000 per transaction on SQLite, COPY on PostgreSQL (upserts by executemany on both).
 events/s of this is the ceiling the pipeline is compared with ("ratio to the limit").
@@ -19,8 +20,9 @@ from typing import Any
 from sqlalchemy import text
 
 from tanhui.store import Store
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.ledger import ENTRY_COLUMNS, POSTING_COLUMNS
-from tanhui.store.rows import EVENT_COLUMNS
+from tanhui.store.rows import EVENT_COLUMNS, chain_name, lane_name
 
 BATCH = 1000
 
@@ -50,18 +52,21 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
             ).scalar_one()
             for asset in ("CO2E", "POINTS")
         }
-        chain = conn.execute(
-            text("SELECT id FROM journal_chains WHERE scheme_id=:s ORDER BY id LIMIT 1"), {"s": scheme_id}
-        ).scalar_one()
         next_entry = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()) + 1
-        seq = (
-            int(
-                conn.execute(
-                    text("SELECT coalesce(max(seq), 0) FROM journal_entries WHERE chain_id = :c"), {"c": chain}
-                ).scalar_one()
+    # Lane 0's chain of every person key in the scheme, made before the clock starts (the pipeline
+    # makes each once, at its first entry).
+    chains = {pkey_of(owner): chain_name(scheme_id, pkey_of(owner), 0) for owner, _, _ in people}
+    with store.engine.begin() as conn:
+        for pkey, chain in chains.items():
+            conn.execute(
+                text(
+                    "INSERT INTO journal_chains (id, pkey, scheme_id, seq, head_hash, updated_at)"
+                    " VALUES (:c, :k, :s, 0, :h, :t) ON CONFLICT DO NOTHING"
+                ),
+                {"c": chain, "k": pkey, "s": scheme_id, "h": "0" * 64, "t": datetime.now(UTC)},
             )
-            + 1_000_000_000
-        )
+    seqs = dict.fromkeys(chains.values(), 1_000_000_000)
+    lane = lane_name(scheme_id, 0)
     pg = store.dialect.name == "postgresql"
     now = datetime.now(UTC)
     started = time.perf_counter()
@@ -70,11 +75,19 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
         ev_rows: list[tuple[Any, ...]] = []
         entry_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
+        claim_rows: list[tuple[Any, ...]] = []
+        fingerprint_rows: list[tuple[Any, ...]] = []
         balances: dict[int, int] = {}
-        active: set[tuple[int, int]] = set()
+        active: set[tuple[int, int, int]] = set()
+        moved: set[str] = set()
         for i in range(n):
             k = offset + i
             owner, co2e, points = people[rng.randrange(len(people))]
+            pkey = pkey_of(owner)
+            chain = chains[pkey]
+            seqs[chain] += 1
+            moved.add(chain)
+            fingerprint = rng.getrandbits(128).to_bytes(16, "big").hex()
             entry_id = next_entry + k
             when = now - timedelta(minutes=k % 10000)
             stamp = when if pg else when.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -96,19 +109,23 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                     10,
                     "bus-ride-cn@1",
                     "0" * 64,
-                    rng.getrandbits(128).to_bytes(16, "big").hex(),
+                    fingerprint,
                     entry_id,
                     '{"trip_id":"T"}',
                     '{"carbon_g":80,"methodology":"bus-ride-cn@1"}',
                     None,
+                    pkey,
                 )
             )
+            claim_rows.append((f"raw-{start_id + k}", partner_pk))
+            fingerprint_rows.append((fingerprint,))
             entry_rows.append(
                 (
                     entry_id,
+                    pkey,
                     scheme_id,
                     chain,
-                    seq + k,
+                    seqs[chain],
                     "behaviour_credit",
                     None,
                     "",
@@ -119,13 +136,13 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                     "1" * 64,
                 )
             )
-            posting_rows.append((entry_id, issuance["CO2E"], co2e, 80, None, 80))
-            posting_rows.append((entry_id, issuance["POINTS"], points, 10, None, 10))
+            posting_rows.append((pkey, entry_id, issuance["CO2E"], co2e, 80, None, 80))
+            posting_rows.append((pkey, entry_id, issuance["POINTS"], points, 10, None, 10))
             balances[co2e] = balances.get(co2e, 0) + 80
             balances[points] = balances.get(points, 0) + 10
-            active.add((owner, day))
+            active.add((pkey, owner, day))
         counters = [
-            ("INSERT INTO report_active (account_id, local_day) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(active)),
+            ("INSERT INTO report_active (pkey, account_id, local_day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", sorted(active)),
             (
                 "INSERT INTO report_facts (scheme_id, local_day, scenario, partner_pk, status, reason, events, carbon_g, points)"
                 " VALUES (?, ?, 'bus_ride', ?, 'credited', '', ?, ?, ?) ON CONFLICT (scheme_id, local_day, scenario, partner_pk, status, reason)"
@@ -135,22 +152,24 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
             (
                 "INSERT INTO report_days (scheme_id, local_day, shard, active_users) VALUES (?, ?, ?, ?) ON CONFLICT (scheme_id, local_day, shard)"
                 " DO UPDATE SET active_users = report_days.active_users + excluded.active_users",
-                [(scheme_id, now.date().toordinal(), chain, len(active))],
+                [(scheme_id, now.date().toordinal(), lane, len(active))],
             ),
             (
                 "INSERT INTO report_flows (ledger_account_id, bucket, shard, amount_out, amount_in) VALUES (?, ?, ?, ?, 0) "
                 "ON CONFLICT (ledger_account_id, bucket, shard)"
                 " DO UPDATE SET amount_out = report_flows.amount_out + excluded.amount_out",
-                [(issuance["CO2E"], 1, chain, 80 * n), (issuance["POINTS"], 1, chain, 10 * n)],
+                [(issuance["CO2E"], 1, lane, 80 * n), (issuance["POINTS"], 1, lane, 10 * n)],
             ),
-            ("UPDATE journal_chains SET seq = ?, head_hash = ? WHERE id = ?", [(seq + offset + n, "2" * 64, chain)]),
+            ("UPDATE journal_chains SET seq = ?, head_hash = ? WHERE id = ?", [(seqs[c], "2" * 64, c) for c in sorted(moved)]),
         ]
         with store.engine.begin() as conn:
             if pg:
                 raw = conn.connection.driver_connection
                 with raw.cursor() as cur:
                     for table, cols, rows in (
-                        ("events", EVENT_COLUMNS, ev_rows),
+                        ("events", (*EVENT_COLUMNS, "pkey"), ev_rows),
+                        ("event_claims", ("event_id", "partner_pk"), claim_rows),
+                        ("behaviour_claims", ("fingerprint",), fingerprint_rows),
                         ("journal_entries", ENTRY_COLUMNS, entry_rows),
                         ("postings", POSTING_COLUMNS, posting_rows),
                     ):
@@ -165,7 +184,9 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                         cur.executemany(sql.replace("?", "%s"), params)
             else:
                 for table, cols, rows in (
-                    ("events", EVENT_COLUMNS, ev_rows),
+                    ("events", (*EVENT_COLUMNS, "pkey"), ev_rows),
+                    ("event_claims", ("event_id", "partner_pk"), claim_rows),
+                    ("behaviour_claims", ("fingerprint",), fingerprint_rows),
                     ("journal_entries", ENTRY_COLUMNS, entry_rows),
                     ("postings", POSTING_COLUMNS, posting_rows),
                 ):

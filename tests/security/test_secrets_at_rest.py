@@ -333,7 +333,13 @@ def test_a_rotation_that_fails_changes_no_row_and_leaves_the_key_file_as_it_was(
         key_before = key_file.read_bytes()
         last_id = stored_rows(url)[-1][0]
         with store.engine.begin() as conn:  # the last secret damaged: the rotation meets it after re-sealing two
-            conn.execute(text("UPDATE partner_secrets SET secret = 'AQ' || substr(secret, 3) WHERE id = :i"), {"i": last_id})
+            conn.execute(  # one character changed in the sealed text (whatever it was)
+                text(
+                    "UPDATE partner_secrets SET secret = substr(secret, 1, 20)"
+                    " || CASE WHEN substr(secret, 21, 1) = 'A' THEN 'B' ELSE 'A' END || substr(secret, 22) WHERE id = :i"
+                ),
+                {"i": last_id},
+            )
         rows_before = stored_rows(url)
         new_file = tmp_path / "new.key"
         secretbox.write_key_file(new_file, [secretbox.new_key_text()], replace=False)
@@ -440,8 +446,13 @@ def test_plaintext_secrets_from_before_0010_are_sealed_by_db_upgrade(fresh_store
     try:
         migrate.upgrade(store, "0009")
         secret, partner_id = "sk_" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="), "ptn_0123456789abcdef"
-        schemes.create_scheme(store, "city", "城市")  # the schemes table is the same at 0009
-        with store.engine.begin() as conn:  # what version 0009 wrote: the secret as it is
+        with store.engine.begin() as conn:  # what version 0009 wrote: a scheme's row, the secret as it is
+            conn.execute(
+                text(
+                    "INSERT INTO schemes (id, name, timezone, settings, created_at) VALUES ('city', '城市', 'Asia/Shanghai', '{}', :t)"
+                ),
+                {"t": NOW},
+            )
             pk = conn.execute(
                 insert(partners_table)
                 .values(id=partner_id, scheme_id="city", name="公交", scenarios=["bus_ride"], status="active", created_at=NOW)

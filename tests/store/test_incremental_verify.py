@@ -150,6 +150,8 @@ def test_a_consistent_rewrite_of_a_checkpointed_entry_is_found(store: Store, sch
             select(journal_entries.c.id).where(journal_entries.c.chain_id == chain, journal_entries.c.seq == seq)
         ).scalar_one()
     _rewrite_chain_consistently(store, entry_id, {"rewritten": True})
+    with store.engine.begin() as conn:  # the insider's guard back on (the PostgreSQL database is shared)
+        _guards_on(store, conn, "journal_entries")
     assert ledger.verify(store, scheme_id).ok  # the rewrite is consistent: the full verify cannot see it
     result = _one(store, scheme_id)
     assert not result.report.ok
