@@ -167,6 +167,15 @@ def fingerprint_for(item: Staged, account_id: int) -> str | None:
     return ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
 
 
+def earlier_fingerprints_for(item: Staged, account_id: int) -> tuple[str, ...]:
+    """The other fingerprints the behaviour may be stored under, from before identities were canonical
+    (``events.earlier_fingerprints``); none for most ids. The store is asked for these too."""
+    if item.identity is None:
+        return ()
+    assert item.event.scenario is not None and item.identity_scope is not None
+    return ev.earlier_fingerprints(item.event.scenario, item.identity_scope, item.identity, account_id)
+
+
 # -- facts ---------------------------------------------------------------------------------
 
 
@@ -211,7 +220,7 @@ class Facts:
     partner_id: str
     earlier: Mapping[str, Earlier]  # event_id -> the partner's earlier event of that id
     links: Mapping[str, Link]  # user_ref -> link, for the events that get as far as consent
-    claimed: frozenset[str]  # fingerprints of behaviours already credited
+    claimed: frozenset[str]  # fingerprints of behaviours already credited (also the earlier forms asked for)
     used_day: Mapping[UsageKey, Used]
     used_month: Mapping[UsageKey, Used]
     holdings: Mapping[int, Mapping[str, LedgerAccount]]  # person's account -> holdings ledger account by asset
@@ -269,7 +278,19 @@ class _Work:
     """The batch's working state: the facts plus what the events decided so far changed, and the
     current event's look-ups (set by ``begin``, read by the checks)."""
 
-    __slots__ = ("facts", "seen", "claimed", "used_day", "used_month", "before", "link", "fingerprint", "grams", "usage")
+    __slots__ = (
+        "facts",
+        "seen",
+        "claimed",
+        "used_day",
+        "used_month",
+        "before",
+        "link",
+        "fingerprint",
+        "earlier_fingerprints",
+        "grams",
+        "usage",
+    )
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -280,6 +301,7 @@ class _Work:
         self.before: Earlier | None = None
         self.link: Link | None = None
         self.fingerprint: str | None = None
+        self.earlier_fingerprints: tuple[str, ...] = ()
         self.grams = 0  # what the caps allow of the event's grams
         self.usage: tuple[ev.Usage, ev.Usage] | None = None  # (day, month) usage of the event's person and scenario
 
@@ -289,6 +311,7 @@ class _Work:
         self.before = None if event_id is None else (self.facts.earlier.get(event_id) or self.seen.get(event_id))
         self.link = link = None if event.user_ref is None or event_id is None else self.facts.links.get(event.user_ref)
         self.fingerprint = None if link is None else fingerprint_for(item, link.account_id)
+        self.earlier_fingerprints = () if link is None else earlier_fingerprints_for(item, link.account_id)
         self.usage = None
 
     def used(self, table: dict[UsageKey, ev.Usage], known: Mapping[UsageKey, Used], key: UsageKey) -> ev.Usage:
@@ -365,7 +388,10 @@ def _no_consent(item: Staged, work: _Work) -> Decision | None:
 
 def _duplicate_behaviour(item: Staged, work: _Work) -> Decision | None:
     fp = work.fingerprint
-    if fp is not None and (fp in work.facts.claimed or fp in work.claimed):
+    if fp is None:
+        return None
+    claimed = work.facts.claimed
+    if fp in claimed or fp in work.claimed or any(earlier in claimed for earlier in work.earlier_fingerprints):
         return work.reject(item, "duplicate_behaviour")
     return None
 
