@@ -38,6 +38,9 @@ def create_api(store: Store, partner_rate_per_minute: int | None = None) -> Fast
     )
     app.state.store = store
     app.state.partner_rate = RateRule.per_minute_with_default_burst(rate)
+    interval = float(os.environ.get("TANHUI_READY_CHECK_SECONDS", str(operations.StructureWatch.INTERVAL_S)))
+    app.state.structure_watch = operations.StructureWatch(store, interval)
+    app.state.structure_watch.start()  # the quick structural check /readyz reports, from start-up on
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

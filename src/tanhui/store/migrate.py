@@ -7,8 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from tanhui.store.engine import Store
+from tanhui.store.integrity import SchemaDifference, compare
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,6 +31,29 @@ def upgrade(store: Store, revision: str = "head") -> list[str]:
     from tanhui.store.citus import apply_plan
 
     return apply_plan(store)
+
+
+def reference_objects(store: Store, revision: str) -> dict[str, str] | None:
+    """The schema objects the migrations create at ``revision``, described as ``store.schema_objects()``
+    describes its own: from a database built for the purpose and gone afterwards (a temporary file, or a
+    schema in a rolled-back transaction). None when this role may not build one."""
+
+    def build(conn: Connection) -> None:
+        config = alembic_config(store)
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+    return store.dialect.reference_objects(store.engine, build)
+
+
+def schema_differences(store: Store, revision: str | None = None) -> list[SchemaDifference] | None:
+    """Every schema object of ``store`` that is not as the migrations create it at ``revision`` (default:
+    the database's own): extra, altered or missing. None when no reference database could be built."""
+    revision = revision or current(store)
+    if revision is None:
+        return None
+    reference = reference_objects(store, revision)
+    return None if reference is None else compare(store.schema_objects(), reference)
 
 
 def check(store: Store) -> None:
