@@ -215,3 +215,62 @@ def test_amcheck_that_cannot_run_says_it_was_skipped_and_why(pg_databases: Any) 
         with pg_databases.admin.connect() as conn:
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
+
+
+def _flip_btree_key_bit(path: Path) -> None:
+    """Flip the lowest bit of the key of the last item on a PostgreSQL B-tree index's root page, which must
+    be a leaf (a small index). Layout: src/include/storage/bufpage.h, access/nbtree.h, access/itup.h."""
+    block = 8192
+    data = bytearray(path.read_bytes())
+    root = int.from_bytes(data[32:36], "little")  # BTMetaPageData.btm_root, after the 24-byte page header of block 0
+    page = root * block
+    lower = int.from_bytes(data[page + 12 : page + 14], "little")
+    special = int.from_bytes(data[page + 16 : page + 18], "little")
+    flags = int.from_bytes(data[page + special + 12 : page + special + 14], "little")
+    assert flags & 1, "the root is not a leaf: the index is too big for this test"
+    last = int.from_bytes(data[page + lower - 4 : page + lower], "little")  # the last line pointer
+    offset = last & 0x7FFF
+    data[page + offset + 8] ^= 0x01  # after t_tid (6 bytes) and t_info (2): the key's least significant byte
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_amcheck_names_a_damaged_index_on_postgresql(pg_databases: Any, tmp_path: Path) -> None:
+    """A bit flipped in the index file on disk, read by a database copied from it file by file (the server's
+    buffers still hold the original page of the first one); needs the server's data directory on this machine."""
+    source = pg_databases.create()
+    store = Store(source)
+    try:
+        from tanhui.services import consent, schemes
+        from tanhui.store import migrate
+
+        migrate.upgrade(store)
+        schemes.create_scheme(store, "city", "损坏测试")
+        partner = partners.create_partner(store, "city", "公交", ["bus_ride"]).partner
+        for n in range(10):
+            body = {"user_ref": f"u{n}", "scopes": ["behaviour:report"], "granted_at": "2026-01-01T00:00:00+08:00"}
+            consent.grant(store, partner, f"damage-{n}", body)
+        ingest.ingest_events(store, partner, batch("pg", 10)[:10])
+        with store.engine.connect() as conn:
+            relative = conn.execute(text("SELECT pg_relation_filepath('ix_postings_to_account_id')")).scalar_one()
+    finally:
+        store.dispose()
+    with pg_databases.admin.connect() as conn:
+        home = conn.execute(text("SHOW data_directory")).scalar_one()
+        conn.execute(text("CHECKPOINT"))  # the index's pages on disk, its buffers clean
+    index_file = Path(home) / relative
+    if not os.access(index_file, os.W_OK):
+        pytest.skip(f"the PostgreSQL data directory is not writable here ({index_file})")
+    _flip_btree_key_bit(index_file)
+    copy = pg_databases.create_from(source)
+    try:
+        result = cli(copy, "verify", "--json", check=False)
+        report = json.loads(result.stdout)
+        assert result.returncode == 1 and report["ok"] is False, report
+        assert any(p.startswith("amcheck") and "index ix_postings_to_account_id" in p for p in report["problems"]), report
+        line = one_line(cli(copy, "verify", check=False))
+        assert line.startswith("BROKEN: the database file is damaged: amcheck") and "ix_postings_to_account_id" in line, line
+    finally:
+        pg_databases.drop(copy)
+        pg_databases.drop(source)
