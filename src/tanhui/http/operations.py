@@ -59,7 +59,7 @@ class StructureWatch:
         self._lock = threading.Lock()
         self._first = threading.Event()
         self._running = False
-        self._result: tuple[tuple[str, ...], float, float] | None = None  # (problems, when (monotonic), seconds)
+        self._result: tuple[tuple[str, ...], float] | None = None  # (problems, when: time.monotonic())
 
     def start(self) -> None:
         with self._lock:
@@ -94,7 +94,8 @@ class StructureWatch:
                 self._running = False
         if problems is not None:
             finished = time.monotonic()
-            self._result = (problems, finished, finished - started)
+            self._result = (problems, finished)
+            log.debug("readiness: quick structural check took %.3f s", finished - started)
             if problems:
                 log.error("readiness: the database failed its quick structural check: %s", problems[0])
         self._first.set()
