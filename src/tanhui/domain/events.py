@@ -165,7 +165,7 @@ def fingerprint(scenario: str, scope: str, parts: tuple[str, ...], account_id: i
     canonical form (identifiers.behaviour_id: NFKC, no invisible characters, trimmed, case-folded), so
     ``T1``, ``t1``, ``Ｔ１`` and ``T\u200b1`` are one trip. 128 bits of SHA-256, as hex.
     """
-    return _digest(scenario, scope, account_id, tuple(identifiers.behaviour_id(p) for p in parts))
+    return fingerprints(scenario, scope, parts, account_id)[0]
 
 
 def earlier_fingerprints(scenario: str, scope: str, parts: tuple[str, ...], account_id: int | None) -> tuple[str, ...]:
@@ -175,14 +175,20 @@ def earlier_fingerprints(scenario: str, scope: str, parts: tuple[str, ...], acco
     ``abc1`` or ``ＡＢＣ１``); ``parts[0]`` is the identity's kind, from the methodology file, and stays
     as it is. Ids without letters (digits, dates) add none. Ids stored in mixed case before the
     change are recognised when sent the same way again, not as variants."""
+    return fingerprints(scenario, scope, parts, account_id)[1]
+
+
+def fingerprints(scenario: str, scope: str, parts: tuple[str, ...], account_id: int | None) -> tuple[str, tuple[str, ...]]:
+    """(``fingerprint``, ``earlier_fingerprints``), the canonical parts computed once."""
     canonical = tuple(identifiers.behaviour_id(p) for p in parts)
-    found = []
-    for earlier in (parts, (*parts[:1], *(p.upper() for p in canonical[1:]))):
-        if earlier != canonical:
-            digest = _digest(scenario, scope, account_id, earlier)
-            if digest not in found:
-                found.append(digest)
-    return tuple(found)
+    found = _digest(scenario, scope, account_id, canonical)
+    capitals = (*parts[:1], *(p.upper() for p in canonical[1:]))
+    if parts == canonical and capitals == canonical:
+        return found, ()
+    earlier = [_digest(scenario, scope, account_id, parts)] if parts != canonical else []
+    if capitals != canonical and capitals != parts:
+        earlier.append(_digest(scenario, scope, account_id, capitals))
+    return found, tuple(earlier)
 
 
 def _digest(scenario: str, scope: str, account_id: int | None, parts: tuple[str, ...]) -> str:

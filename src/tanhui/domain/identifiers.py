@@ -54,15 +54,14 @@ _IGNORABLE_RANGES = (
     (0x1D173, 0x1D17A),
     (0xE0000, 0xE0FFF),
 )
+_IGNORABLE = frozenset(point for low, high in _IGNORABLE_RANGES for point in range(low, high + 1))
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf"))
 _PASSES_MAX = 4  # NFKC, case folding and removal settle in two passes; the bound only guards the loop
 
 
 def invisible(char: str) -> bool:
     """A control, format or default-ignorable character: one that shows nothing where it stands."""
-    if unicodedata.category(char) in ("Cc", "Cf"):
-        return True
-    point = ord(char)
-    return any(low <= point <= high for low, high in _IGNORABLE_RANGES)
+    return ord(char) in _IGNORABLE or unicodedata.category(char) in _HIDDEN_CATEGORIES
 
 
 def _plain(text: str) -> bool:
@@ -77,7 +76,9 @@ def behaviour_id(text: str) -> str:
     current = text
     for _ in range(_PASSES_MAX):
         folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", current).casefold())
-        step = "".join(c for c in folded if not invisible(c)).strip()
+        if any(map(invisible, folded)):
+            folded = "".join(c for c in folded if not invisible(c))
+        step = folded.strip()
         if step == current:
             break
         current = step

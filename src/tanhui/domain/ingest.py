@@ -73,6 +73,7 @@ class Staged:
     occurred_bound: Any = None  # occurred_at as the store binds it (set by the ingest service)
     fingerprint: str | None = None  # of the behaviour, for ``fingerprint_account`` (set by the ingest service)
     fingerprint_account: int | None = None
+    earlier_fingerprints: tuple[str, ...] = ()  # the forms it may be stored under from before (same account)
 
 
 def stage(
@@ -159,21 +160,19 @@ def consent_asked(item: Staged) -> bool:
 
 def fingerprint_for(item: Staged, account_id: int) -> str | None:
     """The behaviour's fingerprint when it is ``account_id``'s (the one staged when it already was)."""
+    return fingerprints_for(item, account_id)[0]
+
+
+def fingerprints_for(item: Staged, account_id: int) -> tuple[str | None, tuple[str, ...]]:
+    """(fingerprint, earlier fingerprints) of the behaviour when it is ``account_id``'s; the staged ones
+    when they were computed for that account. The earlier ones (``events.earlier_fingerprints``: the forms
+    a row from before identities were canonical may hold; none for most ids) are looked for too."""
     if item.identity is None:
-        return None
+        return None, ()
     if item.fingerprint is not None and item.fingerprint_account == account_id:
-        return item.fingerprint
+        return item.fingerprint, item.earlier_fingerprints
     assert item.event.scenario is not None and item.identity_scope is not None
-    return ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
-
-
-def earlier_fingerprints_for(item: Staged, account_id: int) -> tuple[str, ...]:
-    """The other fingerprints the behaviour may be stored under, from before identities were canonical
-    (``events.earlier_fingerprints``); none for most ids. The store is asked for these too."""
-    if item.identity is None:
-        return ()
-    assert item.event.scenario is not None and item.identity_scope is not None
-    return ev.earlier_fingerprints(item.event.scenario, item.identity_scope, item.identity, account_id)
+    return ev.fingerprints(item.event.scenario, item.identity_scope, item.identity, account_id)
 
 
 # -- facts ---------------------------------------------------------------------------------
@@ -310,8 +309,7 @@ class _Work:
         event_id = event.event_id
         self.before = None if event_id is None else (self.facts.earlier.get(event_id) or self.seen.get(event_id))
         self.link = link = None if event.user_ref is None or event_id is None else self.facts.links.get(event.user_ref)
-        self.fingerprint = None if link is None else fingerprint_for(item, link.account_id)
-        self.earlier_fingerprints = () if link is None else earlier_fingerprints_for(item, link.account_id)
+        self.fingerprint, self.earlier_fingerprints = (None, ()) if link is None else fingerprints_for(item, link.account_id)
         self.usage = None
 
     def used(self, table: dict[UsageKey, ev.Usage], known: Mapping[UsageKey, Used], key: UsageKey) -> ev.Usage:

@@ -32,8 +32,7 @@ from tanhui.domain.ingest import (
     Used,
     consent_asked,
     decide_batch,
-    earlier_fingerprints_for,
-    fingerprint_for,
+    fingerprints_for,
     may_credit,
     month_key,
 )
@@ -130,7 +129,7 @@ def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list
         if item.identity is not None and event.user_ref is not None:
             person = people.get(event.user_ref)
             if person is not None:
-                item.fingerprint = fingerprint_for(item, person[0])
+                item.fingerprint, item.earlier_fingerprints = fingerprints_for(item, person[0])
                 item.fingerprint_account = person[0]
     return Prepared(scheme, staged, people, issuance)
 
@@ -221,8 +220,12 @@ def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared) -> Facts:
     links = _links(uow, partner, [s.event for s in staged if s.event.user_ref is not None and consent_asked(s)])
     candidates = may_credit(staged, earlier, links)
 
-    fingerprints = [fp for fp in (fingerprint_for(item, account_id) for item, account_id in candidates) if fp is not None]
-    fingerprints += [fp for item, account_id in candidates for fp in earlier_fingerprints_for(item, account_id)]
+    fingerprints: list[str] = []
+    for item, account_id in candidates:
+        found, before = fingerprints_for(item, account_id)
+        if found is not None:
+            fingerprints.append(found)
+            fingerprints.extend(before)
     claimed = frozenset(uow.events.claimed(fingerprints)) if fingerprints else frozenset()
 
     # Usage on the days this batch touches; whole months only for scenarios with a monthly cap.
