@@ -192,7 +192,7 @@ def test_verify_runs_amcheck_on_postgresql(pg_databases: Any) -> None:
 
 @pytest.mark.postgres
 def test_amcheck_that_cannot_run_says_it_was_skipped_and_why(pg_databases: Any) -> None:
-    """A role that may not create the extension: verify still runs, and says what it could not do."""
+    """A role that may not create the extension (nor a schema): verify still runs, and says what it could not do."""
     url = pg_databases.create()
     role = "tanhui_h18_" + os.urandom(4).hex()
     admin = Store(url)
@@ -206,6 +206,8 @@ def test_amcheck_that_cannot_run_says_it_was_skipped_and_why(pg_databases: Any) 
         result = cli(limited, "verify", "--json", check=False)
         report = json.loads(result.stdout)
         assert report["database"]["structure_skipped"].startswith("amcheck is not installed and could not be created"), report
+        skipped = report["database"]["schema_skipped"]  # no CREATE on the database: no scratch schema either
+        assert skipped.startswith("no reference schema could be built") and "permission denied" in skipped, report
         assert report["ok"], report
         assert "skipped" in cli(limited, "verify", env={"TANHUI_LANG": "en"}).stdout
     finally:

@@ -213,9 +213,9 @@ def _check_copy(store: Store, revision: str) -> None:
         raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {error.params.get('problem')}") from None
     if not structure.ok:
         raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {structure.problems[0]}")
-    differences = migrate.schema_differences(store, revision)
-    if differences is None:  # not on SQLite: a temporary file can always be made
-        raise TanhuiError("restore_verify_failed", problem="no reference schema could be built to compare with")
+    differences, skipped = migrate.schema_differences(store, revision)
+    if skipped is not None:  # a backup that cannot be compared is not restored
+        raise TanhuiError("restore_verify_failed", problem=skipped)
     if differences:
         more = f"; {len(differences) - 1} more" if len(differences) > 1 else ""
         problem = f"schema object {differences[0]} is not as the migrations create it at revision {revision}{more}"

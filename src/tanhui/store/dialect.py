@@ -201,9 +201,9 @@ class Dialect(ABC):
         """Every schema object: "kind name" -> its definition, in a form that compares across databases."""
 
     @abstractmethod
-    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str] | None:
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
         """``schema_objects`` of a database that ``migrate`` (the migrations, run on a connection) has just
-        built from nothing, and that is gone afterwards; None when this role may not build one."""
+        built from nothing, and that is gone afterwards; ``integrity.NoReference`` when none can be built."""
 
     def _translate_damage(self, engine: Engine) -> None:
         """Errors that say the file is damaged reach callers as ``ServiceUnavailable("database_damaged")``: one
@@ -374,7 +374,7 @@ class SqliteDialect(Dialect):
     def schema_objects(self, conn: Connection) -> dict[str, str]:
         return integrity.sqlite_objects(conn)
 
-    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str] | None:
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
         """A new file in a temporary directory, deleted afterwards."""
         with tempfile.TemporaryDirectory(prefix="tanhui-reference-") as directory:
             reference = self.create_engine(f"sqlite:///{directory}/reference.db", cache_mb=8)
@@ -503,21 +503,21 @@ class PostgresDialect(Dialect):
     def schema_objects(self, conn: Connection) -> dict[str, str]:
         return integrity.postgres_objects(conn)
 
-    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str] | None:
-        """A new schema in the same database, inside one transaction that is rolled back: nothing stays."""
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
+        """A new schema in the same database, inside one transaction that is rolled back: nothing stays.
+        Needs CREATE on the database; a role without it (or migrations that cannot run in a scratch schema)
+        gives ``NoReference`` with the server's words, and the caller says the comparison was skipped."""
         schema = f"tanhui_reference_{secrets.token_hex(6)}"
         with engine.connect() as conn:
             conn.info["tanhui_write"] = True
             transaction = conn.begin()
             try:
-                try:
-                    with conn.begin_nested():
-                        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-                except DBAPIError:
-                    return None  # no CREATE on this database: the caller says the comparison was skipped
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
                 conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
                 migrate(conn)
                 return integrity.postgres_objects(conn, database_wide=False)
+            except DBAPIError as error:
+                raise integrity.NoReference(integrity.first_line(error)) from None
             finally:
                 transaction.rollback()
 

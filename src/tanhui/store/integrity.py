@@ -58,6 +58,10 @@ class SchemaDifference:
         return f"{self.name} ({self.kind})"
 
 
+class NoReference(Exception):
+    """No reference database could be built to compare with; the message says why."""
+
+
 def compare(found: dict[str, str], expected: dict[str, str]) -> list[SchemaDifference]:
     """Every object extra, altered or missing in ``found``; extras and alterations first (the dangerous ones)."""
     differences = [SchemaDifference("extra", name) for name in sorted(found.keys() - expected.keys())]

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from tanhui.store.engine import Store
-from tanhui.store.integrity import SchemaDifference, compare
+from tanhui.store.integrity import NoReference, SchemaDifference, compare
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,10 +33,10 @@ def upgrade(store: Store, revision: str = "head") -> list[str]:
     return apply_plan(store)
 
 
-def reference_objects(store: Store, revision: str) -> dict[str, str] | None:
+def reference_objects(store: Store, revision: str) -> dict[str, str]:
     """The schema objects the migrations create at ``revision``, described as ``store.schema_objects()``
     describes its own: from a database built for the purpose and gone afterwards (a temporary file, or a
-    schema in a rolled-back transaction). None when this role may not build one."""
+    schema in a rolled-back transaction). ``NoReference`` when none can be built here."""
 
     def build(conn: Connection) -> None:
         config = alembic_config(store)
@@ -46,14 +46,14 @@ def reference_objects(store: Store, revision: str) -> dict[str, str] | None:
     return store.dialect.reference_objects(store.engine, build)
 
 
-def schema_differences(store: Store, revision: str | None = None) -> list[SchemaDifference] | None:
-    """Every schema object of ``store`` that is not as the migrations create it at ``revision`` (default:
-    the database's own): extra, altered or missing. None when no reference database could be built."""
-    revision = revision or current(store)
-    if revision is None:
-        return None
-    reference = reference_objects(store, revision)
-    return None if reference is None else compare(store.schema_objects(), reference)
+def schema_differences(store: Store, revision: str) -> tuple[list[SchemaDifference], str | None]:
+    """(every schema object of ``store`` that is not as the migrations create it at ``revision``: extra,
+    altered or missing; why no comparison could be made, or None)."""
+    try:
+        reference = reference_objects(store, revision)
+    except NoReference as reason:
+        return [], f"no reference schema could be built to compare with ({reason})"
+    return compare(store.schema_objects(), reference), None
 
 
 def check(store: Store) -> None:
