@@ -51,9 +51,8 @@ class StructureWatch:
     """
 
     FIRST_WAIT_S = 10.0  # a probe before the first check has finished waits this long for it
-    INTERVAL_S = 300.0  # TANHUI_READY_CHECK_SECONDS
 
-    def __init__(self, store: Store, interval_s: float = INTERVAL_S) -> None:
+    def __init__(self, store: Store, interval_s: float = 300.0) -> None:  # TANHUI_READY_CHECK_SECONDS
         self.store = store
         self.interval_s = interval_s
         self._lock = threading.Lock()
