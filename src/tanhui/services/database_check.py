@@ -32,7 +32,7 @@ class DatabaseReport:
 
     def problems(self) -> list[str]:
         found = [f"{self.structure.checked}: {line}" for line in self.structure.problems]
-        return found + [f"schema object {difference} (against the migrations at {self.revision})" for difference in self.schema]
+        return found + [f"schema object {difference}, against the migrations at {self.revision}" for difference in self.schema]
 
 
 def check(store: Store) -> DatabaseReport:
