@@ -97,11 +97,13 @@ def test_rows_written_before_the_canonical_forms_are_still_recognised(store: Sto
     # two trips credited as older code stored them: the fingerprint of the id as it was sent
     for event_id, trip in ((f"old-caps-{scheme_id}", f"CAPS-{tag}"), (f"old-mixed-{scheme_id}", f"MiXeD-{tag}")):
         assert _one(store, a, event_id, f"alice-{scheme_id}", trip)["status"] == "credited"
-        with store.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE events SET fingerprint = :fp WHERE event_id = :id"),
-                {"fp": _legacy_fingerprint(trip), "id": event_id},
-            )
+        with store.engine.begin() as conn:  # the event row and its claim (behaviour_claims, migration 0014)
+            stored = conn.execute(text("SELECT fingerprint FROM events WHERE event_id = :id"), {"id": event_id}).scalar_one()
+            for table in ("events", "behaviour_claims"):
+                conn.execute(
+                    text(f"UPDATE {table} SET fingerprint = :fp WHERE fingerprint = :old"),
+                    {"fp": _legacy_fingerprint(trip), "old": stored},
+                )
     bob = f"bob-{scheme_id}"
     assert _one(store, b, f"b1-{scheme_id}", bob, f"CAPS-{tag}")["reason"] == "duplicate_behaviour"  # sent again as it was
     assert _one(store, b, f"b2-{scheme_id}", bob, f"caps-{tag.lower()}")["reason"] == "duplicate_behaviour"  # a variant
@@ -112,11 +114,12 @@ def test_rows_written_before_the_canonical_forms_are_still_recognised(store: Sto
     # a partner link recorded with a user_ref as sent (full-width digits): still that person
     legacy_ref = "１２３" + scheme_id
     _, carol = _grant(store, a, f"carol-{scheme_id}")
-    with store.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE partner_links SET user_ref = :legacy WHERE user_ref = :ref"),
-            {"legacy": legacy_ref, "ref": f"carol-{scheme_id}"},
-        )
+    with store.engine.begin() as conn:  # the link and its claim (partner_refs, migration 0014)
+        for table in ("partner_links", "partner_refs"):
+            conn.execute(
+                text(f"UPDATE {table} SET user_ref = :legacy WHERE user_ref = :ref"),
+                {"legacy": legacy_ref, "ref": f"carol-{scheme_id}"},
+            )
     created, again = _grant(store, a, legacy_ref)
     assert not created and again["consent_id"] == carol["consent_id"]
     credited = _one(store, a, f"c1-{scheme_id}", legacy_ref, f"CAROL-{tag}")
