@@ -515,11 +515,15 @@ class PostgresDialect(Dialect):
                 conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
                 conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
                 migrate(conn)
+                self._shape_reference(conn)
                 return integrity.postgres_objects(conn, database_wide=False)
             except DBAPIError as error:
                 raise integrity.NoReference(integrity.first_line(error)) from None
             finally:
                 transaction.rollback()
+
+    def _shape_reference(self, conn: Connection) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
+        """What this engine does to the migrated tables beyond the migrations (the reference schema gets it too)."""
 
     def begin_repeatable_read(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -650,6 +654,12 @@ class CitusDialect(PostgresDialect):
     FOR UPDATE across shards), and a shard's constraint violation in COPY is still a UniqueViolation."""
 
     distributed = True
+
+    def _shape_reference(self, conn: Connection) -> None:
+        """The keys the distribution plan reshapes (store/citus.py), without distributing anything."""
+        from tanhui.store import citus  # citus imports the engine, which imports this module
+
+        citus.reshape_for_reference(conn)
 
     def begin_write(self, conn: Connection) -> None:
         # A reference table (the catalog's stock, the registry) may be written after a statement on

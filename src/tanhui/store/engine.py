@@ -85,15 +85,18 @@ class Store:
     def check_structure(self) -> StructureCheck:
         """The engine's own check that pages, indexes and tables agree (store/integrity.py). Reads the whole
         database; raises ``ServiceUnavailable("database_damaged")`` when the file cannot even be read as one."""
+        self.refine()
         with self.engine.connect() as conn, conn.begin():
             return self.dialect.check_structure(conn)
 
     def quick_check(self) -> tuple[str, ...]:
         """What a cheaper structural check (readiness) found wrong; ``()`` when nothing, or on an engine without one."""
+        self.refine()
         return self.dialect.quick_check(self.engine)
 
     def schema_objects(self) -> dict[str, str]:
         """The database's schema objects, "kind name" -> definition (compare with ``migrate.reference_objects``)."""
+        self.refine()
         with self.engine.connect() as conn, conn.begin():
             return self.dialect.schema_objects(conn)
 
