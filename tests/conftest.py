@@ -83,6 +83,15 @@ class PgDatabases:
         self.created.append(name)
         return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
+    def create_from(self, url: str) -> str:
+        """A copy of the database at ``url``, made file by file from disk (STRATEGY FILE_COPY), not through the
+        server's buffers: a test that changed a file on disk reads its change in the copy."""
+        name = f"tanhui_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}" STRATEGY FILE_COPY'))
+        self.created.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
     def drop(self, url: str) -> None:
         name = make_url(url).database
         with self.admin.connect() as conn:

@@ -52,3 +52,13 @@ class SignInLimits:
             failures_per_client=positive_int(SIGN_IN_FAILURES_PER_CLIENT, 50),
             window_s=positive_int(SIGN_IN_WINDOW_S, 900),
         )
+
+
+# -- readiness (http/operations.StructureWatch) ------------------------------------------------
+
+READY_CHECK_SECONDS = "TANHUI_READY_CHECK_SECONDS"
+
+
+def ready_check_seconds() -> int:
+    """How old the last quick structural check of the database may be before /readyz has it run again."""
+    return positive_int(READY_CHECK_SECONDS, 300)

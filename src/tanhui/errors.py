@@ -10,7 +10,7 @@ Hierarchy::
       ├── InvalidInput          bad input from a caller (field errors in ``details``)
       ├── TooManyAttempts       sign-ins refused for a while after repeated failures (HTTP 429)
       ├── BusinessRuleViolation insufficient balance, already reversed, ...
-      └── ServiceUnavailable    the server cannot do it as configured (no secret key, ...) (HTTP 503)
+      └── ServiceUnavailable    the server cannot do it now or as configured (no secret key, a damaged database file, ...) (HTTP 503)
 """
 
 from __future__ import annotations

@@ -133,6 +133,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # -- operations: readiness, backup and restore --
     "not_ready": {"zh-CN": "服务尚未就绪（{reason}）", "en": "not ready ({reason})"},
+    "database_damaged": {
+        "zh-CN": "数据库文件已损坏（{problem}）：请停止服务并从备份恢复（见 docs/operations.md）",
+        "en": "the database file is damaged ({problem}): stop the server and restore from a backup (see docs/operations.md)",
+    },
     "backup_target_exists": {"zh-CN": "{path} 已存在；要覆盖请加 --force", "en": "{path} exists; add --force to overwrite it"},
     "backup_source_missing": {"zh-CN": "找不到数据库文件 {path}", "en": "database file {path} not found"},
     "backup_needs_sqlite": {

@@ -152,7 +152,10 @@ def _credit_a_ride(store: Store, partner_id: str) -> None:
                 "user_ref": "u1",
                 "scenario": "bus_ride",
                 "occurred_at": (now - timedelta(hours=1)).isoformat(),
-                "data": {"distance_km": "6.5", "trip_id": "t1"},
+                "data": {
+                    "distance_km": "6.5",
+                    "trip_id": f"t1-{uuid.uuid4().hex}",
+                },  # the session database is shared: trips are global
             }
         ],
     )

@@ -4,6 +4,7 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -196,3 +197,55 @@ def test_postgresql_gets_the_pg_dump_command(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "pg_dump" in result.stderr
     restore = cli(url, "db", "restore", str(tmp_path / "x.dump"), check=False)
     assert restore.returncode == 2 and "pg_restore" in restore.stderr and len(restore.stderr.strip().splitlines()) == 1
+
+
+KNOWN_TOKEN_HASH = hashlib.sha256(b"attacker-knows-this-token").hexdigest()
+# Issue 18, finding 8: what an attacker slips into a backup. The trigger mints an operator token the attacker
+# knows as soon as anyone is issued a token; the others show every kind of object is compared.
+INJECTIONS = {
+    "trigger mint_operator_token": (
+        "CREATE TRIGGER mint_operator_token AFTER INSERT ON user_tokens BEGIN"
+        " INSERT OR IGNORE INTO operator_tokens (token_hash, scheme_id, role, kind, created_at)"
+        f" SELECT '{KNOWN_TOKEN_HASH}', id, 'operator', 'api', datetime('now') FROM schemes; END"
+    ),
+    "view balances_for_export": "CREATE VIEW balances_for_export AS SELECT id, balance FROM ledger_accounts",
+    "trigger postings_no_update": (  # the append-only guard, its body altered to let updates through
+        "DROP TRIGGER postings_no_update; CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings BEGIN SELECT 1; END"
+    ),
+    "index ix_events_user_ref": "CREATE INDEX ix_events_user_ref ON events (user_ref)",
+}
+
+
+@pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast
+def test_restore_refuses_schema_objects_the_migrations_do_not_make(tmp_path: Path) -> None:
+    source = tmp_path / "live.db"
+    url = f"sqlite:///{source}"
+    store, partner = populate(source)
+    ingest.ingest_events(store, partner, batch("x", 20))
+    store.dispose()
+    clean = tmp_path / "clean.db"
+    cli(url, "db", "backup", str(clean))
+    target = tmp_path / "target.db"
+    target_url = f"sqlite:///{target}"
+    cli(target_url, "db", "restore", str(clean))
+    untouched = target.read_bytes()
+
+    for name, sql in INJECTIONS.items():
+        tampered = tmp_path / f"tampered-{name.split()[1]}.db"
+        tampered.write_bytes(clean.read_bytes())
+        with sqlite3.connect(tampered) as conn:
+            conn.executescript(sql)
+        refused = cli(target_url, "db", "restore", str(tampered), "--force", check=False)
+        assert refused.returncode == 2, (name, refused.stdout, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert f"schema object {name} (" in refused.stderr and "failed verification" in refused.stderr, refused.stderr
+        assert target.read_bytes() == untouched, name
+        checked = json.loads(cli(f"sqlite:///{tampered}", "verify", "--json", check=False).stdout)  # verify names it too
+        assert checked["ok"] is False and any(f"schema object {name} (" in p for p in checked["problems"]), checked
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'mint_operator_token'").fetchone() == (0,)
+
+    done = cli(target_url, "db", "restore", str(clean), "--force")  # the clean backup still restores
+    assert "verified consistent" in done.stdout
+    assert json.loads(cli(target_url, "verify", "--json").stdout)["ok"]

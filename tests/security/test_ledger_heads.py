@@ -19,20 +19,24 @@ from tests.store.helpers import build
 DAY1 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
-def _disable_guards(store: Store, conn: object) -> None:
+def _disable_guards(store: Store, conn: object) -> list[str]:
+    """Switch the append-only guard off; what puts it back exactly as it was."""
     if store.dialect.name == "postgresql":
         conn.execute(text("ALTER TABLE journal_entries DISABLE TRIGGER USER"))  # type: ignore[attr-defined]
-    else:
-        for name in [
-            r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_entries'"))
-        ]:  # type: ignore[attr-defined]
-            conn.execute(text(f'DROP TRIGGER "{name}"'))  # type: ignore[attr-defined]
+        return ["ALTER TABLE journal_entries ENABLE TRIGGER USER"]
+    found = conn.execute(  # type: ignore[attr-defined]
+        text("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_entries'")
+    ).all()
+    for name, _sql in found:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))  # type: ignore[attr-defined]
+    return [sql for _name, sql in found]
 
 
 def _rewrite_chain_consistently(store: Store, entry_id: int, new_memo: dict[str, object]) -> None:
-    """An insider edits one old entry and recomputes every later hash of its chain and the chain head."""
+    """An insider edits one old entry and recomputes every later hash of its chain and the chain head, and
+    puts the append-only guard back as it was (`tanhui verify` names a guard that is missing or switched off)."""
     with store.engine.begin() as conn:
-        _disable_guards(store, conn)
+        restore = _disable_guards(store, conn)
         victim = conn.execute(select(journal_entries).where(journal_entries.c.id == entry_id)).one()
         rows = conn.execute(
             select(journal_entries)
@@ -66,6 +70,8 @@ def _rewrite_chain_consistently(store: Store, entry_id: int, new_memo: dict[str,
             )
             prev = h
         conn.execute(text("UPDATE journal_chains SET head_hash = :h WHERE id = :c"), {"h": prev, "c": victim.chain_id})
+        for statement in restore:
+            conn.execute(text(statement))
 
 
 @pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast

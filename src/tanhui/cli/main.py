@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError
 
 from tanhui.cli import admin as admin_cli
 from tanhui.cli import audit as audit_cli
@@ -62,9 +63,14 @@ def main() -> None:
     except TanhuiError as error:
         sys.stderr.write(f"error[{error.code}]: {error.message(current_lang())}\n")
         sys.exit(EXIT_ERROR)
-    except (OperationalError, ProgrammingError) as error:
+    except DatabaseError as error:  # the engine refused (damage is already a TanhuiError: database_damaged)
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error).splitlines()[0]
         sys.stderr.write(f"error[database]: {first_line}\n")
+        sys.exit(EXIT_ERROR)
+    except sqlite3.DatabaseError as error:  # a file opened by the backup commands directly
+        sys.stderr.write(
+            f"error[database]: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}\n"
+        )
         sys.exit(EXIT_ERROR)
 
 

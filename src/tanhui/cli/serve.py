@@ -12,7 +12,7 @@ import uvicorn
 
 from tanhui import logging as tanhui_logging
 from tanhui import metrics
-from tanhui.config import SignInLimits
+from tanhui.config import SignInLimits, ready_check_seconds
 from tanhui.errors import InvalidInput
 from tanhui.lifecycle import end_with_parent_from_env
 from tanhui.services import secret_keys
@@ -37,6 +37,7 @@ def serve(
     end_with_parent_from_env()  # started by `tanhui demo`: stop with it
     check_tls(certfile, keyfile)
     SignInLimits.from_env()  # a bad TANHUI_SIGN_IN_* / TANHUI_PASSWORD_HASH_* value: one line now, not in every worker
+    ready_check_seconds()  # and TANHUI_READY_CHECK_SECONDS
     level = tanhui_logging.level_from_env()
     tanhui_logging.configure(level)
     store = open_store()

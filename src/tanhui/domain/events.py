@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tanhui.domain import identifiers
 from tanhui.domain.canonical import canonical_json, sha256_hex
 from tanhui.domain.jsontext import bad_text, without_surrogates
 
@@ -62,6 +63,9 @@ class IncomingEvent:
     data: Mapping[str, Any]
     raw: Any
     problems: Mapping[str, str] = field(default_factory=dict)
+    # the user_ref exactly as sent when that is not its canonical form (identifiers.user_ref): a partner
+    # link recorded before user_refs were canonical is found by it (issue 18, finding 10)
+    user_ref_sent: str | None = None
 
     def content_hash(self) -> str:
         """What makes a replay the same event: everything the partner sent for it."""
@@ -106,6 +110,14 @@ def parse_event(raw: Any) -> IncomingEvent:
 
     event_id = text("event_id", EVENT_ID_LEN_MAX)
     user_ref = text("user_ref", USER_REF_LEN_MAX)
+    user_ref_sent = None
+    if user_ref is not None:
+        canonical = canonical_user_ref(user_ref)
+        if canonical is None:
+            problems["user_ref"] = "invalid"
+        elif canonical != user_ref:
+            user_ref_sent = user_ref
+        user_ref = canonical
     scenario = text("scenario", SCENARIO_LEN_MAX)
     occurred_at = parse_time(raw.get("occurred_at"))
     if occurred_at is None:
@@ -116,7 +128,15 @@ def parse_event(raw: Any) -> IncomingEvent:
     if not isinstance(data, dict) or "data" in tainted:
         problems["data"] = "invalid"
         data = {}
-    return IncomingEvent(event_id, user_ref, scenario, occurred_at, data, raw, problems)
+    return IncomingEvent(event_id, user_ref, scenario, occurred_at, data, raw, problems, user_ref_sent)
+
+
+def canonical_user_ref(value: str) -> str | None:
+    """``identifiers.user_ref`` within the length a user_ref may have (NFKC can lengthen a text)."""
+    canonical = identifiers.user_ref(value)
+    if canonical is None or len(canonical) > USER_REF_LEN_MAX:
+        return None
+    return canonical
 
 
 def _surrogate_fields(raw: dict[Any, Any]) -> list[str]:
@@ -141,8 +161,37 @@ def fingerprint(scenario: str, scope: str, parts: tuple[str, ...], account_id: i
     """A behaviour's identity: the same trip, meal, session or person-day gives the same value.
 
     ``global`` identities (a trip id, an order id) are the same whichever partner or scheme reports
-    them; ``account`` identities (a day's step total) are per person. 128 bits of SHA-256, as hex.
+    them; ``account`` identities (a day's step total) are per person. Each part is taken in its
+    canonical form (identifiers.behaviour_id: NFKC, no invisible characters, trimmed, case-folded), so
+    ``T1``, ``t1``, ``Ｔ１`` and ``T\u200b1`` are one trip. 128 bits of SHA-256, as hex.
     """
+    return fingerprints(scenario, scope, parts, account_id)[0]
+
+
+def earlier_fingerprints(scenario: str, scope: str, parts: tuple[str, ...], account_id: int | None) -> tuple[str, ...]:
+    """The fingerprints the same behaviour may have been stored under before parts were canonical
+    (issue 18, finding 10), other than ``fingerprint``'s: the parts as sent (a resend of an id with
+    capitals is still that behaviour) and the values in capitals (an id stored as ``ABC1`` is met by
+    ``abc1`` or ``ＡＢＣ１``); ``parts[0]`` is the identity's kind, from the methodology file, and stays
+    as it is. Ids without letters (digits, dates) add none. Ids stored in mixed case before the
+    change are recognised when sent the same way again, not as variants."""
+    return fingerprints(scenario, scope, parts, account_id)[1]
+
+
+def fingerprints(scenario: str, scope: str, parts: tuple[str, ...], account_id: int | None) -> tuple[str, tuple[str, ...]]:
+    """(``fingerprint``, ``earlier_fingerprints``), the canonical parts computed once."""
+    canonical = tuple(identifiers.behaviour_id(p) for p in parts)
+    found = _digest(scenario, scope, account_id, canonical)
+    capitals = (*parts[:1], *(p.upper() for p in canonical[1:]))
+    if parts == canonical and capitals == canonical:
+        return found, ()
+    earlier = [_digest(scenario, scope, account_id, parts)] if parts != canonical else []
+    if capitals != canonical and capitals != parts:
+        earlier.append(_digest(scenario, scope, account_id, capitals))
+    return found, tuple(earlier)
+
+
+def _digest(scenario: str, scope: str, account_id: int | None, parts: tuple[str, ...]) -> str:
     owner = "" if scope == "global" else str(account_id)
     body = "\x1f".join((scenario, scope, owner, *parts))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]

@@ -73,6 +73,7 @@ class Staged:
     occurred_bound: Any = None  # occurred_at as the store binds it (set by the ingest service)
     fingerprint: str | None = None  # of the behaviour, for ``fingerprint_account`` (set by the ingest service)
     fingerprint_account: int | None = None
+    earlier_fingerprints: tuple[str, ...] = ()  # the forms it may be stored under from before (same account)
 
 
 def stage(
@@ -159,12 +160,19 @@ def consent_asked(item: Staged) -> bool:
 
 def fingerprint_for(item: Staged, account_id: int) -> str | None:
     """The behaviour's fingerprint when it is ``account_id``'s (the one staged when it already was)."""
+    return fingerprints_for(item, account_id)[0]
+
+
+def fingerprints_for(item: Staged, account_id: int) -> tuple[str | None, tuple[str, ...]]:
+    """(fingerprint, earlier fingerprints) of the behaviour when it is ``account_id``'s; the staged ones
+    when they were computed for that account. The earlier ones (``events.earlier_fingerprints``: the forms
+    a row from before identities were canonical may hold; none for most ids) are looked for too."""
     if item.identity is None:
-        return None
+        return None, ()
     if item.fingerprint is not None and item.fingerprint_account == account_id:
-        return item.fingerprint
+        return item.fingerprint, item.earlier_fingerprints
     assert item.event.scenario is not None and item.identity_scope is not None
-    return ev.fingerprint(item.event.scenario, item.identity_scope, item.identity, account_id)
+    return ev.fingerprints(item.event.scenario, item.identity_scope, item.identity, account_id)
 
 
 # -- facts ---------------------------------------------------------------------------------
@@ -211,7 +219,7 @@ class Facts:
     partner_id: str
     earlier: Mapping[str, Earlier]  # event_id -> the partner's earlier event of that id
     links: Mapping[str, Link]  # user_ref -> link, for the events that get as far as consent
-    claimed: frozenset[str]  # fingerprints of behaviours already credited
+    claimed: frozenset[str]  # fingerprints of behaviours already credited (also the earlier forms asked for)
     used_day: Mapping[UsageKey, Used]
     used_month: Mapping[UsageKey, Used]
     holdings: Mapping[int, Mapping[str, LedgerAccount]]  # person's account -> holdings ledger account by asset
@@ -269,7 +277,19 @@ class _Work:
     """The batch's working state: the facts plus what the events decided so far changed, and the
     current event's look-ups (set by ``begin``, read by the checks)."""
 
-    __slots__ = ("facts", "seen", "claimed", "used_day", "used_month", "before", "link", "fingerprint", "grams", "usage")
+    __slots__ = (
+        "facts",
+        "seen",
+        "claimed",
+        "used_day",
+        "used_month",
+        "before",
+        "link",
+        "fingerprint",
+        "earlier_fingerprints",
+        "grams",
+        "usage",
+    )
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -280,6 +300,7 @@ class _Work:
         self.before: Earlier | None = None
         self.link: Link | None = None
         self.fingerprint: str | None = None
+        self.earlier_fingerprints: tuple[str, ...] = ()
         self.grams = 0  # what the caps allow of the event's grams
         self.usage: tuple[ev.Usage, ev.Usage] | None = None  # (day, month) usage of the event's person and scenario
 
@@ -288,7 +309,7 @@ class _Work:
         event_id = event.event_id
         self.before = None if event_id is None else (self.facts.earlier.get(event_id) or self.seen.get(event_id))
         self.link = link = None if event.user_ref is None or event_id is None else self.facts.links.get(event.user_ref)
-        self.fingerprint = None if link is None else fingerprint_for(item, link.account_id)
+        self.fingerprint, self.earlier_fingerprints = (None, ()) if link is None else fingerprints_for(item, link.account_id)
         self.usage = None
 
     def used(self, table: dict[UsageKey, ev.Usage], known: Mapping[UsageKey, Used], key: UsageKey) -> ev.Usage:
@@ -365,7 +386,10 @@ def _no_consent(item: Staged, work: _Work) -> Decision | None:
 
 def _duplicate_behaviour(item: Staged, work: _Work) -> Decision | None:
     fp = work.fingerprint
-    if fp is not None and (fp in work.facts.claimed or fp in work.claimed):
+    if fp is None:
+        return None
+    claimed = work.facts.claimed
+    if fp in claimed or fp in work.claimed or any(earlier in claimed for earlier in work.earlier_fingerprints):
         return work.reject(item, "duplicate_behaviour")
     return None
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from tanhui import __version__
+from tanhui.config import ready_check_seconds
 from tanhui.http import admin, errors, market, me, models, observability, operations, partner, registry
 from tanhui.http.headers import SecurityHeaders
 from tanhui.http.limits import BodySizeLimit
@@ -38,6 +39,8 @@ def create_api(store: Store, partner_rate_per_minute: int | None = None) -> Fast
     )
     app.state.store = store
     app.state.partner_rate = RateRule.per_minute_with_default_burst(rate)
+    app.state.structure_watch = operations.StructureWatch(store, ready_check_seconds())
+    app.state.structure_watch.start()  # the quick structural check /readyz reports, from start-up on
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

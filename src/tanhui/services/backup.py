@@ -5,9 +5,11 @@ server keeps writing (WAL mode lets writers go on), into a temporary file beside
 renamed into place only when complete.
 
 Restore never touches the live file until the copy has passed every check: it is an SQLite file,
-it carries Tanhui's schema at a revision this version knows (older revisions are upgraded on the
-copy), ``PRAGMA integrity_check`` is clean and the ledger verifies (hash chains, balances, zero
-sums). Then the copy replaces the configured file with one atomic ``os.replace``.
+it carries Tanhui's schema at a revision this version knows, ``PRAGMA integrity_check`` is clean,
+its schema objects (tables, indexes, triggers, views) are exactly those the migrations create at
+that revision (a trigger slipped into a backup would otherwise run in production: issue 18, finding
+8), older revisions are then upgraded on the copy, and the ledger verifies (hash chains, balances,
+zero sums). Then the copy replaces the configured file with one atomic ``os.replace``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tanhui.errors import TanhuiError
+from tanhui.errors import ServiceUnavailable, TanhuiError
 from tanhui.store import Store, embedded_file, migrate, server_address
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -175,13 +177,11 @@ def restore(database_url: str, source: Path, force: bool = False) -> RestoreRepo
     try:
         store = Store(f"sqlite:///{temp}")
         try:
+            _check_copy(store, revision)
             upgraded_from = None
             if migrate.current(store) != migrate.head():
                 upgraded_from = revision
                 migrate.upgrade(store)
-            integrity = store.integrity_check()
-            if integrity != "ok":
-                raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {integrity}")
             report = ledger_service.verify(store)
             if not report.ok:
                 raise TanhuiError("restore_verify_failed", problem=report.problems[0])
@@ -202,6 +202,24 @@ def restore(database_url: str, source: Path, force: bool = False) -> RestoreRepo
             Path(f"{temp}{suffix}").unlink(missing_ok=True)
         raise
     return RestoreReport(summarise(target), upgraded_from, report.chains, report.entries, report.postings)
+
+
+def _check_copy(store: Store, revision: str) -> None:
+    """The copy's pages, indexes and tables agree, and its schema objects are the migrations' at its own
+    revision (before any upgrade runs on it): else one line naming the first problem."""
+    try:
+        structure = store.check_structure()
+    except ServiceUnavailable as error:
+        raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {error.params.get('problem')}") from None
+    if not structure.ok:
+        raise TanhuiError("restore_verify_failed", problem=f"integrity_check: {structure.problems[0]}")
+    differences, skipped = migrate.schema_differences(store, revision)
+    if skipped is not None:  # a backup that cannot be compared is not restored
+        raise TanhuiError("restore_verify_failed", problem=skipped)
+    if differences:
+        more = f"; {len(differences) - 1} more" if len(differences) > 1 else ""
+        problem = f"schema object {differences[0]} is not as the migrations create it at revision {revision}{more}"
+        raise TanhuiError("restore_verify_failed", problem=problem)
 
 
 def _quiesce(target: Path) -> None:

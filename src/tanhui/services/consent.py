@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from tanhui.domain.events import USER_REF_LEN_MAX, parse_time
+from tanhui.domain.events import USER_REF_LEN_MAX, canonical_user_ref, parse_time
 from tanhui.errors import Conflict, InvalidInput, NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.partners import spend_nonce
@@ -42,15 +42,18 @@ class ConsentRequest:
     granted_at: datetime
     display_name: str | None
     binding_code: str | None
+    user_ref_sent: str | None = None  # as sent, when that is not the canonical user_ref (issue 18, finding 10)
 
 
 def parse_consent_request(body: Any) -> ConsentRequest:
     problems: dict[str, str] = {}
     if not isinstance(body, dict):
         raise InvalidInput("invalid_request", details={"body": "not_an_object"})
-    user_ref = body.get("user_ref")
-    if not isinstance(user_ref, str) or not 1 <= len(user_ref) <= USER_REF_LEN_MAX:
-        problems["user_ref"] = "missing" if user_ref is None else "invalid"
+    sent = body.get("user_ref")
+    # canonical (NFKC, trimmed); a control or format character in it is refused (domain/identifiers.py)
+    user_ref = canonical_user_ref(sent) if isinstance(sent, str) and 1 <= len(sent) <= USER_REF_LEN_MAX else None
+    if user_ref is None:
+        problems["user_ref"] = "missing" if sent is None else "invalid"
     scopes = body.get("scopes")
     if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
         problems["scopes"] = "missing" if scopes is None else "invalid"
@@ -69,7 +72,12 @@ def parse_consent_request(body: Any) -> ConsentRequest:
         raise InvalidInput("invalid_request", details=problems)
     # checked above: a list of known scope strings, a time, optional strings (problems raised otherwise)
     return ConsentRequest(
-        cast(str, user_ref), sorted(set(cast(list[str], scopes))), cast(datetime, granted_at), display_name, binding_code
+        cast(str, user_ref),
+        sorted(set(cast(list[str], scopes))),
+        cast(datetime, granted_at),
+        display_name,
+        binding_code,
+        sent if sent != user_ref else None,
     )
 
 
@@ -90,7 +98,7 @@ def grant(store: Store, partner: PartnerRow, nonce: str, body: Any, now: datetim
     now = now or utcnow()
     with store.unit_of_work() as uow:
         spend_nonce(uow, partner, nonce, now)
-        link = uow.consents.link(partner.pk, request.user_ref)
+        link = find_link(uow, partner.pk, request.user_ref, request.user_ref_sent)
         if link is not None:
             active = uow.consents.active_for_link(link[0])
             if active is not None:
@@ -123,9 +131,23 @@ def _bound_account(uow: UnitOfWork, partner: PartnerRow, request: ConsentRequest
     return account_id
 
 
+def find_link(uow: UnitOfWork, partner_pk: int, user_ref: str | None, sent: str | None = None) -> tuple[int, int] | None:
+    """(link, account) of the canonical ``user_ref``; else of the user_ref exactly as ``sent``, which is
+    how a link recorded before user_refs were canonical (issue 18, finding 10) is still found."""
+    for ref in (user_ref, sent):
+        if ref is not None:
+            link = uow.consents.link(partner_pk, ref)
+            if link is not None:
+                return link
+    return None
+
+
 def active_consent(uow: UnitOfWork, partner: PartnerRow, user_ref: str) -> ConsentRow:
-    """The partner's view of a person exists only while that person's consent to it is active."""
-    link = uow.consents.link(partner.pk, user_ref)
+    """The partner's view of a person exists only while that person's consent to it is active.
+
+    ``user_ref`` as the partner sent it (a path segment): its canonical form names the person."""
+    canonical = canonical_user_ref(user_ref)
+    link = find_link(uow, partner.pk, canonical, user_ref if user_ref != canonical else None)
     consent = None if link is None else uow.consents.active_for_link(link[0])
     if consent is None:
         raise NotFound("consent_not_found", user_ref=user_ref)

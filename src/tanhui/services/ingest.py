@@ -26,12 +26,13 @@ from tanhui.domain.engagement import campaigns_from_settings
 from tanhui.domain.ingest import (
     Decision,
     Facts,
+    Link,
     Staged,
     UsageKey,
     Used,
     consent_asked,
     decide_batch,
-    fingerprint_for,
+    fingerprints_for,
     may_credit,
     month_key,
 )
@@ -128,7 +129,7 @@ def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list
         if item.identity is not None and event.user_ref is not None:
             person = people.get(event.user_ref)
             if person is not None:
-                item.fingerprint = fingerprint_for(item, person[0])
+                item.fingerprint, item.earlier_fingerprints = fingerprints_for(item, person[0])
                 item.fingerprint_account = person[0]
     return Prepared(scheme, staged, people, issuance)
 
@@ -195,16 +196,36 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, 
     return BatchOutcome(results, ev.summarise(results), stored=len(rows))
 
 
+def _links(uow: UnitOfWork, partner: PartnerRow, events: Sequence[ev.IncomingEvent]) -> dict[str, Link]:
+    """Canonical user_ref -> its link; a link recorded before user_refs were canonical (issue 18,
+    finding 10) is found by the user_ref exactly as sent, when the canonical one has none."""
+    if not events:
+        return {}
+    links: dict[str, Link] = dict(
+        uow.consents.links_with_active_consent(partner.pk, [e.user_ref for e in events if e.user_ref is not None])
+    )
+    sent = {e.user_ref_sent: e.user_ref for e in events if e.user_ref_sent is not None and e.user_ref is not None}
+    sent = {ref: canonical for ref, canonical in sent.items() if canonical not in links}
+    if sent:
+        for ref, link in sorted(uow.consents.links_with_active_consent(partner.pk, list(sent)).items()):
+            links.setdefault(sent[ref], link)
+    return links
+
+
 def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared) -> Facts:
     """What the decision needs from the store: one set-based query per kind of fact."""
     scheme, staged = prepared.scheme, prepared.staged
     ids = [s.event.event_id for s in staged if s.event.event_id is not None]
     earlier = uow.events.outcomes(partner.pk, ids)
-    user_refs = [s.event.user_ref for s in staged if s.event.user_ref is not None and consent_asked(s)]
-    links = uow.consents.links_with_active_consent(partner.pk, user_refs) if user_refs else {}
+    links = _links(uow, partner, [s.event for s in staged if s.event.user_ref is not None and consent_asked(s)])
     candidates = may_credit(staged, earlier, links)
 
-    fingerprints = [fp for fp in (fingerprint_for(item, account_id) for item, account_id in candidates) if fp is not None]
+    fingerprints: list[str] = []
+    for item, account_id in candidates:
+        found, before = fingerprints_for(item, account_id)
+        if found is not None:
+            fingerprints.append(found)
+            fingerprints.extend(before)
     claimed = frozenset(uow.events.claimed(fingerprints)) if fingerprints else frozenset()
 
     # Usage on the days this batch touches; whole months only for scenarios with a monthly cap.

@@ -52,14 +52,7 @@ def apply_plan(store: Store) -> list[str]:
         ]
         if not todo:
             return []
-        actions: list[str] = []
-        fks = _foreign_keys(conn, set(todo))
-        for table, name, _definition in fks:
-            conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-        for name in todo:
-            placement = PLAN[name]
-            if isinstance(placement, Distributed):
-                actions += _reshape_keys(conn, metadata.tables[name], placement)
+        actions = _reshape_keys_of(conn, todo)
         for name in todo:
             if isinstance(PLAN[name], Reference):
                 conn.execute(text("SELECT create_reference_table(:t)"), {"t": name})
@@ -78,15 +71,43 @@ def apply_plan(store: Store) -> list[str]:
                 {"t": name, "c": placement.column, "w": with_},
             )
             actions.append(f"distributed {name} by {placement.column}")
-        for source in (metadata.tables[n] for n in PLAN):
-            for fk in source.foreign_key_constraints:
-                if source.name not in todo and fk.elements[0].column.table.name not in todo:
-                    continue
-                statement = _foreign_key_sql(source, fk)
-                if statement is not None:
-                    conn.execute(text(statement))
-                    actions.append(f"foreign key {fk.name}")
-        return actions
+        return actions + _add_foreign_keys(conn, todo)
+
+
+def reshape_for_reference(conn: Connection) -> None:
+    """The keys and foreign keys ``apply_plan`` leaves, made on the plain tables of the current schema with
+    no table distributed: the shape a database freshly built for this engine has, which `tanhui verify`
+    compares the coordinator's schema with (store/integrity.py; a scratch schema in a rolled-back
+    transaction, so nothing is distributed and nothing stays)."""
+    todo = [name for name, placement in PLAN.items() if isinstance(placement, Reference | Distributed)]
+    _reshape_keys_of(conn, todo)
+    _add_foreign_keys(conn, todo)
+
+
+def _reshape_keys_of(conn: Connection, todo: list[str]) -> list[str]:
+    """Drop the foreign keys that involve ``todo``, and reshape the distributed ones' keys."""
+    actions: list[str] = []
+    for table, name, _definition in _foreign_keys(conn, set(todo)):
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name in todo:
+        placement = PLAN[name]
+        if isinstance(placement, Distributed):
+            actions += _reshape_keys(conn, metadata.tables[name], placement)
+    return actions
+
+
+def _add_foreign_keys(conn: Connection, todo: list[str]) -> list[str]:
+    """Add back the foreign keys that involve ``todo``, as the plan keeps them."""
+    actions: list[str] = []
+    for source in (metadata.tables[n] for n in PLAN):
+        for fk in source.foreign_key_constraints:
+            if source.name not in todo and fk.elements[0].column.table.name not in todo:
+                continue
+            statement = _foreign_key_sql(source, fk)
+            if statement is not None:
+                conn.execute(text(statement))
+                actions.append(f"foreign key {fk.name}")
+    return actions
 
 
 def _foreign_keys(conn: Connection, tables: set[str]) -> list[tuple[str, str, str]]:
@@ -118,7 +139,7 @@ def _reshape_keys(conn: Connection, table: Table, placement: Distributed) -> lis
     for index in table.indexes:
         if index.unique and column not in {c.name for c in index.columns}:
             definition = conn.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": index.name}
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n AND schemaname = current_schema()"), {"n": index.name}
             ).scalar_one()
             where = definition.split(" WHERE ", 1)[1] if " WHERE " in definition else None
             conn.execute(text(f'DROP INDEX "{index.name}"'))

@@ -8,9 +8,12 @@ never ask which engine they have. Everything else in the store writes portable S
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
+import tempfile
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -36,13 +39,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from tanhui.errors import InvalidInput
+from tanhui.errors import InvalidInput, ServiceUnavailable
+from tanhui.store import integrity
+from tanhui.store.integrity import StructureCheck
 
 if TYPE_CHECKING:
-    import sqlite3
-
     import psycopg
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -179,9 +182,37 @@ class Dialect(ABC):
         """Hold a named lock until the transaction ends (writers queue on it); the embedded engine's
         writers already hold the database lock (BEGIN IMMEDIATE)."""
 
-    def integrity_check(self, conn: Connection) -> str:
-        """'ok', or the engine's own report of a damaged database file."""
-        return "ok"
+    # -- integrity (store/integrity.py: issue 18, findings 8 and 9) -------------------------------
+
+    def damage(self, error: BaseException) -> str | None:
+        """The engine's words when ``error`` says the database file or its pages are damaged, else None."""
+        return None
+
+    def check_structure(self, conn: Connection) -> StructureCheck:
+        """The engine's own check that pages, indexes and tables agree (slow: reads everything)."""
+        return StructureCheck("none", skipped="this engine has no structural check")
+
+    def quick_check(self, engine: Engine) -> tuple[str, ...]:
+        """A cheaper structural check for readiness probes: what it found wrong (nothing: ``()``)."""
+        return ()
+
+    @abstractmethod
+    def schema_objects(self, conn: Connection) -> dict[str, str]:
+        """Every schema object: "kind name" -> its definition, in a form that compares across databases."""
+
+    @abstractmethod
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
+        """``schema_objects`` of a database that ``migrate`` (the migrations, run on a connection) has just
+        built from nothing, and that is gone afterwards; ``integrity.NoReference`` when none can be built."""
+
+    def _translate_damage(self, engine: Engine) -> None:
+        """Errors that say the file is damaged reach callers as ``ServiceUnavailable("database_damaged")``: one
+        line from the CLI, a 503 from the API (issue 18, finding 9)."""
+
+        @event.listens_for(engine, "handle_error")
+        def _damaged(context: Any) -> BaseException | None:
+            problem = self.damage(context.original_exception)
+            return None if problem is None else ServiceUnavailable("database_damaged", problem=problem)
 
     def embedded_file(self, url: URL) -> str | None:
         return None
@@ -303,6 +334,7 @@ class SqliteDialect(Dialect):
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("tanhui_write") else "BEGIN")
 
+        self._translate_damage(engine)
         return engine
 
     # SQLite's transactions are already serialisable snapshots: begin_repeatable_read has nothing to do.
@@ -320,8 +352,38 @@ class SqliteDialect(Dialect):
         finally:
             raw.close()
 
-    def integrity_check(self, conn: Connection) -> str:
-        return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+    def damage(self, error: BaseException) -> str | None:
+        """SQLITE_CORRUPT ("database disk image is malformed") and SQLITE_NOTADB ("file is not a database")."""
+        original = getattr(error, "orig", None) or error
+        if (
+            isinstance(original, sqlite3.DatabaseError)
+            and ((getattr(original, "sqlite_errorcode", 0) or 0) & 0xFF) in integrity.SQLITE_DAMAGE
+        ):
+            return integrity.first_line(original)
+        return None
+
+    def check_structure(self, conn: Connection) -> StructureCheck:
+        return integrity.sqlite_structure(conn)
+
+    def quick_check(self, engine: Engine) -> tuple[str, ...]:
+        database = engine.url.database
+        if not database or database == ":memory:":
+            return ()  # nothing on disk to check
+        return integrity.sqlite_quick(database, SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+    def schema_objects(self, conn: Connection) -> dict[str, str]:
+        return integrity.sqlite_objects(conn)
+
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
+        """A new file in a temporary directory, deleted afterwards."""
+        with tempfile.TemporaryDirectory(prefix="tanhui-reference-") as directory:
+            reference = self.create_engine(f"sqlite:///{directory}/reference.db", cache_mb=8)
+            try:
+                with reference.connect() as conn:
+                    migrate(conn)
+                    return integrity.sqlite_objects(conn)
+            finally:
+                reference.dispose()
 
     def embedded_file(self, url: URL) -> str | None:
         return url.database or ""
@@ -424,7 +486,44 @@ class PostgresDialect(Dialect):
             # a server that is gone without refusing (a dead machine) must not hold a request for
             # ever: after this many seconds libpq tries the next host of a multi-host URL
             connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-        return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
+        self._translate_damage(engine)
+        return engine
+
+    def damage(self, error: BaseException) -> str | None:
+        """SQLSTATE XX001 (data_corrupted) and XX002 (index_corrupted)."""
+        original = getattr(error, "orig", None) or error
+        if getattr(original, "sqlstate", None) in ("XX001", "XX002"):
+            return integrity.first_line(original)
+        return None
+
+    def check_structure(self, conn: Connection) -> StructureCheck:
+        return integrity.postgres_structure(conn)
+
+    def schema_objects(self, conn: Connection) -> dict[str, str]:
+        return integrity.postgres_objects(conn)
+
+    def reference_objects(self, engine: Engine, migrate: Callable[[Connection], None]) -> dict[str, str]:
+        """A new schema in the same database, inside one transaction that is rolled back: nothing stays.
+        Needs CREATE on the database; a role without it (or migrations that cannot run in a scratch schema)
+        gives ``NoReference`` with the server's words, and the caller says the comparison was skipped."""
+        schema = f"tanhui_reference_{secrets.token_hex(6)}"
+        with engine.connect() as conn:
+            conn.info["tanhui_write"] = True
+            transaction = conn.begin()
+            try:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+                conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
+                migrate(conn)
+                self._shape_reference(conn)
+                return integrity.postgres_objects(conn, database_wide=False)
+            except DBAPIError as error:
+                raise integrity.NoReference(integrity.first_line(error)) from None
+            finally:
+                transaction.rollback()
+
+    def _shape_reference(self, conn: Connection) -> None:  # noqa: B027 - a hook that does nothing unless an engine needs it
+        """What this engine does to the migrated tables beyond the migrations (the reference schema gets it too)."""
 
     def begin_repeatable_read(self, conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -555,6 +654,12 @@ class CitusDialect(PostgresDialect):
     FOR UPDATE across shards), and a shard's constraint violation in COPY is still a UniqueViolation."""
 
     distributed = True
+
+    def _shape_reference(self, conn: Connection) -> None:
+        """The keys the distribution plan reshapes (store/citus.py), without distributing anything."""
+        from tanhui.store import citus  # citus imports the engine, which imports this module
+
+        citus.reshape_for_reference(conn)
 
     def begin_write(self, conn: Connection) -> None:
         # A reference table (the catalog's stock, the registry) may be written after a statement on

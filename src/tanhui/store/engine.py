@@ -11,8 +11,9 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import inspect
 
 from tanhui.config import Settings
-from tanhui.errors import TanhuiError
+from tanhui.errors import ServiceUnavailable, TanhuiError
 from tanhui.store.dialect import SQLITE_CACHE_MB, dialect_for, normalise_url, parse_url, several_hosts
+from tanhui.store.integrity import StructureCheck
 
 if TYPE_CHECKING:
     from tanhui.store.uow import UnitOfWork
@@ -64,7 +65,14 @@ class Store:
                         self.dialect.begin_repeatable_read(conn)
                     if write:
                         self.dialect.begin_write(conn)
-                    yield UnitOfWork(conn, self.dialect)
+                    try:
+                        yield UnitOfWork(conn, self.dialect)
+                    except Exception as error:
+                        # the hot path reads through the driver's own cursor, past the engine's translation
+                        problem = self.dialect.damage(error)
+                        if problem is not None:
+                            raise ServiceUnavailable("database_damaged", problem=problem) from error
+                        raise
                     completed = True  # reached only when the with-body finished without an exception
                 finally:
                     if completed:
@@ -74,10 +82,23 @@ class Store:
             finally:
                 conn.info.pop("tanhui_write", None)
 
-    def integrity_check(self) -> str:
-        """'ok', or the engine's report of a damaged database file (restores run it on the copy)."""
-        with self.engine.connect() as conn:
-            return self.dialect.integrity_check(conn)
+    def check_structure(self) -> StructureCheck:
+        """The engine's own check that pages, indexes and tables agree (store/integrity.py). Reads the whole
+        database; raises ``ServiceUnavailable("database_damaged")`` when the file cannot even be read as one."""
+        self.refine()
+        with self.engine.connect() as conn, conn.begin():
+            return self.dialect.check_structure(conn)
+
+    def quick_check(self) -> tuple[str, ...]:
+        """What a cheaper structural check (readiness) found wrong; ``()`` when nothing, or on an engine without one."""
+        self.refine()
+        return self.dialect.quick_check(self.engine)
+
+    def schema_objects(self) -> dict[str, str]:
+        """The database's schema objects, "kind name" -> definition (compare with ``migrate.reference_objects``)."""
+        self.refine()
+        with self.engine.connect() as conn, conn.begin():
+            return self.dialect.schema_objects(conn)
 
     def truncate_log(self) -> None:
         """After an erasure has committed: no old page image stays in the embedded engine's log."""

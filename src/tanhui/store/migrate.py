@@ -7,8 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from tanhui.store.engine import Store
+from tanhui.store.integrity import NoReference, SchemaDifference, compare
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,6 +31,30 @@ def upgrade(store: Store, revision: str = "head") -> list[str]:
     from tanhui.store.citus import apply_plan
 
     return apply_plan(store)
+
+
+def reference_objects(store: Store, revision: str) -> dict[str, str]:
+    """The schema objects the migrations create at ``revision``, described as ``store.schema_objects()``
+    describes its own: from a database built for the purpose and gone afterwards (a temporary file, or a
+    schema in a rolled-back transaction). ``NoReference`` when none can be built here."""
+
+    def build(conn: Connection) -> None:
+        config = alembic_config(store)
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+    store.refine()  # the engine as it is (a Citus coordinator reshapes keys beyond the migrations)
+    return store.dialect.reference_objects(store.engine, build)
+
+
+def schema_differences(store: Store, revision: str) -> tuple[list[SchemaDifference], str | None]:
+    """(every schema object of ``store`` that is not as the migrations create it at ``revision``: extra,
+    altered or missing; why no comparison could be made, or None)."""
+    try:
+        reference = reference_objects(store, revision)
+    except NoReference as reason:
+        return [], f"no reference schema could be built to compare with ({reason})"
+    return compare(store.schema_objects(), reference), None
 
 
 def check(store: Store) -> None:

@@ -7,6 +7,7 @@ queries that build them; this module is their one public address.
 
 from __future__ import annotations
 
+from tanhui.store.integrity import SchemaDifference, StructureCheck
 from tanhui.store.repositories.accounts import AccountRow
 from tanhui.store.repositories.audit import AuditRow
 from tanhui.store.repositories.checkpoints import CheckpointRow
@@ -48,9 +49,11 @@ __all__ = [
     "PointsFlow",
     "PointsLine",
     "RetirementRow",
+    "SchemaDifference",
     "Standing",
     "StoredOutcome",
     "StoredSecret",
+    "StructureCheck",
     "bucket",
     "chain_name",
     "lane_name",

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tanhui.domain.identifiers import behaviour_id
 from tanhui.domain.methodology.expression import BOOL, DATE, DECIMAL_CONTEXT, NUM, STR
 
 INPUT_TYPES = ("decimal", "integer", "string", "enum", "boolean", "date")
@@ -59,7 +60,9 @@ class InputSpec:
         elif kind == "integer":
             value = to_integer(raw)
         elif kind == "string":
-            if not isinstance(raw, str) or not raw.strip():
+            # nothing visible (only spaces, zero-width or format characters) is no value: as an identity
+            # it would make every such event one behaviour (identifiers.behaviour_id)
+            if not isinstance(raw, str) or not behaviour_id(raw):
                 raise InputRefused(INVALID_TYPE)
             text = raw.strip()
             if len(text) > self.max_length:

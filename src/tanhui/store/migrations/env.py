@@ -10,14 +10,23 @@ from tanhui.store.schema import metadata
 config = context.config
 store = config.attributes.get("store") or open_store()
 
-with store.engine.connect() as connection:
-    connection.info["tanhui_write"] = True
+given = config.attributes.get("connection")  # migrate.reference_objects: a connection whose caller ends it
+if given is not None:
+    given.info["tanhui_write"] = True
     context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=store.dialect.batch_migrations,
-        compare_type=True,
+        connection=given, target_metadata=metadata, render_as_batch=store.dialect.batch_migrations, compare_type=True
     )
-    with context.begin_transaction():
+    with context.begin_transaction():  # inside the caller's transaction, when it has one: no commit here
         context.run_migrations()
-    connection.commit()
+else:
+    with store.engine.connect() as connection:
+        connection.info["tanhui_write"] = True
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=store.dialect.batch_migrations,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
