@@ -141,7 +141,7 @@ def _operator_flow(browser: Any, live: Any, username: str, password: str, viewpo
         page.get_by_label("密码").fill(password)
         page.get_by_role("button", name="登录").click()
         page.wait_for_url(re.compile(r".*/admin/schemes/luzhou$"))
-        assert page.locator("[data-testid=headline] .kpi").count() == 6
+        assert page.locator("[data-testid=headline] .kpi").count() == 10
         assert page.locator("svg.chart").count() >= 4 and page.locator("svg.spark").count() >= 1
         w.check()
         for path in ("/review", "/catalog", "/orders", "/organisations"):

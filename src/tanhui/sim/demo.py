@@ -187,7 +187,10 @@ def _consents(
     from tanhui.services.ingest import find_partner
 
     partners = {name: find_partner(store, secrets[name]["partner_id"]) for name in PARTNERS}
-    granted_at = datetime.combine(first_day - timedelta(days=1), datetime.min.time(), tz).isoformat()
+    # People join the day before the history starts: the dashboard's registered people then count
+    # them in the period they belong to, not on the day the demo happened to be built.
+    joined = datetime.combine(first_day - timedelta(days=1), datetime.min.time(), tz)
+    granted_at = joined.isoformat()
     accounts: dict[int, int] = {}
     task = progress.add_task("授权 consents", total=len(population))
     for person in population:
@@ -202,11 +205,12 @@ def _consents(
                 "granted_at": granted_at,
                 "display_name": person.name,
             },
+            now=joined.astimezone(UTC),
         )
         account_id = int(view["account_id"])
         accounts[person.index] = account_id
         for n, other in enumerate(others):
-            code = consent.new_binding_code(store, account_id)["code"]
+            code = consent.new_binding_code(store, account_id, now=joined.astimezone(UTC))["code"]
             consent.grant(
                 store,
                 partners[other],
@@ -217,6 +221,7 @@ def _consents(
                     "granted_at": granted_at,
                     "binding_code": code,
                 },
+                now=joined.astimezone(UTC),
             )
         progress.advance(task)
     return accounts

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, Subquery, and_, delete, func, literal, select, union
@@ -116,6 +116,23 @@ class ReportRepository(Repository):
             ).where(report_accounts.c.scheme_id == scheme_id, report_accounts.c.bucket < bucket(before))
         ).one()
         return int(row[0]) - int(row[1])
+
+    def registrations(self, scheme_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """(people registered, people erased) in [start, end)."""
+        ra = report_accounts.c
+        row = self.conn.execute(
+            select(func.coalesce(func.sum(ra.registered), 0), func.coalesce(func.sum(ra.erased), 0)).where(
+                ra.scheme_id == scheme_id, ra.bucket >= bucket(start), ra.bucket < bucket(end)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def first_flow(self, ledger_account_id: int) -> datetime | None:
+        """The start of the first quarter hour in which anything left or entered the account."""
+        first = self.conn.execute(
+            select(func.min(report_flows.c.bucket)).where(report_flows.c.ledger_account_id == ledger_account_id)
+        ).scalar()
+        return None if first is None else datetime.fromtimestamp(int(first) * BUCKET_SECONDS, UTC)
 
     def day_facts(self, scheme_id: str, day_from: int, day_to: int) -> list[tuple[int, str, int, str, str | None, int, int, int]]:
         """(local day, scenario, partner pk, status, reason, events, carbon_g, points) of a period;

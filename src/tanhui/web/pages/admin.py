@@ -6,6 +6,7 @@ Every page under /admin/schemes/{scheme_id} checks the scheme in the URL against
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from urllib.parse import urlencode
 
@@ -14,13 +15,23 @@ from fastapi.responses import HTMLResponse, Response
 
 from tanhui import sign_in
 from tanhui.errors import NotFound, TanhuiError
-from tanhui.services import identity, reports
+from tanhui.services import identity, liability, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, operator, scheme_scope, store_of
 from tanhui.web.i18n import label, scenario_name, translator
-from tanhui.web.render import client_host, forbidden, grams_as_kg, html_errors, redirect, refused, render, web_lang
+from tanhui.web.render import (
+    client_host,
+    forbidden,
+    grams_as_kg,
+    grams_as_tonnes,
+    html_errors,
+    redirect,
+    refused,
+    render,
+    web_lang,
+)
 from tanhui.web.tables import (
     EXPORT_TABLES,
     PERSONAL_TABLES,
@@ -98,10 +109,19 @@ def dashboard(
     lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
+    """The last 30 complete days by default; today, which has not ended, beside them on its own."""
     _ = translator(lang)
-    day_from, day_to = request.query_params.get("from"), request.query_params.get("to")
+    first, last, today = reports.complete_days(store, scheme_id)
+    asked_from, asked_to = request.query_params.get("from") or None, request.query_params.get("to") or None
+    default = asked_from is None and asked_to is None
+    day_from = asked_from or first.isoformat()
+    day_to = asked_to or (last.isoformat() if day_from <= last.isoformat() else day_from)
     period = reports.overview(store, scheme_id, day_from, day_to)
     st, health = period.stats, {"partners": period.partners}
+    done = reports.activity(store, scheme_id, st["from"], st["to"])
+    now_period = reports.overview(store, scheme_id, today, today).stats
+    now_done = reports.activity(store, scheme_id, today, today)
+    owed = liability.points_liability(store, scheme_id)
     with store.unit_of_work(write=False) as uow:
         scheme = uow.schemes.get(scheme_id)
     series = st["series"]
@@ -136,12 +156,86 @@ def dashboard(
         admin=scope,
         scheme=scheme,
         st=st,
+        default=default,
+        partial=date.fromisoformat(st["to"]) >= today,
+        headline=headline_figures(st, done, lang),
+        today=today_figures(now_period, now_done, lang),
+        today_day=today,
+        day=lambda iso: times.day_text(date.fromisoformat(iso), lang),
+        owed=owed,
         health=health,
         charts=shown,
         spark=spark,
         base=f"/admin/schemes/{scheme_id}",
         qs=qs,
     )
+
+
+def headline_figures(st: reports.Stats, done: reports.Activity, lang: str) -> list[tuple[str, list[dict[str, object]]]]:
+    """The period's figures in groups that say what they cover: behaviours by the day they happened
+    on, the ledger and the market by the moment they were recorded, people at the period's end."""
+    _ = translator(lang)
+    days = len(st["series"]) or 1
+    active = sum(d["active_users"] for d in st["series"])
+    earned = sum(v["points"] for v in st["by_scenario"].values())
+    pending = done.orders_by_status.get("pending", 0)
+    registered_end = done.registered_before + done.registered_in - done.erased_in
+    behaviours = [
+        _figure("carbon_g", st["carbon_g_total"], grams_as_tonnes(st["carbon_g_total"]), _("Reduction (t CO₂e)")),
+        _figure("events_credited", st["events_credited"], f"{st['events_credited']:,}", _("Behaviours credited")),
+        _figure("points_earned", earned, f"{earned:,}", _("Points for these behaviours")),
+        _figure(
+            "active_per_day",
+            round(active / days, 1),
+            f"{active / days:,.0f}",
+            _("Active people per day (average)"),
+            f"{_('last day')} {st['series'][-1]['active_users']:,}" if st["series"] else None,
+        ),
+    ]
+    recorded = [
+        _figure("points_issued", st["points_issued"], f"{st['points_issued']:,}", _("Points issued")),
+        _figure("points_redeemed", st["points_redeemed"], f"{st['points_redeemed']:,}", _("Points redeemed")),
+        _figure("checkins", done.checkins, f"{done.checkins:,}", _("Check-ins"), f"{done.checkin_points:,} {_('points')}"),
+        _figure("orders", done.orders, f"{done.orders:,}", _("Orders placed"), f"{_('awaiting shipment')} {pending:,}"),
+    ]
+    people = [
+        _figure(
+            "registered",
+            registered_end,
+            f"{registered_end:,}",
+            _("Registered people at the end of the period"),
+            f"{_('new in the period')} {done.registered_in:,}",
+        ),
+        _figure(
+            "organisations",
+            done.organisations,
+            f"{done.organisations:,}",
+            _("Organisations (now)"),
+            f"{done.members:,} {_('members')}",
+        ),
+    ]
+    return [
+        (_("Behaviours, by the day they happened"), behaviours),
+        (_("Ledger and market, by the moment they were recorded"), recorded),
+        (_("People and organisations"), people),
+    ]
+
+
+def today_figures(st: reports.Stats, done: reports.Activity, lang: str) -> list[dict[str, object]]:
+    _ = translator(lang)
+    active = st["series"][-1]["active_users"] if st["series"] else 0
+    return [
+        _figure("carbon_g", st["carbon_g_total"], grams_as_tonnes(st["carbon_g_total"]), _("Reduction (t CO₂e)")),
+        _figure("events_credited", st["events_credited"], f"{st['events_credited']:,}", _("Behaviours credited")),
+        _figure("active", active, f"{active:,}", _("Active people")),
+        _figure("points_issued", st["points_issued"], f"{st['points_issued']:,}", _("Points issued")),
+        _figure("checkins", done.checkins, f"{done.checkins:,}", _("Check-ins")),
+        _figure("orders", done.orders, f"{done.orders:,}", _("Orders placed")),
+    ]
+
+
+def _figure(key: str, value: object, text: str, label_text: str, note: str | None = None) -> dict[str, object]:
+    return {"key": key, "value": value, "text": text, "label": label_text, "note": note}
 
 
 @router.get("/admin/schemes/{scheme_id}/review")

@@ -1,0 +1,72 @@
+"""The operator's side of issue 17 in Debian's Chromium, at a phone and a desktop size, in Chinese and
+English: the dashboard's period, today apart, the points owed and the charts' labels; console errors,
+failed loads and horizontal overflow fail every step (test_browser.Watched).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
+from tests.web.test_dashboard import busy  # noqa: F401 (the fixture)
+
+LANGS = ("zh-CN", "en")
+WORDS = {
+    "zh-CN": {"period": "最近 30 个完整日", "today": "尚未结束", "owed": "积分负债"},
+    "en": {"period": "The last 30 complete days", "today": "not complete", "owed": "Points owed"},
+}
+# every text of every chart, and how far it reaches outside its chart's box (0 when inside)
+LABELS_OUTSIDE = """() => [...document.querySelectorAll('svg.chart')].flatMap(svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return [t.textContent, Math.max(0, box.left - r.left, r.right - box.right)];
+  });
+})"""
+
+
+def sign_in(w: Watched, username: str, scheme_id: str = "luzhou") -> None:
+    w.go("/admin/login")
+    w.page.fill("#username", username)
+    w.page.fill("#password", "correct-horse-9")
+    w.page.click("button[type=submit]")
+    w.page.wait_for_url(f"**/admin/schemes/{scheme_id}")
+
+
+def in_lang(w: Watched, lang: str, path: str) -> None:
+    w.go(f"/lang/{lang}?next={path}")
+    assert w.page.locator("html").get_attribute("lang") == lang
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_the_dashboard_in_the_browser(browser: Any, busy: Any, viewport: str) -> None:  # noqa: F811
+    live, _store, b = busy
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        sign_in(w, "ops-dashboard")
+        for lang in LANGS:
+            in_lang(w, lang, "/admin/schemes/luzhou")
+            page, words = w.page, WORDS[lang]
+            assert words["period"] in page.locator("[data-testid=period]").inner_text()
+            assert page.locator("[data-testid=partial]").count() == 0
+            assert page.locator("[data-testid=headline] .kpi").count() == 10
+            today = page.locator("[data-testid=today]")
+            assert today.is_visible() and words["today"] in today.inner_text()
+            owed = page.locator("[data-testid=liability]")
+            assert owed.is_visible() and words["owed"] in owed.inner_text()
+            assert page.locator("[data-testid=held-by-merchant] tbody tr").count() >= 1
+            labels = page.evaluate(LABELS_OUTSIDE)
+            assert labels, "no chart text"
+            cut = [(text, round(px, 1)) for text, px in labels if px > 0.5]
+            assert not cut, f"chart labels cut off at the chart's edge: {cut}"
+            ticks = page.evaluate("() => [...document.querySelectorAll('svg.chart text.tick')].map(t => t.textContent)")
+            assert (b.today - timedelta(days=1)).isoformat()[5:] in ticks  # the last complete day is labelled ...
+            assert b.today.isoformat()[5:] not in ticks  # ... and today, not complete, is not drawn
+            w.check()
+    finally:
+        w.close()
