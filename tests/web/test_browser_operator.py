@@ -5,11 +5,13 @@ failed loads and horizontal overflow fail every step (test_browser.Watched).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from tanhui.services import audit, review
 from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
 from tests.web.test_dashboard import busy  # noqa: F401 (the fixture)
 
@@ -70,3 +72,51 @@ def test_the_dashboard_in_the_browser(browser: Any, busy: Any, viewport: str) ->
             w.check()
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_the_review_queue_in_the_browser(browser: Any, busy: Any, viewport: str) -> None:  # noqa: F811
+    live, store, _b = busy
+    lonely = next(
+        i.id for i in review.queue(store, "luzhou", reason="implausible", limit=200).items if i.event_id == "lonely-huge-walk"
+    )
+    total = review.queue(store, "luzhou").total
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        sign_in(w, "ops-dashboard")
+        page = w.page
+        for lang, shown in (("zh-CN", f"显示 1–50，共 {total:,} 条"), ("en", f"Showing 1–50 of {total:,}")):
+            in_lang(w, lang, "/admin/schemes/luzhou/review")
+            assert page.locator("[data-testid=shown]").first.inner_text() == shown
+            assert page.locator("[data-testid=queue] > li").count() == 50
+            assert page.locator("[data-testid=why]").first.is_visible()
+            w.check()
+        in_lang(w, "zh-CN", "/admin/schemes/luzhou/review?reason=implausible")
+        item = page.locator(f"li[data-event='{lonely}']")
+        assert "一天不超过 100,000 步" in item.locator("[data-testid=why]").inner_text()
+        item.locator("[data-testid=accept-open]").click()
+        item.locator("[data-testid=accept]").click()
+        page.wait_for_url(re.compile(r".*done=accepted.*"))
+        assert f"记录 {lonely} 已核实入账。" in page.locator("p.flash").inner_text()
+        assert page.locator(f"li[data-event='{lonely}']").count() == 0
+        w.check()
+        first = page.locator("[data-testid=queue] > li").first
+        confirmed = int(first.get_attribute("data-event") or 0)
+        first.locator("[data-testid=confirm]").click()
+        page.wait_for_url(re.compile(r".*done=confirmed.*"))
+        assert page.locator(f"li[data-event='{confirmed}']").count() == 0
+        w.check()
+        page.get_by_role("link", name="已确认拒绝").click()
+        page.wait_for_url(re.compile(r".*state=confirmed.*"))
+        assert page.locator("[data-testid=confirmed]").count() == 1
+        w.check()
+        w.go("/admin/schemes/luzhou/review")
+        page.locator("a[rel=next]").first.click()
+        page.wait_for_url(re.compile(r".*page=2.*"))
+        assert page.locator("[data-testid=shown]").first.inner_text().startswith("显示 51–")
+        w.check()
+    finally:
+        w.close()
+    assert [e.target for e in audit.list_entries(store, "luzhou", "review.accept")] == [f"event:{lonely}"]

@@ -73,6 +73,23 @@ def busy(live: Any, tmp_path: Path) -> Iterator[tuple[Any, Store, Busy]]:
                 }
             ],
         )
+        walk = city.partners["健步走APP"]
+        steps = [("lonely-huge-walk", now - timedelta(days=6), 250_000)]  # no other walk that day: acceptable
+        steps += [(f"flood-{k}", now - timedelta(hours=3, minutes=k), 300_000 + k) for k in range(45)]  # a page and more
+        ingest.ingest_events(
+            store,
+            walk,
+            [
+                {
+                    "event_id": e,
+                    "user_ref": "luzhou-u2",
+                    "scenario": "walking",
+                    "occurred_at": t.isoformat(),
+                    "data": {"steps": n},
+                }
+                for e, t, n in steps
+            ],
+        )
         for days_ago in (6, 2, 1, 0):
             for person in city.people[:2]:
                 engagement.checkin(store, person, now=now - timedelta(days=days_ago))

@@ -42,6 +42,8 @@ ACTIONS = (
     "market.ship",
     "market.deliver",
     "market.cancel",
+    "review.confirm",
+    "review.accept",
     "points.expire",
     "events.purge_payloads",
     "credits.issue",

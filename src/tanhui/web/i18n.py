@@ -251,6 +251,32 @@ ZH: dict[str, str] = {
     "Held by merchant": "按商户的冻结积分",
     "Open orders": "未完成订单",
     "the scheme": "方案自营",
+    # lists and the review queue
+    "Showing {first}–{last} of {total}": "显示 {first}–{last}，共 {total} 条",
+    "{total} in all": "共 {total} 条",
+    "Pages": "分页",
+    "Previous page": "上一页",
+    "Next page": "下一页",
+    "Page {page} of {pages}": "第 {page} / {pages} 页",
+    "Rejected reports to review": "待审核的被拒上报",
+    "The rules rejected these reports. Confirm a rejection when it is right; a report rejected as implausible can be credited once you have checked it is true.": "这些上报被规则拒绝。拒绝正确时请确认；因数据不合常理被拒的上报，核实属实后可以入账。",
+    "State": "状态",
+    "Reason": "原因",
+    "To review": "待审核",
+    "Rejection confirmed": "已确认拒绝",
+    "All reasons": "全部原因",
+    "Person": "用户",
+    "unknown person": "未知用户",
+    "Happened": "发生于",
+    "Received": "接收于",
+    "Rejection confirmed by {who}": "已由 {who} 确认拒绝",
+    "Confirm the rejection": "确认拒绝",
+    "Checked and true: credit it…": "核实属实，入账…",
+    "It is decided again by every other rule (consent, the same behaviour twice, the caps) and credited with its points; you are recorded as the reviewer.": "将按其他所有规则（授权、重复行为、上限）重新判定，并连同积分入账；你将被记录为审核人。",
+    "Credit this report": "确认入账",
+    "Its data was purged after the retention period: it can no longer be recalculated.": "原始数据已按保留期限清除，无法重新计算。",
+    "Rejection of record {event} confirmed.": "已确认拒绝记录 {event}。",
+    "Record {event} credited after review.": "记录 {event} 已核实入账。",
     "Filter": "筛选",
     "Export": "导出",
     "operators only (personal data)": "仅运营者可导出（含个人数据）",
@@ -309,6 +335,24 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 
 from tanhui.web.i18n_enums import ENUMS  # noqa: E402 - the enumerations' names, kept in their own module
 
+# Why a report was rejected, said to an operator (the review queue); the details follow it.
+REASON_EXPLAINED: dict[str, tuple[str, str]] = {
+    "implausible": ("上报的数据超出了合理范围", "The data reported is beyond what is plausible"),
+    "cap_reached": ("这位用户这个场景的上限已满", "The person had already reached the cap for this scenario"),
+    "duplicate_behaviour": (
+        "同一行为已经入账过（例如同一行程或同一天的步数上报了两次）",
+        "The same behaviour was credited already (the same trip, or the same day's steps, reported twice)",
+    ),
+    "no_consent": ("上报时这位用户没有给这个合作方有效授权", "The person had not authorised this partner when it reported"),
+    "too_old": ("行为发生得太早，超出了方案受理上报的期限", "The behaviour happened too long before it was reported"),
+    "in_future": ("行为时间晚于收到上报的时间", "The behaviour is dated after the report arrived"),
+    "invalid_data": ("数据不完整或格式不对", "The data is incomplete or malformed"),
+    "unknown_scenario": ("方案中没有这个场景", "The scheme has no such scenario"),
+    "scenario_not_allowed": ("这个合作方没有开通这个场景", "This partner is not enabled for the scenario"),
+    "event_id_reused": ("合作方用同一个编号上报了不同的内容", "The partner sent different content under one number"),
+    "duplicate_event": ("同一条上报发送了两次", "The same report was sent twice"),
+}
+
 # The words of the audit log's and the review list's details (services' audit.record and the checks' details).
 DETAIL_KEYS: dict[str, tuple[str, str]] = {
     "was": ("原状态", "was"),
@@ -348,6 +392,12 @@ DETAIL_KEYS: dict[str, tuple[str, str]] = {
     "changes": ("修改", "changes"),
     "from_keys": ("原加密密钥", "previous keys"),
     "rows": ("重新加密数", "re-sealed"),
+    "carbon_g": ("减排量（克）", "reduction (g)"),
+    "occurred_at": ("行为时间", "the behaviour's time"),
+    "event_id": ("上报编号", "the report's number"),
+    "user_ref": ("用户标识", "the person's reference"),
+    "data": ("数据", "the data"),
+    "event": ("上报", "the report"),
 }
 YES_NO = (("是", "yes"), ("否", "no"))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tanhui.errors import TanhuiError
 from tanhui.services.methodologies import default_library
-from tanhui.web.i18n import DETAIL_KEYS, YES_NO, label, scenario_name
+from tanhui.web.i18n import DETAIL_KEYS, REASON_EXPLAINED, YES_NO, label, scenario_name
 
 
 def methodology_name(ref: str | None, lang: str) -> str:
@@ -78,6 +78,68 @@ def review_details(details: Any, scenario: str | None, lang: str) -> str:
     return "; ".join(parts) if lang == "en" else "；".join(parts)
 
 
+def _shown_value(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, str) and value.isdigit():
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _caps_words(methodology: str | None, scenario: str | None, lang: str) -> str | None:
+    found = None
+    try:
+        found = default_library().get_ref(methodology) if methodology else None
+    except (TanhuiError, ValueError):
+        found = None
+    if found is None:
+        found = next((m for m in default_library() if m.scenario == scenario), None)
+    if found is None or not found.caps:
+        return None
+    parts = []
+    for cap in found.caps:
+        limits = []
+        if cap.max_events is not None:
+            limits.append(f"{cap.max_events} {('report' if cap.max_events == 1 else 'reports') if lang == 'en' else '条'}")
+        if cap.max_carbon_g is not None:
+            limits.append(f"{cap.max_carbon_g:,} {'g' if lang == 'en' else '克'}")
+        if lang == "en":
+            parts.append(f"at most {' and '.join(limits)} a {cap.period}")
+        else:
+            parts.append(f"每{'天' if cap.period == 'day' else '月'}最多 {'、'.join(limits)}")
+    return _join(parts, lang)
+
+
+def review_reason(reason: str, details: Any, data: Any, scenario: str | None, methodology: str | None, lang: str) -> str:
+    """Why a report was rejected, in a sentence an operator can act on: the reason, then the rule it
+    broke with the values reported (implausible), the caps (cap reached) or what was wrong (invalid)."""
+    words = REASON_EXPLAINED.get(reason)
+    said = words[1 if lang == "en" else 0] if words else label(lang)("reason", reason)
+    colon, stop = (": ", ".") if lang == "en" else ("：", "。")
+    if reason == "implausible" and isinstance(details, dict):
+        rule = details.get("rule")
+        sentence = _rule_words(scenario, rule, lang) if isinstance(rule, str) else None
+        more = sentence or review_details(details, scenario, lang)
+        listed = details.get("fields")
+        fields: list[Any] = listed if isinstance(listed, list) else []
+        inputs = _input_words(scenario, lang)
+        reported = [
+            f"{inputs.get(str(f), str(f))} {_shown_value(data[f])}" for f in fields if isinstance(data, dict) and f in data
+        ]
+        if reported:
+            more += ("; reported: " if lang == "en" else "；上报：") + _join(reported, lang)
+        return said + colon + more + stop
+    if reason == "cap_reached":
+        caps = _caps_words(methodology, scenario, lang)
+        return said + (colon + caps if caps else "") + stop
+    if reason == "invalid_data" and isinstance(details, dict) and details:
+        inputs = _input_words(scenario, lang)
+        named = label(lang)
+        problems = [f"{inputs.get(str(k), _key(str(k), lang))} {named('input_problem', str(v))}" for k, v in details.items()]
+        return said + colon + _join(problems, lang) + stop
+    return said + stop
+
+
 def actor_name(actor: str, lang: str) -> str:
     """`system` → 系统, `operator:li` → 运营方 li, `token:viewer` → 令牌（只读）."""
     named = label(lang)
@@ -93,6 +155,18 @@ def actor_name(actor: str, lang: str) -> str:
     return f"{named('actor', kind)} {who}"
 
 
+def target_name(target: str | None, lang: str) -> str:
+    """An audit entry's target for a reader: operators and tokens named, `event:12` as report #12."""
+    if not target:
+        return "—"
+    if target.startswith(("operator:", "token:")):
+        return actor_name(target, lang)
+    kind, colon, number = target.partition(":")
+    if colon and kind == "event":
+        return f"{'report' if lang == 'en' else '上报'} #{number}"
+    return target
+
+
 def _value(key: str, value: Any, group: str, lang: str) -> str:
     named = label(lang)
     if value is None:
@@ -105,6 +179,8 @@ def _value(key: str, value: Any, group: str, lang: str) -> str:
         return _join([str(v) for v in value], lang)
     if key == "was":
         return named(group, str(value))
+    if key == "reason":
+        return named("reason", str(value))
     if key == "kind":
         return named("org_kind", str(value))
     if key == "role":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,11 +11,12 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from tanhui.errors import InvalidInput
 from tanhui.services import audit, market, organisations, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web.i18n import label, scenario_name
-from tanhui.web.labels import actor_name, audit_details, review_details
+from tanhui.web.i18n import label, translator
+from tanhui.web.labels import actor_name, audit_details, target_name
 from tanhui.web.render import grams_as_kg, render
 from tanhui.web.times import LocalTimes, zone_of_scheme
 
@@ -47,22 +49,55 @@ def table_page(
     )
 
 
-def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str, when: LocalTimes) -> list[dict[str, Any]]:
-    out = []
-    with store.unit_of_work(write=False) as uow:
-        partners = {p.id: p.name for p in uow.partners.list(scheme_id)}
-    for r in reports.review(store, scheme_id, reason, limit=200):
-        out.append(
-            {
-                "received": when(r["received_at"]),
-                "partner": partners.get(r["partner_id"], r["partner_id"]),
-                "scenario": scenario_name(lang)(r["scenario"]),
-                "reason": label(lang)("reason", r["reason"]),
-                "account": r["account_id"],
-                "details": review_details(r["details"], r["scenario"], lang),
-            }
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Where a list's page sits in the whole: "显示 51–100，共 649 条" and the links either side."""
+
+    page: int
+    size: int
+    total: int
+    base: str  # the list's path with its filters; the page number is added
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def href(self, page: int) -> str:
+        query = [*self.params, *([("page", str(page))] if page > 1 else [])]
+        return self.base + (f"?{urlencode(query)}" if query else "")
+
+    def shown(self, lang: str, count: int) -> str:
+        _ = translator(lang)
+        if count == 0:
+            return _("{total} in all").format(total=f"{self.total:,}")
+        first = self.offset + 1
+        return _("Showing {first}–{last} of {total}").format(
+            first=f"{first:,}", last=f"{first + count - 1:,}", total=f"{self.total:,}"
         )
-    return out
+
+    def prev(self) -> str | None:
+        return self.href(min(self.page - 1, self.pages)) if self.page > 1 else None
+
+    def next(self) -> str | None:
+        return self.href(self.page + 1) if self.page < self.pages else None
+
+
+def page_number(request: Request) -> int:
+    """The `page` parameter of a list (1 when absent); anything but a whole number from 1 is refused."""
+    raw = request.query_params.get("page")
+    if raw is None or raw == "":
+        return 1
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+        raise InvalidInput("invalid_request", details={"page": "a whole number from 1"})
+    return int(raw)
 
 
 def catalog_rows(store: Store, scheme_id: str, lang: str, codes: bool = False) -> list[dict[str, Any]]:
@@ -130,7 +165,7 @@ def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base
             "actor": actor_name(e.actor, lang),
             "action": named("action", e.action),
             "href": f"{base}?{urlencode({'action': e.action})}",
-            "target": actor_name(e.target, lang) if e.target.startswith(("operator:", "token:")) else e.target,
+            "target": target_name(e.target, lang),
             "details": audit_details(e.action, e.details, lang),
         }
         for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)

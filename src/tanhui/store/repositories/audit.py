@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,3 +63,8 @@ class AuditRepository(Repository):
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         return [_row(r) for r in self.conn.execute(query)]
+
+    def of_action(self, scheme_id: str, action: str) -> builtins.list[AuditRow]:
+        """Every entry of one action in a scheme, oldest first (e.g. the review decisions)."""
+        query = select(audit_log).where(audit_log.c.scheme_id == scheme_id, audit_log.c.action == action)
+        return [_row(r) for r in self.conn.execute(query.order_by(audit_log.c.id))]

@@ -131,6 +131,25 @@ class EventRepository(Repository):
         )
         return int(result.rowcount or 0)
 
+    def for_review(self, event_pk: int, pkey: int | None = None, lock: bool = False) -> Any:
+        """One stored event with everything a reviewer and a new decision need (None if unknown).
+        With its person key the read (and the lock) goes to the person's rows only."""
+        query = select(events).where(events.c.id == event_pk)
+        if pkey is not None:
+            query = query.where(events.c.pkey == pkey)
+        return self.conn.execute(self.dialect.for_update(query) if lock else query).first()
+
+    def accept(self, event_pk: int, pkey: int, values: dict[str, Any]) -> None:
+        """A rejected event credited after an operator's review: its outcome columns, now credited,
+        and the claim of its behaviour (a second claim is a unique-key violation, as in add_many)."""
+        found = self.conn.execute(
+            update(events).where(events.c.id == event_pk, events.c.pkey == pkey, events.c.status == "rejected").values(values)
+        )
+        if found.rowcount != 1:
+            raise LookupError(f"event {event_pk} is not a rejected event")
+        if values.get("fingerprint") is not None:
+            self.dialect.insert_rows(self.conn, behaviour_claims, ("fingerprint",), [(values["fingerprint"],)])
+
     def totals_for_account(self, account_id: int) -> dict[str, dict[str, int]]:
         result = self.conn.execute(
             select(events.c.scenario, func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points))
