@@ -208,6 +208,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "not enough points: {points} needed, {balance} available",
     },
     "order_not_found": {"zh-CN": "找不到订单 {order_id}", "en": "order {order_id} not found"},
+    "invalid_shipment": {
+        "zh-CN": "发货信息不完整：请填写快递公司和运单号（运单号为 4–40 位字母、数字或 -）",
+        "en": "the shipment needs a carrier and a tracking number (4-40 letters, digits or dashes)",
+    },
     "not_cancellable": {
         "zh-CN": "订单 {order_id} 当前状态为 {status}，不能取消",
         "en": "order {order_id} is {status} and can no longer be cancelled",

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tanhui.services import audit, review
+from tanhui.services import audit, market, review
+from tests.web.helpers import web_login
 from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
 from tests.web.test_dashboard import busy  # noqa: F401 (the fixture)
 
@@ -120,3 +121,75 @@ def test_the_review_queue_in_the_browser(browser: Any, busy: Any, viewport: str)
     finally:
         w.close()
     assert [e.target for e in audit.list_entries(store, "luzhou", "review.accept")] == [f"event:{lonely}"]
+
+
+def _pending(store: Any, account_id: int) -> str:
+    return next(o["order_id"] for o in market.orders_of(store, account_id) if o["status"] == "pending")
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_order_fulfilment_in_the_browser(browser: Any, busy: Any, viewport: str) -> None:  # noqa: F811
+    live, store, b = busy
+    first, second = _pending(store, b.city.people[1]), _pending(store, b.city.people[0])
+    total = len(market.scheme_orders(store, "luzhou"))
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        sign_in(w, "ops-dashboard")
+        page = w.page
+        for lang, shown in (("en", f"Showing 1–{total} of {total}"), ("zh-CN", f"显示 1–{total}，共 {total} 条")):
+            in_lang(w, lang, "/admin/schemes/luzhou/orders")
+            assert page.locator("[data-testid=shown]").first.inner_text() == shown
+            w.check()
+        card = page.locator(f"li[data-order='{first}']")
+        card.locator(f"#carrier-{first}").fill("顺丰速运")
+        card.locator(f"#tracking-{first}").fill("SF1002003004")
+        card.locator("[data-testid=ship]").click()
+        page.wait_for_url(re.compile(r".*done=shipped.*"))
+        card = page.locator(f"li[data-order='{first}']")
+        assert "SF1002003004" in card.locator("[data-testid=parcel]").inner_text()
+        assert card.locator("[data-testid=status]").inner_text() == "已发货"
+        w.check()
+        card.locator("[data-testid=deliver]").click()
+        page.wait_for_url(re.compile(r".*done=delivered.*"))
+        assert page.locator(f"li[data-order='{first}'] [data-testid=status]").inner_text() == "已签收"
+        w.check()
+        card = page.locator(f"li[data-order='{second}']")
+        card.locator("[data-testid=cancel-open]").click()
+        card.locator("[data-testid=cancel]").click()
+        page.wait_for_url(re.compile(r".*done=cancelled.*"))
+        assert page.locator(f"li[data-order='{second}'] [data-testid=status]").inner_text() == "已取消"
+        w.check()
+        in_lang(w, "en", "/admin/schemes/luzhou/orders")
+        statuses = set(page.locator("[data-testid=status]").all_inner_texts())
+        assert {"Delivered", "Cancelled"} <= statuses and not statuses & {"delivered", "cancelled", "pending"}
+        w.check()
+    finally:
+        w.close()
+    states = {o.public_id: o.status for o in market.scheme_orders(store, "luzhou")}
+    assert (states[first], states[second]) == ("delivered", "cancelled")
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_the_delete_page_tells_before_it_takes_in_the_browser(browser: Any, busy: Any, viewport: str) -> None:  # noqa: F811
+    live, store, b = busy
+    person = b.city.people[0]
+    waiting = _pending(store, person)
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, person))
+        for lang, words in (("en", "can no longer be spent"), ("zh-CN", "将无法再使用")):
+            in_lang(w, lang, "/me/delete")
+            assert w.page.locator("[data-testid=pending-orders]").is_visible()
+            assert words in w.page.locator("[data-testid=points-forfeited]").inner_text()
+            w.check()
+        w.page.locator("input[name=confirm]").check()
+        w.page.locator("button.danger").click()
+        w.page.wait_for_url(re.compile(r".*/$"))
+        w.check()
+    finally:
+        w.close()
+    assert {o["order_id"]: o["status"] for o in market.orders_of(store, person)}[waiting] == "cancelled"

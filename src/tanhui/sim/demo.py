@@ -53,6 +53,9 @@ ORGANISATIONS = [
 ]
 
 
+CARRIERS = (("顺丰速运", "SF"), ("中国邮政 EMS", "EMS"), ("京东物流", "JD"), ("中通快递", "ZTO"))
+
+
 @dataclass
 class DemoResult:
     database_url: str
@@ -273,7 +276,9 @@ def _shop(
         elif order["status"] == "pending" and rng.random() < 0.6:
             # shipped the next day, but never later than now: the audit log must not hold a time ahead of the clock
             shipped = min((when + timedelta(days=1)).astimezone(UTC), datetime.now(UTC))
-            market.ship_order(store, order["order_id"], now=shipped)
+            carrier, prefix = CARRIERS[person.index % len(CARRIERS)]
+            tracking = f"{prefix}{day:%m%d}{person.index:08d}"
+            market.ship_order(store, order["order_id"], now=shipped, carrier=carrier, tracking=tracking)
     return placed
 
 

@@ -118,23 +118,6 @@ def catalog_rows(store: Store, scheme_id: str, lang: str, codes: bool = False) -
     ]
 
 
-def order_rows(store: Store, scheme_id: str, status: str | None, when: LocalTimes) -> list[dict[str, Any]]:
-    titles = {i.public_id: i.title(when.lang) for i in market.list_items(store, scheme_id)}
-    named = label(when.lang)
-    return [
-        {
-            "order": o.public_id,
-            "created": when(o.created_at),
-            "account": str(o.account_id),
-            "item": titles.get(o.item_public_id, o.item_title),
-            "quantity": o.quantity,
-            "points": o.points,
-            "status": named("order_status", o.status),
-        }
-        for o in reversed(market.scheme_orders(store, scheme_id, status))
-    ][:1000]
-
-
 def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None, lang: str | None = None) -> list[dict[str, Any]]:
     """The organisations with their kind named in `lang` (the page), or as stored (the export: lang None)."""
     board = {s.key: s for s in organisations.scheme_board(store, scheme_id)}

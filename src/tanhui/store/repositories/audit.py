@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,4 +68,13 @@ class AuditRepository(Repository):
     def of_action(self, scheme_id: str, action: str) -> builtins.list[AuditRow]:
         """Every entry of one action in a scheme, oldest first (e.g. the review decisions)."""
         query = select(audit_log).where(audit_log.c.scheme_id == scheme_id, audit_log.c.action == action)
+        return [_row(r) for r in self.conn.execute(query.order_by(audit_log.c.id))]
+
+    def for_targets(self, scheme_id: str, action: str, targets: Sequence[str]) -> builtins.list[AuditRow]:
+        """The entries of one action about any of these targets, oldest first."""
+        query = select(audit_log).where(
+            audit_log.c.scheme_id == scheme_id,
+            audit_log.c.action == action,
+            self.dialect.in_values(audit_log.c.target, list(targets)),
+        )
         return [_row(r) for r in self.conn.execute(query.order_by(audit_log.c.id))]

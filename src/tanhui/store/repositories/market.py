@@ -274,6 +274,20 @@ class MarketRepository(Repository):
             query = query.where(orders.c.status == status)
         return [_order(r) for r in self.conn.execute(query.order_by(orders.c.id))]
 
+    def orders_page(self, scheme_id: str, status: str | None, offset: int, limit: int) -> list[OrderRow]:
+        """A page of the scheme's orders, newest first."""
+        query = self._orders().where(orders.c.scheme_id == scheme_id)
+        if status:
+            query = query.where(orders.c.status == status)
+        return [_order(r) for r in self.conn.execute(query.order_by(orders.c.id.desc()).offset(offset).limit(limit))]
+
+    def order_counts(self, scheme_id: str) -> dict[str, int]:
+        """The scheme's orders by status."""
+        rows = self.conn.execute(
+            select(orders.c.status, func.count()).where(orders.c.scheme_id == scheme_id).group_by(orders.c.status)
+        )
+        return {status: int(n) for status, n in rows}
+
     def orders_between(self, scheme_id: str, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
         """Orders placed in [start, end), by their status now: (orders, points)."""
         rows = self.conn.execute(
