@@ -193,3 +193,47 @@ def test_the_delete_page_tells_before_it_takes_in_the_browser(browser: Any, busy
     finally:
         w.close()
     assert {o["order_id"]: o["status"] for o in market.orders_of(store, person)}[waiting] == "cancelled"
+
+
+# how many lines each matching element's text takes (a range's client rects: one per line box)
+LINES = """(selector) => [...document.querySelectorAll(selector)].map(el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return [el.textContent.trim(), new Set([...range.getClientRects()].map(r => Math.round(r.top))).size];
+})"""
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+@pytest.mark.slow  # a real browser
+def test_lists_in_the_browser(browser: Any, busy: Any, viewport: str) -> None:  # noqa: F811
+    live, store, b = busy
+    person = Watched(browser, viewport, live.base_url)
+    try:
+        person.go(web_login(store, b.city.people[0]))
+        for lang in LANGS:
+            in_lang(person, lang, "/me/history")
+            scenarios = person.page.evaluate(LINES, "[data-testid=scenario]")
+            assert scenarios and all(lines == 1 for _t, lines in scenarios), scenarios  # 公交出行 on one line
+            times = person.page.evaluate(
+                "() => [...document.querySelectorAll('[data-testid=history] time')].map(t => t.dateTime)"
+            )
+            assert times == sorted(times, reverse=True)
+            methodology = person.page.locator("th.wide-only")
+            assert methodology.is_visible() == (viewport == "desktop")
+            person.check()
+    finally:
+        person.close()
+    ops = Watched(browser, viewport, live.base_url)
+    try:
+        sign_in(ops, "ops-dashboard")
+        for lang in LANGS:
+            for path in ("/audit", "/catalog", "/organisations"):
+                in_lang(ops, lang, f"/admin/schemes/luzhou{path}")
+                shown = ops.page.locator("[data-testid=shown]").first.inner_text()
+                assert re.match(r"(显示 1–\d+，共 \d+ 条|Showing 1–\d+ of \d+)$", shown), shown
+                cramped = [(t, n) for t, n in ops.page.evaluate(LINES, "th, td.nowrap") if n > 1]
+                assert not cramped, f"{path}: headings or names broken over lines: {cramped}"
+                ops.check()
+    finally:
+        ops.close()

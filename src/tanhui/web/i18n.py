@@ -311,6 +311,7 @@ ZH: dict[str, str] = {
     "scenario": "场景",
     "reason": "原因",
     "account": "账户",
+    "member": "成员",
     "details": "详情",
     "item": "商品编号",
     "title": "名称",

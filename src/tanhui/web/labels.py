@@ -7,6 +7,7 @@ web/i18n.py ENUMS.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from tanhui.errors import TanhuiError
@@ -167,16 +168,20 @@ def target_name(target: str | None, lang: str) -> str:
     return target
 
 
-def _value(key: str, value: Any, group: str, lang: str) -> str:
+def _value(key: str, value: Any, group: str, lang: str, names: Mapping[str, str] | None = None) -> str:
     named = label(lang)
     if value is None:
         return "—"
+    if names and isinstance(value, str) and value in names:
+        return names[value]  # a partner's, an organisation's or an item's id: its name
+    if key == "bought_from" and value == "scheme":
+        return "the scheme" if lang == "en" else "方案"
     if isinstance(value, bool):
         return YES_NO[0 if value else 1][1 if lang == "en" else 0]
     if isinstance(value, list):
         if key == "scenarios":
             return _join([scenario_name(lang)(str(v)) for v in value], lang)
-        return _join([str(v) for v in value], lang)
+        return _join([(names or {}).get(str(v), str(v)) for v in value], lang)
     if key == "was":
         return named(group, str(value))
     if key == "reason":
@@ -192,10 +197,11 @@ def _value(key: str, value: Any, group: str, lang: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def audit_details(action: str, details: dict[str, Any] | None, lang: str) -> str:
-    """An audit entry's details as words: keys named, statuses and kinds by their labels, lists joined."""
+def audit_details(action: str, details: dict[str, Any] | None, lang: str, names: Mapping[str, str] | None = None) -> str:
+    """An audit entry's details as words: keys named, statuses and kinds by their labels, lists joined,
+    the scheme's ids (partners, organisations, items) by their names when `names` has them."""
     if not details:
         return "—"
     group = {"market": "order_status", "partner": "partner_status"}.get(action.partition(".")[0], "")
-    parts = [f"{_key(k, lang)}{': ' if lang == 'en' else '：'}{_value(k, v, group, lang)}" for k, v in details.items()]
+    parts = [f"{_key(k, lang)}{': ' if lang == 'en' else '：'}{_value(k, v, group, lang, names)}" for k, v in details.items()]
     return "; ".join(parts) if lang == "en" else "；".join(parts)

@@ -17,12 +17,11 @@ from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web.i18n import label, translator
 from tanhui.web.labels import actor_name, audit_details, target_name
-from tanhui.web.render import grams_as_kg, render
+from tanhui.web.render import grams_as_kg, render, web_lang
 from tanhui.web.times import LocalTimes, zone_of_scheme
 
 EXPORT_TABLES = ("scenarios", "series", "partners", "review", "catalog", "orders", "organisations")
 PERSONAL_TABLES = ("review", "orders")  # viewers may look, not download (docs/web.md, "Roles")
-AUDIT_PAGE = 200
 
 
 def table_page(
@@ -32,8 +31,19 @@ def table_page(
     export: str | None,
     columns: list[str],
     rows: list[dict[str, Any]],
+    *,
+    total: int | None = None,
     **extra: Any,
 ) -> HTMLResponse:
+    """A list of the dashboard, 50 rows a page with "显示 1–50，共 649 条". `rows` is the whole list
+    (paged here), or, with `total`, the page the caller already read."""
+    page_no = page_number(request)
+    if total is None:
+        total = len(rows)
+        rows = rows[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
+    params = tuple((k, v) for k, v in request.query_params.multi_items() if k != "page")
+    paging = Paging(page_no, PAGE_SIZE, total, request.url.path, params)
+    lang = web_lang(request)
     return render(
         request,
         "admin_table.html",
@@ -41,10 +51,13 @@ def table_page(
         title=title,
         columns=columns,
         rows=rows,
+        paging=paging,
+        shown=paging.shown(lang, len(rows)),
         export=f"/admin/schemes/{scope.scheme_id}/export/{export}" if export else None,
         can_export=scope.role == "operator" or export not in PERSONAL_TABLES,
         qs="",
         numeric=extra.pop("numeric", ()),
+        nowrap=extra.pop("nowrap", ()),
         **extra,
     )
 
@@ -139,20 +152,35 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None,
     return rows
 
 
-def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes) -> list[dict[str, Any]]:
-    """The newest entries; an action links to the entries of that action."""
+def audit_rows(
+    store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the entries, newest first, and how many there are; an action links to the entries
+    of that action; partners, organisations and items by their names."""
     named = label(lang)
-    return [
+    entries, total = audit.page(store, scheme_id, action, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    names = scheme_names(store, scheme_id, lang)
+    rows = [
         {
             "time": when(e.created_at, seconds=True),
             "actor": actor_name(e.actor, lang),
             "action": named("action", e.action),
             "href": f"{base}?{urlencode({'action': e.action})}",
-            "target": target_name(e.target, lang),
-            "details": audit_details(e.action, e.details, lang),
+            "target": names.get(e.target or "") or target_name(e.target, lang),
+            "details": audit_details(e.action, e.details, lang, names),
         }
-        for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)
+        for e in entries
     ]
+    return rows, total
+
+
+def scheme_names(store: Store, scheme_id: str, lang: str) -> dict[str, str]:
+    """What a scheme's ids stand for: partners, organisations and items by name (for the audit log)."""
+    with store.unit_of_work(write=False) as uow:
+        found = {p.id: p.name for p in uow.partners.list(scheme_id)}
+        found.update({o.public_id: o.name for o in uow.organisations.list(scheme_id)})
+    found.update({i.public_id: i.title(lang) for i in market.list_items(store, scheme_id)})
+    return found
 
 
 Table = tuple[list[str], list[list[Any]]]

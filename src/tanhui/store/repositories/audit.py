@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import audit_log
@@ -53,10 +53,15 @@ class AuditRepository(Repository):
         )
 
     def list(
-        self, scheme_id: str | None = None, action: str | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        scheme_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        offset: int = 0,
     ) -> list[AuditRow]:
         """Newest first; ``before_id`` pages back (ids only grow, so a page never shifts under a reader)."""
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
         if scheme_id is not None:
             query = query.where(audit_log.c.scheme_id == scheme_id)
         if action is not None:
@@ -64,6 +69,12 @@ class AuditRepository(Repository):
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         return [_row(r) for r in self.conn.execute(query)]
+
+    def count(self, scheme_id: str, action: str | None = None) -> int:
+        query = select(func.count()).select_from(audit_log).where(audit_log.c.scheme_id == scheme_id)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        return int(self.conn.execute(query).scalar_one())
 
     def of_action(self, scheme_id: str, action: str) -> builtins.list[AuditRow]:
         """Every entry of one action in a scheme, oldest first (e.g. the review decisions)."""

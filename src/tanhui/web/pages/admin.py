@@ -548,15 +548,20 @@ def audit_page(
         if action
         else None
     )
+    rows, total = audit_rows(
+        store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id), page_number(request)
+    )
     return table_page(
         request,
         scope,
         _("Audit log"),
         None,
         ["time", "actor", "action", "target", "details"],
-        audit_rows(store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id)),
+        rows,
+        total=total,
         filters=filters,
         links={"action": "href"},
+        nowrap=("actor", "action"),
     )
 
 
