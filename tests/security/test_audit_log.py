@@ -485,14 +485,15 @@ def test_the_dashboard_logs_its_actions_and_shows_the_schemes_log_to_its_own_ope
         assert (
             page.status_code == 200 and "审计日志" in page.text and "创建机构" in page.text and "运营方 ops-luzhou" in page.text
         )
-        assert org_id in page.text and "创建运营方用户" in page.text and 'href="/admin/schemes/luzhou/audit"' in page.text
+        # the organisation by its name, not its id (issue 17, item 10)
+        assert "川南电力" in page.text and "创建运营方用户" in page.text and 'href="/admin/schemes/luzhou/audit"' in page.text
         only = ops.get("/admin/schemes/luzhou/audit?action=org.create").text
-        assert org_id in only and "创建运营方用户" not in only
+        assert "川南电力" in only and "创建运营方用户" not in only
         english = ops.get("/lang/en?next=/admin/schemes/luzhou/audit", follow_redirects=True)
         assert "Audit log" in english.text and "Organisation created" in english.text and "Operator ops-luzhou" in english.text
         assert viewer.get("/admin/schemes/luzhou/audit").status_code == 200  # viewers may read it
         assert other.get("/admin/schemes/luzhou/audit").status_code == 404  # another scheme's log does not exist
-        assert org_id not in other.get("/admin/schemes/harbin/audit").text
+        assert org_id not in (harbin := other.get("/admin/schemes/harbin/audit").text) and "川南电力" not in harbin
         anonymous = httpx.get(live.base_url + "/admin/schemes/luzhou/audit", follow_redirects=False)
         assert anonymous.status_code == 303 and "/admin/login" in anonymous.headers["location"]
     finally:

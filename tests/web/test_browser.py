@@ -146,7 +146,7 @@ def _operator_flow(browser: Any, live: Any, username: str, password: str, viewpo
         w.check()
         for path in ("/review", "/catalog", "/orders", "/organisations"):
             w.go(f"/admin/schemes/luzhou{path}")
-            assert page.locator("table tbody tr, [data-testid=queue] > li").count() >= 1
+            assert page.locator("table tbody tr, [data-testid=queue] > li, [data-testid=orders] > li").count() >= 1
             w.check()
         assert w.page.goto(live.base_url + "/admin/schemes/harbin").status == 404  # type: ignore[union-attr]
         w.problems.clear()  # the 404 is the point; the console notes it as a failed resource
