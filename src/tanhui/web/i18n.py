@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tanhui.web.i18n_operators import OPERATORS
 from tanhui.web.i18n_residents import RESIDENTS
 
 LANGUAGES = ("zh-CN", "en")
@@ -162,16 +163,6 @@ ZH: dict[str, str] = {
     "Your name, username, password and the links to partner apps are deleted, every authorisation is withdrawn and you are signed out everywhere. What was already credited stays in the scheme's ledger under a number that no longer points to you. This cannot be undone.": "你的姓名、用户名、密码以及与合作方应用的关联将被删除，所有授权将被撤回，所有设备上的登录都会退出。已入账的减排量仍以不再指向你的编号保留在方案账本中。此操作无法撤销。",
     "I understand; delete my account": "我已了解，注销我的账户",
     "Cancel": "取消",
-    "Orders awaiting shipment": "待发货的订单",
-    "These orders are cancelled first and their points returned to your balance:": "注销前会先取消以下订单，积分退回你的账户：",
-    "Orders on their way": "已发货的订单",
-    "These orders have been shipped and still arrive:": "以下订单已经发货，仍会照常送达：",
-    "Your points": "你的积分",
-    "After the deletion your {points} points (with the {returned} returned from cancelled orders) can no longer be spent.": "注销后，你的 {points} 积分（含取消订单退回的 {returned} 积分）将无法再使用。",
-    "After the deletion your {points} points can no longer be spent.": "注销后，你的 {points} 积分将无法再使用。",
-    "Spend them in the market first": "先去积分商城用掉",
-    "Shipped by {carrier}": "{carrier} 承运",
-    "tracking number": "运单号",
     # market
     "my points": "我的积分",
     "Categories": "分类",
@@ -228,77 +219,6 @@ ZH: dict[str, str] = {
     "Rejected": "拒绝率",
     "Rejected by reason": "拒绝原因",
     "Rejected events to review": "待审核的拒绝记录",
-    # the dashboard's figures and what each covers (issue 17)
-    "Last 30 complete days": "最近 30 个完整日",
-    "The last 30 complete days": "最近 30 个完整日",
-    "The period": "统计区间",
-    "The period includes today, which has not ended: its last day is still counting.": "统计区间包含今天，今天尚未结束，最后一天的数字仍在增加。",
-    "Reduction (t CO₂e)": "减排量（吨 CO₂e）",
-    "Behaviours credited": "入账行为",
-    "Active people per day (average)": "日均活跃用户",
-    "last day": "最后一天",
-    "Check-ins": "签到次数",
-    "Orders placed": "下单数",
-    "awaiting shipment": "待发货",
-    "Registered people at the end of the period": "区间结束时的注册用户",
-    "new in the period": "区间内新注册",
-    "Organisations (now)": "机构（当前）",
-    "Points for these behaviours": "这些行为获得的积分",
-    "Behaviours, by the day they happened": "低碳行为（按行为发生的日期）",
-    "Ledger and market, by the moment they were recorded": "积分账本与商城（按记录时间）",
-    "People and organisations": "用户与机构",
-    "Today so far": "今天截至目前",
-    "not complete": "尚未结束",
-    "Active people": "活跃用户",
-    "Points owed (now)": "积分负债（当前）",
-    "In people's accounts": "用户账户中的积分",
-    "Held for orders not yet delivered": "待交付订单冻结的积分",
-    "Expiring within {days} days": "{days} 天内到期",
-    "until": "截至",
-    "earned in {year} or before": "{year} 年及以前获得",
-    "Expiry": "有效期",
-    "Points do not expire in this scheme": "本方案的积分不过期",
-    "Held by merchant": "按商户的冻结积分",
-    "Open orders": "未完成订单",
-    "the scheme": "方案自营",
-    # lists and the review queue
-    "Showing {first}–{last} of {total}": "显示 {first}–{last}，共 {total} 条",
-    "{total} in all": "共 {total} 条",
-    "Pages": "分页",
-    "Previous page": "上一页",
-    "Next page": "下一页",
-    "Page {page} of {pages}": "第 {page} / {pages} 页",
-    "Rejected reports to review": "待审核的被拒上报",
-    "The rules rejected these reports. Confirm a rejection when it is right; a report rejected as implausible can be credited once you have checked it is true.": "这些上报被规则拒绝。拒绝正确时请确认；因数据不合常理被拒的上报，核实属实后可以入账。",
-    "State": "状态",
-    "Reason": "原因",
-    "To review": "待审核",
-    "Rejection confirmed": "已确认拒绝",
-    "All reasons": "全部原因",
-    "Person": "用户",
-    "unknown person": "未知用户",
-    "Happened": "发生于",
-    "Received": "接收于",
-    "Rejection confirmed by {who}": "已由 {who} 确认拒绝",
-    "Confirm the rejection": "确认拒绝",
-    "Checked and true: credit it…": "核实属实，入账…",
-    "It is decided again by every other rule (consent, the same behaviour twice, the caps) and credited with its points; you are recorded as the reviewer.": "将按其他所有规则（授权、重复行为、上限）重新判定，并连同积分入账；你将被记录为审核人。",
-    "Credit this report": "确认入账",
-    "Its data was purged after the retention period: it can no longer be recalculated.": "原始数据已按保留期限清除，无法重新计算。",
-    "Rejection of record {event} confirmed.": "已确认拒绝记录 {event}。",
-    "Record {event} credited after review.": "记录 {event} 已核实入账。",
-    # order fulfilment
-    "Order {order} shipped.": "订单 {order} 已发货。",
-    "Order {order} delivered.": "订单 {order} 已确认签收。",
-    "Order {order} cancelled; its points went back to the person.": "订单 {order} 已取消，积分已退回用户。",
-    "Carrier": "快递公司",
-    "Shipped at": "发货于",
-    "Tracking number": "运单号",
-    "Ship": "发货",
-    "Cancel the order…": "取消订单…",
-    "The {points} points go back to the person and the item back to stock.": "{points} 积分将退回用户，商品退回库存。",
-    "Cancel the order": "确认取消订单",
-    "Mark as delivered": "确认签收",
     "Filter": "筛选",
     "Export": "导出",
     "operators only (personal data)": "仅运营者可导出（含个人数据）",
@@ -311,7 +231,6 @@ ZH: dict[str, str] = {
     "scenario": "场景",
     "reason": "原因",
     "account": "账户",
-    "member": "成员",
     "details": "详情",
     "item": "商品编号",
     "title": "名称",
@@ -334,6 +253,7 @@ ZH: dict[str, str] = {
     "target": "对象",
     "Audit log": "审计日志",
 }
+ZH.update(OPERATORS)  # the operators' pages (dashboard, review queue, orders, lists): i18n_operators.py
 ZH.update(RESIDENTS)  # the residents' pages (points statement, check-in, market, annual report): i18n_residents.py
 
 SCENARIOS: dict[str, tuple[str, str]] = {
@@ -357,24 +277,6 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 
 
 from tanhui.web.i18n_enums import ENUMS  # noqa: E402 - the enumerations' names, kept in their own module
-
-# Why a report was rejected, said to an operator (the review queue); the details follow it.
-REASON_EXPLAINED: dict[str, tuple[str, str]] = {
-    "implausible": ("上报的数据超出了合理范围", "The data reported is beyond what is plausible"),
-    "cap_reached": ("这位用户这个场景的上限已满", "The person had already reached the cap for this scenario"),
-    "duplicate_behaviour": (
-        "同一行为已经入账过（例如同一行程或同一天的步数上报了两次）",
-        "The same behaviour was credited already (the same trip, or the same day's steps, reported twice)",
-    ),
-    "no_consent": ("上报时这位用户没有给这个合作方有效授权", "The person had not authorised this partner when it reported"),
-    "too_old": ("行为发生得太早，超出了方案受理上报的期限", "The behaviour happened too long before it was reported"),
-    "in_future": ("行为时间晚于收到上报的时间", "The behaviour is dated after the report arrived"),
-    "invalid_data": ("数据不完整或格式不对", "The data is incomplete or malformed"),
-    "unknown_scenario": ("方案中没有这个场景", "The scheme has no such scenario"),
-    "scenario_not_allowed": ("这个合作方没有开通这个场景", "This partner is not enabled for the scenario"),
-    "event_id_reused": ("合作方用同一个编号上报了不同的内容", "The partner sent different content under one number"),
-    "duplicate_event": ("同一条上报发送了两次", "The same report was sent twice"),
-}
 
 # The words of the audit log's and the review list's details (services' audit.record and the checks' details).
 DETAIL_KEYS: dict[str, tuple[str, str]] = {

@@ -12,7 +12,8 @@ from typing import Any
 
 from tanhui.errors import TanhuiError
 from tanhui.services.methodologies import default_library
-from tanhui.web.i18n import DETAIL_KEYS, REASON_EXPLAINED, YES_NO, label, scenario_name
+from tanhui.web.i18n import DETAIL_KEYS, YES_NO, label, scenario_name
+from tanhui.web.i18n_operators import REASON_EXPLAINED
 
 
 def methodology_name(ref: str | None, lang: str) -> str:
