@@ -212,6 +212,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "not enough points: {points} needed, {balance} available",
     },
     "order_not_found": {"zh-CN": "找不到订单 {order_id}", "en": "order {order_id} not found"},
+    "invalid_shipment": {
+        "zh-CN": "发货信息不完整：请填写快递公司和运单号（运单号为 4–40 位字母、数字或 -）",
+        "en": "the shipment needs a carrier and a tracking number (4-40 letters, digits or dashes)",
+    },
     "not_cancellable": {
         "zh-CN": "订单 {order_id} 当前状态为 {status}，不能取消",
         "en": "order {order_id} is {status} and can no longer be cancelled",
@@ -295,6 +299,39 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event_not_found": {
         "zh-CN": "找不到合作方 {partner_id} 的行为 {event_id}",
         "en": "event {event_id} of partner {partner_id} not found",
+    },
+    # -- the operators' review queue (services/review.py) --
+    "review_event_not_found": {
+        "zh-CN": "审核队列中没有编号为 {event} 的被拒记录",
+        "en": "there is no rejected record {event} in the review queue",
+    },
+    "review_not_implausible": {
+        "zh-CN": "只有因数据不合常理被拒的记录可以核实后入账",
+        "en": "only a record rejected as implausible can be accepted after review",
+    },
+    "review_already_confirmed": {
+        "zh-CN": "记录 {event} 的拒绝已确认，不能再入账",
+        "en": "the rejection of record {event} was confirmed: it can no longer be accepted",
+    },
+    "review_no_data": {
+        "zh-CN": "记录 {event} 的原始数据已按保留期限清除，无法重新计算，不能入账",
+        "en": "the data of record {event} was purged after its retention period: it cannot be recalculated or credited",
+    },
+    "review_rejected_no_consent": {
+        "zh-CN": "这位用户已撤回对该合作方的授权，记录 {event} 不能入账",
+        "en": "the person withdrew their consent to this partner: record {event} cannot be credited",
+    },
+    "review_rejected_duplicate_behaviour": {
+        "zh-CN": "同一行为已经入账，记录 {event} 不能重复入账",
+        "en": "the same behaviour is already credited: record {event} cannot be credited twice",
+    },
+    "review_rejected_cap_reached": {
+        "zh-CN": "这位用户当天（或当月）该场景的上限已满，记录 {event} 不能再入账",
+        "en": "the person's daily (or monthly) cap for this scenario is reached: record {event} cannot be credited",
+    },
+    "review_rejected": {
+        "zh-CN": "按其他规则记录 {event} 仍不能入账",
+        "en": "another rule still refuses record {event}",
     },
     # -- the web application (docs/web.md) --
     "invalid_username": {"zh-CN": "用户名须为 3–32 个字母、数字或 _ . -", "en": "a username is 3-32 letters, digits, _ . or -"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tanhui.services import (
     organisations,
     partners,
     retention,
+    review,
     scheme_file,
     schemes,
     secret_keys,
@@ -37,7 +38,7 @@ from tanhui.store import Store, migrate
 from tanhui.store.repositories.audit import AuditRow
 from tanhui.store.schema import metadata
 from tests.live import cli
-from tests.registry.helpers import CREATED, NOW, VINTAGE, City, issue_day
+from tests.registry.helpers import CREATED, NOW, OCCURRED, VINTAGE, City, issue_day
 from tests.web.helpers import csrf_of, scheme_text
 
 ACTOR = "cli:auditor"
@@ -209,6 +210,25 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     )
     assert c.checked["credits.neutralise"].details["bought_from"] == "scheme" and bought["quantity"] == 2
 
+    # the review queue: a step counter's two implausible days, one rejection confirmed, the other accepted
+    walks = town.report(
+        [
+            {
+                "event_id": f"walk-huge-{k}",
+                "user_ref": "walker",
+                "scenario": "walking",
+                "occurred_at": (OCCURRED - timedelta(days=k)).isoformat(),
+                "data": {"steps": 150_000 + k},
+            }
+            for k in (1, 2)
+        ]
+    )
+    assert [r["reason"] for r in walks] == ["implausible", "implausible"]
+    newest, older_one = review.queue(store, s, reason="implausible").items
+    c.one("review.confirm", f"event:{older_one.id}", lambda: review.confirm(store, s, older_one.id, actor=ACTOR), s)
+    accepted = c.one("review.accept", f"event:{newest.id}", lambda: review.accept(store, s, newest.id, actor=ACTOR, now=NOW), s)
+    assert accepted["status"] == "credited" and c.checked["review.accept"].details["points"] == accepted["points"]
+
     # housekeeping: expiry and payload retention, a day far enough ahead that both have work to do
     # (run on that day: an "as of" later than today is refused)
     later = date(NOW.year + 3, 1, 1)
@@ -326,6 +346,8 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         "market.deliver": lambda: market.deliver_order(store, "ord_nope", actor=ACTOR),
         # the cancel's audit row is written before the state check refuses: the rollback removes it
         "market.cancel": lambda: market.cancel_order(store, shipped, by="operator", actor=ACTOR),
+        "review.confirm": lambda: review.confirm(store, s, 987654321, actor=ACTOR),
+        "review.accept": lambda: review.accept(store, s, 987654321, actor=ACTOR),
         "points.expire": lambda: engagement.expire_points(store, "nope", date(2030, 1, 1), actor=ACTOR),
         "events.purge_payloads": lambda: retention.purge_payloads(store, "nope", actor=ACTOR),
         "credits.issue": lambda: issuance.issue(store, s, 1999, actor=ACTOR),
@@ -463,14 +485,15 @@ def test_the_dashboard_logs_its_actions_and_shows_the_schemes_log_to_its_own_ope
         assert (
             page.status_code == 200 and "审计日志" in page.text and "创建机构" in page.text and "运营方 ops-luzhou" in page.text
         )
-        assert org_id in page.text and "创建运营方用户" in page.text and 'href="/admin/schemes/luzhou/audit"' in page.text
+        # the organisation by its name, not its id (issue 17, item 10)
+        assert "川南电力" in page.text and "创建运营方用户" in page.text and 'href="/admin/schemes/luzhou/audit"' in page.text
         only = ops.get("/admin/schemes/luzhou/audit?action=org.create").text
-        assert org_id in only and "创建运营方用户" not in only
+        assert "川南电力" in only and "创建运营方用户" not in only
         english = ops.get("/lang/en?next=/admin/schemes/luzhou/audit", follow_redirects=True)
         assert "Audit log" in english.text and "Organisation created" in english.text and "Operator ops-luzhou" in english.text
         assert viewer.get("/admin/schemes/luzhou/audit").status_code == 200  # viewers may read it
         assert other.get("/admin/schemes/luzhou/audit").status_code == 404  # another scheme's log does not exist
-        assert org_id not in other.get("/admin/schemes/harbin/audit").text
+        assert org_id not in (harbin := other.get("/admin/schemes/harbin/audit").text) and "川南电力" not in harbin
         anonymous = httpx.get(live.base_url + "/admin/schemes/luzhou/audit", follow_redirects=False)
         assert anonymous.status_code == 303 and "/admin/login" in anonymous.headers["location"]
     finally:

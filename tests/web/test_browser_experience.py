@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tanhui.services import accounts, market
+from tanhui.services import accounts, audit, market
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tanhui.web.i18n import ENUMS
@@ -78,6 +78,7 @@ def test_times_are_the_schemes_local_time_in_the_browser(browser: Any, experienc
     account_id = city.people[0]
     mine = {datetime.fromisoformat(o["created_at"]).replace(microsecond=0) for o in market.orders_of(store, account_id)}
     everyone = {o.created_at.replace(microsecond=0) for o in market.scheme_orders(store, "luzhou")}
+    everyone |= {e.created_at.replace(microsecond=0) for e in audit.list_entries(store, "luzhou", "market.ship")}  # shipped at
     problems: list[str] = []
     person = Watched(browser, viewport, live.base_url)
     try:

@@ -91,9 +91,17 @@ def expected_instants(store: Store, scheme_id: str, account_id: int) -> dict[str
     return {
         "/me/orders": {_seconds(o["created_at"]) for o in market.orders_of(store, account_id)},
         "/me/history": {_seconds(e["occurred_at"] or e["received_at"]) for e in history},
-        "orders": {_seconds(o.created_at) for o in market.scheme_orders(store, scheme_id)},
+        # the operator's orders: when each was placed and, once shipped, when it left
+        "orders": {_seconds(o.created_at) for o in market.scheme_orders(store, scheme_id)}
+        | {_seconds(e.created_at) for e in audit.list_entries(store, scheme_id, "market.ship", 200)},
         "audit": {_seconds(e.created_at) for e in audit.list_entries(store, scheme_id, None, 200)},
-        "review": {_seconds(r["received_at"]) for r in reports.review(store, scheme_id, None, limit=200)},
+        # the review queue shows when each report's behaviour happened and when it arrived
+        "review": {
+            _seconds(r[k])
+            for r in reports.review(store, scheme_id, None, limit=50)
+            for k in ("received_at", "occurred_at")
+            if r[k]
+        },
     }
 
 

@@ -189,9 +189,13 @@ def orders(
 
 
 @app.command("ship")
-def ship(order_id: str = typer.Argument(..., metavar="ORDER")) -> None:
+def ship(
+    order_id: str = typer.Argument(..., metavar="ORDER"),
+    carrier: str | None = typer.Option(None, "--carrier", help="The carrier (e.g. 顺丰速运); with --tracking."),
+    tracking: str | None = typer.Option(None, "--tracking", help="The tracking number the person follows the parcel with."),
+) -> None:
     """A physical order left the warehouse."""
-    order = market_service.ship_order(open_store(), order_id, actor=actor())
+    order = market_service.ship_order(open_store(), order_id, actor=actor(), carrier=carrier, tracking=tracking)
     say(f"订单 {order['order_id']} 已发货", f"order {order['order_id']} shipped")
 
 

@@ -85,8 +85,11 @@ def stage(
     *,
     pins: Mapping[str, str],
     region: str | None,
+    plausibility: bool = True,
 ) -> list[Staged]:
     """Parse, resolve the methodology and quantify every event; every fault found is recorded.
+
+    ``plausibility=False`` only for an implausible event an operator accepted after review.
 
     An event without an id or without a scenario is only ``invalid_data``. Quantifying needs a methodology and valid
     fields, so an event without them cannot also be found implausible or carry a behaviour identity
@@ -136,7 +139,9 @@ def stage(
         assert event.occurred_at is not None and item.day is not None
         try:
             quantity = methodology.quantify(
-                event.data, QuantifyContext(occurred_at=event.occurred_at, local_date=item.day, default_region=region)
+                event.data,
+                QuantifyContext(occurred_at=event.occurred_at, local_date=item.day, default_region=region),
+                plausibility=plausibility,
             )
         except InvalidInput as error:
             faults["invalid_data"] = dict(error.details)

@@ -41,6 +41,25 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+CARRIER_LEN_MAX = 40
+TRACKING_LEN_MAX = 40
+
+
+def shipment(carrier: Any, tracking: Any) -> dict[str, str]:
+    """A shipment's carrier (顺丰速运, 中国邮政 EMS, …) and its tracking number, both required: the
+    person needs them to follow the parcel. A tracking number is letters, digits and dashes."""
+    problems: dict[str, str] = {}
+    carrier = carrier.strip() if isinstance(carrier, str) else ""
+    tracking = tracking.strip().upper() if isinstance(tracking, str) else ""
+    if not 1 <= len(carrier) <= CARRIER_LEN_MAX or any(ord(c) < 32 for c in carrier):
+        problems["carrier"] = f"1..{CARRIER_LEN_MAX} characters"
+    if not 4 <= len(tracking) <= TRACKING_LEN_MAX or not all(c.isascii() and (c.isalnum() or c == "-") for c in tracking):
+        problems["tracking"] = f"4..{TRACKING_LEN_MAX} letters, digits or dashes"
+    if problems:
+        raise InvalidInput("invalid_shipment", details=problems, fields=", ".join(sorted(problems)))
+    return {"carrier": carrier, "tracking": tracking}
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     id: int

@@ -42,6 +42,8 @@ ACTIONS = (
     "market.ship",
     "market.deliver",
     "market.cancel",
+    "review.confirm",
+    "review.accept",
     "points.expire",
     "events.purge_payloads",
     "credits.issue",
@@ -119,4 +121,16 @@ def list_entries(
         return uow.audit.list(scheme_id, action, limit, before_id)
 
 
-__all__ = ["ACTIONS", "SYSTEM", "details_text", "list_entries", "operator_actor", "record"]
+def page(store: Store, scheme_id: str, action: str | None, offset: int, limit: int) -> tuple[list[AuditRow], int]:
+    """A page of a scheme's log, newest first, and how many entries there are (the dashboard)."""
+    if action is not None and action not in ACTIONS:
+        raise InvalidInput("unknown_audit_action", details={"action": "unknown"}, action=action, actions=", ".join(ACTIONS))
+    if offset < 0 or not 1 <= limit <= LIST_LIMIT_MAX:
+        raise InvalidInput("invalid_request", details={"page": f"offset >= 0, limit 1..{LIST_LIMIT_MAX}"})
+    with store.unit_of_work(write=False) as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        return uow.audit.list(scheme_id, action, limit, offset=offset), uow.audit.count(scheme_id, action)
+
+
+__all__ = ["ACTIONS", "SYSTEM", "details_text", "list_entries", "operator_actor", "page", "record"]

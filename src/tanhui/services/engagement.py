@@ -118,31 +118,19 @@ def expire_points(
                 "invalid_settings", details={"points_expiry.policy": "end_of_next_year or never"}, field="points_expiry.policy"
             )
         cutoff_year = rules.expiry_cutoff_year(as_of)
-        tz = ZoneInfo(scheme.timezone)
-        before = datetime.combine(date(cutoff_year + 1, 1, 1), time(), tz).astimezone(UTC)
-        held = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_HELD).id
         expired = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_EXPIRED).id
-        flows = uow.market.points_flows(scheme_id, held, before, now)
-        owners = {a.id: a.owner_account_id for a in uow.ledger.accounts_by_id(flows).values()}
-        groups, due = [], []
-        # One expiry per person and cut-off year: points that come back later (an order cancelled
-        # after the run) must not turn a rerun for the same date into an idempotency conflict.
-        done = uow.ledger.entries_by_keys(scheme_id, [f"expiry:{a}:{cutoff_year}" for a in flows])
-        for points_account, (earned, paid, returned) in sorted(flows.items()):
-            amount = rules.amount_to_expire(earned, paid - returned)
-            key = f"expiry:{points_account}:{cutoff_year}"
-            if amount <= 0 or key in done:
-                continue
-            groups.append(
-                TransferGroup(
-                    scheme_id,
-                    "points_expiry",
-                    (Posting(points_account, expired, amount),),
-                    key,
-                    {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()},
-                )
+        due = due_expiries(uow, scheme_id, scheme.timezone, as_of, now)
+        owners = {a.id: a.owner_account_id for a in uow.ledger.accounts_by_id(dict(due)).values()}
+        groups = [
+            TransferGroup(
+                scheme_id,
+                "points_expiry",
+                (Posting(points_account, expired, amount),),
+                f"expiry:{points_account}:{cutoff_year}",
+                {"cutoff_year": cutoff_year, "as_of": as_of.isoformat()},
             )
-            due.append((points_account, amount))
+            for points_account, amount in due
+        ]
         notices: list[ExpiryNotice] = []
         if groups:
             outcomes = uow.ledger.append(groups, lane=lane_for(scheme, f"expiry:{cutoff_year}"), now=now)
@@ -161,6 +149,32 @@ def expire_points(
             now=now,
         )
         return notices
+
+
+def due_expiries(uow: UnitOfWork, scheme_id: str, timezone: str, as_of: date, now: datetime) -> list[tuple[int, int]]:
+    """(person's points ledger account, points) that a run of `expire_points` for `as_of` would
+    expire, given the ledger at `now`: the policy "end of next year", oldest points spent first.
+
+    The dashboard's points liability asks the same for a date ahead (what will expire by then),
+    so the two can never disagree on what expires.
+    """
+    cutoff_year = rules.expiry_cutoff_year(as_of)
+    before = datetime.combine(date(cutoff_year + 1, 1, 1), time(), ZoneInfo(timezone)).astimezone(UTC)
+    held = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_HELD).id
+    issuance = uow.ledger.system_account(scheme_id, ASSET_POINTS, SYSTEM_ISSUANCE).id
+    first = uow.reports.first_flow(issuance)
+    if first is None or first >= before:
+        return []  # nothing was issued before the cut-off: no person's ledger needs reading
+    flows = uow.market.points_flows(scheme_id, held, before, now)
+    # One expiry per person and cut-off year: points that come back later (an order cancelled
+    # after the run) must not turn a rerun for the same date into an idempotency conflict.
+    done = uow.ledger.entries_by_keys(scheme_id, [f"expiry:{a}:{cutoff_year}" for a in flows])
+    due = []
+    for points_account, (earned, paid, returned) in sorted(flows.items()):
+        amount = rules.amount_to_expire(earned, paid - returned)
+        if amount > 0 and f"expiry:{points_account}:{cutoff_year}" not in done:
+            due.append((points_account, amount))
+    return due
 
 
 def account_engagement(store: Store, account_id: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ importer's processes prepare in parallel and take turns for the transaction.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -212,10 +213,13 @@ def _links(uow: UnitOfWork, partner: PartnerRow, events: Sequence[ev.IncomingEve
     return links
 
 
-def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared) -> Facts:
-    """What the decision needs from the store: one set-based query per kind of fact."""
+def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, judged_again: str | None = None) -> Facts:
+    """What the decision needs from the store: one set-based query per kind of fact.
+
+    ``judged_again``: the id of a stored event being decided once more (an operator accepted it after
+    review); its own stored row is not an earlier report of it."""
     scheme, staged = prepared.scheme, prepared.staged
-    ids = [s.event.event_id for s in staged if s.event.event_id is not None]
+    ids = [s.event.event_id for s in staged if s.event.event_id is not None and s.event.event_id != judged_again]
     earlier = uow.events.outcomes(partner.pk, ids)
     links = _links(uow, partner, [s.event for s in staged if s.event.user_ref is not None and consent_asked(s)])
     candidates = may_credit(staged, earlier, links)
@@ -325,6 +329,75 @@ def _row(fixed: tuple[str, int], item: Staged, received: Any, decision: Decision
         decision.explanation_json,
         canonical_json(details) if details else None,
     )
+
+
+def credit_after_review(
+    uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, row: Any, library: Library, now: datetime
+) -> Decision:
+    """An implausible event an operator accepted after review, decided again as ingestion decides it
+    (consent, the same behaviour credited before, the day's and the month's caps, campaigns) with
+    only its plausibility rules set aside, and judged as of its arrival (the time window).
+
+    Credited, it is written as a batch writes a credited event: the postings in the partner's lane
+    (whose lock keeps the usage read here true until the commit), the events row (now credited), the
+    report counters moved from the rejection to the credit. Otherwise the decision says why not and
+    nothing is written.
+    """
+    raw = {
+        "event_id": row.event_id,
+        "user_ref": row.user_ref,
+        "scenario": row.scenario,
+        "occurred_at": None if row.occurred_at is None else row.occurred_at.isoformat(),
+        "data": row.data,
+    }
+    staged = stage_events(
+        [raw],
+        scheme,
+        partner.scenarios,
+        library,
+        row.received_at,
+        pins=scheme_pins(scheme),
+        region=scheme.settings.get(REGION_KEY),
+        plausibility=False,
+    )
+    lane = zlib.crc32(partner.id.encode()) % scheme.ledger_chains
+    uow.ledger.lock_lane(scheme.id, lane)  # the partner's batches queue in this lane too
+    prepared = _prepared(uow, partner, scheme, staged)
+    [decision] = decide_batch(staged, _facts(uow, partner, prepared, judged_again=row.event_id))
+    if decision.status != ev.CREDITED or decision.account_id != row.account_id:
+        return decision  # refused (or the reference now names someone else: nothing to credit to)
+    entry_id = None
+    if decision.transfer is not None:
+        [outcome] = uow.ledger.append([decision.transfer], lane=lane, now=now)
+        assert outcome.entry is not None
+        entry_id = outcome.entry.id
+    uow.events.accept(
+        row.id,
+        row.pkey,
+        {
+            "status": ev.CREDITED,
+            "reason": None,
+            "account_id": decision.account_id,
+            "carbon_g": decision.carbon_g,
+            "points": decision.points,
+            "methodology": decision.methodology,
+            "fingerprint": decision.fingerprint,
+            "entry_id": entry_id,
+            "explanation": None if decision.explanation_json is None else json.loads(decision.explanation_json),
+        },
+    )
+    day = row.local_day
+    if day is not None:
+        uow.reports.move_fact(
+            scheme.id,
+            (day, row.scenario, partner.pk, ev.REJECTED, row.reason or ""),
+            (day, row.scenario, partner.pk, ev.CREDITED, ""),
+            decision.carbon_g,
+            decision.points,
+        )
+        assert decision.account_id is not None
+        uow.reports.mark_active(scheme.id, lane_name(scheme.id, lane), [(decision.account_id, day)])
+    return decision
 
 
 def find_partner(store: Store, partner_id: str) -> PartnerRow:

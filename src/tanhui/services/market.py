@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets as random_secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -316,9 +318,12 @@ def _platform_codes(quantity: int) -> list[str]:
     return codes
 
 
-def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None) -> OrderRow:
+def _owned_order(uow: UnitOfWork, order_public_id: str, account_id: int | None, scheme_id: str | None = None) -> OrderRow:
+    """The order, locked; another person's (or, for an operator, another scheme's) does not exist."""
     order = uow.market.order(order_public_id, lock=True)
     if order is None or (account_id is not None and order.account_id != account_id):
+        raise NotFound("order_not_found", order_id=order_public_id)
+    if scheme_id is not None and order.scheme_id != scheme_id:
         raise NotFound("order_not_found", order_id=order_public_id)
     return order
 
@@ -331,58 +336,100 @@ def cancel_order(
     now: datetime | None = None,
     by: str = "person",
     actor: str = "system",
+    scheme_id: str | None = None,
 ) -> dict[str, Any]:
     """Before shipping: the hold is voided (points back) and the stock returns.
 
     An operator's cancel (``by="operator"``) is audited; a person cancelling their own order is
-    recorded by the order's own history instead.
+    recorded by the order's own history instead. ``scheme_id``: only an order of that scheme.
     """
     now = now or utcnow()
     with store.unit_of_work() as uow:
-        order = _owned_order(uow, order_public_id, account_id)
+        order = _owned_order(uow, order_public_id, account_id, scheme_id)
         if by == "operator":
             audit.record(uow, actor, "market.cancel", order.public_id, {"was": order.status}, order.scheme_id, now=now)
-        if order.status == rules.CANCELLED:
-            return order.to_dict()  # cancelling twice is harmless
-        if order.status != rules.PENDING:
-            raise BusinessRuleViolation("not_cancellable", order_id=order.public_id, status=order.status)
-        uow.market.item_by_pk(order.item_id, lock=True)
-        mine, held = _points_account(uow, order.account_id), _held(uow, order.scheme_id)
-        void_id = _move(
-            uow,
-            order.scheme_id,
-            "order_void",
-            held,
-            mine,
-            order.points,
-            f"order:{order.public_id}:void",
-            {"order": order.public_id},
-            now,
-        )
-        uow.market.change_stock(order.item_id, order.quantity, now)
-        uow.market.set_order(order.id, {"status": rules.CANCELLED, "settle_entry_id": void_id, "updated_at": now}, by=by)
-        found = uow.market.order(order.public_id)
-        assert found is not None
-        return found.to_dict()
+        return cancel_in(uow, order, now, by)
 
 
-def ship_order(store: Store, order_public_id: str, now: datetime | None = None, *, actor: str = "system") -> dict[str, Any]:
+def cancel_in(uow: UnitOfWork, order: OrderRow, now: datetime, by: str) -> dict[str, Any]:
+    """The cancellation inside the caller's transaction (an operator's, a person's, an erasure's):
+    the hold is voided through the ledger, the stock returns."""
+    if order.status == rules.CANCELLED:
+        return order.to_dict()  # cancelling twice is harmless
+    if order.status != rules.PENDING:
+        raise BusinessRuleViolation("not_cancellable", order_id=order.public_id, status=order.status)
+    uow.market.item_by_pk(order.item_id, lock=True)
+    mine, held = _points_account(uow, order.account_id), _held(uow, order.scheme_id)
+    void_id = _move(
+        uow,
+        order.scheme_id,
+        "order_void",
+        held,
+        mine,
+        order.points,
+        f"order:{order.public_id}:void",
+        {"order": order.public_id},
+        now,
+    )
+    uow.market.change_stock(order.item_id, order.quantity, now)
+    uow.market.set_order(order.id, {"status": rules.CANCELLED, "settle_entry_id": void_id, "updated_at": now}, by=by)
+    found = uow.market.order(order.public_id)
+    assert found is not None
+    return found.to_dict()
+
+
+def ship_order(
+    store: Store,
+    order_public_id: str,
+    now: datetime | None = None,
+    *,
+    actor: str = "system",
+    carrier: str | None = None,
+    tracking: str | None = None,
+    scheme_id: str | None = None,
+) -> dict[str, Any]:
+    """Shipped, with the carrier and tracking number when given (the dashboard asks for both; the
+    CLI may leave them out). They are kept in the audit entry of the shipment, which the order
+    pages read (no column on the order: see docs/web.md, "Orders")."""
     now = now or utcnow()
+    parcel = rules.shipment(carrier, tracking) if carrier is not None or tracking is not None else {}
     with store.unit_of_work() as uow:
-        order = _owned_order(uow, order_public_id, None)
+        order = _owned_order(uow, order_public_id, None, scheme_id)
         rules.next_status(order.status, rules.SHIPPED, order.public_id)
         uow.market.set_order(order.id, {"status": rules.SHIPPED, "updated_at": now}, by="operator")
-        audit.record(uow, actor, "market.ship", order.public_id, {"was": order.status}, order.scheme_id, now=now)
+        audit.record(uow, actor, "market.ship", order.public_id, {"was": order.status, **parcel}, order.scheme_id, now=now)
         found = uow.market.order(order.public_id)
         assert found is not None
         return found.to_dict()
 
 
-def deliver_order(store: Store, order_public_id: str, now: datetime | None = None, *, actor: str = "system") -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    carrier: str | None
+    tracking: str | None
+    at: datetime
+
+
+def shipments(store: Store, scheme_id: str, order_public_ids: Sequence[str]) -> dict[str, Shipment]:
+    """How each of these orders was shipped (the last shipment recorded for it)."""
+    if not order_public_ids:
+        return {}
+    with store.unit_of_work(write=False) as uow:
+        entries = uow.audit.for_targets(scheme_id, "market.ship", order_public_ids)
+    found = {}
+    for e in entries:  # oldest first: the last one wins
+        details = e.details or {}
+        found[e.target or ""] = Shipment(details.get("carrier"), details.get("tracking"), e.created_at)
+    return found
+
+
+def deliver_order(
+    store: Store, order_public_id: str, now: datetime | None = None, *, actor: str = "system", scheme_id: str | None = None
+) -> dict[str, Any]:
     """Delivered: the held points are posted to the scheme's redeemed account."""
     now = now or utcnow()
     with store.unit_of_work() as uow:
-        order = _owned_order(uow, order_public_id, None)
+        order = _owned_order(uow, order_public_id, None, scheme_id)
         rules.next_status(order.status, rules.DELIVERED, order.public_id)
         held = _held(uow, order.scheme_id)
         redeemed = uow.ledger.system_account(order.scheme_id, ASSET_POINTS, SYSTEM_REDEEMED).id
@@ -409,6 +456,28 @@ def deliver_order(store: Store, order_public_id: str, now: datetime | None = Non
 def orders_of(store: Store, account_id: int) -> list[dict[str, Any]]:
     with store.unit_of_work(write=False) as uow:
         return [o.to_dict() for o in uow.market.orders_of(account_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersPage:
+    orders: list[OrderRow]
+    total: int  # of this status (all statuses when none)
+    by_status: dict[str, int]
+    names: dict[int, str]  # the buyers' names, where they have one
+
+
+def orders_page(store: Store, scheme_id: str, status: str | None, offset: int, limit: int) -> OrdersPage:
+    """A page of the scheme's orders for the dashboard, newest first, with the counts by status."""
+    if status is not None and status not in rules.TRANSITIONS:
+        raise InvalidInput("invalid_request", details={"status": "unknown"})
+    with store.unit_of_work(write=False) as uow:
+        if uow.schemes.get(scheme_id) is None:
+            raise NotFound("scheme_not_found", scheme_id=scheme_id)
+        counts = uow.market.order_counts(scheme_id)
+        found = uow.market.orders_page(scheme_id, status, offset, limit)
+        names = uow.accounts.names(o.account_id for o in found)
+    total = counts.get(status, 0) if status else sum(counts.values())
+    return OrdersPage(found, total, counts, names)
 
 
 def scheme_orders(store: Store, scheme_id: str, status: str | None = None) -> list[OrderRow]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from tanhui.domain.ledger import ASSET_POINTS
+from tanhui.domain.market import PENDING, SHIPPED
 from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal, as_principal
@@ -147,12 +149,23 @@ def erase_person(store: Store, who: int | Principal, now: datetime | None = None
     principal.require_own_sign_in("erase the account")
     account_id = principal.account_id
     now = now or utcnow()
+    from tanhui.services.market import cancel_in
+
     with store.unit_of_work() as uow:
         account = uow.accounts.get(account_id)
         if account is None:
             raise NotFound("account_not_found", account_id=account_id)
         if account.erased_at is not None:
-            return {"status": "erased", "erased_at": account.erased_at.isoformat()}
+            return {"status": "erased", "erased_at": account.erased_at.isoformat(), "orders_cancelled": [], "points_returned": 0}
+        # Orders not yet shipped are cancelled first, their points returned through the ledger: after
+        # the erasure nobody could receive them, and the delete page said so before the person agreed.
+        cancelled = []
+        for order in uow.market.orders_of(account_id, limit=100_000):
+            if order.status == PENDING:
+                locked = uow.market.order(order.public_id, lock=True)
+                assert locked is not None
+                cancel_in(uow, locked, now, by="person")
+                cancelled.append(order)
         for consent in uow.consents.for_account(account_id):
             if consent.active:
                 uow.consents.revoke(consent.id, now, by="person")
@@ -161,4 +174,29 @@ def erase_person(store: Store, who: int | Principal, now: datetime | None = None
         uow.memberships.remove_all(account_id)
         uow.privacy.erase(account_id, now)
     store.truncate_log()  # SQLite: the WAL's old page images go too
-    return {"status": "erased", "erased_at": now.isoformat()}
+    return {
+        "status": "erased",
+        "erased_at": now.isoformat(),
+        "orders_cancelled": [o.public_id for o in cancelled],
+        "points_returned": sum(o.points for o in cancelled),
+    }
+
+
+def before_erasure(store: Store, who: int | Principal) -> dict[str, Any]:
+    """What erasure will do to the person's points and orders, for the page that asks them to agree:
+    orders awaiting shipment are cancelled and their points returned, then the whole balance can no
+    longer be spent; orders already shipped still arrive."""
+    account_id = as_principal(who).account_id
+    with store.unit_of_work(write=False) as uow:
+        orders = uow.market.orders_of(account_id, limit=100_000)
+        holdings = uow.ledger.holdings(account_id)
+        balance = uow.ledger.balance(holdings[ASSET_POINTS].id) if holdings else 0
+    pending = [o for o in orders if o.status == PENDING]
+    returned = sum(o.points for o in pending)
+    return {
+        "pending": pending,
+        "shipped": [o for o in orders if o.status == SHIPPED],
+        "points_returned": returned,
+        "points_balance": balance,
+        "points_forfeited": balance + returned,
+    }

@@ -230,6 +230,67 @@ def overview(store: Store, scheme_id: str, day_from: str | date | None = None, d
     return Period(stats, sorted(health, key=lambda p: -p["events"]))
 
 
+COMPLETE_DAYS = 30  # the dashboard's default period: the last 30 days that have ended
+
+
+def complete_days(
+    store: Store, scheme_id: str, now: datetime | None = None, days: int = COMPLETE_DAYS
+) -> tuple[date, date, date]:
+    """(first, last, today): the last `days` scheme-local days that have ended, and today, which has not.
+
+    The dashboard opens on these rather than on a period ending today: today has barely started,
+    so its figures (one active user at 08:00 against hundreds a day) would read as a collapse.
+    """
+    with store.unit_of_work(write=False) as uow:
+        scheme = uow.schemes.get(scheme_id)
+    if scheme is None:
+        raise NotFound("scheme_not_found", scheme_id=scheme_id)
+    today = (now or utcnow()).astimezone(ZoneInfo(scheme.timezone)).date()
+    return today - timedelta(days=days), today - timedelta(days=1), today
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What happened in a period besides the behaviours: check-ins, orders, sign-ups; and the
+    organisations as they are now."""
+
+    checkins: int
+    checkin_points: int
+    orders: int
+    order_points: int
+    orders_by_status: dict[str, int]  # orders placed in the period, by their status now
+    registered_before: int  # people registered before the period and not erased before it
+    registered_in: int  # registrations in the period
+    erased_in: int  # erasures in the period
+    organisations: int
+    members: int  # people in at least one organisation
+
+
+def activity(store: Store, scheme_id: str, day_from: str | date, day_to: str | date) -> Activity:
+    with store.unit_of_work(write=False) as uow:
+        scheme, start, end = _bounds(uow, scheme_id, day_from, day_to)
+        tz = ZoneInfo(scheme.timezone)
+        t0, t1 = _utc(start, tz), _utc(end + timedelta(days=1), tz)
+        checkins, checkin_points = uow.market.checkins_between(scheme_id, start.toordinal(), end.toordinal())
+        orders = uow.market.orders_between(scheme_id, t0, t1)
+        before = uow.reports.registered(scheme_id, t0)
+        registered, erased = uow.reports.registrations(scheme_id, t0, t1)
+        organisations = len(uow.organisations.list(scheme_id))
+        members = uow.memberships.members_in_scheme(scheme_id)
+    return Activity(
+        checkins,
+        checkin_points,
+        sum(n for n, _p in orders.values()),
+        sum(p for _n, p in orders.values()),
+        {status: n for status, (n, _p) in orders.items()},
+        before,
+        registered,
+        erased,
+        organisations,
+        members,
+    )
+
+
 def stats(store: Store, scheme_id: str, day_from: str | date | None = None, day_to: str | date | None = None) -> Stats:
     """GET /v1/admin/schemes/{scheme_id}/stats (api-v1.md), exactly its fields."""
     return overview(store, scheme_id, day_from, day_to).stats

@@ -53,6 +53,9 @@ ORGANISATIONS = [
 ]
 
 
+CARRIERS = (("顺丰速运", "SF"), ("中国邮政 EMS", "EMS"), ("京东物流", "JD"), ("中通快递", "ZTO"))
+
+
 @dataclass
 class DemoResult:
     database_url: str
@@ -187,7 +190,10 @@ def _consents(
     from tanhui.services.ingest import find_partner
 
     partners = {name: find_partner(store, secrets[name]["partner_id"]) for name in PARTNERS}
-    granted_at = datetime.combine(first_day - timedelta(days=1), datetime.min.time(), tz).isoformat()
+    # People join the day before the history starts: the dashboard's registered people then count
+    # them in the period they belong to, not on the day the demo happened to be built.
+    joined = datetime.combine(first_day - timedelta(days=1), datetime.min.time(), tz)
+    granted_at = joined.isoformat()
     accounts: dict[int, int] = {}
     task = progress.add_task("授权 consents", total=len(population))
     for person in population:
@@ -202,11 +208,12 @@ def _consents(
                 "granted_at": granted_at,
                 "display_name": person.name,
             },
+            now=joined.astimezone(UTC),
         )
         account_id = int(view["account_id"])
         accounts[person.index] = account_id
         for n, other in enumerate(others):
-            code = consent.new_binding_code(store, account_id)["code"]
+            code = consent.new_binding_code(store, account_id, now=joined.astimezone(UTC))["code"]
             consent.grant(
                 store,
                 partners[other],
@@ -217,6 +224,7 @@ def _consents(
                     "granted_at": granted_at,
                     "binding_code": code,
                 },
+                now=joined.astimezone(UTC),
             )
         progress.advance(task)
     return accounts
@@ -268,7 +276,9 @@ def _shop(
         elif order["status"] == "pending" and rng.random() < 0.6:
             # shipped the next day, but never later than now: the audit log must not hold a time ahead of the clock
             shipped = min((when + timedelta(days=1)).astimezone(UTC), datetime.now(UTC))
-            market.ship_order(store, order["order_id"], now=shipped)
+            carrier, prefix = CARRIERS[person.index % len(CARRIERS)]
+            tracking = f"{prefix}{day:%m%d}{person.index:08d}"
+            market.ship_order(store, order["order_id"], now=shipped, carrier=carrier, tracking=tracking)
     return placed
 
 

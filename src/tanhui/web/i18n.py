@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tanhui.web.i18n_operators import OPERATORS
 from tanhui.web.i18n_residents import RESIDENTS
 
 LANGUAGES = ("zh-CN", "en")
@@ -252,6 +253,7 @@ ZH: dict[str, str] = {
     "target": "对象",
     "Audit log": "审计日志",
 }
+ZH.update(OPERATORS)  # the operators' pages (dashboard, review queue, orders, lists): i18n_operators.py
 ZH.update(RESIDENTS)  # the residents' pages (points statement, check-in, market, annual report): i18n_residents.py
 
 SCENARIOS: dict[str, tuple[str, str]] = {
@@ -315,6 +317,12 @@ DETAIL_KEYS: dict[str, tuple[str, str]] = {
     "changes": ("修改", "changes"),
     "from_keys": ("原加密密钥", "previous keys"),
     "rows": ("重新加密数", "re-sealed"),
+    "carbon_g": ("减排量（克）", "reduction (g)"),
+    "occurred_at": ("行为时间", "the behaviour's time"),
+    "event_id": ("上报编号", "the report's number"),
+    "user_ref": ("用户标识", "the person's reference"),
+    "data": ("数据", "the data"),
+    "event": ("上报", "the report"),
 }
 YES_NO = (("是", "yes"), ("否", "no"))
 

@@ -55,6 +55,14 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "duplicate_behaviour": ("重复行为", "Same behaviour twice"),
         "cap_reached": ("超出每日上限", "Daily cap reached"),
     },
+    "input_problem": {  # domain/methodology/inputs.py, domain/events.py parse_event
+        "missing": ("缺失", "is missing"),
+        "invalid": ("无效", "is not valid"),
+        "invalid_type": ("类型不对", "has the wrong type"),
+        "out_of_range": ("超出范围", "is out of range"),
+        "not_allowed": ("不是允许的取值", "is not an allowed value"),
+        "too_long": ("过长", "is too long"),
+    },
     "actor": {"system": ("系统", "System"), "operator": ("运营方", "Operator"), "token": ("令牌", "Token")},  # audit.py
     "action": {  # services/audit.py ACTIONS
         "scheme.create": ("创建方案", "Scheme created"),
@@ -72,6 +80,8 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "market.ship": ("订单发货", "Order shipped"),
         "market.deliver": ("订单签收", "Order delivered"),
         "market.cancel": ("运营方取消订单", "Order cancelled by an operator"),
+        "review.confirm": ("确认拒绝", "Rejection confirmed"),
+        "review.accept": ("核实后入账", "Accepted after review"),
         "points.expire": ("积分到期处理", "Points expired"),
         "events.purge_payloads": ("清除原始数据", "Raw data purged"),
         "credits.issue": ("签发减排量", "Credits issued"),

@@ -29,7 +29,6 @@ RESIDENTS: dict[str, str] = {
     "usable until": "可使用至",
     "Past their last day and waiting for the scheme's expiry run:": "已过使用期限、等待方案到期处理的积分：",
     "Every change": "积分变动",
-    "Showing {first}–{last} of {total}": "第 {first}–{last} 条，共 {total} 条",
     "balance": "余额",
     "Newest": "最新",
     "No points yet. Low-carbon behaviours and daily check-ins earn them.": "还没有积分。低碳行为和每日签到都能获得积分。",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,17 +11,17 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from tanhui.errors import InvalidInput
 from tanhui.services import audit, market, organisations, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web.i18n import label, scenario_name
-from tanhui.web.labels import actor_name, audit_details, review_details
-from tanhui.web.render import grams_as_kg, render
+from tanhui.web.i18n import label, translator
+from tanhui.web.labels import actor_name, audit_details, target_name
+from tanhui.web.render import grams_as_kg, render, web_lang
 from tanhui.web.times import LocalTimes, zone_of_scheme
 
 EXPORT_TABLES = ("scenarios", "series", "partners", "review", "catalog", "orders", "organisations")
 PERSONAL_TABLES = ("review", "orders")  # viewers may look, not download (docs/web.md, "Roles")
-AUDIT_PAGE = 200
 
 
 def table_page(
@@ -30,8 +31,19 @@ def table_page(
     export: str | None,
     columns: list[str],
     rows: list[dict[str, Any]],
+    *,
+    total: int | None = None,
     **extra: Any,
 ) -> HTMLResponse:
+    """A list of the dashboard, 50 rows a page with "显示 1–50，共 649 条". `rows` is the whole list
+    (paged here), or, with `total`, the page the caller already read."""
+    page_no = page_number(request)
+    if total is None:
+        total = len(rows)
+        rows = rows[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
+    params = tuple((k, v) for k, v in request.query_params.multi_items() if k != "page")
+    paging = Paging(page_no, PAGE_SIZE, total, request.url.path, params)
+    lang = web_lang(request)
     return render(
         request,
         "admin_table.html",
@@ -39,30 +51,66 @@ def table_page(
         title=title,
         columns=columns,
         rows=rows,
+        paging=paging,
+        shown=paging.shown(lang, len(rows)),
         export=f"/admin/schemes/{scope.scheme_id}/export/{export}" if export else None,
         can_export=scope.role == "operator" or export not in PERSONAL_TABLES,
         qs="",
         numeric=extra.pop("numeric", ()),
+        nowrap=extra.pop("nowrap", ()),
         **extra,
     )
 
 
-def review_rows(store: Store, scheme_id: str, reason: str | None, lang: str, when: LocalTimes) -> list[dict[str, Any]]:
-    out = []
-    with store.unit_of_work(write=False) as uow:
-        partners = {p.id: p.name for p in uow.partners.list(scheme_id)}
-    for r in reports.review(store, scheme_id, reason, limit=200):
-        out.append(
-            {
-                "received": when(r["received_at"]),
-                "partner": partners.get(r["partner_id"], r["partner_id"]),
-                "scenario": scenario_name(lang)(r["scenario"]),
-                "reason": label(lang)("reason", r["reason"]),
-                "account": r["account_id"],
-                "details": review_details(r["details"], r["scenario"], lang),
-            }
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Where a list's page sits in the whole: "显示 51–100，共 649 条" and the links either side."""
+
+    page: int
+    size: int
+    total: int
+    base: str  # the list's path with its filters; the page number is added
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def href(self, page: int) -> str:
+        query = [*self.params, *([("page", str(page))] if page > 1 else [])]
+        return self.base + (f"?{urlencode(query)}" if query else "")
+
+    def shown(self, lang: str, count: int) -> str:
+        _ = translator(lang)
+        if count == 0:
+            return _("{total} in all").format(total=f"{self.total:,}")
+        first = self.offset + 1
+        return _("Showing {first}–{last} of {total}").format(
+            first=f"{first:,}", last=f"{first + count - 1:,}", total=f"{self.total:,}"
         )
-    return out
+
+    def prev(self) -> str | None:
+        return self.href(min(self.page - 1, self.pages)) if self.page > 1 else None
+
+    def next(self) -> str | None:
+        return self.href(self.page + 1) if self.page < self.pages else None
+
+
+def page_number(request: Request) -> int:
+    """The `page` parameter of a list (1 when absent); anything but a whole number from 1 is refused."""
+    raw = request.query_params.get("page")
+    if raw is None or raw == "":
+        return 1
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+        raise InvalidInput("invalid_request", details={"page": "a whole number from 1"})
+    return int(raw)
 
 
 def catalog_rows(store: Store, scheme_id: str, lang: str, codes: bool = False) -> list[dict[str, Any]]:
@@ -81,23 +129,6 @@ def catalog_rows(store: Store, scheme_id: str, lang: str, codes: bool = False) -
         }
         for i in market.list_items(store, scheme_id)
     ]
-
-
-def order_rows(store: Store, scheme_id: str, status: str | None, when: LocalTimes) -> list[dict[str, Any]]:
-    titles = {i.public_id: i.title(when.lang) for i in market.list_items(store, scheme_id)}
-    named = label(when.lang)
-    return [
-        {
-            "order": o.public_id,
-            "created": when(o.created_at),
-            "account": str(o.account_id),
-            "item": titles.get(o.item_public_id, o.item_title),
-            "quantity": o.quantity,
-            "points": o.points,
-            "status": named("order_status", o.status),
-        }
-        for o in reversed(market.scheme_orders(store, scheme_id, status))
-    ][:1000]
 
 
 def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None, lang: str | None = None) -> list[dict[str, Any]]:
@@ -121,20 +152,35 @@ def organisation_rows(store: Store, scheme_id: str, scope: OperatorScope | None,
     return rows
 
 
-def audit_rows(store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes) -> list[dict[str, Any]]:
-    """The newest entries; an action links to the entries of that action."""
+def audit_rows(
+    store: Store, scheme_id: str, action: str | None, lang: str, base: str, when: LocalTimes, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the entries, newest first, and how many there are; an action links to the entries
+    of that action; partners, organisations and items by their names."""
     named = label(lang)
-    return [
+    entries, total = audit.page(store, scheme_id, action, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    names = scheme_names(store, scheme_id, lang)
+    rows = [
         {
             "time": when(e.created_at, seconds=True),
             "actor": actor_name(e.actor, lang),
             "action": named("action", e.action),
             "href": f"{base}?{urlencode({'action': e.action})}",
-            "target": actor_name(e.target, lang) if e.target.startswith(("operator:", "token:")) else e.target,
-            "details": audit_details(e.action, e.details, lang),
+            "target": names.get(e.target or "") or target_name(e.target, lang),
+            "details": audit_details(e.action, e.details, lang, names),
         }
-        for e in audit.list_entries(store, scheme_id, action, AUDIT_PAGE)
+        for e in entries
     ]
+    return rows, total
+
+
+def scheme_names(store: Store, scheme_id: str, lang: str) -> dict[str, str]:
+    """What a scheme's ids stand for: partners, organisations and items by name (for the audit log)."""
+    with store.unit_of_work(write=False) as uow:
+        found = {p.id: p.name for p in uow.partners.list(scheme_id)}
+        found.update({o.public_id: o.name for o in uow.organisations.list(scheme_id)})
+    found.update({i.public_id: i.title(lang) for i in market.list_items(store, scheme_id)})
+    return found
 
 
 Table = tuple[list[str], list[list[Any]]]

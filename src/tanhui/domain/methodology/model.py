@@ -143,9 +143,9 @@ class Methodology:
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on < self.valid_to)
 
-    def quantify(self, data: Mapping[str, Any], ctx: QuantifyContext) -> Quantification:
+    def quantify(self, data: Mapping[str, Any], ctx: QuantifyContext, *, plausibility: bool = True) -> Quantification:
         """Grams and explanation for one behaviour; raises ``invalid_data`` or ``implausible``."""
-        return run(self, data, ctx)
+        return run(self, data, ctx, plausibility=plausibility)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -97,7 +97,9 @@ def _refuse(details: dict[str, str]) -> InvalidInput:
     return InvalidInput("invalid_data", details=details, fields=fields)
 
 
-def run(m: Methodology, data: Mapping[str, Any], ctx: QuantifyContext) -> Quantification:
+def run(m: Methodology, data: Mapping[str, Any], ctx: QuantifyContext, *, plausibility: bool = True) -> Quantification:
+    """``plausibility=False``: an operator reviewed an implausible behaviour and accepted it, so its
+    plausibility rules are set aside; every other check (inputs, a negative result) still holds."""
     if not isinstance(data, Mapping):
         raise _refuse({"data": INVALID_TYPE})
     env = _Env(m, ctx.local_date.year, ctx.default_region)
@@ -120,7 +122,7 @@ def run(m: Methodology, data: Mapping[str, Any], ctx: QuantifyContext) -> Quanti
         raise _refuse(problems)
 
     try:
-        for rule in m.plausibility:
+        for rule in m.plausibility if plausibility else ():
             if rule.needs.issubset(env.keys()) and not rule.check(env):
                 raise BusinessRuleViolation(
                     "implausible", details={"rule": rule.name, "fields": sorted(rule.needs)}, rule=rule.name, text=rule.text_en

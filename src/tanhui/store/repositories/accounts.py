@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,3 +66,14 @@ class AccountRepository(Repository):
         if row is None:
             return None
         return AccountRow(row.id, row.scheme_id, row.kind, row.created_at, row.erased_at)
+
+    def names(self, account_ids: Iterable[int]) -> dict[int, str]:
+        """The name each account goes by (the display name, else the username), for those that have one."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        p = account_profiles.c
+        rows = self.conn.execute(
+            select(p.account_id, p.display_name, p.username).where(self.dialect.in_values(p.account_id, ids))
+        )
+        return {int(a): (d or u) for a, d, u in rows if d or u}

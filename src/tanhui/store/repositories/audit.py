@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import audit_log
@@ -51,10 +53,15 @@ class AuditRepository(Repository):
         )
 
     def list(
-        self, scheme_id: str | None = None, action: str | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        scheme_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        offset: int = 0,
     ) -> list[AuditRow]:
         """Newest first; ``before_id`` pages back (ids only grow, so a page never shifts under a reader)."""
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
         if scheme_id is not None:
             query = query.where(audit_log.c.scheme_id == scheme_id)
         if action is not None:
@@ -62,3 +69,23 @@ class AuditRepository(Repository):
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         return [_row(r) for r in self.conn.execute(query)]
+
+    def count(self, scheme_id: str, action: str | None = None) -> int:
+        query = select(func.count()).select_from(audit_log).where(audit_log.c.scheme_id == scheme_id)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        return int(self.conn.execute(query).scalar_one())
+
+    def of_action(self, scheme_id: str, action: str) -> builtins.list[AuditRow]:
+        """Every entry of one action in a scheme, oldest first (e.g. the review decisions)."""
+        query = select(audit_log).where(audit_log.c.scheme_id == scheme_id, audit_log.c.action == action)
+        return [_row(r) for r in self.conn.execute(query.order_by(audit_log.c.id))]
+
+    def for_targets(self, scheme_id: str, action: str, targets: Sequence[str]) -> builtins.list[AuditRow]:
+        """The entries of one action about any of these targets, oldest first."""
+        query = select(audit_log).where(
+            audit_log.c.scheme_id == scheme_id,
+            audit_log.c.action == action,
+            self.dialect.in_values(audit_log.c.target, list(targets)),
+        )
+        return [_row(r) for r in self.conn.execute(query.order_by(audit_log.c.id))]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from tanhui.store.distribution import pkey_of, pkey_of_text
 from tanhui.store.repositories.base import Repository
@@ -131,6 +131,25 @@ class EventRepository(Repository):
         )
         return int(result.rowcount or 0)
 
+    def for_review(self, event_pk: int, pkey: int | None = None, lock: bool = False) -> Any:
+        """One stored event with everything a reviewer and a new decision need (None if unknown).
+        With its person key the read (and the lock) goes to the person's rows only."""
+        query = select(events).where(events.c.id == event_pk)
+        if pkey is not None:
+            query = query.where(events.c.pkey == pkey)
+        return self.conn.execute(self.dialect.for_update(query) if lock else query).first()
+
+    def accept(self, event_pk: int, pkey: int, values: dict[str, Any]) -> None:
+        """A rejected event credited after an operator's review: its outcome columns, now credited,
+        and the claim of its behaviour (a second claim is a unique-key violation, as in add_many)."""
+        found = self.conn.execute(
+            update(events).where(events.c.id == event_pk, events.c.pkey == pkey, events.c.status == "rejected").values(values)
+        )
+        if found.rowcount != 1:
+            raise LookupError(f"event {event_pk} is not a rejected event")
+        if values.get("fingerprint") is not None:
+            self.dialect.insert_rows(self.conn, behaviour_claims, ("fingerprint",), [(values["fingerprint"],)])
+
     def totals_for_account(self, account_id: int) -> dict[str, dict[str, int]]:
         result = self.conn.execute(
             select(events.c.scenario, func.count(), func.sum(events.c.carbon_g), func.sum(events.c.points))
@@ -140,17 +159,32 @@ class EventRepository(Repository):
         return {s: {"events": int(n), "carbon_g": int(c or 0), "points": int(p or 0)} for s, n, c, p in result}
 
     def history(self, account_id: int, before_id: int | None, limit: int, partner_pk: int | None = None) -> list[Any]:
-        """Credited events, newest first; only one partner's when ``partner_pk`` (a partner's session)."""
+        """Credited events, newest first by when they happened (the local day, then the time, then
+        the arrival): a partner sends a day's reports in batches by kind, so the arrival order mixed
+        the times within a day. ``before_id``: the events after that one in this order (the cursor is
+        the last event shown). Only one partner's when ``partner_pk`` (a partner's session)."""
+        e = events.c
         query = (
             select(events)
-            .where(events.c.account_id == account_id, events.c.status == "credited")
-            .order_by(events.c.id.desc())
+            .where(e.account_id == account_id, e.status == "credited")
+            .order_by(e.local_day.desc(), e.occurred_at.desc(), e.id.desc())
             .limit(limit)
         )
         if before_id is not None:
-            query = query.where(events.c.id < before_id)
+            anchor = self.conn.execute(
+                select(e.local_day, e.occurred_at).where(e.id == before_id, e.account_id == account_id)
+            ).first()
+            if anchor is None:
+                return []
+            day, at = anchor
+            query = query.where(
+                or_(
+                    e.local_day < day,
+                    and_(e.local_day == day, or_(e.occurred_at < at, and_(e.occurred_at == at, e.id < before_id))),
+                )
+            )
         if partner_pk is not None:
-            query = query.where(events.c.partner_pk == partner_pk)
+            query = query.where(e.partner_pk == partner_pk)
         return list(self.conn.execute(query))
 
 

@@ -14,6 +14,7 @@ from tanhui.domain.market import Item
 from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
+    accounts,
     checkins,
     coupon_codes,
     journal_entries,
@@ -273,6 +274,41 @@ class MarketRepository(Repository):
             query = query.where(orders.c.status == status)
         return [_order(r) for r in self.conn.execute(query.order_by(orders.c.id))]
 
+    def orders_page(self, scheme_id: str, status: str | None, offset: int, limit: int) -> list[OrderRow]:
+        """A page of the scheme's orders, newest first."""
+        query = self._orders().where(orders.c.scheme_id == scheme_id)
+        if status:
+            query = query.where(orders.c.status == status)
+        return [_order(r) for r in self.conn.execute(query.order_by(orders.c.id.desc()).offset(offset).limit(limit))]
+
+    def order_counts(self, scheme_id: str) -> dict[str, int]:
+        """The scheme's orders by status."""
+        rows = self.conn.execute(
+            select(orders.c.status, func.count()).where(orders.c.scheme_id == scheme_id).group_by(orders.c.status)
+        )
+        return {status: int(n) for status, n in rows}
+
+    def orders_between(self, scheme_id: str, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        """Orders placed in [start, end), by their status now: (orders, points)."""
+        rows = self.conn.execute(
+            select(orders.c.status, func.count(), func.coalesce(func.sum(orders.c.points), 0))
+            .where(orders.c.scheme_id == scheme_id, orders.c.created_at >= start, orders.c.created_at < end)
+            .group_by(orders.c.status)
+        )
+        return {status: (int(n), int(points)) for status, n, points in rows}
+
+    def open_orders_by_merchant(self, scheme_id: str, statuses: Sequence[str]) -> list[tuple[str, int, int]]:
+        """(merchant, orders, points) of the orders in these statuses, most points first."""
+        points = func.coalesce(func.sum(orders.c.points), 0)
+        rows = self.conn.execute(
+            select(market_items.c.merchant, func.count(), points)
+            .select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))
+            .where(orders.c.scheme_id == scheme_id, orders.c.status.in_(statuses))
+            .group_by(market_items.c.merchant)
+            .order_by(points.desc(), market_items.c.merchant)
+        )
+        return [(merchant or "", int(n), int(p)) for merchant, n, p in rows]
+
     def quantity_ordered(self, account_id: int, item_pk: int) -> int:
         """What a person already has of an item, counting every order that was not cancelled."""
         return int(
@@ -313,6 +349,16 @@ class MarketRepository(Repository):
             .where(checkins.c.account_id == account_id, checkins.c.local_day == local_day)
             .values(entry_id=entry_id)
         )
+
+    def checkins_between(self, scheme_id: str, day_from: int, day_to: int) -> tuple[int, int]:
+        """(check-ins, points with their streak bonuses) of the scheme's people on local days in [from, to]."""
+        c = checkins.c
+        row = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.points + c.bonus), 0))
+            .select_from(checkins.join(accounts, accounts.c.id == c.account_id))
+            .where(accounts.c.scheme_id == scheme_id, c.local_day >= day_from, c.local_day <= day_to)
+        ).one()
+        return int(row[0]), int(row[1])
 
     def best_streak(self, account_id: int) -> int:
         return int(

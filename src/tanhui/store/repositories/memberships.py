@@ -141,6 +141,16 @@ class MembershipRepository(Repository):
             query = query.limit(limit)
         return [Standing(r.public_id, r.name, int(r.carbon_g or 0), int(r.members or 0)) for r in self.conn.execute(query)]
 
+    def members_in_scheme(self, scheme_id: str) -> int:
+        """People who belong to at least one of the scheme's organisations."""
+        return int(
+            self.conn.execute(
+                select(func.count(func.distinct(memberships.c.account_id)))
+                .select_from(memberships.join(organisations, organisations.c.id == memberships.c.organisation_id))
+                .where(organisations.c.scheme_id == scheme_id)
+            ).scalar_one()
+        )
+
     def scheme_people(self, scheme_id: str) -> int:
         return int(
             self.conn.execute(

@@ -7,9 +7,9 @@ Reads of a period touch one row per day (and scenario, partner, reason), never t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, Subquery, and_, delete, func, literal, select, union
@@ -67,6 +67,30 @@ class ReportRepository(Repository):
             [(scheme_id, *key, *values) for key, values in sorted(facts.items())],
         )
 
+    def move_fact(self, scheme_id: str, was: FactKey, now: FactKey, carbon_g: int, points: int) -> None:
+        """One event's count moved from one fact to another (a rejection credited after review). A
+        fact left with no event goes, as the counters rebuilt from the events would have none."""
+        self.dialect.add_counts(
+            self.conn,
+            report_facts,
+            ("scheme_id", "local_day", "scenario", "partner_pk", "status", "reason"),
+            ("events", "carbon_g", "points"),
+            [(scheme_id, *was, -1, 0, 0), (scheme_id, *now, 1, carbon_g, points)],
+        )
+        f = report_facts.c
+        day, scenario, partner_pk, status, reason = was
+        self.conn.execute(
+            delete(report_facts).where(
+                f.scheme_id == scheme_id,
+                f.local_day == day,
+                f.scenario == scenario,
+                f.partner_pk == partner_pk,
+                f.status == status,
+                f.reason == reason,
+                f.events == 0,
+            )
+        )
+
     def mark_active(self, scheme_id: str, shard: str, pairs: Iterable[tuple[int, int]]) -> None:
         """(account id, local day) pairs active now; days' counters grow by the pairs not seen before."""
         rows = [(pkey_of(account_id), account_id, day) for account_id, day in sorted(set(pairs))]
@@ -116,6 +140,23 @@ class ReportRepository(Repository):
             ).where(report_accounts.c.scheme_id == scheme_id, report_accounts.c.bucket < bucket(before))
         ).one()
         return int(row[0]) - int(row[1])
+
+    def registrations(self, scheme_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """(people registered, people erased) in [start, end)."""
+        ra = report_accounts.c
+        row = self.conn.execute(
+            select(func.coalesce(func.sum(ra.registered), 0), func.coalesce(func.sum(ra.erased), 0)).where(
+                ra.scheme_id == scheme_id, ra.bucket >= bucket(start), ra.bucket < bucket(end)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def first_flow(self, ledger_account_id: int) -> datetime | None:
+        """The start of the first quarter hour in which anything left or entered the account."""
+        first = self.conn.execute(
+            select(func.min(report_flows.c.bucket)).where(report_flows.c.ledger_account_id == ledger_account_id)
+        ).scalar()
+        return None if first is None else datetime.fromtimestamp(int(first) * BUCKET_SECONDS, UTC)
 
     def day_facts(self, scheme_id: str, day_from: int, day_to: int) -> list[tuple[int, str, int, str, str | None, int, int, int]]:
         """(local day, scenario, partner pk, status, reason, events, carbon_g, points) of a period;
@@ -385,6 +426,57 @@ class ReportRepository(Repository):
         if before_id is not None:
             query = query.where(events.c.id < before_id)
         return list(self.conn.execute(query))
+
+    def _rejected_where(
+        self,
+        query: Select[Any],
+        scheme_id: str,
+        reasons: Sequence[str] | None,
+        exclude: Sequence[int],
+        only: Sequence[int] | None,
+    ) -> Select[Any]:
+        query = query.where(events.c.scheme_id == scheme_id, events.c.status == "rejected")
+        if reasons:
+            query = query.where(events.c.reason.in_(reasons))
+        if exclude:
+            query = query.where(~self.dialect.in_values(events.c.id, list(exclude)))
+        if only is not None:
+            query = query.where(self.dialect.in_values(events.c.id, list(only)))
+        return query
+
+    def rejected_page(
+        self,
+        scheme_id: str,
+        reasons: Sequence[str] | None,
+        offset: int,
+        limit: int,
+        exclude: Sequence[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[Any]:
+        """A page of the review queue, newest first: rejected events (of these reasons), without the
+        `exclude` ids (rejections already confirmed), or only the `only` ids."""
+        query = select(
+            events.c.id,
+            events.c.event_id,
+            events.c.account_id,
+            events.c.scenario,
+            events.c.occurred_at,
+            events.c.received_at,
+            events.c.reason,
+            events.c.details,
+            events.c.data,
+            events.c.methodology,
+            events.c.partner_pk,
+        )
+        query = self._rejected_where(query, scheme_id, reasons, exclude, only)
+        return list(self.conn.execute(query.order_by(events.c.id.desc()).offset(offset).limit(limit)))
+
+    def rejected_by_reason(
+        self, scheme_id: str, exclude: Sequence[int] = (), only: Sequence[int] | None = None
+    ) -> dict[str, int]:
+        """How many rejected events of each reason the queue holds (with the same exclusions)."""
+        query = self._rejected_where(select(events.c.reason, func.count()), scheme_id, None, exclude, only)
+        return {reason or "": int(n) for reason, n in self.conn.execute(query.group_by(events.c.reason))}
 
     def account_daily(self, account_id: int) -> list[tuple[int, int]]:
         """(local day, carbon_g) of one person's credited events (their chart)."""

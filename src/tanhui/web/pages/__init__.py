@@ -14,7 +14,20 @@ from fastapi.staticfiles import StaticFiles
 from tanhui.store import Store
 from tanhui.web import errors
 from tanhui.web.deps import PageExit, page_exit
-from tanhui.web.pages import account, admin, auth, checkins, market, organisations, points, registry, report
+from tanhui.web.pages import (
+    account,
+    admin,
+    auth,
+    checkins,
+    dashboard,
+    fulfilment,
+    market,
+    organisations,
+    points,
+    registry,
+    report,
+    review,
+)
 from tanhui.web.render import HERE
 
 ROUTERS = (
@@ -27,6 +40,9 @@ ROUTERS = (
     market.router,
     organisations.router,
     admin.router,
+    dashboard.router,
+    review.router,
+    fulfilment.router,
 )
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from tanhui.errors import NotFound
-from tanhui.services import accounts, consent, engagement, organisations, privacy, reports
+from tanhui.services import accounts, consent, engagement, market, organisations, privacy, reports
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal
 from tanhui.store import Store
@@ -150,9 +150,15 @@ def export_page(request: Request, who: Principal = Depends(signed_in_as), store:
 
 @router.get("/me/delete")
 @html_errors
-def delete_page(request: Request, who: Principal = Depends(signed_in_as)) -> Response:
+def delete_page(
+    request: Request, who: Principal = Depends(signed_in_as), lang: str = Depends(language), store: Store = Depends(store_of)
+) -> Response:
+    """Before agreeing, the person reads what happens to their orders and points (nothing is taken
+    without a word): orders awaiting shipment are cancelled and their points returned, the balance
+    can no longer be spent, shipped orders still arrive."""
     who.require_own_sign_in("erase the account")
-    return own(request, "delete.html")
+    titles = {i.public_id: i.title(lang) for i in market.list_items(store, accounts.scheme_of(store, who.account_id))}
+    return own(request, "delete.html", what=privacy.before_erasure(store, who), titles=titles)
 
 
 @router.post("/me/delete")

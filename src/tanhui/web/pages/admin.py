@@ -1,7 +1,8 @@
-"""The operator dashboard: sign-in, the scheme's overview, review, catalog, orders, audit log and exports.
+"""The operator dashboard: sign-in, the catalog, the audit log and the exports.
 
 Every page under /admin/schemes/{scheme_id} checks the scheme in the URL against the operator's scope
-(deps.scheme_scope) and answers 404 for any other scheme. The organisation pages are in organisations.py.
+(deps.scheme_scope) and answers 404 for any other scheme. The overview is in dashboard.py, the review
+queue in review.py, the orders in fulfilment.py, the organisation pages in organisations.py.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from fastapi.responses import HTMLResponse, Response
 
 from tanhui import sign_in
 from tanhui.errors import NotFound, TanhuiError
-from tanhui.services import identity, reports
+from tanhui.services import identity
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web import charts, security, times
+from tanhui.web import security, times
 from tanhui.web.deps import checked_form, language, operator, scheme_scope, store_of
-from tanhui.web.i18n import label, scenario_name, translator
-from tanhui.web.render import client_host, forbidden, grams_as_kg, html_errors, redirect, refused, render, web_lang
+from tanhui.web.i18n import label, translator
+from tanhui.web.render import (
+    client_host,
+    forbidden,
+    html_errors,
+    redirect,
+    refused,
+    render,
+    web_lang,
+)
 from tanhui.web.tables import (
     EXPORT_TABLES,
     PERSONAL_TABLES,
@@ -28,13 +37,11 @@ from tanhui.web.tables import (
     catalog_rows,
     export_rows,
     file_response,
-    order_rows,
-    review_rows,
+    page_number,
     table_page,
 )
 
 router = APIRouter(include_in_schema=False)
-ORDER_STATUSES = ("pending", "shipped", "delivered", "fulfilled", "cancelled")
 
 
 @router.get("/admin")
@@ -89,88 +96,6 @@ def admin_logout(request: Request, f: dict[str, str] = Depends(checked_form), st
     return response
 
 
-@router.get("/admin/schemes/{scheme_id}")
-@html_errors
-def dashboard(
-    scheme_id: str,
-    request: Request,
-    scope: OperatorScope = Depends(scheme_scope),
-    lang: str = Depends(language),
-    store: Store = Depends(store_of),
-) -> Response:
-    _ = translator(lang)
-    day_from, day_to = request.query_params.get("from"), request.query_params.get("to")
-    period = reports.overview(store, scheme_id, day_from, day_to)
-    st, health = period.stats, {"partners": period.partners}
-    with store.unit_of_work(write=False) as uow:
-        scheme = uow.schemes.get(scheme_id)
-    series = st["series"]
-    scen = list(st["by_scenario"].items())
-    partners = sorted((p for p in health["partners"] if p["carbon_g"] > 0), key=lambda p: -p["carbon_g"])
-    shown = {
-        "carbon": charts.line_chart(
-            [(d["date"][5:], d["carbon_g"] / 1000) for d in series], label=_("Reduction per day"), unit="kg"
-        ),
-        "active": charts.line_chart(
-            [(d["date"][5:], d["active_users"]) for d in series], label=_("Active users per day"), color=charts.PALETTE[1]
-        ),
-        "scenarios": charts.bar_chart(
-            [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in scen],
-            label=_("By scenario"),
-            value_text=[f"{grams_as_kg(v['carbon_g'])} kg · {v['events']:,}" for _k, v in scen],
-        ),
-        "partners": charts.bar_chart(
-            [(p["name"], p["carbon_g"] / 1000) for p in partners],
-            label=_("By partner"),
-            value_text=[f"{grams_as_kg(p['carbon_g'])} kg" for p in partners],
-        ),
-    }
-    qs = "?" + urlencode({"from": st["from"], "to": st["to"]})
-
-    def spark(p: reports.PartnerHealth) -> str:
-        return charts.sparkline(p["series"], label=f"{p['name']}: {_('Events')} / {_('per day')}")
-
-    return render(
-        request,
-        "dashboard.html",
-        admin=scope,
-        scheme=scheme,
-        st=st,
-        health=health,
-        charts=shown,
-        spark=spark,
-        base=f"/admin/schemes/{scheme_id}",
-        qs=qs,
-    )
-
-
-@router.get("/admin/schemes/{scheme_id}/review")
-@html_errors
-def review_page(
-    scheme_id: str,
-    request: Request,
-    reason: str | None = None,
-    scope: OperatorScope = Depends(scheme_scope),
-    lang: str = Depends(language),
-    store: Store = Depends(store_of),
-) -> Response:
-    _ = translator(lang)
-    rows = review_rows(store, scheme_id, reason, lang, times.for_request(request, lang, scheme_id))
-    base = f"/admin/schemes/{scheme_id}/review"
-    filters = [(base, _("All"), reason is None)] + [
-        (f"{base}?reason={r}", label(lang)("reason", r), reason == r) for r in reports.REVIEW_REASONS
-    ]
-    return table_page(
-        request,
-        scope,
-        _("Rejected events to review"),
-        "review",
-        ["received", "partner", "scenario", "reason", "account", "details"],
-        rows,
-        filters=filters,
-    )
-
-
 @router.get("/admin/schemes/{scheme_id}/catalog")
 @html_errors
 def catalog_page(
@@ -192,33 +117,6 @@ def catalog_page(
     )
 
 
-@router.get("/admin/schemes/{scheme_id}/orders")
-@html_errors
-def scheme_orders_page(
-    scheme_id: str,
-    request: Request,
-    status: str | None = None,
-    scope: OperatorScope = Depends(scheme_scope),
-    lang: str = Depends(language),
-    store: Store = Depends(store_of),
-) -> Response:
-    _ = translator(lang)
-    base = f"/admin/schemes/{scheme_id}/orders"
-    filters = [(base, _("All"), status is None)] + [
-        (f"{base}?status={s}", label(lang)("order_status", s), status == s) for s in ORDER_STATUSES
-    ]
-    return table_page(
-        request,
-        scope,
-        _("Orders"),
-        "orders",
-        ["order", "created", "account", "item", "quantity", "points", "status"],
-        order_rows(store, scheme_id, status, times.for_request(request, lang, scheme_id)),
-        filters=filters,
-        numeric=("quantity", "points"),
-    )
-
-
 @router.get("/admin/schemes/{scheme_id}/audit")
 @html_errors
 def audit_page(
@@ -237,15 +135,20 @@ def audit_page(
         if action
         else None
     )
+    rows, total = audit_rows(
+        store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id), page_number(request)
+    )
     return table_page(
         request,
         scope,
         _("Audit log"),
         None,
         ["time", "actor", "action", "target", "details"],
-        audit_rows(store, scheme_id, action, lang, base, times.for_request(request, lang, scheme_id)),
+        rows,
+        total=total,
         filters=filters,
         links={"action": "href"},
+        nowrap=("actor", "action"),
     )
 
 

@@ -130,7 +130,20 @@ def form_quantity(text: str) -> int:
 def orders_page(
     request: Request, account_id: int = Depends(signed_in), lang: str = Depends(language), store: Store = Depends(store_of)
 ) -> Response:
-    return own(request, "orders.html", orders=market.orders_of(store, account_id), titles=_titles(store, account_id, lang))
+    orders = market.orders_of(store, account_id)
+    return own(
+        request,
+        "orders.html",
+        orders=orders,
+        titles=_titles(store, account_id, lang),
+        parcels=_parcels(store, account_id, orders),
+    )
+
+
+def _parcels(store: Store, account_id: int, orders: list[dict[str, Any]]) -> dict[str, market.Shipment]:
+    """How the shipped orders travel: carrier and tracking number, as the operator entered them."""
+    sent = [o["order_id"] for o in orders if o["status"] in ("shipped", "delivered")]
+    return market.shipments(store, accounts.scheme_of(store, account_id), sent)
 
 
 def _titles(store: Store, account_id: int, lang: str) -> dict[str, str]:
@@ -158,6 +171,7 @@ def order_page(
         "orders.html",
         orders=found,
         titles=_titles(store, account_id, lang),
+        parcels=_parcels(store, account_id, found),
         flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None,
     )
 

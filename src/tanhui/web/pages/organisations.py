@@ -174,7 +174,10 @@ def employee_accounts(
     _ = translator(web_lang(request))
     found = organisations.page(store, org_id, scheme_id)
     members = organisations.members_of(store, org_id, scheme_id)
-    rows = [{"#": i, "account": m.key, "name": m.name or "—", "kg": grams_as_kg(m.carbon_g)} for i, m in enumerate(members, 1)]
+    # the member's name; one who gave none by their number (an employer cannot tell them apart otherwise)
+    rows = [
+        {"#": i, "member": m.name or f"{_('Person')} #{m.key}", "kg": grams_as_kg(m.carbon_g)} for i, m in enumerate(members, 1)
+    ]
     org = found["organisation"]
     title = f"{org.name} · {_('Employee carbon accounts')} · {found['members']} · {grams_as_kg(found['carbon_g_total'])} kg CO₂e"
     code = organisations.invite_code(store, org_id, scheme_id)
@@ -183,7 +186,7 @@ def employee_accounts(
         scope,
         title,
         None,
-        ["#", "account", "name", "kg"],
+        ["#", "member", "kg"],
         rows,
         numeric=("#", "kg"),
         flash=f"{_('Invite code')}: {code}" if scope.role == "operator" else None,
