@@ -45,8 +45,8 @@ class StructureWatch:
     pages are checked as they are read), run in a background thread when the app is made and again once
     the last result is older than ``interval_s``, so a probe never waits for it (issue 18, finding 9).
 
-    ``quick_check`` finds damaged pages and records (0.45-0.57 s on the 211 MB demo database), not an
-    index that disagrees with its table: that needs the full ``integrity_check`` (1.9 s there), which
+    ``quick_check`` finds damaged pages and records (0.45-0.57 s on the 211 MB demo database, 3.4 s cold), not
+    an index that disagrees with its table: that needs the full ``integrity_check`` (1.6-1.9 s there), which
     ``tanhui verify`` runs.
     """
 
