@@ -87,12 +87,22 @@ def shoot(
             page.fill("#password", operator[1])
             page.click("button[type=submit]")
             page.wait_for_url(re.compile(r".*/admin/schemes/.*"))
-            snap("dashboard")
+            snap_operators(page, page.url, snap)
             context.close()
         browser.close()
     if certificate_url:
         written.append(_pdf_page(base_url + certificate_url + ".pdf", out / "certificate-pdf.png"))
     return written
+
+
+def snap_operators(page: Any, dashboard_url: str, snap: Any) -> None:
+    """The dashboard, and issue 17's operator pages: the review queue (implausible reports) and the orders
+    awaiting shipment."""
+    snap("dashboard")
+    page.goto(dashboard_url + "/review?reason=implausible")
+    snap("review", full=False)
+    page.goto(dashboard_url + "/orders?status=pending")
+    snap("admin-orders", full=False)
 
 
 def snap_residents(page: Any, base_url: str, snap: Any, poster: Path) -> None:
