@@ -150,3 +150,10 @@ def test_person_keys_fall_one_in_each_slice_of_postgresql_hash_space(pg_shared_s
             {"values": list(PKEY_VALUES)},
         ).scalars()
         assert sorted(slices) == list(range(PKEY_BUCKETS))
+
+
+def test_migration_0014_froze_the_same_person_keys() -> None:
+    """The keys live in two places on purpose (a migration never changes); they must be the same."""
+    from tanhui.store.migrations._frozen import PKEY_VALUES_0014
+
+    assert PKEY_VALUES_0014 == PKEY_VALUES
