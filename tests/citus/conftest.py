@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -43,7 +45,8 @@ class CitusDatabases:
         finally:
             engine.dispose()
 
-    def create(self) -> str:
+    def create(self, workers: int | None = None) -> str:
+        """A database on every node; the first ``workers`` of them (all by default) added to it."""
         name = f"tanhui_citus_{uuid.uuid4().hex[:12]}"
         host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
         for node_host, node_port in [(host, port), *self.workers]:
@@ -52,7 +55,7 @@ class CitusDatabases:
         self._run(
             self._node(host, port, name),
             f"SELECT citus_set_coordinator_host('{host}', {port})",
-            *[f"SELECT citus_add_node('{h}', {p})" for h, p in self.workers],
+            *[f"SELECT citus_add_node('{h}', {p})" for h, p in self.workers[:workers]],
         )
         return self._node(host, port, name).render_as_string(hide_password=False)
 
@@ -80,3 +83,28 @@ def citus_url(citus_databases: CitusDatabases) -> Iterator[str]:
     url = citus_databases.create()
     yield url
     citus_databases.drop(url)
+
+
+@pytest.fixture(scope="session")
+def citus_shared_store(citus_databases: CitusDatabases) -> Iterator[Any]:
+    """One migrated, distributed database for the session, as `pg_shared_store` is on PostgreSQL: the
+    suites run here keep apart by unique scheme ids, so one plan application serves them all."""
+    from tanhui.store import Store, migrate
+
+    url = citus_databases.create()
+    store = Store(url)
+    migrate.upgrade(store)
+    yield store
+    store.dispose()
+    citus_databases.drop(url)
+
+
+def adopt(namespace: dict[str, Any], *modules: ModuleType) -> None:
+    """Collect other suites' test functions into a module of tests/citus, where that module's fixtures
+    (`store`, `pg_shared_store`, `fresh_store_url`) bind them to the cluster: the same tests, unchanged,
+    on a third engine. Names get the source module's as a prefix, so two suites' tests cannot collide."""
+    for module in modules:
+        short = module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+        for name, value in vars(module).items():
+            if name.startswith("test_") and callable(value) and getattr(value, "__module__", "") == module.__name__:
+                namespace[f"test_{short}__{name.removeprefix('test_')}"] = value

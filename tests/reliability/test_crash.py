@@ -183,7 +183,7 @@ def run_crash_test(fresh_store_url: str, tmp_path: Path, total: int, kills: int)
                     conn.execute(
                         text(
                             "SELECT pl.user_ref || ':' || la.asset, la.balance FROM partner_links pl "
-                            "JOIN ledger_accounts la ON la.owner_account_id = pl.account_id"
+                            "JOIN ledger_accounts la ON la.pkey = pl.pkey AND la.owner_account_id = pl.account_id"
                         )
                     ).all()
                 )

@@ -14,13 +14,16 @@ from tanhui.services import ledger, ledger_heads
 from tanhui.store import Store
 from tanhui.store.schema import journal_entries, postings
 from tests.live import cli
-from tests.store.helpers import build
+from tests.store.helpers import build, guards_off_on_citus
 
 DAY1 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 def _disable_guards(store: Store, conn: object) -> list[str]:
     """Switch the append-only guard off; what puts it back exactly as it was."""
+    if store.dialect.distributed:
+        guards_off_on_citus(conn)
+        return []
     if store.dialect.name == "postgresql":
         conn.execute(text("ALTER TABLE journal_entries DISABLE TRIGGER USER"))  # type: ignore[attr-defined]
         return ["ALTER TABLE journal_entries ENABLE TRIGGER USER"]

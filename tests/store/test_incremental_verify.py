@@ -15,7 +15,7 @@ from tanhui.services import ledger
 from tanhui.store import Store
 from tanhui.store.schema import journal_entries, ledger_accounts, ledger_checkpoints, postings
 from tests.security.test_ledger_heads import _rewrite_chain_consistently
-from tests.store.helpers import Fixture, build
+from tests.store.helpers import Fixture, build, guards_off_on_citus
 
 T0 = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
 
@@ -49,7 +49,9 @@ def _one(store: Store, scheme_id: str) -> ledger.IncrementalReport:
 
 
 def _guards_off(store: Store, conn: object, table: str) -> None:
-    if store.dialect.name == "postgresql":
+    if store.dialect.distributed:
+        guards_off_on_citus(conn)
+    elif store.dialect.name == "postgresql":
         conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))  # type: ignore[attr-defined]
     else:
         names = [r[0] for r in conn.execute(text(f"SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='{table}'"))]  # type: ignore[attr-defined]
@@ -58,7 +60,7 @@ def _guards_off(store: Store, conn: object, table: str) -> None:
 
 
 def _guards_on(store: Store, conn: object, table: str) -> None:
-    if store.dialect.name == "postgresql":
+    if store.dialect.name == "postgresql" and not store.dialect.distributed:
         conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))  # type: ignore[attr-defined]
 
 

@@ -62,7 +62,9 @@ def _expected(store: Store, scheme_id: str, start: date | None, end: date) -> di
             a
             for (a,) in conn.execute(
                 select(checkins.c.account_id)
-                .select_from(checkins.join(accounts, accounts.c.id == checkins.c.account_id))
+                .select_from(
+                    checkins.join(accounts, (accounts.c.pkey == checkins.c.pkey) & (accounts.c.id == checkins.c.account_id))
+                )
                 .where(accounts.c.scheme_id == scheme_id, checkins.c.local_day == hi)
             )
         }
@@ -80,7 +82,12 @@ def _expected(store: Store, scheme_id: str, start: date | None, end: date) -> di
             for column, sign in ((postings.c.from_account_id, 1), (postings.c.to_account_id, -1)):
                 query = (
                     select(func.coalesce(func.sum(postings.c.amount), 0))
-                    .select_from(postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id))
+                    .select_from(
+                        postings.join(
+                            journal_entries,
+                            (journal_entries.c.pkey == postings.c.pkey) & (journal_entries.c.id == postings.c.entry_id),
+                        )
+                    )
                     .where(column == account_id, journal_entries.c.created_at < t1)
                 )
                 if t0 is not None:

@@ -26,6 +26,7 @@ from tanhui.domain.registry.records import (
     Reversal,
 )
 from tanhui.domain.registry.serials import SerialRange
+from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import (
     accounts,
@@ -183,8 +184,8 @@ class RegistryRepository(Repository):
                 events.c.local_day >= day_first,
                 events.c.local_day <= day_last,
                 events.c.received_at < received_before,
-                ~exists().where(credit_batch_events.c.event_id == events.c.id),
-                ~exists().where(reversal.c.reverses_entry_id == events.c.entry_id),
+                ~exists().where(credit_batch_events.c.pkey == events.c.pkey, credit_batch_events.c.event_id == events.c.id),
+                ~exists().where(reversal.c.pkey == events.c.pkey, reversal.c.reverses_entry_id == events.c.entry_id),
             )
             .order_by(events.c.id)
         )
@@ -314,7 +315,10 @@ class RegistryRepository(Repository):
         r = self.conn.execute(
             select(events.c.id, credit_batch_events.c.batch_id)
             .join(partners, partners.c.pk == events.c.partner_pk)
-            .outerjoin(credit_batch_events, credit_batch_events.c.event_id == events.c.id)
+            .outerjoin(
+                credit_batch_events,
+                and_(credit_batch_events.c.pkey == events.c.pkey, credit_batch_events.c.event_id == events.c.id),
+            )
             .where(partners.c.id == partner_id, events.c.event_id == event_id)
         ).first()
         return None if r is None else (int(r.id), None if r.batch_id is None else int(r.batch_id))
@@ -360,9 +364,12 @@ class RegistryRepository(Repository):
         reversal = journal_entries.alias("reversal")
         rows = self.conn.execute(
             select(credit_batch_events.c.batch_id, func.count(), func.sum(events.c.carbon_g))
-            .join(events, events.c.id == credit_batch_events.c.event_id)
+            .join(events, and_(events.c.pkey == credit_batch_events.c.pkey, events.c.id == credit_batch_events.c.event_id))
             .join(credit_batches, credit_batches.c.id == credit_batch_events.c.batch_id)
-            .where(credit_batches.c.scheme_id == scheme_id, exists().where(reversal.c.reverses_entry_id == events.c.entry_id))
+            .where(
+                credit_batches.c.scheme_id == scheme_id,
+                exists().where(reversal.c.pkey == events.c.pkey, reversal.c.reverses_entry_id == events.c.entry_id),
+            )
             .group_by(credit_batch_events.c.batch_id)
             .order_by(credit_batch_events.c.batch_id)
         )
@@ -372,8 +379,8 @@ class RegistryRepository(Repository):
         """(batch id, events, grams) of one person's events pooled into batches."""
         rows = self.conn.execute(
             select(credit_batch_events.c.batch_id, func.count(), func.sum(events.c.carbon_g))
-            .join(events, events.c.id == credit_batch_events.c.event_id)
-            .where(events.c.account_id == account_id)
+            .join(events, and_(events.c.pkey == credit_batch_events.c.pkey, events.c.id == credit_batch_events.c.event_id))
+            .where(events.c.pkey == pkey_of(account_id), events.c.account_id == account_id)
             .group_by(credit_batch_events.c.batch_id)
             .order_by(credit_batch_events.c.batch_id)
         )
@@ -382,7 +389,7 @@ class RegistryRepository(Repository):
     def credited_grams_by_vintage(self, scheme_id: str) -> dict[int, tuple[int, int]]:
         """Per vintage year: (credited grams, of which reversed since) from the events table."""
         reversal = journal_entries.alias("reversal")
-        is_reversed = exists().where(reversal.c.reverses_entry_id == events.c.entry_id)
+        is_reversed = exists().where(reversal.c.pkey == events.c.pkey, reversal.c.reverses_entry_id == events.c.entry_id)
         rows = self.conn.execute(
             select(events.c.local_day, events.c.carbon_g, is_reversed.label("reversed")).where(
                 events.c.scheme_id == scheme_id, events.c.status == "credited", events.c.carbon_g > 0
