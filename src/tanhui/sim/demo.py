@@ -1,6 +1,6 @@
 """`tanhui demo`: build the demo city on a fresh SQLite database and serve it.
 
-1. apply the demo scheme file (partners, rules, campaigns, 140 items), create organisations;
+1. apply the demo scheme file (partners, rules, campaigns, 106 items), create organisations;
 2. N people authorise their partners (consents; a binding code links each person's other partners);
 3. D days of behaviour: every partner sends its reports through the real signed HTTP API of a
    server started for the demo; people check in and order in the marketplace on the day they would;
