@@ -52,16 +52,18 @@ def list_(
 def grant_admin(
     org: str = typer.Option(..., "--org", help="The organisation (org_...) the administrator manages."),
     username: str = typer.Option(..., "--username", help="The administrator's sign-in name at /admin/login."),
+    password: str | None = typer.Option(
+        None, "--password", help="The password (prefer --password-stdin; prompted when neither is given)."
+    ),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an organisation administrator: its invite code, members, figures and exports, nothing else
     (again for the same name: a new password). Audited as org.grant_admin."""
-    password = (
-        sys.stdin.readline().rstrip("\n")
-        if password_stdin
-        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    )
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     operator_id = identity.create_org_admin(open_store(), org, username, password, actor=actor())
     if as_json:
         print_json({"operator_id": str(operator_id), "username": username, "organisation_id": org, "role": identity.ORG_ADMIN})
