@@ -7,6 +7,7 @@ ORG_ADMIN: dict[str, str] = {
     # an organisation's own administrator (pages/org_admin.py)
     "Organisation": "机构",
     "Overview": "概览",
+    "Member list": "成员名单",
     "Average per member": "人均减排",
     "Every member": "全部成员",
     "People join the organisation with this code on their Organisations page.": "成员在“机构”页面输入这个邀请码即可加入。",
