@@ -57,9 +57,10 @@ def test_an_organisation_administrator_sees_and_manages_only_its_own_organisatio
     with closing(client):
         assert landing.headers["location"] == f"/admin/orgs/{a.public_id}"
         page = client.get(f"/admin/orgs/{a.public_id}")
-        members, carbon_g = organisations.page(store, a.public_id, "luzhou")["members"], organisations.page(
-            store, a.public_id, "luzhou"
-        )["carbon_g_total"]
+        members, carbon_g = (
+            organisations.page(store, a.public_id, "luzhou")["members"],
+            organisations.page(store, a.public_id, "luzhou")["carbon_g_total"],
+        )
         assert page.status_code == 200 and a.name in page.text
         assert f'data-kpi="members">{members}<' in page.text and members == 2
         assert organisations.invite_code(store, a.public_id, "luzhou") in page.text
@@ -146,7 +147,9 @@ def test_the_cli_grants_the_role_and_refuses_a_name_taken_by_an_operator(orgs: A
     client, landing = _signed_in(live, "admin-cli")
     client.close()
     assert landing.headers["location"] == f"/admin/orgs/{a.public_id}"
-    taken = live.tanhui("org", "grant-admin", "--org", a.public_id, "--username", "ops-luzhou", "--password", PASSWORD, check=False)
+    taken = live.tanhui(
+        "org", "grant-admin", "--org", a.public_id, "--username", "ops-luzhou", "--password", PASSWORD, check=False
+    )
     assert taken.returncode != 0 and "username_taken" in taken.stderr
     with pytest.raises(Exception, match="username"):
         identity.create_operator(store, "luzhou", "admin-cli", PASSWORD)  # an org admin never becomes a scheme operator
