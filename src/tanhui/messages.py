@@ -362,6 +362,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "invalid_reset_ttl": {"zh-CN": "链接有效期须在 1 到 168 小时之间", "en": "a link lasts between 1 and 168 hours"},
     "passwords_differ": {"zh-CN": "两次输入的密码不一致", "en": "the two passwords differ"},
+    "org_admin_not_found": {"zh-CN": "没有机构管理员 {username}", "en": "no organisation administrator {username}"},
     "member_not_found": {"zh-CN": "该机构没有成员 {account_id}", "en": "the organisation has no member {account_id}"},
     "font_missing": {
         "zh-CN": "服务器缺少中文字体 {font}，无法生成图片，请联系运营方安装",

@@ -145,14 +145,21 @@ def test_the_cli_grants_the_role_and_refuses_a_name_taken_by_an_operator(orgs: A
     made = live.tanhui("org", "grant-admin", "--org", a.public_id, "--username", "admin-cli", "--password", PASSWORD, "--json")
     assert json.loads(made.stdout)["role"] == "org_admin"
     client, landing = _signed_in(live, "admin-cli")
-    client.close()
-    assert landing.headers["location"] == f"/admin/orgs/{a.public_id}"
+    with closing(client):
+        assert landing.headers["location"] == f"/admin/orgs/{a.public_id}"
+        assert client.get(f"/admin/orgs/{a.public_id}").status_code == 200
+        revoked = live.tanhui("org", "revoke-admin", "--username", "admin-cli", "--json")
+        assert json.loads(revoked.stdout) == {"username": "admin-cli", "organisation_id": a.public_id, "revoked": True}
+        ended = client.get(f"/admin/orgs/{a.public_id}", follow_redirects=False)
+        assert ended.status_code == 303 and ended.headers["location"].startswith("/admin/login")  # its session ended
+    assert live.tanhui("org", "revoke-admin", "--username", "ops-luzhou", check=False).returncode != 0  # not an org admin
+    assert [e.target for e in audit.list_entries(store, "luzhou", "org.revoke_admin")] == [a.public_id]
     taken = live.tanhui(
         "org", "grant-admin", "--org", a.public_id, "--username", "ops-luzhou", "--password", PASSWORD, check=False
     )
     assert taken.returncode != 0 and "username_taken" in taken.stderr
     with pytest.raises(Exception, match="username"):
-        identity.create_operator(store, "luzhou", "admin-cli", PASSWORD)  # an org admin never becomes a scheme operator
+        identity.create_operator(store, "luzhou", "admin-a", PASSWORD)  # an org admin never becomes a scheme operator
     grants = [(e.action, e.target) for e in audit.list_entries(store, "luzhou", "org.grant_admin")]
     assert ("org.grant_admin", a.public_id) in grants
 

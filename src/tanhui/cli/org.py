@@ -72,3 +72,16 @@ def grant_admin(
         f"机构管理员 {username}（机构 {org}）已就绪：/admin/login",
         f"organisation administrator {username} (organisation {org}) is ready: /admin/login",
     )
+
+
+@app.command("revoke-admin")
+def revoke_admin(
+    username: str = typer.Option(..., "--username", help="The organisation administrator to remove."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Take the role away: the administrator's user and sessions end at once (audited as org.revoke_admin)."""
+    org = identity.revoke_org_admin(open_store(), username, actor=actor())
+    if as_json:
+        print_json({"username": username, "organisation_id": org, "revoked": True})
+        return
+    say(f"已撤销机构 {org} 的管理员 {username}", f"removed {username} as administrator of organisation {org}")

@@ -39,6 +39,7 @@ ACTIONS = (
     "partner.set_scenarios",
     "org.create",
     "org.grant_admin",
+    "org.revoke_admin",
     "org.new_invite_code",
     "org.remove_member",
     "market.item_add",

@@ -282,6 +282,20 @@ def create_org_admin(
         return operator_id
 
 
+def revoke_org_admin(store: Store, username: str, now: datetime | None = None, *, actor: str = "system") -> str:
+    """An organisation administrator loses the role: the user and its sessions are gone at once.
+    Returns the organisation's id. Only an ``org_admin`` user can be removed this way."""
+    name = (username or "").strip()
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        found = uow.identity.operator_by_username(name)
+        if found is None or found.role != ORG_ADMIN or found.organisation_id is None:
+            raise NotFound("org_admin_not_found", username=name)
+        uow.identity.delete_operator(found.id)
+        audit.record(uow, actor, "org.revoke_admin", found.organisation_id, {"operator_id": found.id}, found.scheme_id, now=now)
+        return found.organisation_id
+
+
 def operator_sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, OperatorScope]:
     """A dashboard session token for an operator's username and password."""
     with store.unit_of_work(write=False) as uow:
@@ -351,6 +365,7 @@ __all__ = [
     "authenticate",
     "create_operator",
     "create_org_admin",
+    "revoke_org_admin",
     "end_operator_session",
     "end_web_session",
     "issue_api_token",

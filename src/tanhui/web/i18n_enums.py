@@ -85,6 +85,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "partner.set_scenarios": ("修改合作方场景", "Partner's scenarios changed"),
         "org.create": ("创建机构", "Organisation created"),
         "org.grant_admin": ("设置机构管理员", "Organisation administrator appointed"),
+        "org.revoke_admin": ("撤销机构管理员", "Organisation administrator removed"),
         "org.new_invite_code": ("更换机构邀请码", "Organisation invite code renewed"),
         "org.remove_member": ("移出机构成员", "Member removed from an organisation"),
         "market.item_add": ("添加商品", "Item added"),

@@ -140,6 +140,11 @@ class IdentityRepository(Repository):
     def set_operator(self, operator_id: int, password_hash: str, role: str) -> None:
         self.conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash, role=role))
 
+    def delete_operator(self, operator_id: int) -> None:
+        """The user and its sessions go (nothing else refers to it: the audit log names it by its username)."""
+        self.conn.execute(delete(operator_tokens).where(operator_tokens.c.operator_id == operator_id))
+        self.conn.execute(delete(operators).where(operators.c.id == operator_id))
+
     def organisation_admins(self, organisation_pk: int) -> list[str]:
         """The usernames of an organisation's administrators."""
         rows = self.conn.execute(
