@@ -126,6 +126,16 @@ def test_an_organisation_administrator_sees_and_manages_only_its_own_organisatio
     ]
 
 
+def test_an_organisation_administrators_session_token_opens_no_operator_api(orgs: Any) -> None:
+    """The dashboard's session token is also an operator bearer token for /v1/admin: not an administrator's."""
+    live, store, _city, _other = orgs
+    administrator, _scope = identity.operator_sign_in(store, "admin-a", PASSWORD)
+    operator_token, _scope = identity.operator_sign_in(store, "ops-luzhou", PASSWORD)
+    stats = f"{live.base_url}/v1/admin/schemes/luzhou/stats"
+    assert httpx.get(stats, headers={"Authorization": f"Bearer {administrator}"}).status_code == 403
+    assert httpx.get(stats, headers={"Authorization": f"Bearer {operator_token}"}).status_code == 200
+
+
 def test_scheme_operators_do_not_get_an_organisations_administrator_pages(orgs: Any) -> None:
     live, _store, city, _other = orgs
     a = city.orgs[0]
