@@ -168,8 +168,3 @@ def remove_member(
             raise NotFound("member_not_found", account_id=account_id)
         uow.memberships.remove(org.id, account_id)
         audit.record(uow, actor, "org.remove_member", org.public_id, {"account": account_id}, scheme_id, now=now)
-
-
-def admins_of(store: Store, public_id: str, scheme_id: str) -> list[str]:
-    with store.unit_of_work(write=False) as uow:
-        return uow.identity.organisation_admins(get_in(uow, public_id, scheme_id).id)

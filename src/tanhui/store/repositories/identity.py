@@ -145,13 +145,6 @@ class IdentityRepository(Repository):
         self.conn.execute(delete(operator_tokens).where(operator_tokens.c.operator_id == operator_id))
         self.conn.execute(delete(operators).where(operators.c.id == operator_id))
 
-    def organisation_admins(self, organisation_pk: int) -> list[str]:
-        """The usernames of an organisation's administrators."""
-        rows = self.conn.execute(
-            select(operators.c.username).where(operators.c.organisation_id == organisation_pk).order_by(operators.c.username)
-        )
-        return [str(r.username) for r in rows]
-
     def add_operator_token(
         self,
         token_hash: str,
