@@ -216,3 +216,19 @@ def test_an_operator_issues_a_reset_link_shown_once_and_the_person_uses_it_once(
     assert identity.authenticate(store, "forgetful", "new-password-2") == account
     [entry] = audit.list_entries(store, "luzhou", "person.password_reset")
     assert (entry.actor, entry.target) == ("operator:ops-luzhou", f"account:{account}")
+
+
+def test_the_cli_issues_a_reset_link_that_ends_the_one_before_it(orgs: Any) -> None:
+    live, store, _city, _other = orgs
+    account = identity.register(store, "luzhou", "cli-forgetful", "old-password-1")
+    first = json.loads(live.tanhui("admin", "reset-link", "--scheme", "luzhou", "--username", "cli-forgetful", "--json").stdout)
+    second = live.tanhui(
+        "admin", "reset-link", "--scheme", "luzhou", "--username", "cli-forgetful", "--hours", "2", "--base-url", live.base_url
+    ).stdout.strip()
+    assert first["account_id"] == str(account) and first["url"].startswith("/reset/")
+    assert second.startswith(live.base_url + "/reset/")
+    assert httpx.get(live.base_url + first["url"]).status_code == 401  # replaced by the second
+    assert httpx.get(second).status_code == 200
+    wrong = live.tanhui("admin", "reset-link", "--scheme", "harbin", "--username", "cli-forgetful", check=False)
+    assert wrong.returncode != 0 and "person_not_found" in wrong.stderr
+    assert [e.actor.startswith("cli") for e in audit.list_entries(store, "luzhou", "person.password_reset")] == [True, True]
