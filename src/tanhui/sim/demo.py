@@ -258,7 +258,8 @@ def _shop(
     for person in population:
         if not person.shopper or rng.random() > 0.08:
             continue
-        item = items[rng.randrange(len(items))]
+        # people redeem what their points reach: the cheapest of three items that caught their eye
+        item = min((items[rng.randrange(len(items))] for _ in range(3)), key=lambda i: i.points_price)
         try:
             _, order = market.place_order(
                 store, accounts[person.index], item.public_id, 1, f"demo-{day}-{person.index}", now=when.astimezone(UTC)
