@@ -352,6 +352,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form_too_large": {"zh-CN": "表单字段过多", "en": "the form has too many fields"},
     "csrf_failed": {"zh-CN": "表单已过期，请刷新页面后重试", "en": "the form expired: reload the page and try again"},
     "forbidden": {"zh-CN": "当前角色无权执行此操作", "en": "your role may not do this"},
+    "person_not_found": {
+        "zh-CN": "本方案中没有直接注册的用户 {username}",
+        "en": "no directly registered person {username} in this scheme",
+    },
+    "reset_link_invalid": {
+        "zh-CN": "这个重置密码链接已过期或已被使用，请向运营方申请新的链接",
+        "en": "this password reset link has expired or was used already: ask the operator for a new one",
+    },
+    "invalid_reset_ttl": {"zh-CN": "链接有效期须在 1 到 168 小时之间", "en": "a link lasts between 1 and 168 hours"},
+    "passwords_differ": {"zh-CN": "两次输入的密码不一致", "en": "the two passwords differ"},
+    "org_admin_not_found": {"zh-CN": "没有机构管理员 {username}", "en": "no organisation administrator {username}"},
+    "member_not_found": {"zh-CN": "该机构没有成员 {account_id}", "en": "the organisation has no member {account_id}"},
     "font_missing": {
         "zh-CN": "服务器缺少中文字体 {font}，无法生成图片，请联系运营方安装",
         "en": "the server has no Chinese font ({font}), so the picture cannot be drawn; ask the operator to install it",

@@ -27,6 +27,7 @@ from tanhui.services import (
     market,
     organisations,
     partners,
+    password_reset,
     retention,
     review,
     scheme_file,
@@ -102,6 +103,31 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     org = c.one(
         "org.create", lambda r: r.public_id, lambda: organisations.create(store, s, "某某公司", "company", actor=ACTOR), s
     )
+    # the organisation's own administrator (issue 17): granted, acting on its organisation, removed
+    admin = f"oa-{s}"
+    c.one(
+        "org.grant_admin", org.public_id, lambda: identity.create_org_admin(store, org.public_id, admin, PASSWORD, actor=ACTOR), s
+    )
+    c.one("org.new_invite_code", org.public_id, lambda: organisations.new_invite_code(store, org.public_id, s, actor=ACTOR), s)
+    member = accounts.open_account(store, s)
+    organisations.join(store, member, organisations.invite_code(store, org.public_id, s))
+    c.one(
+        "org.remove_member", org.public_id, lambda: organisations.remove_member(store, org.public_id, s, member, actor=ACTOR), s
+    )
+    c.one("org.revoke_admin", org.public_id, lambda: identity.revoke_org_admin(store, admin, actor=ACTOR), s)
+    # a password reset link (issue 17): issued by the operator, used by the person (actor `person`)
+    reader = identity.register(store, s, f"pr-{s}", "old-password-1")
+    link = c.one(
+        "person.password_reset",
+        f"account:{reader}",
+        lambda: password_reset.issue(store, s, f"pr-{s}", actor=ACTOR),
+        s,
+    )
+    secrets.append(link.path.removeprefix("/reset/"))
+    password_reset.complete(store, link.path.removeprefix("/reset/"), "new-password-2")
+    [done] = [r for r in rows(store, s) if r.action == "person.password_reset_done"]
+    assert (done.actor, done.target) == ("person", f"account:{reader}")
+    c.checked["person.password_reset_done"] = done
 
     # the catalog and orders: a person orders (not audited), the operator ships, delivers and cancels
     goods = c.one(
@@ -268,7 +294,7 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
 
     # nothing secret or personal in any row of either scheme
     logged = json.dumps([r.to_dict() for r in rows(store, s) + rows(store, applied_id)], ensure_ascii=False)
-    assert len(secrets) == 3 + len(report.partners_created) >= 4
+    assert len(secrets) == 4 + len(report.partners_created) >= 5  # with the reset link
     for value in [*secrets, *codes, PASSWORD, "王小明", "$argon2", "sk_", "ot_"]:
         assert value not in logged, value
     # the log answers newest first, by scheme and action, and pages back by id
@@ -364,6 +390,12 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
             store, s, "ops-town", PASSWORD, actor=ACTOR
         ),  # taken in another scheme
         "admin.token": lambda: identity.issue_operator_token(store, s, "boss", actor=ACTOR),
+        "org.grant_admin": lambda: identity.create_org_admin(store, org.public_id, "ops-town", PASSWORD, actor=ACTOR),
+        "org.revoke_admin": lambda: identity.revoke_org_admin(store, "ops-town", actor=ACTOR),  # not an org admin
+        "org.new_invite_code": lambda: organisations.new_invite_code(store, "org_nope", s, actor=ACTOR),
+        "org.remove_member": lambda: organisations.remove_member(store, org.public_id, s, person, actor=ACTOR),  # no member
+        "person.password_reset": lambda: password_reset.issue(store, s, "nobody", actor=ACTOR),
+        "person.password_reset_done": lambda: password_reset.complete(store, "no-such-link", "new-password-2"),
         "secrets.rotate_key": lambda: secret_keys.rotate_key(store, tmp_path / "no-such.key", actor=ACTOR),
     }
     before = _dump(store)

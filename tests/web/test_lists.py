@@ -1,4 +1,4 @@
-"""Lists (issue 17, item 10): the operator's lists page by 50 with their totals ("显示 1–50，共 140 条"),
+"""Lists (issue 17, item 10): the operator's lists page by 50 with their totals ("显示 1–50，共 106 条"),
 name partners, organisations, items and people instead of showing their ids or bare account numbers, and a
 person's history keeps the behaviours of a day in time order. HTTP on both engines."""
 

@@ -7,7 +7,7 @@ import typer
 
 from tanhui.cli.audit import actor
 from tanhui.cli.output import print_json, say
-from tanhui.services import identity
+from tanhui.services import identity, password_reset
 from tanhui.store import open_store
 
 app = typer.Typer(help="Operators (运营方): dashboard users and API tokens, scoped to one scheme.", no_args_is_help=True)
@@ -56,3 +56,23 @@ def token(
         print_json({"token": issued})
         return
     sys.stdout.write(issued + "\n")
+
+
+@app.command("reset-link")
+def reset_link(
+    scheme: str = typer.Option(..., "--scheme"),
+    username: str = typer.Option(..., "--username", help="The person's username (a person who registered directly)."),
+    hours: int = typer.Option(24, "--hours", min=1, max=168, help="How long the link works (default 24 hours)."),
+    base_url: str = typer.Option(
+        "", "--base-url", help="The site's address, e.g. https://tanhui.example.cn, put before the path."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A one-time password reset link for a person (shown once; only its hash is kept; audited).
+    Give it to the person yourself: it ends after one use, after --hours, or when a newer one is issued."""
+    link = password_reset.issue(open_store(), scheme, username, actor=actor(), ttl=timedelta(hours=hours))
+    url = base_url.rstrip("/") + link.path
+    if as_json:
+        print_json({"url": url, "account_id": str(link.account_id), "expires_at": link.expires_at.isoformat()})
+        return
+    sys.stdout.write(url + "\n")

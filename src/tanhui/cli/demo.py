@@ -64,14 +64,21 @@ def demo(
     import secrets as _secrets
 
     from tanhui.services import identity as _identity
+    from tanhui.services import organisations as _organisations
 
     operator_password = _secrets.token_urlsafe(9)
     store = Store(url)
     _identity.create_operator(store, city.SCHEME_ID, "operator", operator_password, "operator")
+    first_org = _organisations.list_(store, city.SCHEME_ID)[0]  # 泸州老窖股份有限公司 runs its own organisation
+    _identity.create_org_admin(store, first_org.public_id, "org-admin", operator_password)
     store.dispose()
     say(
         f"运营方登录：http://{host}:{port}/admin/login（用户名 operator，密码 {operator_password}）",
         f"operator sign-in: http://{host}:{port}/admin/login (username operator, password {operator_password})",
+    )
+    say(
+        f"机构管理员（{first_org.name}）：同一地址，用户名 org-admin，密码同上",
+        f"organisation administrator ({first_org.name}): the same address, username org-admin, the same password",
     )
     if result.certificate_url:
         say(

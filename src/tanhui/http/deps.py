@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from tanhui.domain import jsontext
-from tanhui.errors import InvalidInput, TanhuiError, Unauthorised
+from tanhui.errors import Forbidden, InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import observability
 from tanhui.http.errors import RateLimited
 from tanhui.services import identity, rates
@@ -122,6 +122,8 @@ async def bearer_operator(request: Request, store: StoreDep) -> OperatorScope:
     scope = await run_in_threadpool(lookup)
     if scope is None:
         raise Unauthorised("unauthorised")
+    if scope.role not in identity.ROLES or scope.organisation_id is not None:
+        raise Forbidden("forbidden")  # an organisation's administrator: its own pages only, never the scheme's API
     return scope
 
 

@@ -6,7 +6,9 @@ happen. The log is append-only (database triggers) and viewers read it, so what 
 safe to keep for ever and to show: ids, counts and choices — never secrets, tokens, passwords or
 personal data such as names and phone numbers.
 
-Actors: ``operator:<username>`` (dashboard session), ``token:<role>`` (an operator API token issued
+Actors: ``operator:<username>`` (dashboard session), ``org_admin:<username>`` (an organisation's
+administrator, docs/web.md "Organisation administrators"), ``person`` (a person acting on their own
+account, e.g. setting a new password with a reset link), ``token:<role>`` (an operator API token issued
 by the CLI, which has no user), ``cli:<OS user>`` (the `tanhui` command) and ``system`` (code that
 runs on its own, e.g. the demo builder). Services take ``actor: str = "system"`` from their adapter.
 """
@@ -36,6 +38,10 @@ ACTIONS = (
     "partner.enable",
     "partner.set_scenarios",
     "org.create",
+    "org.grant_admin",
+    "org.revoke_admin",
+    "org.new_invite_code",
+    "org.remove_member",
     "market.item_add",
     "market.item_update",
     "market.import_codes",
@@ -52,6 +58,8 @@ ACTIONS = (
     "credits.neutralise",
     "admin.create_user",
     "admin.token",
+    "person.password_reset",
+    "person.password_reset_done",
     "secrets.rotate_key",
 )
 
@@ -65,6 +73,8 @@ LIST_LIMIT_MAX = 1000
 
 def operator_actor(scope: OperatorScope) -> str:
     """The actor of an operator request: the signed-in user, else the token's role."""
+    if scope.username and scope.organisation_id:
+        return f"org_admin:{scope.username}"
     return f"operator:{scope.username}" if scope.username else f"token:{scope.role}"
 
 

@@ -34,7 +34,8 @@ from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import OperatorScope as OperatorScope  # re-exported: what the adapters name a scope by
 from tanhui.store.rows import PartnerRow, TokenOwner
 
-ROLES = ("operator", "viewer")
+ROLES = ("operator", "viewer")  # a scheme's operators
+ORG_ADMIN = "org_admin"  # an organisation's administrator: its own organisation's pages, nothing of the scheme
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,32}$")
 PASSWORD_LEN_MIN = 8
 PASSWORD_LEN_MAX = 256
@@ -69,6 +70,11 @@ def _check_password(password: str) -> str:
             "weak_password", details={"password": f"{PASSWORD_LEN_MIN}..{PASSWORD_LEN_MAX} characters"}, min_len=PASSWORD_LEN_MIN
         )
     return password
+
+
+def new_password_hash(password: str) -> str:
+    """The hash of a new password, once it passes registration's rules (a reset uses the same rules)."""
+    return _hash(_check_password(password))
 
 
 def _hash(password: str) -> str:
@@ -225,7 +231,7 @@ def create_operator(
             raise NotFound("scheme_not_found", scheme_id=scheme_id)
         existing = uow.identity.operator_by_username(name)
         if existing is not None:
-            if existing.scheme_id != scheme_id:
+            if existing.scheme_id != scheme_id or existing.organisation_id is not None:  # not an org admin's name
                 raise Conflict("username_taken", username=name)
             uow.identity.set_operator(existing.id, password_hash, role)
             operator_id, created = existing.id, False
@@ -243,6 +249,53 @@ def create_operator(
         return operator_id
 
 
+def create_org_admin(
+    store: Store, organisation_id: str, username: str, password: str, now: datetime | None = None, *, actor: str = "system"
+) -> int:
+    """An organisation administrator (role ``org_admin``) of one organisation, signing in at /admin/login like an
+    operator; again for the same name and organisation: a new password. A name any other operator user has
+    is refused, so no one's scope is ever widened or narrowed by this."""
+    name = _check_username(username)
+    password_hash = _hash(_check_password(password))
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        org = uow.organisations.get(organisation_id)
+        if org is None:
+            raise NotFound("organisation_not_found", organisation_id=organisation_id)
+        existing = uow.identity.operator_by_username(name)
+        if existing is not None and existing.organisation_id != org.public_id:
+            raise Conflict("username_taken", username=name)
+        if existing is not None:
+            uow.identity.set_operator(existing.id, password_hash, ORG_ADMIN)
+            operator_id, created = existing.id, False
+        else:
+            operator_id, created = uow.identity.add_operator(name, password_hash, org.scheme_id, ORG_ADMIN, now, org.id), True
+        audit.record(
+            uow,
+            actor,
+            "org.grant_admin",
+            org.public_id,
+            {"operator_id": operator_id, "role": ORG_ADMIN, "created": created},
+            org.scheme_id,
+            now=now,
+        )
+        return operator_id
+
+
+def revoke_org_admin(store: Store, username: str, now: datetime | None = None, *, actor: str = "system") -> str:
+    """An organisation administrator loses the role: the user and its sessions are gone at once.
+    Returns the organisation's id. Only an ``org_admin`` user can be removed this way."""
+    name = (username or "").strip()
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        found = uow.identity.operator_by_username(name)
+        if found is None or found.role != ORG_ADMIN or found.organisation_id is None:
+            raise NotFound("org_admin_not_found", username=name)
+        uow.identity.delete_operator(found.id)
+        audit.record(uow, actor, "org.revoke_admin", found.organisation_id, {"operator_id": found.id}, found.scheme_id, now=now)
+        return found.organisation_id
+
+
 def operator_sign_in(store: Store, username: str, password: str, now: datetime | None = None) -> tuple[str, OperatorScope]:
     """A dashboard session token for an operator's username and password."""
     with store.unit_of_work(write=False) as uow:
@@ -258,7 +311,7 @@ def operator_sign_in(store: Store, username: str, password: str, now: datetime |
         uow.identity.add_operator_token(
             token_hash(token), found.scheme_id, found.role, found.id, "web", now, now + OPERATOR_WEB_TTL
         )
-    return token, OperatorScope(found.scheme_id, found.role, found.id, found.username)
+    return token, OperatorScope(found.scheme_id, found.role, found.id, found.username, found.organisation_id)
 
 
 def issue_operator_token(
@@ -303,6 +356,7 @@ def end_operator_session(store: Store, token: str, now: datetime | None = None) 
 
 
 __all__ = [
+    "ORG_ADMIN",
     "ROLES",
     "SESSION_TTL",
     "WEB_SESSION_TTL",
@@ -310,11 +364,14 @@ __all__ = [
     "Principal",
     "authenticate",
     "create_operator",
+    "create_org_admin",
+    "revoke_org_admin",
     "end_operator_session",
     "end_web_session",
     "issue_api_token",
     "issue_operator_token",
     "login_link",
+    "new_password_hash",
     "open_session",
     "operator_scope",
     "operator_sign_in",

@@ -143,3 +143,28 @@ def members_of(store: Store, public_id: str, scheme_id: str, limit: int = 500, o
 def invite_code(store: Store, public_id: str, scheme_id: str) -> str:
     with store.unit_of_work(write=False) as uow:
         return uow.memberships.invite_code(get_in(uow, public_id, scheme_id).id)
+
+
+# -- the organisation's own administrator (role org_admin, docs/web.md "Organisation administrators") ------
+
+
+def new_invite_code(store: Store, public_id: str, scheme_id: str, *, actor: str, now: datetime | None = None) -> str:
+    """A fresh invite code; the old one stops working at once (members who joined with it stay)."""
+    code = secrets.token_hex(8)
+    with store.unit_of_work() as uow:
+        org = get_in(uow, public_id, scheme_id)
+        uow.organisations.set_invite_code(org.id, code)
+        audit.record(uow, actor, "org.new_invite_code", org.public_id, None, scheme_id, now=now)
+    return code
+
+
+def remove_member(
+    store: Store, public_id: str, scheme_id: str, account_id: int, *, actor: str, now: datetime | None = None
+) -> None:
+    """The member leaves the organisation (their account, points and reductions are untouched)."""
+    with store.unit_of_work() as uow:
+        org = get_in(uow, public_id, scheme_id)
+        if not uow.memberships.is_member(org.id, account_id):
+            raise NotFound("member_not_found", account_id=account_id)
+        uow.memberships.remove(org.id, account_id)
+        audit.record(uow, actor, "org.remove_member", org.public_id, {"account": account_id}, scheme_id, now=now)

@@ -1,6 +1,6 @@
 """`tanhui demo`: build the demo city on a fresh SQLite database and serve it.
 
-1. apply the demo scheme file (partners, rules, campaigns, 140 items), create organisations;
+1. apply the demo scheme file (partners, rules, campaigns, 106 items), create organisations;
 2. N people authorise their partners (consents; a binding code links each person's other partners);
 3. D days of behaviour: every partner sends its reports through the real signed HTTP API of a
    server started for the demo; people check in and order in the marketplace on the day they would;
@@ -258,7 +258,8 @@ def _shop(
     for person in population:
         if not person.shopper or rng.random() > 0.08:
             continue
-        item = items[rng.randrange(len(items))]
+        # people redeem what their points reach: the cheapest of three items that caught their eye
+        item = min((items[rng.randrange(len(items))] for _ in range(3)), key=lambda i: i.points_price)
         try:
             _, order = market.place_order(
                 store, accounts[person.index], item.public_id, 1, f"demo-{day}-{person.index}", now=when.astimezone(UTC)

@@ -299,7 +299,7 @@ user_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),  # only the SHA-256 of a token is kept
     Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
-    Column("kind", String(16), nullable=False),  # session, login_ticket
+    Column("kind", String(16), nullable=False),  # session, login_ticket, web, password_reset (services/password_reset.py)
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
@@ -605,7 +605,10 @@ operators = Table(
     Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    CheckConstraint("role IN ('operator', 'viewer')", name="role"),
+    # an organisation administrator (role org_admin) sees this organisation only (migration 0015)
+    Column("organisation_id", BigId, ForeignKey("organisations.id"), nullable=True),
+    CheckConstraint("role IN ('operator', 'viewer', 'org_admin')", name="role"),
+    CheckConstraint("(role = 'org_admin') = (organisation_id IS NOT NULL)", name="org_admin_has_organisation"),
 )
 
 operator_tokens = Table(
@@ -619,7 +622,7 @@ operator_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
-    CheckConstraint("role IN ('operator', 'viewer')", name="role"),
+    CheckConstraint("role IN ('operator', 'viewer', 'org_admin')", name="role"),
     CheckConstraint("kind IN ('api', 'web')", name="kind"),
 )
 

@@ -76,7 +76,18 @@ async def scheme_scope(request: Request, scheme_id: str, scope: OperatorScope | 
     """The operator's scope over the scheme in the URL; another scheme's pages do not exist for them (404)."""
     if scope is None:
         raise PageExit(redirect("/admin/login?" + urlencode({"next": path_qs(request)})))
-    if scope.scheme_id != scheme_id:
+    if scope.scheme_id != scheme_id or scope.organisation_id is not None or scope.role not in identity.ROLES:
+        # another scheme's pages, and the scheme's pages for an organisation's administrator, do not exist for them
+        raise PageExit(error_page(request, 404, translator(web_lang(request))("Not found"), admin=scope))
+    return scope
+
+
+async def org_scope(request: Request, org_id: str, scope: OperatorScope | None = Depends(operator)) -> OperatorScope:
+    """An organisation administrator's scope over the organisation in the URL; any other organisation's
+    pages, and these pages for anyone but its administrators (a scheme's operators too), do not exist (404)."""
+    if scope is None:
+        raise PageExit(redirect("/admin/login?" + urlencode({"next": path_qs(request)})))
+    if scope.role != identity.ORG_ADMIN or scope.organisation_id != org_id:
         raise PageExit(error_page(request, 404, translator(web_lang(request))("Not found"), admin=scope))
     return scope
 
@@ -110,6 +121,7 @@ __all__ = [
     "form_fields",
     "language",
     "operator",
+    "org_scope",
     "page_exit",
     "person",
     "scheme_scope",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tanhui.web.i18n_operators import OPERATORS
+from tanhui.web.i18n_org_admin import ORG_ADMIN
 from tanhui.web.i18n_residents import RESIDENTS
 
 LANGUAGES = ("zh-CN", "en")
@@ -255,6 +256,7 @@ ZH: dict[str, str] = {
 }
 ZH.update(OPERATORS)  # the operators' pages (dashboard, review queue, orders, lists): i18n_operators.py
 ZH.update(RESIDENTS)  # the residents' pages (points statement, check-in, market, annual report): i18n_residents.py
+ZH.update(ORG_ADMIN)  # organisation administrators' pages and password reset: i18n_org_admin.py
 
 SCENARIOS: dict[str, tuple[str, str]] = {
     "bus_ride": ("公交出行", "Bus ride"),
@@ -323,6 +325,8 @@ DETAIL_KEYS: dict[str, tuple[str, str]] = {
     "user_ref": ("用户标识", "the person's reference"),
     "data": ("数据", "the data"),
     "event": ("上报", "the report"),
+    "account": ("账户", "account"),
+    "hours": ("有效期（小时）", "valid for (hours)"),
 }
 YES_NO = (("是", "yes"), ("否", "no"))
 

@@ -41,7 +41,11 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "consent_status": {"active": ("有效", "Active"), "revoked": ("已撤回", "Withdrawn")},  # services/consent.py
     "partner_status": {"active": ("启用", "Enabled"), "disabled": ("已停用", "Disabled")},  # services/partners.py
-    "role": {"operator": ("运营者", "Operator"), "viewer": ("只读", "Viewer")},  # services/identity.py ROLES
+    "role": {  # services/identity.py ROLES and ORG_ADMIN
+        "operator": ("运营者", "Operator"),
+        "viewer": ("只读", "Viewer"),
+        "org_admin": ("机构管理员", "Organisation administrator"),
+    },
     "reason": {  # domain/events.py REASON_ORDER
         "duplicate_event": ("重复上报", "Reported twice"),
         "event_id_reused": ("编号重复使用", "Event number reused"),
@@ -63,7 +67,13 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "not_allowed": ("不是允许的取值", "is not an allowed value"),
         "too_long": ("过长", "is too long"),
     },
-    "actor": {"system": ("系统", "System"), "operator": ("运营方", "Operator"), "token": ("令牌", "Token")},  # audit.py
+    "actor": {  # audit.py
+        "system": ("系统", "System"),
+        "operator": ("运营方", "Operator"),
+        "token": ("令牌", "Token"),
+        "org_admin": ("机构管理员", "Organisation administrator"),
+        "person": ("用户本人", "The person"),
+    },
     "action": {  # services/audit.py ACTIONS
         "scheme.create": ("创建方案", "Scheme created"),
         "scheme.apply": ("应用方案文件", "Scheme file applied"),
@@ -74,6 +84,10 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "partner.enable": ("启用合作方", "Partner enabled"),
         "partner.set_scenarios": ("修改合作方场景", "Partner's scenarios changed"),
         "org.create": ("创建机构", "Organisation created"),
+        "org.grant_admin": ("设置机构管理员", "Organisation administrator appointed"),
+        "org.revoke_admin": ("撤销机构管理员", "Organisation administrator removed"),
+        "org.new_invite_code": ("更换机构邀请码", "Organisation invite code renewed"),
+        "org.remove_member": ("移出机构成员", "Member removed from an organisation"),
         "market.item_add": ("添加商品", "Item added"),
         "market.item_update": ("修改商品", "Item changed"),
         "market.import_codes": ("导入券码", "Coupon codes imported"),
@@ -90,6 +104,8 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "credits.neutralise": ("活动碳中和", "Event neutralised"),
         "admin.create_user": ("创建运营方用户", "Operator user created"),
         "admin.token": ("签发运营方令牌", "Operator token issued"),
+        "person.password_reset": ("签发重置密码链接", "Password reset link issued"),
+        "person.password_reset_done": ("用户通过链接重设密码", "Password set with a reset link"),
         "secrets.rotate_key": ("更换存储密钥的加密密钥", "Secret key rotated"),
     },
 }

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import credentials, operator_tokens, operators, user_tokens, username_claims
+from tanhui.store.schema import credentials, operator_tokens, operators, organisations, user_tokens, username_claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,7 @@ class OperatorRow:
     password_hash: str
     scheme_id: str
     role: str
+    organisation_id: str | None = None  # an organisation administrator's organisation (its public id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class OperatorScope:
     role: str
     operator_id: int | None
     username: str | None = None  # the operator's, for the audit log; None for a token issued by the CLI
+    organisation_id: str | None = None  # role org_admin: the one organisation (public id) it may see, nothing else
 
 
 class IdentityRepository(Repository):
@@ -95,22 +97,53 @@ class IdentityRepository(Repository):
             or 0
         )
 
+    def revoke_user_tokens_of_kind(self, account_id: int, kind: str, now: datetime) -> int:
+        """The account's live tokens of one kind end now (a new password reset link replaces the last)."""
+        return (
+            self.conn.execute(
+                update(user_tokens)
+                .where(user_tokens.c.account_id == account_id, user_tokens.c.kind == kind, user_tokens.c.used_at.is_(None))
+                .values(used_at=now)
+            ).rowcount
+            or 0
+        )
+
     # -- operators -----------------------------------------------------------------------
-    def add_operator(self, username: str, password_hash: str, scheme_id: str, role: str, now: datetime) -> int:
+    def add_operator(
+        self, username: str, password_hash: str, scheme_id: str, role: str, now: datetime, organisation_pk: int | None = None
+    ) -> int:
         return int(
             self.conn.execute(
                 insert(operators)
-                .values(username=username, password_hash=password_hash, scheme_id=scheme_id, role=role, created_at=now)
+                .values(
+                    username=username,
+                    password_hash=password_hash,
+                    scheme_id=scheme_id,
+                    role=role,
+                    created_at=now,
+                    organisation_id=organisation_pk,
+                )
                 .returning(operators.c.id)
             ).scalar_one()
         )
 
     def operator_by_username(self, username: str) -> OperatorRow | None:
-        row = self.conn.execute(select(operators).where(operators.c.username == username)).first()
-        return None if row is None else OperatorRow(int(row.id), row.username, row.password_hash, row.scheme_id, row.role)
+        row = self.conn.execute(
+            select(operators, organisations.c.public_id.label("organisation_public_id"))
+            .select_from(operators.outerjoin(organisations, organisations.c.id == operators.c.organisation_id))
+            .where(operators.c.username == username)
+        ).first()
+        if row is None:
+            return None
+        return OperatorRow(int(row.id), row.username, row.password_hash, row.scheme_id, row.role, row.organisation_public_id)
 
     def set_operator(self, operator_id: int, password_hash: str, role: str) -> None:
         self.conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash, role=role))
+
+    def delete_operator(self, operator_id: int) -> None:
+        """The user and its sessions go (nothing else refers to it: the audit log names it by its username)."""
+        self.conn.execute(delete(operator_tokens).where(operator_tokens.c.operator_id == operator_id))
+        self.conn.execute(delete(operators).where(operators.c.id == operator_id))
 
     def add_operator_token(
         self,
@@ -136,8 +169,18 @@ class IdentityRepository(Repository):
 
     def operator_scope(self, token_hash: str, kind: str, now: datetime) -> OperatorScope | None:
         row = self.conn.execute(
-            select(operator_tokens.c.scheme_id, operator_tokens.c.role, operator_tokens.c.operator_id, operators.c.username)
-            .select_from(operator_tokens.outerjoin(operators, operators.c.id == operator_tokens.c.operator_id))
+            select(
+                operator_tokens.c.scheme_id,
+                operator_tokens.c.role,
+                operator_tokens.c.operator_id,
+                operators.c.username,
+                organisations.c.public_id.label("organisation_public_id"),
+            )
+            .select_from(
+                operator_tokens.outerjoin(operators, operators.c.id == operator_tokens.c.operator_id).outerjoin(
+                    organisations, organisations.c.id == operators.c.organisation_id
+                )
+            )
             .where(
                 operator_tokens.c.token_hash == token_hash,
                 operator_tokens.c.kind == kind,
@@ -147,7 +190,8 @@ class IdentityRepository(Repository):
         ).first()
         if row is None:
             return None
-        return OperatorScope(row.scheme_id, row.role, None if row.operator_id is None else int(row.operator_id), row.username)
+        operator_id = None if row.operator_id is None else int(row.operator_id)
+        return OperatorScope(row.scheme_id, row.role, operator_id, row.username, row.organisation_public_id)
 
     def revoke_operator_token(self, token_hash: str, now: datetime) -> None:
         self.conn.execute(update(operator_tokens).where(operator_tokens.c.token_hash == token_hash).values(revoked_at=now))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import organisations
@@ -68,3 +68,6 @@ class OrganisationRepository(Repository):
         if scheme_id is not None:
             query = query.where(organisations.c.scheme_id == scheme_id)
         return [_row(r) for r in self.conn.execute(query)]
+
+    def set_invite_code(self, organisation_pk: int, invite_code: str) -> None:
+        self.conn.execute(update(organisations).where(organisations.c.id == organisation_pk).values(invite_code=invite_code))

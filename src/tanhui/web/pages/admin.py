@@ -46,7 +46,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/admin")
 def admin_home(request: Request, scope: OperatorScope | None = Depends(operator)) -> Response:
-    return redirect(f"/admin/schemes/{scope.scheme_id}" if scope else "/admin/login")
+    return redirect(home_of(scope) if scope else "/admin/login")
+
+
+def home_of(scope: OperatorScope) -> str:
+    """Where an operator starts: the scheme's dashboard, or an organisation administrator's organisation."""
+    return f"/admin/orgs/{scope.organisation_id}" if scope.organisation_id else f"/admin/schemes/{scope.scheme_id}"
 
 
 def _admin_login_form(request: Request, status: int = 200, error: str | None = None, username: str = "") -> HTMLResponse:
@@ -81,7 +86,7 @@ async def admin_login(request: Request, f: dict[str, str] = Depends(checked_form
     except TanhuiError as error:
         return refused(_admin_login_form(request, error.http_status, error.message(web_lang(request)), username), error)
     target = security.safe_next(request.query_params.get("next"), "/admin")
-    response = redirect(target if target.startswith("/admin/schemes/") else f"/admin/schemes/{scope.scheme_id}")
+    response = redirect(target if target.startswith(("/admin/schemes/", "/admin/orgs/")) else home_of(scope))
     security.start_session(request, response, token, security.ADMIN_COOKIE)
     return response
 

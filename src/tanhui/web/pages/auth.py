@@ -66,6 +66,7 @@ def _login_form(
         form=form or {},
         action="/login?" + urlencode({"next": next_}),
         alt=f'<a href="/register">{_("No account yet? Register")}</a>',
+        flash=_("Your new password is set. Sign in with it.") if request.query_params.get("reset") == "done" else None,
     )
 
 
