@@ -18,6 +18,7 @@ from tanhui.domain import platform_signing as ps
 from tanhui.services import identity, interop
 from tanhui.store import Store
 from tests.live import LiveServer, cli, create_partner, own_binding_code
+from tests.web.helpers import csrf_of
 
 pytestmark = pytest.mark.slow
 PING = "/v1/interop/ping"
@@ -139,6 +140,22 @@ def _statement_from_a_checked_on_b(a: LiveServer, b: LiveServer, tmp_path: Path)
     assert forged.json()["valid"] is False and forged.json()["reason"] == "bad_signature"
     bad = httpx.post(b.base_url + "/v1/interop/statements/verify", json={"nope": 1})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+
+    # the account page's button downloads the same kind of statement, for the person's browser session
+    web = httpx.Client(base_url=a.base_url)
+    try:
+        csrf = csrf_of(web.get("/login").text)
+        assert (
+            web.post("/login", data={"csrf": csrf, "username": "xiaoming", "password": "correct horse battery"}).status_code
+            == 303
+        )
+        assert 'href="/me/signed-statement"' in web.get("/me").text
+        download = web.get("/me/signed-statement")
+    finally:
+        web.close()
+    assert download.headers["content-disposition"].startswith("attachment;")
+    from_page = httpx.post(b.base_url + "/v1/interop/statements/verify", json={"statement": download.json()["statement"]})
+    assert from_page.json()["valid"] is True and from_page.json()["payload"]["sub"] == payload["sub"]
 
     saved = tmp_path / "statement.json"
     saved.write_text(made.text, encoding="utf-8")

@@ -91,6 +91,11 @@ def platform(store: Store) -> PlatformRow:
     return found
 
 
+def is_initialised(store: Store) -> bool:
+    with store.unit_of_work(write=False) as uow:
+        return uow.interop.platform() is not None
+
+
 def public_info(store: Store) -> dict[str, Any]:
     """What anyone may know of this platform: GET /v1/interop/platform."""
     found = platform(store)
