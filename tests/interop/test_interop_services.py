@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from tanhui import secretbox
 from tanhui.domain import platform_signing as ps
 from tanhui.domain import portable_statement as stm
 from tanhui.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorised
-from tanhui.services import interop, portable_statements, secret_keys
+from tanhui.services import audit, interop, portable_statements, secret_keys
 from tanhui.services.principal import Principal
 from tanhui.store import Store, migrate
 from tests.registry.helpers import NOW, VINTAGE, city, issue_day
@@ -224,3 +225,19 @@ def test_a_peers_statement_verifies_only_while_it_is_a_peer_with_that_key(store:
     assert portable_statements.verify(store, statement, now=NOW).reason == "bad_signature"
     with pytest.raises(InvalidInput):
         portable_statements.verify(store, 42)
+
+
+def test_identity_and_peer_changes_are_audited_without_secrets(store: Store, federation_key: Path) -> None:
+    made = interop.init_platform(store, "cn-a", "甲城碳惠", federation_key, actor="cli:ops")
+    interop.add_peer(store, "cn-b", "https://b.example.org", PEER_PUBLIC, actor="cli:ops")
+    interop.remove_peer(store, "cn-b", actor="cli:ops")
+    logged = [(r.actor, r.action, r.target, r.scheme_id) for r in reversed(audit.list_entries(store, None, limit=10))]
+    assert logged == [
+        ("cli:ops", "interop.init", "cn-a", None),
+        ("cli:ops", "interop.peer_add", "cn-b", None),
+        ("cli:ops", "interop.peer_remove", "cn-b", None),
+    ]
+    text_logged = json.dumps([r.to_dict() for r in audit.list_entries(store, None, limit=10)])
+    assert made["public_key"] in text_logged and PEER_PUBLIC in text_logged
+    assert ps.seed_text(interop.signing_key(store)[1]) not in text_logged
+    assert secretbox.key_file_words(federation_key)[0] not in text_logged

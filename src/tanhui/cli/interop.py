@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.services import interop, interop_client, portable_statements
@@ -32,7 +33,7 @@ def init(
     as_json: bool = typer.Option(False, "--json", help='Print {"platform_id", "name", "public_key"}.'),
 ) -> None:
     """Make this platform's Ed25519 key pair (once); the private key is sealed and never shown."""
-    made = interop.init_platform(open_store(), platform_id, name, federation_key_file)
+    made = interop.init_platform(open_store(), platform_id, name, federation_key_file, actor=actor())
     if as_json:
         print_json(made)
         return
@@ -64,7 +65,7 @@ def peer_add(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Trust a peer platform: counts at once in running servers."""
-    peer = interop.add_peer(open_store(), platform_id, url, public_key)
+    peer = interop.add_peer(open_store(), platform_id, url, public_key, actor=actor())
     if as_json:
         print_json(peer.to_dict())
         return
@@ -90,7 +91,7 @@ def peer_list(
 @peer_app.command("remove")
 def peer_remove(platform_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Stop trusting a peer: its requests and statements are refused at once."""
-    peer = interop.remove_peer(open_store(), platform_id)
+    peer = interop.remove_peer(open_store(), platform_id, actor=actor())
     if as_json:
         print_json(peer.to_dict())
         return

@@ -53,6 +53,9 @@ ACTIONS = (
     "admin.create_user",
     "admin.token",
     "secrets.rotate_key",
+    "interop.init",
+    "interop.peer_add",
+    "interop.peer_remove",
 )
 
 # A detail key naming any of these is refused: the value would be a secret or personal data.

@@ -23,6 +23,7 @@ from tanhui.domain import platform_signing as ps
 from tanhui.domain import signing
 from tanhui.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from tanhui.secretbox import Sealed
+from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.services.secret_keys import federation_key_context, keyring, private_key_context
 from tanhui.store import Store
@@ -50,7 +51,7 @@ def _read_federation_key(path: Path) -> str:
 
 
 def init_platform(
-    store: Store, platform_id: str, name: str, federation_key_file: Path, *, now: datetime | None = None
+    store: Store, platform_id: str, name: str, federation_key_file: Path, *, now: datetime | None = None, actor: str = "system"
 ) -> dict[str, str]:
     """Make this deployment's identity: a new Ed25519 key pair, sealed; once only (``platform_exists``)."""
     store.require_initialised()
@@ -80,6 +81,7 @@ def init_platform(
     with store.unit_of_work() as uow:
         if not uow.interop.create_platform(row):
             raise Conflict("platform_exists", platform_id=platform_id)
+        audit.record(uow, actor, "interop.init", platform_id, {"public_key": row.public_key}, now=row.created_at)
     return {"platform_id": row.platform_id, "name": row.name, "public_key": row.public_key}
 
 
@@ -133,7 +135,9 @@ def _check_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def add_peer(store: Store, platform_id: str, url: str, public_key: str, *, now: datetime | None = None) -> PeerRow:
+def add_peer(
+    store: Store, platform_id: str, url: str, public_key: str, *, now: datetime | None = None, actor: str = "system"
+) -> PeerRow:
     """Trust a peer: its id, where it answers, and the key its requests and statements are signed with."""
     _check_platform_id(platform_id)
     url = _check_url(url)
@@ -151,18 +155,21 @@ def add_peer(store: Store, platform_id: str, url: str, public_key: str, *, now: 
             uow.interop.add_peer(platform_id, url, public_key, now)
         else:
             uow.interop.reactivate_peer(found.pk, url, public_key, now)
+        audit.record(uow, actor, "interop.peer_add", platform_id, {"url": url, "public_key": public_key}, now=now)
         added = uow.interop.peer(platform_id)
     assert added is not None
     return added
 
 
-def remove_peer(store: Store, platform_id: str, *, now: datetime | None = None) -> PeerRow:
+def remove_peer(store: Store, platform_id: str, *, now: datetime | None = None, actor: str = "system") -> PeerRow:
     """Stop trusting a peer: its requests and statements are refused from the next request on."""
     with store.unit_of_work() as uow:
         found = uow.interop.peer(platform_id, lock=True)
         if found is None or found.status != "active":
             raise NotFound("peer_not_found", platform_id=platform_id)
-        uow.interop.remove_peer(found.pk, now or utcnow())
+        now = now or utcnow()
+        uow.interop.remove_peer(found.pk, now)
+        audit.record(uow, actor, "interop.peer_remove", platform_id, {"url": found.url}, now=now)
         removed = uow.interop.peer(platform_id)
     assert removed is not None
     return removed

@@ -91,5 +91,8 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "admin.create_user": ("创建运营方用户", "Operator user created"),
         "admin.token": ("签发运营方令牌", "Operator token issued"),
         "secrets.rotate_key": ("更换存储密钥的加密密钥", "Secret key rotated"),
+        "interop.init": ("初始化平台互联身份", "Interconnection identity created"),
+        "interop.peer_add": ("添加互联平台", "Peer platform added"),
+        "interop.peer_remove": ("移除互联平台", "Peer platform removed"),
     },
 }
