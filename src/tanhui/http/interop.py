@@ -35,6 +35,11 @@ class PingOut(BaseModel):
     received_at: str
 
 
+class StatementOut(BaseModel):
+    statement: str
+    payload: dict[str, Any]
+
+
 class VerifyOut(BaseModel):
     valid: bool
     platform_id: str | None

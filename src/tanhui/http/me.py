@@ -18,6 +18,7 @@ from tanhui import sign_in
 from tanhui.errors import InvalidInput
 from tanhui.http import models
 from tanhui.http.deps import Me, Person, StoreDep, parse_json
+from tanhui.http.interop import StatementOut
 from tanhui.http.registry import ContributionsOut
 from tanhui.services import accounts, consent, engagement, identity, portable_statements, privacy
 from tanhui.services.registry import views
@@ -85,7 +86,7 @@ async def my_credits(account_id: Person, store: StoreDep) -> Any:
     return {"contributions": await run_in_threadpool(views.contributions, store, account_id)}
 
 
-@router.get("/v1/me/statement", responses=_OWN_SIGN_IN_ONLY)
+@router.get("/v1/me/statement", response_model=StatementOut, responses=_OWN_SIGN_IN_ONLY)
 async def my_statement(who: Me, store: StoreDep, year: str | None = None) -> Any:
     """My signed statement of a year (default this one): a compact JWS anyone can check at
     POST /v1/interop/statements/verify, and its payload (docs/interop.md)."""
