@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -58,6 +59,20 @@ def test_init_makes_one_sealed_identity(store: Store, federation_key: Path) -> N
     with store.engine.connect() as conn:
         row = " ".join(str(v) for v in conn.execute(text("SELECT * FROM interop_platform")).one())
     assert ps.seed_text(key) not in row and secretbox.key_file_words(federation_key)[0] not in row
+    if store.url.startswith("sqlite:///"):  # nor the database's files (its log included), in any spelling
+        database = Path(store.url.removeprefix("sqlite:///"))
+        seed = base64.urlsafe_b64decode(ps.seed_text(key) + "=")
+        federation = interop.federation_key(store)
+        for path in database.parent.glob(database.name + "*"):
+            if path.suffix != ".key":
+                data = path.read_bytes()
+                for secret in (
+                    seed,
+                    ps.seed_text(key).encode(),
+                    federation,
+                    secretbox.key_file_words(federation_key)[0].encode(),
+                ):
+                    assert secret not in data, path
     with pytest.raises(Conflict) as again:
         _init(store, federation_key, "cn-b")
     assert again.value.code == "platform_exists"
