@@ -81,6 +81,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "invalid scenarios: {scenarios} (use scenario keys of the methodology library, e.g. bus_ride)",
     },
     "unknown_partner": {"zh-CN": "未知或已停用的合作方", "en": "unknown or disabled partner"},
+    "unknown_platform": {"zh-CN": "未知或已移除的互联平台 {platform_id}", "en": "unknown or removed peer platform {platform_id}"},
+    "invalid_platform_id": {
+        "zh-CN": "平台编号 {platform_id!r} 无效：3–64 个小写字母、数字、- 或 .，以字母开头",
+        "en": "invalid platform id {platform_id!r}: 3-64 of a-z, 0-9, '-' and '.', starting with a letter",
+    },
+    "platform_exists": {
+        "zh-CN": "本平台已初始化互联身份 {platform_id}，私钥不会重新生成",
+        "en": "this platform already has its interconnection identity {platform_id}; the key pair is not made again",
+    },
+    "interop_not_initialised": {
+        "zh-CN": "本平台尚未初始化互联身份（tanhui interop init）",
+        "en": "this platform has no interconnection identity yet (tanhui interop init)",
+    },
+    "peer_exists": {"zh-CN": "互联平台 {platform_id} 已添加", "en": "peer platform {platform_id} is already added"},
+    "peer_not_found": {"zh-CN": "找不到互联平台 {platform_id}", "en": "no peer platform {platform_id}"},
+    "peer_unreachable": {
+        "zh-CN": "无法连接互联平台 {platform_id}（{reason}）",
+        "en": "peer platform {platform_id} cannot be reached ({reason})",
+    },
     "bad_signature": {"zh-CN": "签名缺失或不正确（{reason}）", "en": "missing or wrong signature ({reason})"},
     "stale_request": {
         "zh-CN": "请求时间戳与服务器时间相差超过 {skew_s} 秒",

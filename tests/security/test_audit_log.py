@@ -23,6 +23,7 @@ from tanhui.services import (
     audit,
     engagement,
     identity,
+    interop,
     ledger,
     market,
     organisations,
@@ -289,8 +290,11 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     )
 
     # the key rotation re-seals the whole database's secrets and rewrites the key file: it has a database
-    # and a key of its own in tests/security/test_secrets_at_rest.py, which checks its row
-    assert set(c.checked) | {"secrets.rotate_key"} == set(audit.ACTIONS), set(audit.ACTIONS) - set(c.checked)
+    # and a key of its own in tests/security/test_secrets_at_rest.py, which checks its row; a deployment's
+    # interconnection identity and peers belong to no scheme, and each needs a database of its own:
+    # tests/interop/test_interop_services.py checks their rows
+    outside = {"secrets.rotate_key", "interop.init", "interop.peer_add", "interop.peer_remove"}
+    assert set(c.checked) | outside == set(audit.ACTIONS), set(audit.ACTIONS) - set(c.checked)
 
     # nothing secret or personal in any row of either scheme
     logged = json.dumps([r.to_dict() for r in rows(store, s) + rows(store, applied_id)], ensure_ascii=False)
@@ -397,6 +401,9 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         "person.password_reset": lambda: password_reset.issue(store, s, "nobody", actor=ACTOR),
         "person.password_reset_done": lambda: password_reset.complete(store, "no-such-link", "new-password-2"),
         "secrets.rotate_key": lambda: secret_keys.rotate_key(store, tmp_path / "no-such.key", actor=ACTOR),
+        "interop.init": lambda: interop.init_platform(store, "cn-a", "甲城", tmp_path / "no-such.key", actor=ACTOR),
+        "interop.peer_add": lambda: interop.add_peer(store, "cn-b", "ftp://b", "not-a-key", actor=ACTOR),
+        "interop.peer_remove": lambda: interop.remove_peer(store, "cn-nope", actor=ACTOR),
     }
     before = _dump(store)
     for action, attempt in failing.items():

@@ -16,6 +16,7 @@ from tanhui.cli import db as db_cli
 from tanhui.cli import demo as demo_cli
 from tanhui.cli import events as events_cli
 from tanhui.cli import importer as importer_cli
+from tanhui.cli import interop as interop_cli
 from tanhui.cli import ledger as ledger_cli
 from tanhui.cli import market as market_cli
 from tanhui.cli import methodology as methodology_cli
@@ -49,6 +50,7 @@ app.add_typer(events_cli.app, name="events")
 app.add_typer(admin_cli.app, name="admin")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(secrets_cli.app, name="secrets")
+app.add_typer(interop_cli.app, name="interop")
 app.command("serve")(serve_cli.serve)
 app.command("verify")(ledger_cli.verify)
 app.command("demo")(demo_cli.demo)

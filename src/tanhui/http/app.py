@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 
 from tanhui import __version__
 from tanhui.config import ready_check_seconds
-from tanhui.http import admin, errors, market, me, models, observability, operations, partner, registry
+from tanhui.http import admin, errors, interop, market, me, models, observability, operations, partner, registry
 from tanhui.http.headers import SecurityHeaders
 from tanhui.http.limits import BodySizeLimit
 from tanhui.http.openapi import with_request_schemas
@@ -23,7 +23,7 @@ from tanhui.services.rates import RateRule
 from tanhui.store import Store
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": models.ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)}
-ROUTERS = (partner.router, me.router, market.router, operations.router, registry.router, admin.router)
+ROUTERS = (partner.router, me.router, market.router, operations.router, registry.router, admin.router, interop.router)
 PARTNER_RATE_PER_MINUTE = 6000
 DOCS_PATHS = ("/docs", "/redoc")  # FastAPIOffline's defaults (it keeps them off app.docs_url)
 

@@ -16,10 +16,12 @@ from tanhui.domain import jsontext
 from tanhui.errors import Forbidden, InvalidInput, TanhuiError, Unauthorised
 from tanhui.http import observability
 from tanhui.http.errors import RateLimited
-from tanhui.services import identity, rates
+from tanhui.services import identity, interop, rates
 from tanhui.services.identity import OperatorScope, Principal
+from tanhui.services.interop import SignedPeerRequest
 from tanhui.services.partners import PartnerRow, SignedRequest, authenticate
 from tanhui.store import Store
+from tanhui.store.rows import PeerRow
 
 
 def get_store(request: Request) -> Store:
@@ -76,6 +78,41 @@ async def signed_partner(request: Request, store: StoreDep) -> AuthedPartner:
 
 
 Partner = Annotated[AuthedPartner, Depends(signed_partner)]
+
+
+# -- peer platforms: an Ed25519-signed request (docs/interop.md) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuthedPeer:
+    peer: PeerRow
+    nonce: str
+    body: bytes
+
+
+async def signed_peer(request: Request, store: StoreDep) -> AuthedPeer:
+    """The configured peer whose signature verifies over this request, addressed to this platform (401
+    otherwise), within the partners' rate (429). The handler spends the nonce in its own transaction."""
+    body = await request.body()
+    headers = request.headers
+    signed = SignedPeerRequest(
+        platform_id=headers.get("tanhui-platform"),
+        timestamp=headers.get("tanhui-timestamp"),
+        nonce=headers.get("tanhui-nonce"),
+        signature=headers.get("tanhui-signature"),
+        method=request.method,
+        path=raw_target(request),
+        body=body,
+    )
+    peer = await run_in_threadpool(interop.authenticate, store, signed)
+    wait = await run_in_threadpool(rates.take, store, f"peer:{peer.platform_id}", get_partner_rate(request))
+    if wait > 0:
+        raise RateLimited(max(1, int(wait + 0.999)))
+    assert signed.nonce is not None
+    return AuthedPeer(peer, signed.nonce, body)
+
+
+Peer = Annotated[AuthedPeer, Depends(signed_peer)]
 
 
 # -- people: a bearer token -------------------------------------------------------------------

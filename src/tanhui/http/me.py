@@ -18,8 +18,9 @@ from tanhui import sign_in
 from tanhui.errors import InvalidInput
 from tanhui.http import models
 from tanhui.http.deps import Me, Person, StoreDep, parse_json
+from tanhui.http.interop import StatementOut
 from tanhui.http.registry import ContributionsOut
-from tanhui.services import accounts, consent, engagement, identity, privacy
+from tanhui.services import accounts, consent, engagement, identity, portable_statements, privacy
 from tanhui.services.registry import views
 
 router = APIRouter(tags=["user"])
@@ -83,6 +84,13 @@ async def check_in(account_id: Person, store: StoreDep) -> Any:
 @router.get("/v1/me/credits", response_model=ContributionsOut)
 async def my_credits(account_id: Person, store: StoreDep) -> Any:
     return {"contributions": await run_in_threadpool(views.contributions, store, account_id)}
+
+
+@router.get("/v1/me/statement", response_model=StatementOut, responses=_OWN_SIGN_IN_ONLY)
+async def my_statement(who: Me, store: StoreDep, year: str | None = None) -> Any:
+    """My signed statement of a year (default this one): a compact JWS anyone can check at
+    POST /v1/interop/statements/verify, and its payload (docs/interop.md)."""
+    return await run_in_threadpool(portable_statements.issue, store, who, year)
 
 
 # -- sign-in, the right of access, erasure --------------------------------------------------------

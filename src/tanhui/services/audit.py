@@ -61,6 +61,9 @@ ACTIONS = (
     "person.password_reset",
     "person.password_reset_done",
     "secrets.rotate_key",
+    "interop.init",
+    "interop.peer_add",
+    "interop.peer_remove",
 )
 
 # A detail key naming any of these is refused: the value would be a secret or personal data.

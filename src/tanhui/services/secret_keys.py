@@ -1,7 +1,7 @@
 """Stored secrets and the key that seals them (tanhui.secretbox): seal, open, check, rotate.
 
-Partner HMAC secrets are the stored secrets today; the platform's signing key joins them when
-interconnection lands (one more context and one more repository call in each function here).
+Partner HMAC secrets, and this platform's interconnection keys (its Ed25519 private key and the
+federation key, services/interop.py), are the stored secrets: each is checked and re-sealed here.
 
 A migration cannot read the key, so rows written before secrets were sealed (revision 0010) are
 sealed by ``seal_plaintext``, which `tanhui db upgrade` and every `tanhui serve` start run right
@@ -21,13 +21,22 @@ from tanhui.secretbox import Keyring, Sealed
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.rows import StoredSecret
+from tanhui.store.rows import PlatformRow, StoredSecret
 from tanhui.store.uow import UnitOfWork
 
 
 def partner_context(partner_id: str) -> str:
     """What a partner's sealed secret is bound to: it opens only as that partner's."""
     return f"partner_secret:{partner_id}"
+
+
+def private_key_context(platform_id: str) -> str:
+    """What this platform's sealed Ed25519 private key is bound to (services/interop.py)."""
+    return f"interop_private_key:{platform_id}"
+
+
+def federation_key_context(platform_id: str) -> str:
+    return f"interop_federation_key:{platform_id}"
 
 
 def keyring(store: Store, *, create: bool = False) -> Keyring:
@@ -53,12 +62,31 @@ def _open(ring: Keyring, stored: StoredSecret) -> str:
     return ring.open(Sealed(stored.key_id, stored.secret), partner_context(stored.partner_id))
 
 
-def _reseal(uow: UnitOfWork, ring: Keyring, to: Keyring, *, not_key: str | None) -> list[StoredSecret]:
+def _reseal(uow: UnitOfWork, ring: Keyring, to: Keyring, *, not_key: str | None) -> int:
     rows = uow.partners.stored_secrets(not_key=not_key, lock=True)
     for row in rows:
         sealed = to.seal(_open(ring, row), partner_context(row.partner_id))
         uow.partners.set_sealed(row.id, sealed.key_id, sealed.text)
-    return rows
+    return len(rows) + _reseal_platform(uow, ring, to, not_key=not_key)
+
+
+def _platform_sealed(platform: PlatformRow) -> list[tuple[Sealed, str]]:
+    """The platform's two sealed values with the contexts they are bound to."""
+    return [
+        (Sealed(platform.private_key_id, platform.private_key), private_key_context(platform.platform_id)),
+        (Sealed(platform.federation_key_id, platform.federation_key), federation_key_context(platform.platform_id)),
+    ]
+
+
+def _reseal_platform(uow: UnitOfWork, ring: Keyring, to: Keyring, *, not_key: str | None) -> int:
+    platform = uow.interop.platform(lock=True)
+    if platform is None or {platform.private_key_id, platform.federation_key_id} == {not_key}:
+        return 0
+    (key, key_context), (federation, federation_context) = _platform_sealed(platform)
+    new_key = to.seal(ring.open(key, key_context), key_context)
+    new_federation = to.seal(ring.open(federation, federation_context), federation_context)
+    uow.interop.set_platform_sealed(new_key.text, new_key.key_id, new_federation.text, new_federation.key_id)
+    return 2
 
 
 def seal_plaintext(store: Store) -> int:
@@ -93,7 +121,9 @@ def check(store: Store) -> KeyStatus:
     seal_plaintext(store)
     with store.unit_of_work(write=False) as uow:
         rows = uow.partners.stored_secrets()
-    if not rows:  # nothing to open: a server database may run without a key until its first partner
+        platform = uow.interop.platform()
+    sealed = _platform_sealed(platform) if platform else []
+    if not rows and not sealed:  # nothing to open: a server database may run without a key until its first partner
         try:
             return KeyStatus(secretbox.source_for(store.url).describe(), None)
         except ServiceUnavailable:
@@ -103,6 +133,9 @@ def check(store: Store) -> KeyStatus:
     for row in rows:
         _open(ring, row)
         by_key[row.key_id or ""] = by_key.get(row.key_id or "", 0) + 1
+    for value, context in sealed:
+        ring.open(value, context)
+        by_key[value.key_id] = by_key.get(value.key_id, 0) + 1
     return KeyStatus(ring.source.describe() if ring.source else "memory", ring.current.key_id, by_key)
 
 
@@ -148,14 +181,16 @@ def rotate_key(store: Store, new_key_file: Path, *, actor: str = "system", now: 
         secretbox.write_key_file(source.path, [new_words[0], *before], replace=True)
     try:
         with store.unit_of_work() as uow:
-            old_keys = sorted({row.key_id or "plaintext" for row in uow.partners.stored_secrets()} - {new_id})
-            rows = _reseal(uow, ring, to, not_key=new_id)
+            platform = uow.interop.platform()
+            platform_keys = {platform.private_key_id, platform.federation_key_id} if platform else set()
+            old_keys = sorted(({row.key_id or "plaintext" for row in uow.partners.stored_secrets()} | platform_keys) - {new_id})
+            resealed = _reseal(uow, ring, to, not_key=new_id)
             audit.record(
                 uow,
                 actor,
                 "secrets.rotate_key",
                 f"key:{new_id}",
-                {"from_keys": old_keys, "rows": len(rows)},
+                {"from_keys": old_keys, "rows": resealed},
                 now=now,
             )
         with store.unit_of_work() as uow:  # a secret sealed by another process meanwhile, with an old key
@@ -168,4 +203,4 @@ def rotate_key(store: Store, new_key_file: Path, *, actor: str = "system", now: 
     if installs:
         assert source is not None and source.path is not None
         secretbox.write_key_file(source.path, new_words[:1], replace=True)
-    return Rotation(new_id, old_keys, len(rows) + len(stragglers), str(source.path) if installs and source else None)
+    return Rotation(new_id, old_keys, resealed + stragglers, str(source.path) if installs and source else None)

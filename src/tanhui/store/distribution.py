@@ -354,6 +354,8 @@ PLAN: dict[str, Placement] = {
     "credit_blocks": Reference(),
     "credit_block_spends": Reference(),
     "credit_retirements": Reference(),
+    "interop_platform": Reference(),
+    "interop_peers": Reference(),
     # the person group
     "accounts": Distributed("pkey", PERSON),
     "account_profiles": Distributed(
@@ -419,6 +421,7 @@ PLAN: dict[str, Placement] = {
     "partner_refs": Distributed("user_ref", "partner_refs"),
     # on the coordinator
     "partner_nonces": Local("written once per signed request, read by the next with the same nonce"),
+    "interop_peer_nonces": Local("written once per signed peer request, read by the next with the same nonce"),
     "rate_buckets": Local("one row per partner, read and written per request"),
     "report_facts": Local("operator counters per scheme, day, scenario and partner"),
     "report_days": Local("operator counters per scheme, day and lane"),

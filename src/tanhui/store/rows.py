@@ -14,6 +14,7 @@ from tanhui.store.repositories.checkpoints import CheckpointRow
 from tanhui.store.repositories.consents import ConsentRow, Link, TokenOwner
 from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
 from tanhui.store.repositories.identity import OperatorRow, OperatorScope
+from tanhui.store.repositories.interop import PeerRow, PlatformRow
 from tanhui.store.repositories.ledger import Appended
 from tanhui.store.repositories.market import OrderRow
 from tanhui.store.repositories.memberships import Standing
@@ -46,6 +47,8 @@ __all__ = [
     "OrganisationDict",
     "OrganisationRow",
     "PartnerRow",
+    "PeerRow",
+    "PlatformRow",
     "PointsFlow",
     "PointsLine",
     "RetirementRow",

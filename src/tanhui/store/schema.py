@@ -712,3 +712,44 @@ audit_log = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_audit_log_scheme_id_id", audit_log.c.scheme_id, audit_log.c.id)
+
+# -- interconnection between deployments (docs/interop.md) ----------------------------------------
+# This platform's identity (one row) and the peers the operator configured. The private key and
+# the federation key are sealed (tanhui.secretbox), never stored in the clear.
+
+interop_platform = Table(
+    "interop_platform",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one identity per deployment
+    Column("platform_id", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("public_key", String(64), nullable=False),  # base64url of the 32-byte Ed25519 public key
+    Column("private_key", String(255), nullable=False),  # sealed seed
+    Column("private_key_id", String(32), nullable=False),  # the secret key that sealed it
+    Column("federation_key", String(255), nullable=False),  # sealed, shared by the federation's members
+    Column("federation_key_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single"),
+)
+
+interop_peers = Table(
+    "interop_peers",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("platform_id", String(64), nullable=False, unique=True),
+    Column("url", String(500), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime, nullable=True),
+    CheckConstraint("status IN ('active', 'removed')", name="status"),
+)
+
+interop_peer_nonces = Table(  # like partner_nonces: one row per signed request, kept for the replay window
+    "interop_peer_nonces",
+    metadata,
+    Column("peer_pk", BigId, primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+Index("ix_interop_peer_nonces_seen_at", interop_peer_nonces.c.seen_at)

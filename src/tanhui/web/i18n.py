@@ -144,6 +144,7 @@ ZH: dict[str, str] = {
     "None.": "无。",
     "My data": "我的数据",
     "Download all my data (JSON)": "下载我的全部数据（JSON）",
+    "Download my signed statement of this year": "下载本年度的签名减排证明",
     "Delete my account": "注销我的账户",
     "When": "时间",
     "Scenario": "场景",

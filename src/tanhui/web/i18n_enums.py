@@ -107,5 +107,8 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "person.password_reset": ("签发重置密码链接", "Password reset link issued"),
         "person.password_reset_done": ("用户通过链接重设密码", "Password set with a reset link"),
         "secrets.rotate_key": ("更换存储密钥的加密密钥", "Secret key rotated"),
+        "interop.init": ("初始化平台互联身份", "Interconnection identity created"),
+        "interop.peer_add": ("添加互联平台", "Peer platform added"),
+        "interop.peer_remove": ("移除互联平台", "Peer platform removed"),
     },
 }

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from tanhui.errors import NotFound
-from tanhui.services import accounts, consent, engagement, market, organisations, privacy, reports
+from tanhui.services import accounts, consent, engagement, interop, market, organisations, portable_statements, privacy, reports
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal
 from tanhui.store import Store
@@ -71,6 +71,7 @@ def account_page(
         recent=[_shown_event(e) for e in history["events"]],
         consents=consents,
         flash=checkin_message(store, account_id, checkin, lang),
+        signed_statement=interop.is_initialised(store),
     )
 
 
@@ -146,6 +147,17 @@ def export_page(request: Request, who: Principal = Depends(signed_in_as), store:
         privacy.export_person(store, who),
         headers={"Content-Disposition": f'attachment; filename="tanhui-my-data-{date.today().isoformat()}.json"'},
     )
+
+
+@router.get("/me/signed-statement")
+@html_errors
+def signed_statement(
+    request: Request, year: str | None = None, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
+) -> Response:
+    """My signed statement of a year (GET /v1/me/statement's answer) as a file a bank can check (docs/interop.md)."""
+    made = portable_statements.issue(store, who, year)
+    chosen = made["payload"]["period"]["year"]
+    return JSONResponse(made, headers={"Content-Disposition": f'attachment; filename="tanhui-statement-{chosen}.json"'})
 
 
 @router.get("/me/delete")

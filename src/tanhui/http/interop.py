@@ -1,0 +1,81 @@
+"""Interconnection between Tanhui deployments (`/v1/interop/...`, docs/interop.md).
+
+Public: this platform's identity and key, and the check of a portable statement. Peer-only paths
+take an Ed25519-signed request from a configured peer (deps.signed_peer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from tanhui.errors import InvalidInput
+from tanhui.http.deps import Peer, StoreDep, parse_json
+from tanhui.services import interop, portable_statements
+
+router = APIRouter(tags=["interop"])
+
+
+class PlatformOut(BaseModel):
+    platform_id: str
+    name: str
+    public_key: str
+    algorithm: str
+    protocol: str
+    protocol_version: int
+
+
+class PingOut(BaseModel):
+    platform_id: str
+    peer: str
+    protocol: str
+    received_at: str
+
+
+class StatementOut(BaseModel):
+    statement: str
+    payload: dict[str, Any]
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+    platform_id: str | None
+    payload: dict[str, Any] | None
+    reason: str | None
+
+
+_VERIFY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["statement"], "properties": {"statement": {"type": "string"}}}
+            }
+        },
+    }
+}
+
+
+@router.get("/v1/interop/platform", response_model=PlatformOut)
+async def platform(store: StoreDep) -> Any:
+    """This platform's id, name and Ed25519 public key (404 `interop_not_initialised` before `tanhui interop init`)."""
+    return await run_in_threadpool(interop.public_info, store)
+
+
+@router.post("/v1/interop/ping", response_model=PingOut)
+async def ping(peer: Peer, store: StoreDep) -> Any:
+    """A configured peer checks the link (signed request; any body)."""
+    return await run_in_threadpool(interop.ping, store, peer.peer, peer.nonce)
+
+
+@router.post("/v1/interop/statements/verify", response_model=VerifyOut, openapi_extra=_VERIFY_BODY)
+async def verify_statement(request: Request, store: StoreDep) -> Any:
+    """Check a statement of this platform or of a configured peer: valid, or invalid with a reason."""
+    body = parse_json(await request.body())
+    if not isinstance(body, dict) or not isinstance(body.get("statement"), str):
+        raise InvalidInput("invalid_request", details={"statement": "required"})
+    verdict = await run_in_threadpool(portable_statements.verify, store, body["statement"])
+    return verdict.to_dict()
