@@ -1,6 +1,7 @@
 """The store suite, the marketplace's store tests and races, and the whole-service model on Citus (issue 15).
 
-The test functions of tests/store, tests/market and tests/reliability run here unchanged, with `store`
+The test functions of tests/store, tests/market, tests/reliability and the service suites of the
+resident pages, review, privacy and the credit registry run here unchanged, with `store`
 and `pg_shared_store` bound to one distributed database on the cluster: whatever they assert on SQLite
 and PostgreSQL (balances, hash chains, claims, races, the model's agreement) must hold on Citus too.
 Tests that exist to check one engine's own behaviour (migrations from old revisions, SQLite's files)
@@ -15,7 +16,11 @@ import pytest
 
 from tests.citus.conftest import adopt
 from tests.market import test_fulfilment, test_liability, test_market_property, test_market_races_pg, test_market_store
+from tests.privacy import test_export_erasure, test_retention
+from tests.registry import test_services as test_registry_services
 from tests.reliability import test_service_model
+from tests.resident import test_checkins_and_market, test_report, test_statements
+from tests.review import test_review_service
 from tests.store import (
     test_concurrency_pg,
     test_incremental_verify,
@@ -58,4 +63,11 @@ adopt(
     test_market_property,
     test_market_races_pg,
     test_service_model,
+    test_checkins_and_market,
+    test_report,
+    test_statements,
+    test_review_service,
+    test_export_erasure,
+    test_retention,
+    test_registry_services,
 )

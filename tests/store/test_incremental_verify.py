@@ -180,3 +180,38 @@ def test_checkpoints_are_append_only(store: Store, scheme_id: str) -> None:
             assert "append-only" in str(error) or "append_only" in str(error), error
         else:
             raise AssertionError("the checkpoint row was changed")
+
+
+def test_the_command_checks_the_day_and_records_a_checkpoint(fresh_store_url: str) -> None:
+    """`tanhui verify --incremental`: the first run is full, the next one reads only the entries since,
+    and a posting changed after the checkpoint makes it exit 1 naming the account."""
+    import json
+
+    from tanhui.store import migrate
+    from tests.live import cli
+
+    store = Store(fresh_store_url)
+    try:
+        migrate.upgrade(store)
+        f = build(store, "daily", people=4)
+        _activity(store, f, 40, seed=11)
+        first = json.loads(cli(fresh_store_url, "verify", "--incremental", "--json").stdout)
+        [scheme] = first["schemes"]
+        assert first["ok"] and scheme["since_checkpoint"] is None and scheme["recorded_checkpoint"] == 1
+        assert scheme["entries"] == scheme["total_entries"] >= 40
+        _activity(store, f, 7, seed=12)
+        second = json.loads(cli(fresh_store_url, "verify", "--incremental", "--json").stdout)["schemes"][0]
+        assert second["since_checkpoint"] == 1 and second["recorded_checkpoint"] == 2
+        assert second["entries"] == 7 and second["total_entries"] == scheme["total_entries"] + 7
+        text_run = cli(fresh_store_url, "verify", "--incremental")
+        assert text_run.stdout.startswith("OK: daily since checkpoint 2: 0 entries checked")
+        _activity(store, f, 3, seed=13)
+        with store.engine.begin() as conn:
+            _guards_off(store, conn, "postings")
+            newest = conn.execute(select(postings.c.id).order_by(postings.c.id.desc()).limit(1)).scalar_one()
+            conn.execute(update(postings).where(postings.c.id == newest).values(amount=postings.c.amount + 1))
+            _guards_on(store, conn, "postings")
+        broken = cli(fresh_store_url, "verify", "--incremental", check=False)
+        assert broken.returncode == 1 and broken.stderr.startswith("BROKEN: daily: "), broken.stderr
+    finally:
+        store.dispose()
