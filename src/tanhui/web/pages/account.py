@@ -20,6 +20,7 @@ from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tanhui.web import charts, security, times
+from tanhui.web.calculation import explained
 from tanhui.web.deps import checked_form, language, signed_in, signed_in_as, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
@@ -99,7 +100,11 @@ def history_page(
 @router.get("/me/events/{event_id}")
 @html_errors
 def calculation_page(
-    event_id: str, request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
+    event_id: str,
+    request: Request,
+    who: Principal = Depends(signed_in_as),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
 ) -> Response:
     if not event_id.isdigit():
         raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
@@ -123,7 +128,8 @@ def calculation_page(
         "partner_name": row.partner_name,
         "event_id": row.event_id,
     }
-    return own(request, "calculation.html", e=shown, x=row.explanation or {})
+    x = row.explanation or {}
+    return own(request, "calculation.html", e=shown, x=x, t=explained(x, row.scenario, row.carbon_g, lang))
 
 
 @router.post("/me/consents/{consent_id}/revoke")
