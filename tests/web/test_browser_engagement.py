@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tanhui.services import accounts
+from tanhui.services import accounts, consent
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tests.web.helpers import build_city, web_login
@@ -86,5 +86,73 @@ def test_a_calculation_is_told_in_words_first(browser: Any, resident_city: Any, 
             _inside(w, "[data-testid=factor]")
             assert ("来源" if lang == "zh-CN" else "Source") in w.page.locator("[data-testid=factor]").first.inner_text()
             _no_codes(w, lang, f"{viewport} {lang} calculation")
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_withdrawing_an_app_is_confirmed_and_can_be_undone(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, city = resident_city
+    person = Principal(city.people[0])
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, city.people[0]))
+        for lang in LANGS:
+            _in(w, lang, "/me")
+            w.page.locator("[data-testid=sources-link]").click()
+            w.page.wait_for_url("**/me/sources")
+            _no_codes(w, lang, f"{viewport} {lang} sources")
+            walk = w.page.locator("[data-testid=source]", has_text="健步走APP")
+            walk.locator("[data-testid=revoke]").click()
+            w.page.wait_for_url("**/revoke")
+            heading = w.page.locator("main h1").inner_text()
+            assert "健步走APP" in heading and ("撤回" in heading if lang == "zh-CN" else "Withdraw" in heading), heading
+            _no_codes(w, lang, f"{viewport} {lang} revoke confirmation")
+            still = {c["partner_id"]: c["status"] for c in consent.consents_of(store, person)}
+            assert list(still.values()).count("active") == 3  # the confirmation page withdrew nothing
+            w.page.locator("[data-testid=confirm-revoke]").click()
+            w.page.wait_for_url("**/me/sources?done=revoked")
+            assert w.page.locator("[data-testid=done]").is_visible()
+            walk = w.page.locator("[data-testid=source]", has_text="健步走APP")
+            assert ("已撤回" if lang == "zh-CN" else "Withdrawn") in walk.inner_text()
+            assert sorted(c["status"] for c in consent.consents_of(store, person))[-1] == "revoked"
+            _no_codes(w, lang, f"{viewport} {lang} withdrawn")
+            walk.locator("[data-testid=grant]").click()
+            w.page.wait_for_url("**/me/sources?done=granted")
+            walk = w.page.locator("[data-testid=source]", has_text="健步走APP")
+            assert ("有效" if lang == "zh-CN" else "Active") in walk.inner_text()
+            latest = {c["partner_id"]: c["status"] for c in consent.consents_of(store, person)}
+            assert set(latest.values()) == {"active"} and len(latest) == 3
+            _no_codes(w, lang, f"{viewport} {lang} granted again")
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_a_registered_person_is_guided_to_connect_an_app(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, _city = resident_city
+    with store.unit_of_work(write=False) as uow:
+        partners = [p for p in uow.partners.list("luzhou") if p.status == "active"]
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go("/register")
+        w.page.fill("#username", f"direct-{viewport}")
+        w.page.fill("#password", "correct-horse-9")
+        w.page.locator("main button[type=submit]").click()
+        w.page.wait_for_url("**/me")
+        for lang in LANGS:
+            _in(w, lang, "/me")
+            assert w.page.locator("[data-testid=no-sources]").is_visible()
+            assert "无。" not in w.page.locator("main").inner_text()
+            w.page.locator("[data-testid=connect-link]").click()
+            w.page.wait_for_url("**/me/sources#connect")
+            apps = w.page.locator("[data-testid=app]").all_inner_texts()
+            assert len(apps) == len(partners) and all(any(p.name in a for a in apps) for p in partners)  # by name
+            assert w.page.locator("ol.steps li").count() == 3
+            _no_codes(w, lang, f"{viewport} {lang} connect guide")
+            w.page.locator("[data-testid=new-code]").click()
+            code = w.page.locator("[data-testid=binding-code]").inner_text()
+            assert len(code) == 10 and code.isalnum() and code not in w.page.url
+            _no_codes(w, lang, f"{viewport} {lang} binding code")
     finally:
         w.close()

@@ -272,7 +272,7 @@ consents = Table(
     Column("purpose", String(200), nullable=False),
     Column("granted_at", UTCDateTime, nullable=False),  # when the person authorised the partner
     Column("recorded_at", UTCDateTime, nullable=False),  # when Tanhui recorded it
-    Column("granted_via", String(32), nullable=False),  # partner_api, binding_code
+    Column("granted_via", String(32), nullable=False),  # partner_api, binding_code, person_web (granted again on the account page)
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("revoked_by", String(16), nullable=True),  # partner, person
 )

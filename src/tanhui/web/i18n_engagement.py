@@ -13,4 +13,36 @@ ENGAGEMENT: dict[str, str] = {
     "Nothing but the behaviour itself.": "只有这次行为本身，没有其他数据。",
     ": ": "：",
     "Number of the report": "上报编号",
+    # my data sources (consents) and connecting an app
+    "My data sources": "我的数据来源",
+    "Authorisation withdrawn. You can grant it again below at any time.": "已撤回授权。你可以随时在下方重新授权。",
+    "Authorised again: the app's next reports are credited to you.": "已重新授权：该应用之后上报的行为会计入你的账户。",
+    "Apps I authorised": "我授权的应用",
+    "withdrawn on": "撤回于",
+    "Authorise again": "重新授权",
+    "You have not connected an app yet. Connect one below, and your low-carbon behaviours in it are counted here.": (
+        "你还没有连接任何应用。在下方连接一个应用，你在其中的低碳行为就会计入这里。"
+    ),
+    "Connect an app": "连接应用",
+    "Get a binding code here. It works once, for 10 minutes.": "在这里获取一个绑定码，10 分钟内有效，只能使用一次。",
+    "Open the app (for example your bus card or step counter) and choose “Connect Tanhui account”.": (
+        "打开应用（例如公交卡或计步应用），选择“连接碳惠账户”。"
+    ),
+    "Enter the code there. The app then appears in the list above.": "在应用中输入绑定码，连接成功后它会出现在上方的列表里。",
+    "Your binding code": "你的绑定码",
+    "valid until": "有效期至",
+    "Get another code": "重新获取绑定码",
+    "Get a binding code": "获取绑定码",
+    "Apps of this scheme you can connect": "本方案可连接的应用",
+    ", ": "、",
+    "Withdraw the authorisation": "撤回授权",
+    "Withdraw the authorisation of {name}?": "撤回对“{name}”的授权？",
+    "{name} can no longer report your low-carbon behaviours: from now on they are not credited.": (
+        "“{name}”将不能再为你上报低碳行为，之后的行为不会再入账。"
+    ),
+    "Any sign-in that {name} opened for you ends at once.": "“{name}”为你打开的登录会立即失效。",
+    "What was already credited, and your points, stay in your account.": "已经入账的减排量和你的积分都会保留。",
+    "You can grant it again at any time on the page of your data sources.": "之后可以随时在“我的数据来源”页面重新授权。",
+    "Manage, withdraw or grant again": "管理、撤回或重新授权",
+    "You have not connected an app yet.": "你还没有连接任何应用。",
 }

@@ -27,6 +27,7 @@ from tanhui.web.pages import (
     registry,
     report,
     review,
+    sources,
 )
 from tanhui.web.render import HERE
 
@@ -34,6 +35,7 @@ ROUTERS = (
     registry.router,
     auth.router,
     account.router,
+    sources.router,
     checkins.router,
     points.router,
     report.router,

@@ -58,7 +58,8 @@ def account_page(
         width=440,
         value_text=[f"{grams_as_kg(v['carbon_g'])} kg" for _k, v in by_scenario],
     )
-    consents = [{**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, who)]
+    latest = {c["partner_id"]: c for c in consent.consents_of(store, who)}  # one line an app, its newest consent
+    consents = [{**c, "partner_name": names.get(c["partner_id"], "—")} for c in latest.values()]
     return own(
         request,
         "account.html",
@@ -130,19 +131,6 @@ def calculation_page(
     }
     x = row.explanation or {}
     return own(request, "calculation.html", e=shown, x=x, t=explained(x, row.scenario, row.carbon_g, lang))
-
-
-@router.post("/me/consents/{consent_id}/revoke")
-@html_errors
-def revoke_consent_page(
-    consent_id: str,
-    request: Request,
-    who: Principal = Depends(signed_in_as),
-    f: dict[str, str] = Depends(checked_form),
-    store: Store = Depends(store_of),
-) -> Response:
-    consent.revoke_by_person(store, who, consent_id)
-    return redirect("/me")
 
 
 @router.get("/me/export")
