@@ -7,12 +7,13 @@ badge wall and delivery. Console errors, failed loads and horizontal overflow fa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tanhui.services import accounts, consent
+from tanhui.services import accounts, consent, identity, ingest, organisations
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tests.web.helpers import build_city, web_login
@@ -154,5 +155,85 @@ def test_a_registered_person_is_guided_to_connect_an_app(browser: Any, resident_
             code = w.page.locator("[data-testid=binding-code]").inner_text()
             assert len(code) == 10 and code.isalnum() and code not in w.page.url
             _no_codes(w, lang, f"{viewport} {lang} binding code")
+    finally:
+        w.close()
+
+
+def _crowd(store: Store, city: Any, ahead: int, behind: int) -> None:
+    """People in my organisation: `ahead` with a long bus ride today (more than me), `behind` with a short one."""
+    bus = city.partners["泸州公交"]
+    code = organisations.invite_code(store, city.orgs[0].public_id, "luzhou")
+    now = datetime.now(UTC)
+    reports = []
+    for i in range(ahead + behind):
+        ref = f"crowd-{i}"
+        _, view = consent.grant(
+            store,
+            bus,
+            f"n-crowd-{i}",
+            {"user_ref": ref, "scopes": ["behaviour:report"], "granted_at": now.isoformat(), "display_name": f"乘客{i}"},
+        )
+        organisations.join(store, int(view["account_id"]), code)
+        km = "100" if i < ahead else "1"
+        reports.append(
+            {
+                "event_id": f"crowd-{i}",
+                "user_ref": ref,
+                "scenario": "bus_ride",
+                "occurred_at": now.isoformat(),
+                "data": {"distance_km": km, "trip_id": f"crowd-{i}"},
+            }
+        )
+    ingest.ingest_events(store, bus, reports)
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_boards_show_me_below_the_top_and_a_newcomer_has_no_rank(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, city = resident_city
+    _crowd(store, city, ahead=20, behind=3)
+    org = city.orgs[0].public_id
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, city.people[0]))
+        for lang in LANGS:
+            for period in ("week", "month", "all"):
+                _in(w, lang, f"/orgs/{org}?period={period}")
+                assert w.page.locator(f"[data-testid=period-{period}]").get_attribute("aria-current") == "page"
+                rows = w.page.locator("table.board tbody tr:not(.gap)")
+                assert rows.count() == 21, period  # the top 20, then me
+                me = w.page.locator("[data-testid=me]")
+                assert me.count() == 1 and me.locator("td").first.inner_text() == "21", period
+                assert w.page.locator("tr.gap").count() == 1
+                said = w.page.locator("[data-testid=my-place]").inner_text()
+                assert ("第 21 名" in said) if lang == "zh-CN" else ("No. 21 of" in said), said
+                place = w.page.locator("[data-testid=org-place]").inner_text()
+                assert ("本机构" in place) if lang == "zh-CN" else ("This organisation's place" in place), place
+                _no_codes(w, lang, f"{viewport} {lang} board {period}")
+            _in(w, lang, "/orgs")
+            mine = w.page.locator("[data-testid=my-org-place]").first.inner_text()
+            assert (
+                "#" not in mine and "21" in mine and (("机构排名" in mine) if lang == "zh-CN" else ("organisation No." in mine))
+            ), mine
+            _no_codes(w, lang, f"{viewport} {lang} orgs")
+    finally:
+        w.close()
+    newcomer = identity.register(store, "luzhou", f"new-{viewport}", "correct-horse-9")
+    organisations.join(store, newcomer, organisations.invite_code(store, org, "luzhou"))
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, newcomer))
+        for lang in LANGS:
+            _in(w, lang, "/me")
+            rank = w.page.locator("[data-testid=my-rank]").inner_text()
+            assert "/" not in rank and ("还没有排名" in rank if lang == "zh-CN" else "No rank yet" in rank), rank
+            ticks = w.page.eval_on_selector_all("svg.chart text.tick", "els => els.map(e => e.textContent)")
+            numbers = [t.split()[0] for t in ticks if t[:1].isdigit() and "-" not in t]
+            assert numbers and all(n.isdigit() for n in numbers), ticks
+            _no_codes(w, lang, f"{viewport} {lang} newcomer account")
+            _in(w, lang, f"/orgs/{org}?period=week")
+            said = w.page.locator("[data-testid=my-place]").inner_text()
+            assert "还没有排名" in said if lang == "zh-CN" else "no place yet" in said, said
+            assert w.page.locator("[data-testid=me]").count() == 0
+            _no_codes(w, lang, f"{viewport} {lang} newcomer board")
     finally:
         w.close()

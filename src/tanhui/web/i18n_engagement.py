@@ -45,4 +45,20 @@ ENGAGEMENT: dict[str, str] = {
     "You can grant it again at any time on the page of your data sources.": "之后可以随时在“我的数据来源”页面重新授权。",
     "Manage, withdraw or grant again": "管理、撤回或重新授权",
     "You have not connected an app yet.": "你还没有连接任何应用。",
+    # leaderboards and ranks
+    "No. {n}": "第 {n} 名",
+    "This organisation's place among the scheme's {n} organisations": "本机构在方案 {n} 个机构中的排名",
+    "This organisation has no place among the scheme's organisations yet": "本机构在方案的机构中还没有排名",
+    "My place among the members: No. {n} of {people}": "我在成员中排第 {n} 名（共 {people} 人上榜）",
+    "I have no place yet: nothing credited in this period. My next low-carbon behaviour puts me on the board.": (
+        "我还没有排名：这段时间还没有入账的低碳行为。下一次低碳行为就能让我上榜。"
+    ),
+    "Place": "名次",
+    "me": "我",
+    "Nobody has a reduction in this period yet.": "这段时间还没有人有减排记录。",
+    "organisation No. {n} of {all}": "机构排名 第 {n} / {all}",
+    "me: No. {n} of {all} members": "我在机构内 第 {n} / {all} 名",
+    "me: no place yet": "我在机构内还没有排名",
+    "No rank yet: my first low-carbon behaviour gives me one.": "还没有排名：完成第一次低碳行为后就会有排名。",
+    "My place among the members of": "我在成员中的排名：",
 }

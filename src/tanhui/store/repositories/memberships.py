@@ -10,7 +10,7 @@ from sqlalchemy import Join, and_, delete, func, insert, select
 from tanhui.domain.ledger import ASSET_CO2E, HOLDINGS
 from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import account_profiles, accounts, ledger_accounts, memberships, organisations
+from tanhui.store.schema import account_profiles, accounts, events, ledger_accounts, memberships, organisations
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,33 @@ class MembershipRepository(Repository):
             .offset(offset)
         )
         return [Standing(str(r.account_id), r.display_name, int(r.balance or 0), 1) for r in rows]
+
+    def member_totals(
+        self, organisation_pk: int, day_from: int | None = None, day_to: int | None = None
+    ) -> list[tuple[str, str | None, int]]:
+        """(account id, display name, grams) of every member: their holdings, or with a period their
+        credited events in [day_from, day_to] (members with any). A leaderboard with the person's own
+        place needs every member's total; an organisation's members are few enough to read at once."""
+        profile = and_(account_profiles.c.pkey == memberships.c.pkey, account_profiles.c.account_id == memberships.c.account_id)
+        if day_from is None or day_to is None:
+            query = select(memberships.c.account_id, account_profiles.c.display_name, ledger_accounts.c.balance).select_from(
+                _carbon_join().outerjoin(account_profiles, profile)
+            )
+        else:
+            credited = and_(
+                events.c.pkey == memberships.c.pkey,  # co-located on a distributed store
+                events.c.account_id == memberships.c.account_id,
+                events.c.status == "credited",
+                events.c.local_day >= day_from,
+                events.c.local_day <= day_to,
+            )
+            query = (
+                select(memberships.c.account_id, account_profiles.c.display_name, func.sum(events.c.carbon_g))
+                .select_from(memberships.join(events, credited).outerjoin(account_profiles, profile))
+                .group_by(memberships.c.account_id, account_profiles.c.display_name)
+            )
+        rows = self.conn.execute(query.where(memberships.c.organisation_id == organisation_pk))
+        return [(str(r[0]), r[1], int(r[2] or 0)) for r in rows]
 
     def rank_among_members(self, organisation_pk: int, carbon_g: int) -> int:
         ahead = self.conn.execute(

@@ -180,7 +180,7 @@ def _shown_event(e: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -> str:
-    """The person's running total (kg) for the last 60 days, one point a day."""
+    """The person's running total for the last 60 days, one point a day: in kg, or whole grams under 1 kg."""
     start = today - timedelta(days=59)
     if series and series[0][0] > start:
         start = max(series[0][0] - timedelta(days=1), today - timedelta(days=59))
@@ -190,6 +190,8 @@ def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -
     day = start
     while day <= today:
         running += by_day.get(day, 0)
-        points.append((day.strftime("%m-%d"), running / 1000))
+        points.append((day.strftime("%m-%d"), running))
         day += timedelta(days=1)
-    return charts.line_chart(points, label=label, unit="kg", width=440, height=200)
+    if running < 1000:  # under a kilogram: whole grams read better than 0.25 kg (and a newcomer's 0 g axis is whole)
+        return charts.line_chart(points, label=label, unit="g", width=440, height=200, whole=True)
+    return charts.line_chart([(d, g / 1000) for d, g in points], label=label, unit="kg", width=440, height=200)
