@@ -7,20 +7,22 @@ badge wall and delivery. Console errors, failed loads and horizontal overflow fa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tanhui.services import accounts, consent, identity, ingest, organisations
+from tanhui.services import accounts, consent, identity, ingest, market, organisations
 from tanhui.services.principal import Principal
 from tanhui.store import Store
-from tests.web.helpers import build_city, web_login
+from tests.web.helpers import build_city, coupon_item, fund, web_login
 from tests.web.test_browser import Watched, browser  # noqa: F401 (the fixture)
 from tests.web.test_raw_codes import code_finder, raw_code_problems, raw_codes
 
 LANGS = ("zh-CN", "en")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = [pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True), pytest.mark.slow]
 
 
@@ -235,5 +237,42 @@ def test_boards_show_me_below_the_top_and_a_newcomer_has_no_rank(browser: Any, r
             assert "还没有排名" in said if lang == "zh-CN" else "no place yet" in said, said
             assert w.page.locator("[data-testid=me]").count() == 0
             _no_codes(w, lang, f"{viewport} {lang} newcomer board")
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_a_coupon_shows_its_qr_code_last_day_and_merchant(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    live, store, city = resident_city
+    fund(store, "luzhou", city.people[0], 5000)
+    item = market.get_item(store, coupon_item(store, "luzhou"))
+    _, order = market.place_order(store, city.people[0], item.public_id, 1, f"coupon-{viewport}")
+    code = order["coupon_codes"][0]
+    placed = datetime.fromisoformat(order["created_at"]).astimezone(SHANGHAI).date()
+    last = placed + timedelta(days=89)  # the default 90 days, the day of redemption the first
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, city.people[0]))
+        for lang in LANGS:
+            _in(w, lang, f"/me/orders/{order['order_id']}")
+            assert w.page.locator("[data-testid=coupon]").inner_text() == code
+            until = w.page.locator("[data-testid=coupon-until]").inner_text()
+            assert until.startswith(last.isoformat() if lang == "zh-CN" else f"{last.day} "), until
+            assert w.page.locator("[data-testid=coupon-where]").inner_text() == item.merchant
+            qr = w.page.locator("[data-testid=coupon-qr] svg.qr")
+            box = qr.bounding_box()
+            assert box is not None and box["width"] >= 150 and abs(box["width"] - box["height"]) < 1
+            _inside(w, "[data-testid=coupon-qr] svg.qr")
+            image = Image.open(io.BytesIO(qr.screenshot()))
+            assert [b.text for b in zxingcpp.read_barcodes(image)] == [code]  # the merchant's scanner reads the code
+            _no_codes(w, lang, f"{viewport} {lang} coupon")
+            _in(w, lang, "/me/orders")  # the list: the terms without the QR codes
+            assert w.page.locator("[data-testid=coupon-terms]").count() >= 1
+            _no_codes(w, lang, f"{viewport} {lang} orders")
     finally:
         w.close()

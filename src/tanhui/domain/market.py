@@ -8,9 +8,9 @@ its own idempotency key, and the state machine below allows at most one of post/
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tanhui.errors import BusinessRuleViolation, InvalidInput
@@ -24,6 +24,11 @@ QUANTITY_MAX = 10
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
 CODE_GROUP = 4
+
+# A coupon is valid for this many days from the scheme-local day it was redeemed, that day included;
+# a scheme sets its own with `coupon_valid_days` in [settings] (domain/scheme_settings.py).
+COUPON_VALID_DAYS = 90
+COUPON_VALID_DAYS_KEY = "coupon_valid_days"
 
 PENDING = "pending"  # placed, points held; a physical good not yet shipped
 SHIPPED = "shipped"
@@ -184,3 +189,13 @@ def platform_code(randbelow: Callable[[int], int]) -> str:
     """A coupon code from ``randbelow(n)`` (uniform in 0..n-1; the service passes ``secrets.randbelow``)."""
     chars = "".join(CODE_ALPHABET[randbelow(len(CODE_ALPHABET))] for _ in range(CODE_LENGTH))
     return "TH-" + "-".join(chars[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+
+
+def coupon_last_day(redeemed_on: date, valid_days: int) -> date:
+    """The last scheme-local day a coupon can be used: redeemed on day 1, usable through day `valid_days`."""
+    return redeemed_on + timedelta(days=valid_days - 1)
+
+
+def coupon_valid_days(settings: Mapping[str, Any]) -> int:
+    value = settings.get(COUPON_VALID_DAYS_KEY, COUPON_VALID_DAYS)
+    return value if type(value) is int and value > 0 else COUPON_VALID_DAYS

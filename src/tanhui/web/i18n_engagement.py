@@ -61,4 +61,9 @@ ENGAGEMENT: dict[str, str] = {
     "me: no place yet": "我在机构内还没有排名",
     "No rank yet: my first low-carbon behaviour gives me one.": "还没有排名：完成第一次低碳行为后就会有排名。",
     "My place among the members of": "我在成员中的排名：",
+    # coupons
+    "Valid until": "有效期至",
+    "expired": "已过期",
+    "Where to use": "使用商户",
+    "How to use": "使用方法",
 }

@@ -7,11 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
-from tanhui.domain.market import QUANTITY_MAX
+from tanhui import certificates
+from tanhui.domain.market import QUANTITY_MAX, coupon_last_day, coupon_valid_days
 from tanhui.errors import InvalidInput, NotFound
-from tanhui.services import accounts, market
+from tanhui.services import accounts, market, schemes
+from tanhui.services.clock import utcnow
 from tanhui.store import Store
+from tanhui.web import times
 from tanhui.web.deps import checked_form, language, signed_in, store_of
 from tanhui.web.i18n import translator
 from tanhui.web.render import html_errors, own, redirect
@@ -137,6 +141,7 @@ def orders_page(
         orders=orders,
         titles=_titles(store, account_id, lang),
         parcels=_parcels(store, account_id, orders),
+        coupons=_coupons(request, store, account_id, orders, lang, with_qr=False),
     )
 
 
@@ -144,6 +149,35 @@ def _parcels(store: Store, account_id: int, orders: list[dict[str, Any]]) -> dic
     """How the shipped orders travel: carrier and tracking number, as the operator entered them."""
     sent = [o["order_id"] for o in orders if o["status"] in ("shipped", "delivered")]
     return market.shipments(store, accounts.scheme_of(store, account_id), sent)
+
+
+def _coupons(
+    request: Request, store: Store, account_id: int, orders: list[dict[str, Any]], lang: str, *, with_qr: bool
+) -> dict[str, dict[str, Any]]:
+    """For each order with coupon codes: the last day to use them (scheme-local), whether that is past,
+    where to use them (the merchant and the item's own words) and, on an order's own page, each code's QR
+    code for the merchant's scanner."""
+    mine = [o for o in orders if o.get("coupon_codes")]
+    if not mine:
+        return {}
+    scheme_id = accounts.scheme_of(store, account_id)
+    days = coupon_valid_days(schemes.get_scheme(store, scheme_id).settings)
+    local = times.for_request(request, lang)
+    today = utcnow().astimezone(local.zone).date()
+    items = {i.public_id: i for i in market.list_items(store, scheme_id)}
+    words = translator(lang)("Coupon code")
+    found = {}
+    for o in mine:
+        last = coupon_last_day(local.local(o["created_at"]).date(), days)
+        item = items.get(o["item_id"])
+        found[o["order_id"]] = {
+            "last_day": times.day_text(last, lang),
+            "expired": last < today,
+            "merchant": item.merchant if item else "",
+            "how": (item.description_en if lang == "en" and item.description_en else item.description_zh) if item else "",
+            "qr": {c: Markup(certificates.qr_svg(c, f"{words} {c}")) for c in o["coupon_codes"]} if with_qr else {},
+        }
+    return found
 
 
 def _titles(store: Store, account_id: int, lang: str) -> dict[str, str]:
@@ -172,6 +206,7 @@ def order_page(
         orders=found,
         titles=_titles(store, account_id, lang),
         parcels=_parcels(store, account_id, found),
+        coupons=_coupons(request, store, account_id, found, lang, with_qr=True),
         flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None,
     )
 
