@@ -276,3 +276,32 @@ def test_a_coupon_shows_its_qr_code_last_day_and_merchant(browser: Any, resident
             _no_codes(w, lang, f"{viewport} {lang} orders")
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_the_badge_wall_shows_earned_and_locked_badges_with_progress(browser: Any, resident_city: Any, viewport: str) -> None:  # noqa: F811
+    live, store, city = resident_city
+    wall = accounts.badges(store, city.people[0])
+    earned = [p for p in wall if p.earned]
+    assert earned and len(earned) < len(wall)  # the test city earns some and not others
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, city.people[0]))
+        for lang in LANGS:
+            _in(w, lang, "/me")
+            w.page.locator("[data-testid=badges-link]").click()
+            w.page.wait_for_url("**/me/badges")
+            assert w.page.locator("[data-testid=badge-earned]").count() == len(earned)
+            locked = w.page.locator("[data-testid=badge-locked]")
+            assert locked.count() == len(wall) - len(earned)
+            first = locked.first.inner_text()
+            assert ("未解锁" if lang == "zh-CN" else "Locked") in first and " / " in first, first
+            bars = w.page.eval_on_selector_all("[role=progressbar]", "els => els.map(e => +e.getAttribute('aria-valuenow'))")
+            assert sorted(bars, reverse=True)[: len(earned)] == [100] * len(earned) and any(0 < b < 100 for b in bars), bars
+            fill = w.page.locator("[data-testid=badge-earned] .fill").first.bounding_box()
+            track = w.page.locator("[data-testid=badge-earned] .bar").first.bounding_box()
+            assert fill and track and abs(fill["width"] - track["width"]) < 1  # the bar is drawn full (CSS, no inline style)
+            _inside(w, ".badge-tile")
+            _no_codes(w, lang, f"{viewport} {lang} badges")
+    finally:
+        w.close()

@@ -66,4 +66,11 @@ ENGAGEMENT: dict[str, str] = {
     "expired": "已过期",
     "Where to use": "使用商户",
     "How to use": "使用方法",
+    # the badge wall
+    "Badge wall": "徽章墙",
+    "{earned} of {all} badges earned": "已获得 {earned} / {all} 枚徽章",
+    "Locked": "未解锁",
+    "Badge earned": "已获得",
+    "days": "天",
+    "times": "次",
 }
