@@ -73,4 +73,19 @@ ENGAGEMENT: dict[str, str] = {
     "Badge earned": "已获得",
     "days": "天",
     "times": "次",
+    # delivery of physical goods
+    "Where should it go?": "送到哪里？",
+    "Please check:": "请检查：",
+    "Send it to my address": "寄到我的地址",
+    "I will collect it at a pick-up point": "到自提点自取",
+    "Recipient": "收货人",
+    "Mobile phone": "手机号码",
+    "Delivery address": "收货地址",
+    "Pick-up point": "自提点",
+    "Delivery method": "配送方式",
+    "Address or pick-up point": "收货地址或自提点",
+    "Only the scheme's operator sees these details, to send the good; they are deleted with your account.": (
+        "只有方案运营方能看到这些信息，仅用于发货；注销账户时会一并删除。"
+    ),
+    "Where it goes is shown to operators only (personal data).": "收货信息仅运营者可见（个人信息）。",
 }

@@ -21,6 +21,13 @@ from tanhui.web.i18n import translator
 from tanhui.web.render import html_errors, own, redirect
 
 router = APIRouter(include_in_schema=False)
+# the delivery form's fields by their words (web/i18n_engagement.py), for naming a refused one
+DELIVERY_FIELDS = {
+    "method": "Delivery method",
+    "recipient": "Recipient",
+    "phone": "Mobile phone",
+    "place": "Address or pick-up point",
+}
 
 
 def _points(store: Store, account_id: int) -> int:
@@ -89,9 +96,25 @@ def confirm_page(
     store: Store = Depends(store_of),
 ) -> Response:
     item = _item_of(store, account_id, item_id)
-    quantity = max(1, min(quantity, 99))
-    can = market.redeemability(store, account_id, item, quantity)
     # the idempotency key rides in the form: a double submit places one order
+    return _confirm(request, store, account_id, item, max(1, min(quantity, 99)), lang, "web-" + random_secrets.token_urlsafe(12))
+
+
+def _confirm(
+    request: Request,
+    store: Store,
+    account_id: int,
+    item: Any,
+    quantity: int,
+    lang: str,
+    key: str,
+    sent: dict[str, str] | None = None,
+    problems: dict[str, Any] | None = None,
+) -> Response:
+    """The confirmation form; a physical good asks where it goes (an address or a pick-up point), and a
+    refused answer comes back with what was typed and each problem named by its field."""
+    can = market.redeemability(store, account_id, item, quantity)
+    physical = item.kind == "physical"
     return own(
         request,
         "item.html",
@@ -99,9 +122,13 @@ def confirm_page(
         points=can["balance"],
         confirm=True,
         quantity=quantity,
-        key="web-" + random_secrets.token_urlsafe(12),
+        key=key,
         can=can,
         why=_why(item, can, lang),
+        pickup=market.pickup_points(store, item) if physical else (),
+        sent=sent or {"method": "address"},
+        problems=problems or {},
+        delivery_fields=DELIVERY_FIELDS,
     )
 
 
@@ -112,10 +139,20 @@ def redeem(
     request: Request,
     account_id: int = Depends(signed_in),
     f: dict[str, str] = Depends(checked_form),
+    lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
     quantity = form_quantity(f.get("quantity", ""))
-    _created, order = market.place_order(store, account_id, item_id, quantity, f.get("key") or None)
+    item = _item_of(store, account_id, item_id)
+    delivery = {k: f.get(k, "") for k in ("method", "recipient", "phone", "place")} if item.kind == "physical" else None
+    if delivery is not None and delivery["method"] == "pickup":
+        delivery["place"] = f.get("pickup", "")
+    try:
+        _created, order = market.place_order(store, account_id, item_id, quantity, f.get("key") or None, delivery=delivery)
+    except InvalidInput as error:
+        if error.code != "invalid_delivery":
+            raise
+        return _confirm(request, store, account_id, item, quantity, lang, f.get("key", ""), delivery, error.details)
     return redirect(f"/me/orders/{order['order_id']}")
 
 
@@ -142,6 +179,7 @@ def orders_page(
         titles=_titles(store, account_id, lang),
         parcels=_parcels(store, account_id, orders),
         coupons=_coupons(request, store, account_id, orders, lang, with_qr=False),
+        deliveries=market.deliveries(store, [o["order_id"] for o in orders if o["kind"] == "physical"]),
     )
 
 
@@ -207,6 +245,7 @@ def order_page(
         titles=_titles(store, account_id, lang),
         parcels=_parcels(store, account_id, found),
         coupons=_coupons(request, store, account_id, found, lang, with_qr=True),
+        deliveries=market.deliveries(store, [order_id] if found[0]["kind"] == "physical" else []),
         flash=_("Redeemed.") if found[0]["status"] == "fulfilled" else None,
     )
 
