@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tanhui.services import accounts, consent, identity, ingest, market, organisations
+from tanhui.services import accounts, consent, identity, ingest, market, organisations, privacy
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tests.web.helpers import build_city, coupon_item, fund, web_login
@@ -305,3 +305,76 @@ def test_the_badge_wall_shows_earned_and_locked_badges_with_progress(browser: An
             _no_codes(w, lang, f"{viewport} {lang} badges")
     finally:
         w.close()
+
+
+def _redeem_physical(w: Watched, item: str, lang: str, viewport: str, pickup: bool) -> str:
+    """Redeem a physical good in the browser: a wrong phone number is named, then the right details go through."""
+    _in(w, lang, f"/market/items/{item}")
+    w.page.locator("[data-testid=redeem]").click()
+    w.page.locator("[data-testid=delivery]").wait_for()
+    _no_codes(w, lang, f"{viewport} {lang} delivery form")
+    w.page.fill("#recipient", "王小明")
+    w.page.fill("#phone", "call me")
+    w.page.fill("#place", "泸州市江阳区酒城大道 1 号")
+    w.page.locator("[data-testid=confirm]").click()
+    problems = w.page.locator("[data-testid=delivery-problems]")
+    problems.wait_for()
+    assert ("手机号码" if lang == "zh-CN" else "Mobile phone") in problems.inner_text()
+    assert w.page.input_value("#recipient") == "王小明" and "/me/orders/" not in w.page.url  # kept, nothing ordered
+    assert w.page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    w.page.fill("#phone", "138 0000 1234")
+    if pickup:
+        w.page.locator("[data-testid=method-pickup]").check()
+    w.page.locator("[data-testid=confirm]").click()
+    w.page.wait_for_url("**/me/orders/ord_*")
+    shown = w.page.locator("[data-testid=delivery]").inner_text()
+    assert "138 0000 1234" in shown and (("自提点" if lang == "zh-CN" else "Pick-up point") in shown) == pickup, shown
+    _no_codes(w, lang, f"{viewport} {lang} order with delivery")
+    return w.page.url.rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_a_physical_good_asks_where_it_goes_the_operator_sees_it_and_erasure_deletes_it(
+    browser: Any,  # noqa: F811
+    resident_city: Any,
+    viewport: str,
+) -> None:
+    live, store, city = resident_city
+    person = city.people[0]
+    fund(store, "luzhou", person, 50_000)
+    items = sorted(
+        (i for i in market.list_items(store, "luzhou", only_active=True) if i.kind == "physical" and i.stock > 0),
+        key=lambda i: i.points_price,
+    )
+    identity.create_operator(store, "luzhou", "ops-delivery", "correct-horse-9", "operator")
+    w = Watched(browser, viewport, live.base_url)
+    try:
+        w.go(web_login(store, person))
+        orders = {
+            lang: _redeem_physical(w, items[n].public_id, lang, viewport, pickup=lang == "en") for n, lang in enumerate(LANGS)
+        }
+    finally:
+        w.close()
+    ops = Watched(browser, viewport, live.base_url)
+    try:
+        ops.go("/admin/login")
+        ops.page.fill("#username", "ops-delivery")
+        ops.page.fill("#password", "correct-horse-9")
+        ops.page.click("button[type=submit]")
+        ops.page.wait_for_url("**/admin/schemes/luzhou")
+        for lang in LANGS:
+            _in(ops, lang, "/admin/schemes/luzhou/orders?status=pending")
+            for order in orders.values():
+                card = ops.page.locator(f"li[data-order='{order}'] [data-testid=delivery]")
+                assert "王小明" in card.inner_text() and "138 0000 1234" in card.inner_text()
+            assert items[1].merchant in ops.page.locator(f"li[data-order='{orders['en']}'] [data-testid=delivery]").inner_text()
+            _no_codes(ops, lang, f"{viewport} {lang} operator orders")
+        privacy.erase_person(store, person)
+        _in(ops, "zh-CN", "/admin/schemes/luzhou/orders?status=cancelled")
+        for order in orders.values():
+            assert ops.page.locator(f"li[data-order='{order}']").count() == 1  # the order stays, cancelled
+            assert ops.page.locator(f"li[data-order='{order}'] [data-testid=delivery]").count() == 0
+        assert "王小明" not in ops.page.locator("main").inner_text()
+        ops.check()
+    finally:
+        ops.close()
