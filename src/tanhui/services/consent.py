@@ -189,7 +189,9 @@ def revoke_by_person(store: Store, who: int | Principal, consent_public_id: str,
     return {**consent.to_dict()}
 
 
-def grant_again_by_person(store: Store, who: int | Principal, consent_public_id: str, now: datetime | None = None) -> dict[str, Any]:
+def grant_again_by_person(
+    store: Store, who: int | Principal, consent_public_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """The person undoes a withdrawal from their own account page: a new consent on the same link, with the
     same scopes and purpose, granted now (the withdrawn one stays withdrawn, so the history stays true).
     The partner sees the person again from the next event; a disabled partner cannot be granted (409)."""

@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def progress_words(p: BadgeProgress, lang: str) -> str:
-    """"0.450 / 1.000 kg", "3 / 10 times", "5 / 7 days" (in Chinese 次 and 天)."""
+    """Progress in the figure's own unit: "0.450 / 1.000 kg", "3 / 10 times", "5 / 7 days" (in Chinese 次, 天)."""
     _ = translator(lang)
     measure, target, now = p.badge.measure, p.badge.target, p.current
     if measure == "carbon_g":
