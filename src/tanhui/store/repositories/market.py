@@ -244,7 +244,9 @@ class MarketRepository(Repository):
         return found
 
     def erase_deliveries(self, account_id: int) -> int:
-        """The person's addresses and phone numbers go with the account; the orders and the ledger stay."""
+        """The person's addresses and phone numbers go with the account; the orders and the ledger stay.
+        The freed bytes are overwritten (SQLite's secure_delete, as the rest of the erasure)."""
+        self.dialect.overwrite_freed(self.conn, True)
         mine = select(orders.c.id).where(orders.c.pkey == pkey_of(account_id), orders.c.account_id == account_id)
         gone = self.conn.execute(
             delete(order_deliveries).where(order_deliveries.c.pkey == pkey_of(account_id), order_deliveries.c.order_id.in_(mine))
