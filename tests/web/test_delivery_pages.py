@@ -1,5 +1,5 @@
 """Where a physical good goes, over HTTP (issue 17): the operator reads the address on the dashboard's
-orders, a viewer does not (personal data), and the buyer reads it on the order."""
+orders and in the orders export, a viewer does not (personal data), and the buyer reads it on the order."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def test_operators_read_where_it_goes_viewers_do_not(live: Any, tmp_path: Path) 
         operator(store, "luzhou", "viewer-where", role="viewer")
         with operator_client(live, "ops-where") as ops:
             shown = PageText(ops.get("/admin/schemes/luzhou/orders?status=pending").text).text
+            exported = ops.get("/admin/schemes/luzhou/export/orders.csv").text  # to ship in bulk
         assert "自提点" in shown and item.merchant in shown and "王小明" in shown and "13800001234" in shown
+        assert "delivery_place" in exported.splitlines()[0] and f"pickup,王小明,13800001234,{item.merchant}" in exported
         with operator_client(live, "viewer-where") as viewer:
             shown = PageText(viewer.get("/admin/schemes/luzhou/orders?status=pending").text).text
         assert "王小明" not in shown and "13800001234" not in shown and "收货信息仅运营者可见" in shown
