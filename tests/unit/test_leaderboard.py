@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tanhui.domain.leaderboard import board, check_period, period_days
+from tanhui.domain.leaderboard import board, board_from_top, check_period, period_days
 from tanhui.errors import InvalidInput
 
 
@@ -33,3 +33,14 @@ def test_periods_are_this_week_and_this_month_up_to_today() -> None:
     assert check_period(None) == "week" and check_period("month") == "month"
     with pytest.raises(InvalidInput):
         check_period("year")
+
+
+def test_a_schemes_board_from_its_top_and_my_counted_place() -> None:
+    top = [(str(i), None, 100 - i) for i in range(1, 21)]
+    below = board_from_top(top, "me", 50, 34, 600, 20)
+    assert [line.place for line in below.top] == list(range(1, 21)) and below.ranked == 600
+    assert below.mine is not None and below.mine.place == 34 and below.mine.carbon_g == 50 and below.my_place == 34
+    inside = board_from_top(top, "5", 95, 5, 600, 20)
+    assert inside.mine is None and inside.my_place == 5 and inside.top[4].me
+    newcomer = board_from_top(top, "new", 0, 601, 600, 20)
+    assert newcomer.mine is None and newcomer.my_place is None  # nothing yet: no place, not "601 of 600"

@@ -211,6 +211,15 @@ def test_boards_show_me_below_the_top_and_a_newcomer_has_no_rank(browser: Any, r
                 place = w.page.locator("[data-testid=org-place]").inner_text()
                 assert ("本机构" in place) if lang == "zh-CN" else ("This organisation's place" in place), place
                 _no_codes(w, lang, f"{viewport} {lang} board {period}")
+            for period in ("week", "month", "all"):  # the whole scheme's board: everyone, in an organisation or not
+                _in(w, lang, f"/board?period={period}")
+                assert w.page.locator("table.board tbody tr:not(.gap)").count() == 21, period
+                me = w.page.locator("[data-testid=me]")
+                place = int(me.locator("td").first.inner_text())
+                assert me.count() == 1 and place >= 21 and w.page.locator("tr.gap").count() == 1, period
+                said = w.page.locator("[data-testid=my-place]").inner_text()
+                assert (f"第 {place} 名" in said) if lang == "zh-CN" else (f"No. {place} of" in said), said
+                _no_codes(w, lang, f"{viewport} {lang} scheme board {period}")
             _in(w, lang, "/orgs")
             mine = w.page.locator("[data-testid=my-org-place]").first.inner_text()
             assert (
@@ -232,6 +241,11 @@ def test_boards_show_me_below_the_top_and_a_newcomer_has_no_rank(browser: Any, r
             numbers = [t.split()[0] for t in ticks if t[:1].isdigit() and "-" not in t]
             assert numbers and all(n.isdigit() for n in numbers), ticks
             _no_codes(w, lang, f"{viewport} {lang} newcomer account")
+            _in(w, lang, "/board")
+            said = w.page.locator("[data-testid=my-place]").inner_text()
+            assert "还没有排名" in said if lang == "zh-CN" else "no place yet" in said, said
+            assert w.page.locator("[data-testid=me]").count() == 0
+            _no_codes(w, lang, f"{viewport} {lang} newcomer scheme board")
             _in(w, lang, f"/orgs/{org}?period=week")
             said = w.page.locator("[data-testid=my-place]").inner_text()
             assert "还没有排名" in said if lang == "zh-CN" else "no place yet" in said, said

@@ -62,3 +62,19 @@ def board(totals: Sequence[tuple[str, str | None, int]], me: str, size: int) -> 
     mine = next((line for line in lines if line.me), None)
     top = tuple(lines[:size])
     return Board(top, mine if mine is not None and mine not in top else None, mine.place if mine else None, len(lines))
+
+
+def board_from_top(
+    top: Sequence[tuple[str, str | None, int]], me: str, my_grams: int, my_place: int | None, ranked: int, size: int
+) -> Board:
+    """A board of a whole scheme, where reading everyone's totals per request is too much: the largest
+    `size` (largest first, as the store gives them), my own total and my place counted elsewhere (from a
+    snapshot of everyone's totals: 1 + those with more), and how many have a place."""
+    lines: list[Line] = []
+    for i, (key, name, grams) in enumerate(top[:size]):
+        place = lines[-1].place if lines and lines[-1].carbon_g == grams else i + 1
+        lines.append(Line(place, key, name, grams, key == me))
+    inside = any(line.me for line in lines)
+    place = next((line.place for line in lines if line.me), my_place if my_grams > 0 else None)
+    mine = None if inside or place is None else Line(place, me, None, my_grams, True)
+    return Board(tuple(lines), mine, place, max(ranked, len(lines)))

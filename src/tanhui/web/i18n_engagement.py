@@ -88,4 +88,11 @@ ENGAGEMENT: dict[str, str] = {
         "只有方案运营方能看到这些信息，仅用于发货；注销账户时会一并删除。"
     ),
     "Where it goes is shown to operators only (personal data).": "收货信息仅运营者可见（个人信息）。",
+    # the scheme's leaderboard of people
+    "Leaderboard": "排行榜",
+    "Everyone in the scheme by the reduction credited to them; names are masked. Counted at most a minute ago.": (
+        "方案内所有人按入账减排量排名，姓名已隐去。排名每分钟更新。"
+    ),
+    "My place in the scheme: No. {n} of {people}": "我在方案内排第 {n} 名（共 {people} 人上榜）",
+    "everyone in the scheme": "方案内所有人",
 }

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from tanhui.domain.leaderboard import PERIODS, check_period
 from tanhui.errors import InvalidInput
-from tanhui.services import accounts, audit, organisations
+from tanhui.services import accounts, audit, organisations, ranking
 from tanhui.services.clock import utcnow
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
@@ -116,9 +116,39 @@ def org_page(
         p=found,
         board=board,
         names=names,
+        place_words="My place among the members: No. {n} of {people}",
+        who_words="Member",
         period=chosen,
         periods=PERIODS,
         chart=chart,
+    )
+
+
+@router.get("/board")
+@html_errors
+def scheme_board_page(
+    request: Request,
+    period: str | None = None,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
+    """The scheme's people by reduction of this week, this month or all time, with my own line (below the
+    top when I am further down): a board for everyone, in an organisation or not."""
+    chosen = check_period(period)
+    today = utcnow().astimezone(times.for_request(request, lang).zone).date()
+    board = ranking.people_board(store, accounts.scheme_of(store, account_id), account_id, chosen, today)
+    names = {line.key: mask_name(line.name) or "—" for line in (*board.top, *([board.mine] if board.mine else []))}
+    return own(
+        request,
+        "board.html",
+        board=board,
+        names=names,
+        period=chosen,
+        periods=PERIODS,
+        chart="",
+        place_words="My place in the scheme: No. {n} of {people}",
+        who_words="Person",
     )
 
 
