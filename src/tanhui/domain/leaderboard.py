@@ -75,6 +75,6 @@ def board_from_top(
         place = lines[-1].place if lines and lines[-1].carbon_g == grams else i + 1
         lines.append(Line(place, key, name, grams, key == me))
     inside = any(line.me for line in lines)
-    place = next((line.place for line in lines if line.me), my_place if my_grams > 0 else None)
-    mine = None if inside or place is None else Line(place, me, None, my_grams, True)
-    return Board(tuple(lines), mine, place, max(ranked, len(lines)))
+    found = next((line.place for line in lines if line.me), my_place if my_grams > 0 else None)
+    mine = None if inside or found is None else Line(found, me, None, my_grams, True)
+    return Board(tuple(lines), mine, found, max(ranked, len(lines)))
