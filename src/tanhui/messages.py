@@ -285,6 +285,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "invalid organisation kind {kind} (one of: {kinds})",
     },
     "invalid_serial_range": {"zh-CN": "序列号范围 {first}–{last} 无效", "en": "invalid serial range {first}-{last}"},
+    "invalid_delivery": {
+        "zh-CN": "收货信息有误：{fields}",
+        "en": "the delivery details are incomplete or wrong: {fields}",
+    },
     "invalid_quantity": {
         "zh-CN": "数量 {quantity} 无效：须为正整数",
         "en": "invalid quantity {quantity}: a positive whole number is needed",

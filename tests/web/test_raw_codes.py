@@ -122,6 +122,10 @@ def person_paths(store: Store, person: int, categories: set[str], items: list[An
         "/me/points",
         "/me/checkins",
         "/me/report",
+        "/me/sources",
+        "/me/badges",
+        *[f"/board?period={p}" for p in ("week", "month", "all")],
+        *[f"/orgs/{o['organisation_id']}?period={p}" for o in organisations.of_account(store, person) for p in ("week", "all")],
     ]
 
 

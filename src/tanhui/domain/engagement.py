@@ -125,6 +125,8 @@ class Badge:
     code: str
     title_zh: str
     title_en: str
+    measure: str = "carbon_g"  # what counts: "carbon_g", "best_streak", or a scenario's events ("events:bus_ride")
+    target: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,21 +136,49 @@ class AccountStats:
     best_streak: int
 
 
-BADGES: tuple[tuple[Badge, Any], ...] = (
-    (Badge("first_bus_ride", "首次公交出行", "First bus ride"), lambda s: s.events_by_scenario.get("bus_ride", 0) >= 1),
-    (Badge("first_metro_ride", "首次地铁出行", "First metro ride"), lambda s: s.events_by_scenario.get("metro_ride", 0) >= 1),
-    (Badge("clean_plate_10", "光盘达人（10 次）", "Clean plate ×10"), lambda s: s.events_by_scenario.get("clean_plate", 0) >= 10),
-    (Badge("reduction_1kg", "减排 1 千克", "1 kg CO₂e reduced"), lambda s: s.carbon_g >= 1_000),
-    (Badge("reduction_10kg", "减排 10 千克", "10 kg CO₂e reduced"), lambda s: s.carbon_g >= 10_000),
-    (Badge("reduction_100kg", "减排 100 千克", "100 kg CO₂e reduced"), lambda s: s.carbon_g >= 100_000),
-    (Badge("streak_7", "连续签到 7 天", "7-day check-in streak"), lambda s: s.best_streak >= 7),
-    (Badge("streak_30", "连续签到 30 天", "30-day check-in streak"), lambda s: s.best_streak >= 30),
+BADGES: tuple[Badge, ...] = (
+    Badge("first_bus_ride", "首次公交出行", "First bus ride", "events:bus_ride", 1),
+    Badge("first_metro_ride", "首次地铁出行", "First metro ride", "events:metro_ride", 1),
+    Badge("clean_plate_10", "光盘达人（10 次）", "Clean plate ×10", "events:clean_plate", 10),
+    Badge("reduction_1kg", "减排 1 千克", "1 kg CO₂e reduced", "carbon_g", 1_000),
+    Badge("reduction_10kg", "减排 10 千克", "10 kg CO₂e reduced", "carbon_g", 10_000),
+    Badge("reduction_100kg", "减排 100 千克", "100 kg CO₂e reduced", "carbon_g", 100_000),
+    Badge("streak_7", "连续签到 7 天", "7-day check-in streak", "best_streak", 7),
+    Badge("streak_30", "连续签到 30 天", "30-day check-in streak", "best_streak", 30),
 )
+
+
+def measured(stats: AccountStats, measure: str) -> int:
+    """The account's figure a badge counts (grams, days or events)."""
+    if measure.startswith("events:"):
+        return stats.events_by_scenario.get(measure.partition(":")[2], 0)
+    return int(getattr(stats, measure))
 
 
 def badges_for(stats: AccountStats) -> list[Badge]:
     """Milestones are derived from the account's own figures, so they can never disagree with them."""
-    return [badge for badge, earned in BADGES if earned(stats)]
+    return [badge for badge in BADGES if measured(stats, badge.measure) >= badge.target]
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeProgress:
+    badge: Badge
+    current: int  # the figure now, never above the target
+    earned: bool
+
+    @property
+    def percent(self) -> int:
+        """Whole percent towards the target, rounded down (99 until it is really earned)."""
+        return 100 if self.earned else min(99, self.current * 100 // self.badge.target)
+
+
+def badge_wall(stats: AccountStats) -> list[BadgeProgress]:
+    """Every badge, earned or still locked, with how far the account is on the way to it."""
+    out = []
+    for badge in BADGES:
+        figure = measured(stats, badge.measure)
+        out.append(BadgeProgress(badge, min(figure, badge.target), figure >= badge.target))
+    return out
 
 
 def expiry_cutoff_year(as_of: date) -> int:

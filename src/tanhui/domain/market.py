@@ -8,9 +8,10 @@ its own idempotency key, and the state machine below allows at most one of post/
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tanhui.errors import BusinessRuleViolation, InvalidInput
@@ -24,6 +25,12 @@ QUANTITY_MAX = 10
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
 CODE_GROUP = 4
+
+# A coupon is valid for this many days from the scheme-local day it was redeemed, that day included;
+# a scheme sets its own with `coupon_valid_days` in [settings] (domain/scheme_settings.py).
+COUPON_VALID_DAYS = 90
+COUPON_VALID_DAYS_KEY = "coupon_valid_days"
+PICKUP_POINTS_KEY = "pickup_points"
 
 PENDING = "pending"  # placed, points held; a physical good not yet shipped
 SHIPPED = "shipped"
@@ -184,3 +191,67 @@ def platform_code(randbelow: Callable[[int], int]) -> str:
     """A coupon code from ``randbelow(n)`` (uniform in 0..n-1; the service passes ``secrets.randbelow``)."""
     chars = "".join(CODE_ALPHABET[randbelow(len(CODE_ALPHABET))] for _ in range(CODE_LENGTH))
     return "TH-" + "-".join(chars[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+
+
+def coupon_last_day(redeemed_on: date, valid_days: int) -> date:
+    """The last scheme-local day a coupon can be used: redeemed on day 1, usable through day `valid_days`."""
+    return redeemed_on + timedelta(days=valid_days - 1)
+
+
+def coupon_valid_days(settings: Mapping[str, Any]) -> int:
+    value = settings.get(COUPON_VALID_DAYS_KEY, COUPON_VALID_DAYS)
+    return value if type(value) is int and value > 0 else COUPON_VALID_DAYS
+
+
+# -- delivery of physical goods (issue 17) ---------------------------------------------------------
+
+DELIVERY_METHODS = ("address", "pickup")
+RECIPIENT_LEN_MAX = 50
+PLACE_LEN = (5, 200)
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a physical good goes: sent to an address, or collected at a pick-up point."""
+
+    method: str
+    recipient: str
+    phone: str
+    place: str  # the address, or the pick-up point chosen
+
+    def to_dict(self) -> dict[str, str]:
+        return {"method": self.method, "recipient": self.recipient, "phone": self.phone, "place": self.place}
+
+
+def pickup_points(settings: Mapping[str, Any], merchant: str) -> tuple[str, ...]:
+    """The scheme's pick-up points (`pickup_points` in [settings]); without any, the merchant's own shop."""
+    listed = settings.get(PICKUP_POINTS_KEY)
+    if isinstance(listed, list) and listed:
+        return tuple(str(p) for p in listed)
+    return (merchant,) if merchant else ()
+
+
+def check_delivery(fields: Mapping[str, Any], points: Sequence[str]) -> Delivery:
+    """A buyer's delivery details, every problem named at once (InvalidInput `invalid_delivery`)."""
+
+    def text(name: str) -> str:
+        value = fields.get(name)
+        return " ".join(value.split()) if isinstance(value, str) else ""
+
+    problems: dict[str, str] = {}
+    method = text("method")
+    if method not in DELIVERY_METHODS:
+        problems["method"] = " or ".join(DELIVERY_METHODS)
+    recipient, phone, place = text("recipient"), text("phone"), text("place")
+    if not 1 <= len(recipient) <= RECIPIENT_LEN_MAX:
+        problems["recipient"] = f"1..{RECIPIENT_LEN_MAX} characters"
+    if not PHONE.match(phone):
+        problems["phone"] = "a phone number: digits, spaces or dashes, 6 to 20"
+    if method == "pickup" and place not in points:
+        problems["place"] = "one of the pick-up points offered"
+    elif method == "address" and not PLACE_LEN[0] <= len(place) <= PLACE_LEN[1]:
+        problems["place"] = f"{PLACE_LEN[0]}..{PLACE_LEN[1]} characters"
+    if problems:
+        raise InvalidInput("invalid_delivery", details=problems, fields=", ".join(sorted(problems)))
+    return Delivery(method, recipient, phone, place)

@@ -32,8 +32,10 @@ NESTING_MAX = 8  # tables and arrays inside [settings]
 
 SETTINGS_KEYS = (
     "acceptance_window_days", "default_region", "ledger_chains", "points_rules", "checkin", "campaigns",
-    "points_expiry", "methodology_pins", "registry", "retention",
+    "points_expiry", "methodology_pins", "registry", "retention", "coupon_valid_days",
+    "pickup_points",
 )  # fmt: skip
+COUPON_VALID_DAYS = (1, 3650)
 EXPIRY_POLICIES = ("end_of_next_year", "never")
 
 
@@ -156,6 +158,10 @@ def validate_settings(settings: Any) -> dict[str, Any]:
         raise refuse("settings", f"tables and lists nested at most {NESTING_MAX} deep")
     if "acceptance_window_days" in table:
         _whole(table["acceptance_window_days"], "acceptance_window_days", ACCEPTANCE_WINDOW_DAYS, " of days")
+    if "pickup_points" in table:
+        _texts(table["pickup_points"], "pickup_points")
+    if "coupon_valid_days" in table:
+        _whole(table["coupon_valid_days"], "coupon_valid_days", COUPON_VALID_DAYS, " of days")
     if "ledger_chains" in table:
         _whole(table["ledger_chains"], "ledger_chains", LEDGER_CHAINS)
     if "default_region" in table:

@@ -54,8 +54,17 @@ async def place_order(request: Request, account_id: Person, store: StoreDep) -> 
         body.get("item_id"),
         body.get("quantity", 1),
         request.headers.get("idempotency-key"),
+        delivery=_delivery(body),
     )
     return JSONResponse(order, status_code=201 if created else 200)
+
+
+def _delivery(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a physical good goes (checked by the market's rules); absent is allowed, as before."""
+    sent = body.get("delivery")
+    if sent is not None and not isinstance(sent, dict):
+        raise InvalidInput("invalid_delivery", details={"delivery": "an object"}, fields="delivery")
+    return sent
 
 
 @router.get("/v1/me/orders", response_model=models.OrdersOut)

@@ -181,9 +181,17 @@ class ItemsOut(BaseModel):
     items: list[ItemOut]
 
 
+class DeliveryIn(BaseModel):
+    method: Literal["address", "pickup"]
+    recipient: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=6, max_length=20)
+    place: str = Field(min_length=1, max_length=200, description="the address, or one of the scheme's pick-up points")
+
+
 class OrderIn(BaseModel):
     item_id: str = Field(min_length=1, max_length=40)
     quantity: int = Field(default=1, ge=1, le=10)
+    delivery: DeliveryIn | None = Field(default=None, description="where a physical good goes (ignored for other kinds)")
 
 
 class OrderOut(BaseModel):

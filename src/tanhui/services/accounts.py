@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypedDict
 
-from tanhui.domain.engagement import AccountStats, badges_for
+from tanhui.domain.engagement import AccountStats, BadgeProgress, badge_wall, badges_for
 from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import ranking
@@ -84,6 +84,18 @@ def summary_in(uow: UnitOfWork, account_id: int, rank_of: Callable[[str, int], i
         "best_streak": best,
         "badges": [{"code": b.code, "title_zh": b.title_zh, "title_en": b.title_en} for b in badges_for(stats)],
     }
+
+
+def badges(store: Store, account_id: int) -> list[BadgeProgress]:
+    """The badge wall: every badge, earned or locked, with the account's progress towards it."""
+    with store.unit_of_work(write=False) as uow:
+        holdings = uow.ledger.holdings(account_id)
+        if not holdings:
+            raise NotFound("account_not_found", account_id=account_id)
+        by_scenario = uow.events.totals_for_account(account_id)
+        _streak, best = _streaks(uow, account_id, holdings["CO2E"].scheme_id)
+        stats = AccountStats(uow.ledger.balance(holdings["CO2E"].id), {k: v["events"] for k, v in by_scenario.items()}, best)
+    return badge_wall(stats)
 
 
 def _streaks(uow: UnitOfWork, account_id: int, scheme_id: str) -> tuple[int, int]:

@@ -189,6 +189,31 @@ def revoke_by_person(store: Store, who: int | Principal, consent_public_id: str,
     return {**consent.to_dict()}
 
 
+def grant_again_by_person(
+    store: Store, who: int | Principal, consent_public_id: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The person undoes a withdrawal from their own account page: a new consent on the same link, with the
+    same scopes and purpose, granted now (the withdrawn one stays withdrawn, so the history stays true).
+    The partner sees the person again from the next event; a disabled partner cannot be granted (409)."""
+    principal = as_principal(who)
+    now = now or utcnow()
+    with store.unit_of_work() as uow:
+        old = uow.consents.get_public(consent_public_id)
+        if old is None or old.account_id != principal.account_id:
+            raise NotFound("consent_not_found", user_ref=consent_public_id)
+        if principal.scoped and old.partner_pk != principal.partner_pk:
+            principal.require_own_sign_in("grant another partner's consent")
+        current = uow.consents.active_for_link(old.link_id)
+        if current is None:
+            partner = uow.partners.get(old.partner_id)
+            if partner is None or partner.status != "active":
+                raise Conflict("unknown_partner", partner_id=old.partner_id)
+            created = uow.consents.grant(new_consent_id(), old.link_id, list(old.scopes), old.purpose, now, "person_web", now)
+            current = uow.consents.get(created)
+        assert current is not None
+    return current.to_dict()
+
+
 def consents_of(store: Store, who: int | Principal) -> list[dict[str, Any]]:
     """The person's consents; a partner's session sees only its own partner's."""
     principal = as_principal(who)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets as random_secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -227,10 +227,19 @@ def _move(
 
 
 def place_order(
-    store: Store, account_id: int, item_public_id: Any, quantity: Any, idempotency_key: str | None, now: datetime | None = None
+    store: Store,
+    account_id: int,
+    item_public_id: Any,
+    quantity: Any,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+    *,
+    delivery: Mapping[str, Any] | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """(created, order). Holds the points and takes stock in one transaction; coupons, services and
-    donations are fulfilled at once. A retry with the same Idempotency-Key returns the same order."""
+    donations are fulfilled at once. A retry with the same Idempotency-Key returns the same order.
+    `delivery` (a physical good: method, recipient, phone, place) is checked before anything moves and
+    kept beside the order (order_deliveries), apart from the ledger, so erasure can delete it."""
     now = now or utcnow()
     if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_LEN_MAX:
         raise InvalidInput("invalid_request", details={"Idempotency-Key": f"required, 1..{IDEMPOTENCY_KEY_LEN_MAX} characters"})
@@ -240,7 +249,7 @@ def place_order(
     for attempt in range(ATTEMPTS_MAX):
         try:
             with store.unit_of_work() as uow:
-                return _place_in(uow, account_id, item_public_id, quantity, idempotency_key, request_hash, now)
+                return _place_in(uow, account_id, item_public_id, quantity, idempotency_key, request_hash, now, delivery)
         except UniqueViolation:
             if attempt == ATTEMPTS_MAX - 1:  # a concurrent retry with the same key won: answer with it
                 raise
@@ -248,7 +257,14 @@ def place_order(
 
 
 def _place_in(
-    uow: UnitOfWork, account_id: int, item_public_id: str, quantity: Any, key: str, request_hash: str, now: datetime
+    uow: UnitOfWork,
+    account_id: int,
+    item_public_id: str,
+    quantity: Any,
+    key: str,
+    request_hash: str,
+    now: datetime,
+    delivery: Mapping[str, Any] | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     existing = uow.market.order_by_key(account_id, key)
     if existing is not None:
@@ -260,6 +276,10 @@ def _place_in(
     if account is None or item is None or item.scheme_id != account.scheme_id:
         raise NotFound("item_not_found", item_id=item_public_id)
     points = rules.check_order(item, quantity, now, uow.market.quantity_ordered(account_id, item.id))
+    send_to = None
+    if delivery is not None and item.kind == "physical":
+        scheme = uow.schemes.get(item.scheme_id)
+        send_to = rules.check_delivery(delivery, rules.pickup_points(scheme.settings if scheme else {}, item.merchant))
     public_id = uow.market.new_order_id(account_id)
     mine, held = _points_account(uow, account_id), _held(uow, item.scheme_id)
     memo = {"order": public_id, "item": item.public_id, "quantity": quantity}
@@ -287,6 +307,8 @@ def _place_in(
         },
         by="person",
     )
+    if send_to is not None:
+        uow.market.add_delivery(order_pk, account_id, send_to.to_dict(), now)
     if rules.settles_at_once(item.kind):
         codes: list[str] | None = None
         if item.kind == "coupon":
@@ -408,6 +430,21 @@ class Shipment:
     carrier: str | None
     tracking: str | None
     at: datetime
+
+
+def pickup_points(store: Store, item: Item) -> tuple[str, ...]:
+    """Where a physical good of this item can be collected (the scheme's points, else the merchant's shop)."""
+    with store.unit_of_work(write=False) as uow:
+        scheme = uow.schemes.get(item.scheme_id)
+    return rules.pickup_points(scheme.settings if scheme else {}, item.merchant)
+
+
+def deliveries(store: Store, order_public_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Where each of these orders goes (orders of physical goods placed with delivery details)."""
+    if not order_public_ids:
+        return {}
+    with store.unit_of_work(write=False) as uow:
+        return uow.market.deliveries(order_public_ids)
 
 
 def shipments(store: Store, scheme_id: str, order_public_ids: Sequence[str]) -> dict[str, Shipment]:

@@ -7,9 +7,10 @@ totals and leaderboards.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypedDict
 
+from tanhui.domain.leaderboard import Board, board, period_days
 from tanhui.domain.schemes import validate_name
 from tanhui.errors import InvalidInput, NotFound
 from tanhui.services import audit
@@ -75,7 +76,7 @@ class MyOrganisation(OrganisationDict):
 
     members: int
     carbon_g_total: int
-    my_rank: int
+    my_rank: int | None  # None: nothing credited yet, so no place among the members
     joined_at: str  # ISO 8601
 
 
@@ -103,7 +104,7 @@ def of_account(store: Store, account_id: int) -> list[MyOrganisation]:
                     **orgs[pk].to_dict(),
                     "members": members,
                     "carbon_g_total": carbon_g,
-                    "my_rank": uow.memberships.rank_among_members(pk, mine),
+                    "my_rank": uow.memberships.rank_among_members(pk, mine) if mine > 0 else None,
                     "joined_at": joined_at.isoformat(),
                 }
             )
@@ -126,6 +127,18 @@ def page(store: Store, public_id: str, scheme_id: str, *, board_size: int = BOAR
         "place_in_scheme": place,
         "organisations_in_scheme": len(scheme_board),
     }
+
+
+def member_board(
+    store: Store, public_id: str, scheme_id: str, account_id: int, period: str, today: date, *, size: int = BOARD_SIZE
+) -> Board:
+    """The members' leaderboard of this week, this month (scheme-local days up to `today`) or all time,
+    with the person's own place, also when it is below the top `size`."""
+    days = period_days(period, today)
+    with store.unit_of_work(write=False) as uow:
+        org = get_in(uow, public_id, scheme_id)
+        totals = uow.memberships.member_totals(org.id, *(days or (None, None)))
+    return board(totals, str(account_id), size)
 
 
 def scheme_board(store: Store, scheme_id: str, limit: int | None = None) -> list[Standing]:

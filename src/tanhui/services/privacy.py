@@ -48,6 +48,8 @@ def export_person(store: Store, who: int | Principal, now: datetime | None = Non
         consents = [c.to_dict() for c in uow.consents.for_account(account_id)]
         events = [_event(r) for r in uow.privacy.events(account_id)]
         orders = [o.to_dict() for o in uow.market.orders_of(account_id, limit=100_000)]
+        delivered_to = uow.market.deliveries([o["order_id"] for o in orders])
+        orders = [{**o, "delivery": delivered_to[o["order_id"]]} if o["order_id"] in delivered_to else o for o in orders]
         checkins = [
             {"date": date.fromordinal(r.local_day).isoformat(), "streak": r.streak, "points": r.points, "bonus": r.bonus}
             for r in uow.privacy.checkins(account_id)
@@ -172,6 +174,7 @@ def erase_person(store: Store, who: int | Principal, now: datetime | None = None
         uow.identity.delete_credentials(account_id)
         uow.identity.revoke_user_tokens(account_id, now)
         uow.memberships.remove_all(account_id)
+        uow.market.erase_deliveries(account_id)  # addresses and phone numbers: the orders themselves stay
         uow.privacy.erase(account_id, now)
     store.truncate_log()  # SQLite: the WAL's old page images go too
     return {

@@ -403,6 +403,7 @@ PLAN: dict[str, Placement] = {
         "pkey", PERSON, prefixed={"uq_orders_account_id_idempotency_key": _ACCOUNT_ONLY, "uq_orders_public_id": _RANDOM}
     ),
     "order_history": Distributed("pkey", PERSON),
+    "order_deliveries": Distributed("pkey", PERSON, prefixed={"uq_order_deliveries_order_id": "an order determines the key"}),
     "memberships": Distributed("pkey", PERSON),
     "report_active": Distributed("pkey", PERSON),
     "credit_batch_events": Distributed(

@@ -272,7 +272,7 @@ consents = Table(
     Column("purpose", String(200), nullable=False),
     Column("granted_at", UTCDateTime, nullable=False),  # when the person authorised the partner
     Column("recorded_at", UTCDateTime, nullable=False),  # when Tanhui recorded it
-    Column("granted_via", String(32), nullable=False),  # partner_api, binding_code
+    Column("granted_via", String(32), nullable=False),  # partner_api, binding_code, person_web
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("revoked_by", String(16), nullable=True),  # partner, person
 )
@@ -454,6 +454,22 @@ order_history = Table(
     Column("by", String(64), nullable=False),  # person, operator, system
 )
 Index("ix_order_history_order_id", order_history.c.order_id)
+
+# Where a physical good goes (issue 17): personal data, kept apart from the order and the ledger so that
+# erasure deletes this row and nothing the ledger or the order's history depends on.
+order_deliveries = Table(
+    "order_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pkey", Integer, nullable=False),  # the person key (store/distribution.py)
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False, unique=True),
+    Column("method", String(16), nullable=False),  # address (sent to it) or pickup (collected at a point)
+    Column("recipient", String(100), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("place", String(300), nullable=False),  # the street address, or the pick-up point chosen
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("method IN ('address', 'pickup')", name="method"),
+)
 
 checkins = Table(
     "checkins",

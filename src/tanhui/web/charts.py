@@ -14,6 +14,7 @@ and dots, the round caps of zero-length lines, stay round.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -35,13 +36,22 @@ def nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def whole_max(value: float) -> int:
+    """An axis' top for counts and grams: whole, and a multiple of 4 so the four gridlines are whole too
+    (a new person's empty chart read 0.2, 0.5, 0.8 people)."""
+    step = nice_max(value / 4) if value > 0 else 1.0
+    return 4 * max(1, math.ceil(step))
+
+
 def compact(value: float) -> str:
     """Axis numbers: 1.2k, 3.4M; whole numbers below 1000 as they are."""
     for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
             text = f"{value / limit:.1f}".rstrip("0").rstrip(".")
             return text + suffix
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")  # 0.25 reads 0.25, not 0.2
 
 
 def line_chart(
@@ -53,14 +63,16 @@ def line_chart(
     height: int = 220,
     color: str = PALETTE[0],
     area: bool = True,
+    whole: bool = False,
 ) -> str:
     """A line over labelled x positions (dates): four gridlines labelled at their left end (the top one
-    with the unit) and up to six x labels, always the first and the last."""
+    with the unit) and up to six x labels, always the first and the last. `whole`: the values are counts
+    or grams, so every gridline is a whole number."""
     del width
     top, bottom = 18, 26
     plot_h = height - top - bottom
     values = [float(v) for _, v in points]
-    top_value = nice_max(max(values, default=0.0))
+    top_value = (whole_max if whole else nice_max)(max(values, default=0.0))
     n = len(points)
 
     def x(i: int) -> float:  # in the plot's units: 0 to 1000 across the width

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tanhui.web.i18n_engagement import ENGAGEMENT
 from tanhui.web.i18n_operators import OPERATORS
 from tanhui.web.i18n_org_admin import ORG_ADMIN
 from tanhui.web.i18n_residents import RESIDENTS
@@ -258,6 +259,7 @@ ZH: dict[str, str] = {
 ZH.update(OPERATORS)  # the operators' pages (dashboard, review queue, orders, lists): i18n_operators.py
 ZH.update(RESIDENTS)  # the residents' pages (points statement, check-in, market, annual report): i18n_residents.py
 ZH.update(ORG_ADMIN)  # organisation administrators' pages and password reset: i18n_org_admin.py
+ZH.update(ENGAGEMENT)  # calculation in words, consents, boards, coupons, badges, delivery: i18n_engagement.py
 
 SCENARIOS: dict[str, tuple[str, str]] = {
     "bus_ride": ("公交出行", "Bus ride"),

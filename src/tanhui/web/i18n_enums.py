@@ -32,6 +32,11 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "transport": ("出行", "Transport"),
         "other": ("其他", "Other"),
     },
+    "board_period": {  # domain/leaderboard.py PERIODS
+        "week": ("本周", "This week"),
+        "month": ("本月", "This month"),
+        "all": ("全部", "All time"),
+    },
     "org_kind": {  # services/organisations.py KINDS
         "company": ("企业", "Company"),
         "school": ("学校", "School"),

@@ -66,6 +66,7 @@ def shoot(
             page.locator("[data-testid=redeem]").click()
             page.locator("[data-testid=confirm]").click()
             page.locator("[data-testid=coupon]").first.wait_for()
+            snap_engagement(page, base_url, snap)
             page.goto(base_url + "/me/orders")
             snap("orders", full=False)
             snap_residents(page, base_url, snap, out / "report-poster.png")
@@ -103,6 +104,21 @@ def snap_operators(page: Any, dashboard_url: str, snap: Any) -> None:
     snap("review", full=False)
     page.goto(dashboard_url + "/orders?status=pending")
     snap("admin-orders", full=False)
+
+
+def snap_engagement(page: Any, base_url: str, snap: Any) -> None:
+    """Issue 17's second part, from the coupon's order page: the coupon with its QR code, my data sources,
+    the badge wall and the first organisation's members' board."""
+    snap("coupon", full=False)
+    page.goto(base_url + "/me/sources")
+    snap("sources", full=False)
+    page.goto(base_url + "/me/badges")
+    snap("badges", full=False)
+    page.goto(base_url + "/orgs")
+    first = page.locator("a[href^='/orgs/org_']").first
+    if first.count():
+        first.click()
+        snap("board", full=False)
 
 
 def snap_residents(page: Any, base_url: str, snap: Any, poster: Path) -> None:

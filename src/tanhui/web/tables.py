@@ -189,7 +189,8 @@ PARTNER_COLUMNS = [
     "rejected_by_reason",
 ]  # fmt: skip
 REVIEW_COLUMNS = ["id", "received_at", "partner_id", "event_id", "account_id", "scenario", "occurred_at", "reason", "details"]
-ORDER_COLUMNS = ["order_id", "created_at", "account_id", "item_id", "item_title", "quantity", "points", "status", "coupon_codes"]
+ORDER_COLUMNS = ["order_id", "created_at", "account_id", "item_id", "item_title", "quantity", "points", "status", "coupon_codes",
+                 "delivery_method", "recipient", "phone", "delivery_place"]  # fmt: skip
 ORGANISATION_COLUMNS = ["organisation", "name", "kind", "members", "kg", "invite_code"]
 
 
@@ -233,10 +234,13 @@ def _catalog(store: Store, scheme_id: str, day_from: str | None, day_to: str | N
 
 def _orders(store: Store, scheme_id: str, day_from: str | None, day_to: str | None) -> Table:
     iso = LocalTimes(zone_of_scheme(store, scheme_id), "en").iso
+    orders = market.scheme_orders(store, scheme_id)
+    to = market.deliveries(store, [o.public_id for o in orders if o.item_kind == "physical"])  # operators only: personal
     rows = [
         [o.public_id, iso(o.created_at), o.account_id, o.item_public_id, o.item_title, o.quantity, o.points,
-         o.status, " ".join(o.coupon_codes or [])]
-        for o in market.scheme_orders(store, scheme_id)
+         o.status, " ".join(o.coupon_codes or []),
+         *[to.get(o.public_id, {}).get(k, "") for k in ("method", "recipient", "phone", "place")]]
+        for o in orders
     ]  # fmt: skip
     return ORDER_COLUMNS, rows
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from tanhui.domain.market import Item
 from tanhui.store.distribution import pkey_of
@@ -20,6 +20,7 @@ from tanhui.store.schema import (
     journal_entries,
     ledger_accounts,
     market_items,
+    order_deliveries,
     order_history,
     orders,
     postings,
@@ -220,6 +221,37 @@ class MarketRepository(Repository):
                     pkey=pkey, order_id=order_pk, status=values["status"], at=values["updated_at"], by=by
                 )
             )
+
+    # -- where physical goods go: personal data beside the order, deleted on erasure ---------------
+
+    def add_delivery(self, order_pk: int, account_id: int, delivery: dict[str, str], now: datetime) -> None:
+        self.conn.execute(
+            insert(order_deliveries).values(pkey=pkey_of(account_id), order_id=order_pk, created_at=now, **delivery)
+        )
+
+    def deliveries(self, order_public_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Order public id -> {method, recipient, phone, place} for those orders that have one."""
+        found: dict[str, dict[str, str]] = {}
+        d = order_deliveries.c
+        for part in chunks(list(order_public_ids)):
+            rows = self.conn.execute(
+                select(orders.c.public_id, d.method, d.recipient, d.phone, d.place)
+                .select_from(order_deliveries.join(orders, and_(orders.c.id == d.order_id, orders.c.pkey == d.pkey)))
+                .where(orders.c.public_id.in_(part))
+            )
+            for r in rows:
+                found[r.public_id] = {"method": r.method, "recipient": r.recipient, "phone": r.phone, "place": r.place}
+        return found
+
+    def erase_deliveries(self, account_id: int) -> int:
+        """The person's addresses and phone numbers go with the account; the orders and the ledger stay.
+        The freed bytes are overwritten (SQLite's secure_delete, as the rest of the erasure)."""
+        self.dialect.overwrite_freed(self.conn, True)
+        mine = select(orders.c.id).where(orders.c.pkey == pkey_of(account_id), orders.c.account_id == account_id)
+        gone = self.conn.execute(
+            delete(order_deliveries).where(order_deliveries.c.pkey == pkey_of(account_id), order_deliveries.c.order_id.in_(mine))
+        )
+        return int(gone.rowcount or 0)
 
     def _orders(self) -> Any:
         return select(*_ORDER_COLUMNS).select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))

@@ -10,7 +10,7 @@ from sqlalchemy import Join, and_, delete, func, insert, select
 from tanhui.domain.ledger import ASSET_CO2E, HOLDINGS
 from tanhui.store.distribution import pkey_of
 from tanhui.store.repositories.base import Repository
-from tanhui.store.schema import account_profiles, accounts, ledger_accounts, memberships, organisations
+from tanhui.store.schema import account_profiles, accounts, events, ledger_accounts, memberships, organisations
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,80 @@ class MembershipRepository(Repository):
             .offset(offset)
         )
         return [Standing(str(r.account_id), r.display_name, int(r.balance or 0), 1) for r in rows]
+
+    def member_totals(
+        self, organisation_pk: int, day_from: int | None = None, day_to: int | None = None
+    ) -> list[tuple[str, str | None, int]]:
+        """(account id, display name, grams) of every member: their holdings, or with a period their
+        credited events in [day_from, day_to] (members with any). A leaderboard with the person's own
+        place needs every member's total; an organisation's members are few enough to read at once."""
+        profile = and_(account_profiles.c.pkey == memberships.c.pkey, account_profiles.c.account_id == memberships.c.account_id)
+        if day_from is None or day_to is None:
+            query = select(memberships.c.account_id, account_profiles.c.display_name, ledger_accounts.c.balance).select_from(
+                _carbon_join().outerjoin(account_profiles, profile)
+            )
+        else:
+            credited = and_(
+                events.c.pkey == memberships.c.pkey,  # co-located on a distributed store
+                events.c.account_id == memberships.c.account_id,
+                events.c.status == "credited",
+                events.c.local_day >= day_from,
+                events.c.local_day <= day_to,
+            )
+            query = (
+                select(memberships.c.account_id, account_profiles.c.display_name, func.sum(events.c.carbon_g))
+                .select_from(memberships.join(events, credited).outerjoin(account_profiles, profile))
+                .group_by(memberships.c.account_id, account_profiles.c.display_name)
+            )
+        rows = self.conn.execute(query.where(memberships.c.organisation_id == organisation_pk))
+        return [(str(r[0]), r[1], int(r[2] or 0)) for r in rows]
+
+    def scheme_top(
+        self, scheme_id: str, limit: int, day_from: int | None = None, day_to: int | None = None
+    ) -> list[tuple[str, str | None, int]]:
+        """(account id, display name, grams) of the scheme's `limit` largest reducers, largest first: by
+        holdings, or with a period by credited events in [day_from, day_to]. One scan of the scheme's
+        holdings or of the period's events: the service keeps the answer for a minute."""
+        if day_from is None or day_to is None:
+            grams = ledger_accounts.c.balance
+            query = (
+                select(ledger_accounts.c.owner_account_id.label("account_id"), grams.label("grams"))
+                .where(
+                    ledger_accounts.c.scheme_id == scheme_id,
+                    ledger_accounts.c.asset == ASSET_CO2E,
+                    ledger_accounts.c.code == HOLDINGS,
+                    ledger_accounts.c.owner_account_id.is_not(None),
+                    grams > 0,
+                )
+                .order_by(grams.desc(), ledger_accounts.c.owner_account_id)
+                .limit(limit)
+            )
+        else:
+            total = func.sum(events.c.carbon_g)
+            query = (
+                select(events.c.account_id.label("account_id"), total.label("grams"))
+                .where(
+                    events.c.scheme_id == scheme_id,
+                    events.c.status == "credited",
+                    events.c.account_id.is_not(None),
+                    events.c.local_day >= day_from,
+                    events.c.local_day <= day_to,
+                )
+                .group_by(events.c.account_id)
+                .having(total > 0)
+                .order_by(total.desc(), events.c.account_id)
+                .limit(limit)
+            )
+        top = [(int(r.account_id), int(r.grams)) for r in self.conn.execute(query)]
+        names = dict(
+            self.conn.execute(
+                select(account_profiles.c.account_id, account_profiles.c.display_name).where(
+                    account_profiles.c.pkey.in_({pkey_of(a) for a, _ in top}),  # the shards of these people only
+                    account_profiles.c.account_id.in_([a for a, _ in top]),
+                )
+            ).all()
+        )
+        return [(str(a), names.get(a), g) for a, g in top]
 
     def rank_among_members(self, organisation_pk: int, carbon_g: int) -> int:
         ahead = self.conn.execute(

@@ -18,6 +18,7 @@ from tanhui.web.pages import (
     account,
     admin,
     auth,
+    badges,
     checkins,
     dashboard,
     fulfilment,
@@ -29,6 +30,7 @@ from tanhui.web.pages import (
     registry,
     report,
     review,
+    sources,
 )
 from tanhui.web.render import HERE
 
@@ -36,7 +38,9 @@ ROUTERS = (
     registry.router,
     auth.router,
     account.router,
+    sources.router,
     checkins.router,
+    badges.router,
     points.router,
     report.router,
     market.router,

@@ -20,6 +20,7 @@ from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal
 from tanhui.store import Store
 from tanhui.web import charts, security, times
+from tanhui.web.calculation import explained
 from tanhui.web.deps import checked_form, language, signed_in, signed_in_as, store_of
 from tanhui.web.equivalents import equivalents
 from tanhui.web.i18n import scenario_name, translator
@@ -57,7 +58,8 @@ def account_page(
         width=440,
         value_text=[f"{grams_as_kg(v['carbon_g'])} kg" for _k, v in by_scenario],
     )
-    consents = [{**c, "partner_name": names.get(c["partner_id"], c["partner_id"])} for c in consent.consents_of(store, who)]
+    latest = {c["partner_id"]: c for c in consent.consents_of(store, who)}  # one line an app, its newest consent
+    consents = [{**c, "partner_name": names.get(c["partner_id"], "—")} for c in latest.values()]
     return own(
         request,
         "account.html",
@@ -100,7 +102,11 @@ def history_page(
 @router.get("/me/events/{event_id}")
 @html_errors
 def calculation_page(
-    event_id: str, request: Request, who: Principal = Depends(signed_in_as), store: Store = Depends(store_of)
+    event_id: str,
+    request: Request,
+    who: Principal = Depends(signed_in_as),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
 ) -> Response:
     if not event_id.isdigit():
         raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
@@ -124,20 +130,8 @@ def calculation_page(
         "partner_name": row.partner_name,
         "event_id": row.event_id,
     }
-    return own(request, "calculation.html", e=shown, x=row.explanation or {})
-
-
-@router.post("/me/consents/{consent_id}/revoke")
-@html_errors
-def revoke_consent_page(
-    consent_id: str,
-    request: Request,
-    who: Principal = Depends(signed_in_as),
-    f: dict[str, str] = Depends(checked_form),
-    store: Store = Depends(store_of),
-) -> Response:
-    consent.revoke_by_person(store, who, consent_id)
-    return redirect("/me")
+    x = row.explanation or {}
+    return own(request, "calculation.html", e=shown, x=x, t=explained(x, row.scenario, row.carbon_g, lang))
 
 
 @router.get("/me/export")
@@ -198,7 +192,7 @@ def _shown_event(e: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -> str:
-    """The person's running total (kg) for the last 60 days, one point a day."""
+    """The person's running total for the last 60 days, one point a day: in kg, or whole grams under 1 kg."""
     start = today - timedelta(days=59)
     if series and series[0][0] > start:
         start = max(series[0][0] - timedelta(days=1), today - timedelta(days=59))
@@ -208,6 +202,8 @@ def _cumulative_chart(series: list[tuple[date, int]], today: date, label: str) -
     day = start
     while day <= today:
         running += by_day.get(day, 0)
-        points.append((day.strftime("%m-%d"), running / 1000))
+        points.append((day.strftime("%m-%d"), running))
         day += timedelta(days=1)
-    return charts.line_chart(points, label=label, unit="kg", width=440, height=200)
+    if running < 1000:  # under a kilogram: whole grams read better than 0.25 kg (and a newcomer's 0 g axis is whole)
+        return charts.line_chart(points, label=label, unit="g", width=440, height=200, whole=True)
+    return charts.line_chart([(d, g / 1000) for d, g in points], label=label, unit="kg", width=440, height=200)

@@ -88,7 +88,10 @@ def period_charts(period: reports.Period, lang: str) -> dict[str, str]:
             [(d["date"][5:], d["carbon_g"] / 1000) for d in series], label=_("Reduction per day"), unit="kg"
         ),
         "active": charts.line_chart(
-            [(d["date"][5:], d["active_users"]) for d in series], label=_("Active users per day"), color=charts.PALETTE[1]
+            [(d["date"][5:], d["active_users"]) for d in series],
+            label=_("Active users per day"),
+            color=charts.PALETTE[1],
+            whole=True,  # people: whole gridlines
         ),
         "scenarios": charts.bar_chart(
             [(scenario_name(lang)(k), v["carbon_g"] / 1000) for k, v in scen],

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -82,9 +83,7 @@ def _orders_page(
     ]
     paging = Paging(page_no, PAGE_SIZE, found.total, base, (("status", status),) if status else ())
     items = {i.public_id: i for i in market.list_items(store, scope.scheme_id)}
-    parcels = market.shipments(
-        store, scope.scheme_id, [o.public_id for o in found.orders if o.status in ("shipped", "delivered")]
-    )
+    parcels, send_to = _where_they_go(store, scope, found.orders)
     rows = [
         {
             "id": o.public_id,
@@ -98,6 +97,7 @@ def _orders_page(
             "person": found.names.get(o.account_id) or f"{_('Person')} #{o.account_id}",
             "created_at": o.created_at,
             "parcel": parcels.get(o.public_id),
+            "delivery": send_to.get(o.public_id),
             "physical": o.item_kind == "physical",
         }
         for o in found.orders
@@ -119,6 +119,14 @@ def _orders_page(
         flash=flash,
         error=error,
     )
+
+
+def _where_they_go(store: Store, scope: OperatorScope, orders: list[Any]) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """How shipped orders travel, and where physical goods go: the buyer's address or pick-up point,
+    personal data shown to operators only (a viewer's role sees neither the address nor the phone)."""
+    parcels = market.shipments(store, scope.scheme_id, [o.public_id for o in orders if o.status in ("shipped", "delivered")])
+    physical = [o.public_id for o in orders if o.item_kind == "physical"] if scope.role == "operator" else []
+    return parcels, market.deliveries(store, physical)
 
 
 @router.post("/admin/schemes/{scheme_id}/orders/{order_id}/{action}")

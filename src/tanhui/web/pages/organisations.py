@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tanhui.domain.leaderboard import PERIODS, check_period
 from tanhui.errors import InvalidInput
-from tanhui.services import accounts, audit, organisations
+from tanhui.services import accounts, audit, organisations, ranking
+from tanhui.services.clock import utcnow
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
-from tanhui.web import charts, security
+from tanhui.web import charts, security, times
 from tanhui.web.deps import checked_form, language, scheme_scope, signed_in, store_of
 from tanhui.web.i18n import label, translator
 from tanhui.web.names import mask_name
@@ -28,12 +28,6 @@ _CREATE_FORM = ENV.from_string(
     '<div class="grow-1"><label for="kind">{{ _("Kind") }}</label><select id="kind" name="kind">{% for k in kinds %}<option value="{{ k }}">{{ label("org_kind", k) }}</option>{% endfor %}</select></div>'
     '<div><button type="submit">{{ _("Create organisation") }}</button></div></form>'
 )
-
-
-class _BoardLine(TypedDict):
-    key: str
-    shown: str  # masked: first character only
-    carbon_g: int
 
 
 def _masked(name: str | None, key: str, lang: str) -> str:
@@ -65,7 +59,10 @@ def orgs_page(
         if top
         else ""
     )
-    return own(request, "orgs.html", mine=organisations.of_account(store, account_id), board=board, chart=chart, error=error)
+    places = {o.key: i for i, o in enumerate(board, 1)}  # the organisation's own place, apart from mine in it
+    mine = [{**o, "place": places.get(o["organisation_id"])} for o in organisations.of_account(store, account_id)]
+    my_keys = {o["organisation_id"] for o in mine}
+    return own(request, "orgs.html", mine=mine, my_keys=my_keys, board=board, chart=chart, error=error)
 
 
 @router.post("/orgs/join")
@@ -89,25 +86,70 @@ def join(
 def org_page(
     org_id: str,
     request: Request,
+    period: str | None = None,
     account_id: int = Depends(signed_in),
     lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
-    found = organisations.page(store, org_id, accounts.scheme_of(store, account_id))
-    board: list[_BoardLine] = [
-        {"key": m.key, "shown": _masked(m.name, m.key, lang), "carbon_g": m.carbon_g} for m in found["board"]
-    ]
-    top = board[:10]
+    """An organisation's page: its place among the scheme's organisations, and the members' board of
+    this week, this month or all time with my own line (below the top when I am further down)."""
+    chosen = check_period(period)
+    scheme_id = accounts.scheme_of(store, account_id)
+    found = organisations.page(store, org_id, scheme_id)
+    today = utcnow().astimezone(times.for_request(request, lang).zone).date()
+    board = organisations.member_board(store, org_id, scheme_id, account_id, chosen, today)
+
+    names = {line.key: _masked(line.name, line.key, lang) for line in (*board.top, *([board.mine] if board.mine else []))}
+    top = board.top[:10]
     chart = (
         charts.bar_chart(
-            [(m["shown"], m["carbon_g"] / 1000) for m in top],
+            [(names[line.key], line.carbon_g / 1000) for line in top],
             label=translator(lang)("Leaderboard of members"),
-            value_text=[f"{grams_as_kg(m['carbon_g'])} kg" for m in top],
+            value_text=[f"{grams_as_kg(line.carbon_g)} kg" for line in top],
         )
         if top
         else ""
     )
-    return own(request, "org.html", p={**found, "board": board}, chart=chart, me=str(account_id))
+    return own(
+        request,
+        "org.html",
+        p=found,
+        board=board,
+        names=names,
+        place_words="My place among the members: No. {n} of {people}",
+        who_words="Member",
+        period=chosen,
+        periods=PERIODS,
+        chart=chart,
+    )
+
+
+@router.get("/board")
+@html_errors
+def scheme_board_page(
+    request: Request,
+    period: str | None = None,
+    account_id: int = Depends(signed_in),
+    lang: str = Depends(language),
+    store: Store = Depends(store_of),
+) -> Response:
+    """The scheme's people by reduction of this week, this month or all time, with my own line (below the
+    top when I am further down): a board for everyone, in an organisation or not."""
+    chosen = check_period(period)
+    today = utcnow().astimezone(times.for_request(request, lang).zone).date()
+    board = ranking.people_board(store, accounts.scheme_of(store, account_id), account_id, chosen, today)
+    names = {line.key: mask_name(line.name) or "—" for line in (*board.top, *([board.mine] if board.mine else []))}
+    return own(
+        request,
+        "board.html",
+        board=board,
+        names=names,
+        period=chosen,
+        periods=PERIODS,
+        chart="",
+        place_words="My place in the scheme: No. {n} of {people}",
+        who_words="Person",
+    )
 
 
 # -- the operator's organisation pages -----------------------------------------------------------
