@@ -108,3 +108,5 @@ def adopt(namespace: dict[str, Any], *modules: ModuleType) -> None:
         for name, value in vars(module).items():
             if name.startswith("test_") and callable(value) and getattr(value, "__module__", "") == module.__name__:
                 namespace[f"test_{short}__{name.removeprefix('test_')}"] = value
+            elif type(value).__name__ == "FixtureFunctionDefinition" and name not in namespace:
+                namespace[name] = value  # the suite's own fixtures (its builders), bound to this module's store

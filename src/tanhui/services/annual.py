@@ -149,7 +149,7 @@ def annual_report(
         checkins = uow.statements.checkins_between(account_id, first, last)
         start = datetime(chosen, 1, 1, tzinfo=zone).astimezone(UTC)
         end = datetime(chosen + 1, 1, 1, tzinfo=zone).astimezone(UTC)
-        flows = uow.statements.points_flows(holdings[ASSET_POINTS].id, start, end)
+        flows = uow.statements.points_flows(holdings[ASSET_POINTS].id, start, end, owner=account_id)
         profile = uow.privacy.profile(account_id) or {}
     scenarios: dict[str, list[int]] = {}
     months = {m: [0, 0] for m in range(1, 13)}

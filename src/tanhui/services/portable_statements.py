@@ -47,7 +47,7 @@ def issue(store: Store, who: int | Principal, year: str | int | None = None, now
         days = uow.statements.credited_by_day(account_id, first, last)
         start = datetime(chosen, 1, 1, tzinfo=zone).astimezone(UTC)
         end = datetime(chosen + 1, 1, 1, tzinfo=zone).astimezone(UTC)
-        flows = uow.statements.points_flows(holdings[ASSET_POINTS].id, start, end)
+        flows = uow.statements.points_flows(holdings[ASSET_POINTS].id, start, end, owner=account_id)
         balance = uow.ledger.balance(holdings[ASSET_POINTS].id)
         pooled = uow.registry.contributions(account_id)
         batches = uow.registry.batches_by_id({b for b, _n, _g in pooled})

@@ -123,7 +123,7 @@ def _boundary(year: int, tz: ZoneInfo) -> datetime:
 
 
 def expiry_of(
-    uow: UnitOfWork, scheme: Scheme, points_account: int, flows: Sequence[PointsFlow], today: date, now: datetime
+    uow: UnitOfWork, scheme: Scheme, points_account: int, flows: Sequence[PointsFlow], today: date, now: datetime, *, owner: int
 ) -> Expiry:
     """What expires when under the scheme's rule: a point earned in year Y lives until the end of Y+1,
     spending uses the oldest first. `soon[N]` is what an expiry run on today + N days would post."""
@@ -134,7 +134,9 @@ def expiry_of(
     tz = ZoneInfo(scheme.timezone)
     year = today.year
     # Everything earned in year-2 or before, in year-1 or before, and up to now (this year included).
-    older, last_year = uow.statements.earned_before(points_account, held, [_boundary(year - 1, tz), _boundary(year, tz)])
+    older, last_year = uow.statements.earned_before(
+        points_account, held, [_boundary(year - 1, tz), _boundary(year, tz)], owner=owner
+    )
     total = sum(f.amount for f in flows if f.direction == "in" and f.counterpart != SYSTEM_HELD)
     paid = sum(f.amount for f in flows if f.direction == "out")
     returned = sum(f.amount for f in flows if f.direction == "in" and f.counterpart == SYSTEM_HELD)
@@ -211,12 +213,12 @@ def statement(
         if account is None or scheme is None or not holdings:
             raise NotFound("account_not_found", account_id=account_id)
         points = holdings[ASSET_POINTS].id
-        flows = uow.statements.points_flows(points)
+        flows = uow.statements.points_flows(points, owner=account_id)
         totals = totals_from(flows, uow.statements.posted_order_points(account_id), uow.ledger.balance(points))
         today = now.astimezone(ZoneInfo(scheme.timezone)).date()
-        expiry = expiry_of(uow, scheme, points, flows, today, now)
-        found = uow.statements.points_lines(points, before, limit + 1)
-        newer = 0 if before is None else uow.statements.postings_newer(points, before)
+        expiry = expiry_of(uow, scheme, points, flows, today, now, owner=account_id)
+        found = uow.statements.points_lines(points, before, limit + 1, owner=account_id)
+        newer = 0 if before is None else uow.statements.postings_newer(points, before, owner=account_id)
         lines = _lines(uow, account_id, found[:limit], principal.partner_pk)
     next_cursor = str(found[limit - 1].posting_id) if len(found) > limit else None
     return Statement(scheme.id, scheme.timezone, totals, expiry, lines, newer + 1, next_cursor)

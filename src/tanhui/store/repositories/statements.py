@@ -1,6 +1,10 @@
 """What a person's own pages read: their points postings (the statement), check-ins by day, and a
 year of credited behaviours (the annual report). Read-only, and always by one person's ids, so every
 query walks that person's index entries only.
+
+Every query also names the person's key (`pkey`), so on Citus it runs on the one shard holding the
+person. A counterpart of a posting is a scheme's system account (kept under the system key) or the
+person's own clearing account, so its code is read in a second step, not by a join across shards.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select, union_all
 
+from tanhui.store.distribution import SYSTEM_PKEY, pkey_of
 from tanhui.store.repositories.base import Repository, chunks
 from tanhui.store.schema import checkins, events, journal_entries, ledger_accounts, market_items, orders, postings
 
@@ -47,28 +52,46 @@ class PointsFlow:
 class StatementRepository(Repository):
     # -- the points statement ----------------------------------------------------------------
 
-    def _side(self, points_account_id: int, incoming: bool) -> Any:
+    def _side(self, points_account_id: int, incoming: bool, pkey: int) -> Any:
         mine = postings.c.to_account_id if incoming else postings.c.from_account_id
         other = postings.c.from_account_id if incoming else postings.c.to_account_id
         after = postings.c.to_balance_after if incoming else postings.c.from_balance_after
         sign = 1 if incoming else -1
-        return (
-            select(
-                postings.c.id.label("posting_id"),
-                postings.c.entry_id,
-                (postings.c.amount * sign).label("amount"),
-                after.label("balance_after"),
-                ledger_accounts.c.code.label("counterpart"),
-            )
-            .select_from(postings.join(ledger_accounts, ledger_accounts.c.id == other))
-            .where(mine == points_account_id)
-        )
+        return select(
+            postings.c.id.label("posting_id"),
+            postings.c.pkey,
+            postings.c.entry_id,
+            (postings.c.amount * sign).label("amount"),
+            after.label("balance_after"),
+            other.label("counterpart_id"),
+        ).where(postings.c.pkey == pkey, mine == points_account_id)
 
-    def points_lines(self, points_account_id: int, before_posting_id: int | None, limit: int) -> list[PointsLine]:
-        """The newest `limit` postings of the account (older than `before_posting_id`), newest first."""
+    def _codes(self, pkey: int, ids: set[int]) -> dict[int, str]:
+        """Ledger account id -> code, for counterparts under the system key or the person's own."""
+        found: dict[int, str] = {}
+        for batch in chunks(sorted(ids)):
+            rows = self.conn.execute(
+                select(ledger_accounts.c.id, ledger_accounts.c.code).where(
+                    self.dialect.in_values(ledger_accounts.c.pkey, sorted({SYSTEM_PKEY, pkey})),
+                    self.dialect.in_values(ledger_accounts.c.id, batch),
+                )
+            )
+            found.update({int(i): code for i, code in rows})
+        missing = sorted(ids - found.keys())  # another person's account: a transfer between people
+        for batch in chunks(missing):
+            rows = self.conn.execute(
+                select(ledger_accounts.c.id, ledger_accounts.c.code).where(self.dialect.in_values(ledger_accounts.c.id, batch))
+            )
+            found.update({int(i): code for i, code in rows})
+        return found
+
+    def points_lines(self, points_account_id: int, before_posting_id: int | None, limit: int, *, owner: int) -> list[PointsLine]:
+        """The newest `limit` postings of the account (older than `before_posting_id`), newest first;
+        ``owner`` is the person's account id."""
+        pkey = pkey_of(owner)
         sides = []
         for incoming in (True, False):
-            side = self._side(points_account_id, incoming)
+            side = self._side(points_account_id, incoming, pkey)
             if before_posting_id is not None:
                 side = side.where(postings.c.id < before_posting_id)
             sides.append(side.order_by(postings.c.id.desc()).limit(limit).subquery().select())
@@ -81,10 +104,15 @@ class StatementRepository(Repository):
                 journal_entries.c.reverses_entry_id,
                 journal_entries.c.created_at,
             )
-            .select_from(both.join(journal_entries, journal_entries.c.id == both.c.entry_id))
+            .select_from(
+                both.join(journal_entries, (journal_entries.c.pkey == both.c.pkey) & (journal_entries.c.id == both.c.entry_id))
+            )
+            .where(journal_entries.c.pkey == pkey)
             .order_by(both.c.posting_id.desc())
             .limit(limit)
         )
+        rows = self.conn.execute(query).all()
+        codes = self._codes(pkey, {int(r.counterpart_id) for r in rows})
         return [
             PointsLine(
                 int(r.posting_id),
@@ -94,42 +122,61 @@ class StatementRepository(Repository):
                 r.reverses_entry_id,
                 r.created_at,
                 int(r.amount),
-                r.counterpart,
+                codes[int(r.counterpart_id)],
                 int(r.balance_after),
             )
-            for r in self.conn.execute(query)
+            for r in rows
         ]
 
-    def postings_newer(self, points_account_id: int, posting_id: int) -> int:
+    def postings_newer(self, points_account_id: int, posting_id: int, *, owner: int) -> int:
         """How many of the account's postings are `posting_id` or newer (a page's place in the statement)."""
         total = 0
+        pkey = pkey_of(owner)
         for mine in (postings.c.to_account_id, postings.c.from_account_id):
             total += int(
-                self.conn.execute(select(func.count()).where(mine == points_account_id, postings.c.id >= posting_id)).scalar_one()
+                self.conn.execute(
+                    select(func.count()).where(postings.c.pkey == pkey, mine == points_account_id, postings.c.id >= posting_id)
+                ).scalar_one()
             )
         return total
 
     def points_flows(
-        self, points_account_id: int, start: datetime | None = None, end: datetime | None = None
+        self, points_account_id: int, start: datetime | None = None, end: datetime | None = None, *, owner: int
     ) -> list[PointsFlow]:
         """Every posting of the account summed by direction, counterpart and entry kind (recorded in [start, end))."""
-        found: list[PointsFlow] = []
+        pkey = pkey_of(owner)
+        sums: dict[tuple[str, int, str], list[int]] = {}
         for incoming in (True, False):
-            side = self._side(points_account_id, incoming).subquery()
+            side = self._side(points_account_id, incoming, pkey).subquery()
             query = (
-                select(side.c.counterpart, journal_entries.c.kind, func.sum(side.c.amount), func.count())
-                .select_from(side.join(journal_entries, journal_entries.c.id == side.c.entry_id))
-                .group_by(side.c.counterpart, journal_entries.c.kind)
+                select(side.c.counterpart_id, journal_entries.c.kind, func.sum(side.c.amount), func.count())
+                .select_from(
+                    side.join(
+                        journal_entries, (journal_entries.c.pkey == side.c.pkey) & (journal_entries.c.id == side.c.entry_id)
+                    )
+                )
+                .where(journal_entries.c.pkey == pkey)
+                .group_by(side.c.counterpart_id, journal_entries.c.kind)
             )
             if start is not None:
                 query = query.where(journal_entries.c.created_at >= start)
             if end is not None:
                 query = query.where(journal_entries.c.created_at < end)
-            for counterpart, kind, amount, count in self.conn.execute(query):
-                found.append(PointsFlow("in" if incoming else "out", counterpart, kind, abs(int(amount)), int(count)))
-        return found
+            for counterpart_id, kind, amount, count in self.conn.execute(query):
+                total = sums.setdefault(("in" if incoming else "out", int(counterpart_id), kind), [0, 0])
+                total[0] += abs(int(amount))
+                total[1] += int(count)
+        codes = self._codes(pkey, {k[1] for k in sums})
+        merged: dict[tuple[str, str, str], list[int]] = {}
+        for (direction, counterpart_id, kind), (amount, count) in sums.items():
+            total = merged.setdefault((direction, codes[counterpart_id], kind), [0, 0])
+            total[0] += amount
+            total[1] += count
+        return [PointsFlow(d, c, k, amount, count) for (d, c, k), (amount, count) in merged.items()]
 
-    def earned_before(self, points_account_id: int, held_account_id: int, moments: Sequence[datetime]) -> list[int]:
+    def earned_before(
+        self, points_account_id: int, held_account_id: int, moments: Sequence[datetime], *, owner: int
+    ) -> list[int]:
         """Points earned (every inflow but escrow returns, as `tanhui points expire` counts them)
         recorded before each moment."""
         if not moments:
@@ -141,24 +188,51 @@ class StatementRepository(Repository):
                     for m in moments
                 ]
             )
-            .select_from(postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id))
-            .where(postings.c.to_account_id == points_account_id, postings.c.from_account_id != held_account_id)
+            .select_from(
+                postings.join(
+                    journal_entries, (journal_entries.c.pkey == postings.c.pkey) & (journal_entries.c.id == postings.c.entry_id)
+                )
+            )
+            .where(
+                postings.c.pkey == pkey_of(owner),
+                postings.c.to_account_id == points_account_id,
+                postings.c.from_account_id != held_account_id,
+            )
         )
         row = self.conn.execute(query).one()
         return [int(v) for v in row]
 
     def posted_order_points(self, account_id: int) -> int:
-        """Points of the person's orders that escrow paid out to the scheme (their `order_post` entries)."""
-        query = (
-            select(func.coalesce(func.sum(postings.c.amount), 0))
-            .select_from(
-                orders.join(journal_entries, journal_entries.c.id == orders.c.settle_entry_id).join(
-                    postings, postings.c.entry_id == journal_entries.c.id
+        """Points of the person's orders that escrow paid out to the scheme (their `order_post` entries).
+        An escrow payout moves points between two system accounts, so its entry may stand under either
+        the person's key or the system key: the orders first, then their entries under both."""
+        pkey = pkey_of(account_id)
+        settled = [
+            int(e)
+            for (e,) in self.conn.execute(
+                select(orders.c.settle_entry_id).where(
+                    orders.c.pkey == pkey, orders.c.account_id == account_id, orders.c.settle_entry_id.is_not(None)
                 )
             )
-            .where(orders.c.account_id == account_id, journal_entries.c.kind == "order_post")
-        )
-        return int(self.conn.execute(query).scalar_one())
+        ]
+        total = 0
+        for batch in chunks(settled):
+            query = (
+                select(func.coalesce(func.sum(postings.c.amount), 0))
+                .select_from(
+                    postings.join(
+                        journal_entries,
+                        (journal_entries.c.pkey == postings.c.pkey) & (journal_entries.c.id == postings.c.entry_id),
+                    )
+                )
+                .where(
+                    self.dialect.in_values(postings.c.pkey, sorted({SYSTEM_PKEY, pkey})),
+                    self.dialect.in_values(postings.c.entry_id, batch),
+                    journal_entries.c.kind == "order_post",
+                )
+            )
+            total += int(self.conn.execute(query).scalar_one())
+        return total
 
     def orders_named(self, account_id: int, public_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         """public id -> (title_zh, title_en, status) of the person's own orders."""
@@ -167,7 +241,11 @@ class StatementRepository(Repository):
             rows = self.conn.execute(
                 select(orders.c.public_id, market_items.c.title_zh, market_items.c.title_en, orders.c.status)
                 .select_from(orders.join(market_items, market_items.c.id == orders.c.item_id))
-                .where(orders.c.account_id == account_id, self.dialect.in_values(orders.c.public_id, batch))
+                .where(
+                    orders.c.pkey == pkey_of(account_id),
+                    orders.c.account_id == account_id,
+                    self.dialect.in_values(orders.c.public_id, batch),
+                )
             )
             for public_id, title_zh, title_en, status in rows:
                 found[public_id] = (title_zh, title_en or "", status)
@@ -179,6 +257,7 @@ class StatementRepository(Repository):
         for batch in chunks(sorted(set(entry_ids))):
             rows = self.conn.execute(
                 select(events.c.entry_id, events.c.id, events.c.scenario, events.c.partner_pk).where(
+                    events.c.pkey == pkey_of(account_id),
                     events.c.account_id == account_id,
                     events.c.status == CREDITED,
                     self.dialect.in_values(events.c.entry_id, batch),
@@ -194,7 +273,12 @@ class StatementRepository(Repository):
         """(local day, streak, points, bonus) of the person's check-ins in [day_from, day_to], by day."""
         rows = self.conn.execute(
             select(checkins.c.local_day, checkins.c.streak, checkins.c.points, checkins.c.bonus)
-            .where(checkins.c.account_id == account_id, checkins.c.local_day >= day_from, checkins.c.local_day <= day_to)
+            .where(
+                checkins.c.pkey == pkey_of(account_id),
+                checkins.c.account_id == account_id,
+                checkins.c.local_day >= day_from,
+                checkins.c.local_day <= day_to,
+            )
             .order_by(checkins.c.local_day)
         )
         return [(int(d), int(s), int(p), int(b)) for d, s, p, b in rows]
@@ -206,6 +290,7 @@ class StatementRepository(Repository):
         rows = self.conn.execute(
             select(events.c.local_day, events.c.scenario, func.count(), func.coalesce(func.sum(events.c.carbon_g), 0))
             .where(
+                events.c.pkey == pkey_of(account_id),
                 events.c.account_id == account_id,
                 events.c.status == CREDITED,
                 events.c.local_day >= day_from,
