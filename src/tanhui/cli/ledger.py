@@ -45,6 +45,7 @@ def verify(
                 "entries": report.entries if report else 0,
                 "postings": report.postings if report else 0,
                 "accounts": report.accounts if report else 0,
+                "parts": report.parts if report else 0,
                 "problems": problems,
                 "database": {
                     "structure": database.structure.checked,

@@ -238,6 +238,7 @@ class VerifyReport:
     postings: int = 0
     accounts: int = 0
     problems: list[str] = field(default_factory=list)
+    parts: int = 1  # the journal verified in this many parts by person key, in parallel
 
     @property
     def ok(self) -> bool:
@@ -267,10 +268,14 @@ class LedgerVerifier:
         *,
         heads: Mapping[str, tuple[int, str]] | None = None,
         balances: Mapping[int, int] | None = None,
+        part: bool = False,
     ) -> None:
         """The whole journal from its genesis; or, with ``heads`` and ``balances`` (a checkpoint's chain
         heads and the tracked balances before the window), only the entries after the heads: then
-        ``accounts`` holds the accounts those entries touch and the sums checked are the window's."""
+        ``accounts`` holds the accounts those entries touch and the sums checked are the window's.
+        With ``part``, the journal is one part of a split by person key and ``accounts`` that part's: a
+        posting to an account outside them goes to ``foreign`` (the split does not hold for this journal,
+        and the caller verifies it in one pass instead)."""
         self.accounts = accounts
         self.report = VerifyReport(accounts=len(accounts))
         self._last: dict[str, tuple[int, str]] = dict(heads or {})
@@ -278,6 +283,8 @@ class LedgerVerifier:
         self._balances: dict[int, int] = dict(self._start)
         self._reversed: set[int] = set()
         self._fed: set[str] = set()
+        self._part = part
+        self.foreign: set[int] = set()
 
     @property
     def heads(self) -> dict[str, tuple[int, str]]:
@@ -324,6 +331,9 @@ class LedgerVerifier:
                 report.problems.append(f"{where}: malformed posting {p.as_list()}")
                 continue
             source, target = self.accounts.get(p.from_account_id), self.accounts.get(p.to_account_id)
+            if self._part and (source is None or target is None):
+                self.foreign.update(a for a in (p.from_account_id, p.to_account_id) if a not in self.accounts)
+                continue
             if source is None or target is None or source.asset != target.asset:
                 report.problems.append(f"{where}: posting between unknown or different-asset accounts")
                 continue
@@ -340,6 +350,24 @@ class LedgerVerifier:
                     f"journal gives {self._balances[target.id]}"
                 )
         self._last[entry.chain_id] = (entry.seq, stored_entry_hash)
+
+    def absorb(self, part: LedgerVerifier) -> None:
+        """Take in what another verifier fed: a part of the same journal, streamed apart (one shard's
+        person keys, in parallel). The parts' chains are disjoint and their postings balance on their
+        own, so the merged running sums equal one pass over the whole journal; ``finish`` once, after
+        every part. Give the merged verifier every part's accounts."""
+        report = self.report
+        report.chains += part.report.chains
+        report.entries += part.report.entries
+        report.postings += part.report.postings
+        report.problems.extend(part.report.problems)
+        for again in sorted(self._reversed & part._reversed):
+            report.problems.append(f"entry {again} is reversed in two parts of the journal")
+        self._reversed |= part._reversed
+        self._fed |= part._fed
+        self._last.update(part._last)
+        for account_id, balance in part._balances.items():
+            self._balances[account_id] = self._balances.get(account_id, 0) + balance - part._start.get(account_id, 0)
 
     def finish(self, stored_balances: Mapping[int, int | None], chain_heads: Mapping[str, tuple[int, str]]) -> VerifyReport:
         """Compare the projection and the chain heads with what the journal says."""

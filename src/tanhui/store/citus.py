@@ -222,3 +222,20 @@ def describe(store: Store) -> dict[str, Any]:
 
 def _as_dict(row: TablePlacement) -> dict[str, Any]:
     return {"table": row.table, "plan": row.plan, "actual": row.actual, "shards": row.shards, "rows_by_node": row.rows_by_node}
+
+
+def shard_groups(store: Store) -> list[list[int]]:
+    """The person keys, grouped by the shard of `journal_entries` that holds them (one group per shard
+    that holds any): each group's journal, balances and chain heads sit on one worker, so a verifier per
+    group reads one worker's consistent snapshot, and the groups run in parallel."""
+    from tanhui.store.distribution import PKEY_VALUES
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT v, get_shard_id_for_distribution_column('journal_entries', v) FROM unnest(CAST(:values AS int[])) AS v"),
+            {"values": list(PKEY_VALUES)},
+        ).all()
+    groups: dict[int, list[int]] = {}
+    for value, shard in rows:
+        groups.setdefault(int(shard), []).append(int(value))
+    return [groups[shard] for shard in sorted(groups)]

@@ -180,10 +180,12 @@ class LedgerRepository(Repository):
                 found[row.id] = _account(row)
         return found
 
-    def all_accounts(self, scheme_id: str | None = None) -> dict[int, LedgerAccount]:
+    def all_accounts(self, scheme_id: str | None = None, pkeys: Sequence[int] | None = None) -> dict[int, LedgerAccount]:
         query = select(ledger_accounts)
         if scheme_id is not None:
             query = query.where(ledger_accounts.c.scheme_id == scheme_id)
+        if pkeys is not None:
+            query = query.where(self.dialect.in_values(ledger_accounts.c.pkey, sorted(pkeys)))
         return {row.id: _account(row) for row in self.conn.execute(query)}
 
     def balance(self, ledger_account_id: int) -> int:
@@ -206,10 +208,12 @@ class LedgerRepository(Repository):
         ).scalar_one()
         return int(incoming) - int(outgoing)
 
-    def stored_balances(self, scheme_id: str | None = None) -> dict[int, int | None]:
+    def stored_balances(self, scheme_id: str | None = None, pkeys: Sequence[int] | None = None) -> dict[int, int | None]:
         query = select(ledger_accounts.c.id, ledger_accounts.c.balance)
         if scheme_id is not None:
             query = query.where(ledger_accounts.c.scheme_id == scheme_id)
+        if pkeys is not None:
+            query = query.where(self.dialect.in_values(ledger_accounts.c.pkey, sorted(pkeys)))
         return {row.id: row.balance for row in self.conn.execute(query)}
 
     def stored_balances_of(self, ids: Iterable[int]) -> dict[int, int | None]:
@@ -264,10 +268,12 @@ class LedgerRepository(Repository):
                 grouped[row.entry_id].append(Posting(row.from_account_id, row.to_account_id, row.amount))
         return {entry_id: tuple(items) for entry_id, items in grouped.items()}
 
-    def chain_heads(self, scheme_id: str | None = None) -> dict[str, tuple[int, str]]:
+    def chain_heads(self, scheme_id: str | None = None, pkeys: Sequence[int] | None = None) -> dict[str, tuple[int, str]]:
         query = select(journal_chains)
         if scheme_id is not None:
             query = query.where(journal_chains.c.scheme_id == scheme_id)
+        if pkeys is not None:
+            query = query.where(self.dialect.in_values(journal_chains.c.pkey, sorted(pkeys)))
         return {row.id: (row.seq, row.head_hash) for row in self.conn.execute(query)}
 
     def chain_ids(self, scheme_id: str) -> list[str]:
@@ -297,10 +303,15 @@ class LedgerRepository(Repository):
             yield int(balance)
 
     def stream_journal(
-        self, scheme_id: str | None = None, partition_size: int = 5000, after: Mapping[str, int] | None = None
+        self,
+        scheme_id: str | None = None,
+        partition_size: int = 5000,
+        after: Mapping[str, int] | None = None,
+        pkeys: Sequence[int] | None = None,
     ) -> Iterator[tuple[JournalEntry, list[StoredPosting], str]]:
         """Every entry in recording (id) order with its stored postings, streamed in constant memory;
-        with ``after`` ({chain_id: seq}, one scheme), only the entries past those chain positions."""
+        with ``after`` ({chain_id: seq}, one scheme), only the entries past those chain positions; with
+        ``pkeys``, only the entries under those person keys (one shard's, on Citus)."""
         query = (
             select(
                 journal_entries,
@@ -321,6 +332,8 @@ class LedgerRepository(Repository):
             query = query.where(journal_entries.c.scheme_id == scheme_id)
         if after is not None:
             query = query.where(_past(after))
+        if pkeys is not None:
+            query = query.where(self.dialect.in_values(journal_entries.c.pkey, sorted(pkeys)))
         result = self.conn.execution_options(stream_results=True, yield_per=partition_size).execute(query)
         current = None
         items: list[StoredPosting] = []
