@@ -89,6 +89,8 @@ def shoot(
             page.click("button[type=submit]")
             page.wait_for_url(re.compile(r".*/admin/schemes/.*"))
             snap_operators(page, page.url, snap)
+            context.clear_cookies()
+            snap_org_admin(page, base_url, ("org-admin", operator[1]), snap)
             context.close()
         browser.close()
     if certificate_url:
@@ -104,6 +106,19 @@ def snap_operators(page: Any, dashboard_url: str, snap: Any) -> None:
     snap("review", full=False)
     page.goto(dashboard_url + "/orders?status=pending")
     snap("admin-orders", full=False)
+
+
+def snap_org_admin(page: Any, base_url: str, admin: tuple[str, str], snap: Any) -> None:
+    """An organisation's own administrator: its figures and board, and its members."""
+    page.goto(base_url + "/admin/login")
+    page.fill("#username", admin[0])
+    page.fill("#password", admin[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/orgs/.*"))
+    home = page.url
+    snap("org-admin")
+    page.goto(home + "/members")
+    snap("org-admin-members", full=False)
 
 
 def snap_engagement(page: Any, base_url: str, snap: Any) -> None:
@@ -174,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
         result = demo.build(url, people_count=args.people, days=args.days, base_url=base, console=Console(stderr=True))
         password = secrets.token_urlsafe(12)
         identity.create_operator(store, demo.SCHEME_ID, "operator", password, "operator")
+        from tanhui.services import organisations
+
+        first_org = organisations.list_(store, demo.SCHEME_ID)[0]
+        identity.create_org_admin(store, first_org.public_id, "org-admin", password)
         assert result.login_url is not None
         who = identity.use_login_ticket(store, result.login_url.rsplit("/", 1)[1])
         assert who is not None
