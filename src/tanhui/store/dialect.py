@@ -270,9 +270,16 @@ class Dialect(ABC):
 
     @abstractmethod
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
-        """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
+        """UPDATE table SET each set column WHERE each key column matches, for many rows, each the set
+        values followed by the key values. A distributed engine routes by a key that includes the
+        distribution column (e.g. ``("pkey", "id")``)."""
 
     def add_counts(
         self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -437,11 +444,18 @@ class SqliteDialect(Dialect):
         conn.exec_driver_sql(sql, list(rows))
 
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = ? WHERE {key_column} = ?", list(rows))
+        assigned = ", ".join(f"{c} = ?" for c in set_columns)
+        matched = " AND ".join(f"{c} = ?" for c in key_columns)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {matched}", [tuple(r) for r in rows])
 
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
@@ -586,16 +600,29 @@ class PostgresDialect(Dialect):
             raise
 
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
+        # One statement over one array per column: an executemany costs PostgreSQL a statement per row.
         # Keys are unique; callers lock the rows (in key order) before they update them.
+        columns = [*set_columns, *key_columns]
+        arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
+        names = ", ".join(f"v{i}" for i in range(len(columns)))
+        assigned = ", ".join(f"{c} = v{i}" for i, c in enumerate(set_columns))
+        matched = " AND ".join(f"{table.name}.{c} = v{len(set_columns) + i}" for i, c in enumerate(key_columns))
+        # the first key column once more as a plain list: a distributed engine prunes to its shards
+        first = key_columns[0]
+        values = tuple([row[i] for row in rows] for i in range(len(columns)))
         conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {set_column} = v.value FROM unnest(%s::{_pg_type(table, set_column)}[], "
-            f"%s::{_pg_type(table, key_column)}[]) AS v(value, key) WHERE {table.name}.{key_column} = v.key",
-            ([r[0] for r in rows], [r[1] for r in rows]),
+            f"UPDATE {table.name} SET {assigned} FROM unnest({arrays}) AS v({names}) WHERE {matched}"
+            f" AND {table.name}.{first} = ANY(%s::{_pg_type(table, first)}[])",
+            (*values, sorted(set(values[len(set_columns)]))),
         )
 
     def insert_new(
