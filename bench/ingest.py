@@ -218,7 +218,8 @@ class DatabaseWal:
                 self.bytes += total
 
     def stop(self, url: str) -> int | None:
-        """This database's WAL bytes from the start to now (None without pg_waldump)."""
+        """This database's WAL bytes from the start to now (None without pg_waldump, or when the tool
+        stopped early: the server recycled a segment it had not read yet)."""
         if self.process is None:
             return None
         from sqlalchemy import text
@@ -237,6 +238,11 @@ class DatabaseWal:
             time.sleep(0.2)  # the tool waits for the log to be written, then we wait for the tool
         self.process.terminate()
         self.process.wait(timeout=10)
+        if self.last_lsn < target - 8192:
+            print(
+                f"pg_waldump stopped before the end of the run (at {self.last_lsn:X}, end {target:X}): no per-database WAL figure"
+            )
+            return None
         return self.bytes
 
 
