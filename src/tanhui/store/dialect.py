@@ -455,7 +455,8 @@ class SqliteDialect(Dialect):
             return
         assigned = ", ".join(f"{c} = ?" for c in set_columns)
         matched = " AND ".join(f"{c} = ?" for c in key_columns)
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {matched}", [tuple(r) for r in rows])
+        result = conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {matched}", [tuple(r) for r in rows])
+        _all_updated(table, result.rowcount, rows)
 
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
@@ -619,11 +620,12 @@ class PostgresDialect(Dialect):
         # the first key column once more as a plain list: a distributed engine prunes to its shards
         first = key_columns[0]
         values = tuple([row[i] for row in rows] for i in range(len(columns)))
-        conn.exec_driver_sql(
+        result = conn.exec_driver_sql(
             f"UPDATE {table.name} SET {assigned} FROM unnest({arrays}) AS v({names}) WHERE {matched}"
             f" AND {table.name}.{first} = ANY(%s::{_pg_type(table, first)}[])",
             (*values, sorted(set(values[len(set_columns)]))),
         )
+        _all_updated(table, result.rowcount, rows)
 
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
@@ -648,6 +650,13 @@ class PostgresDialect(Dialect):
             {"n": count},
         )
         return sorted(int(r[0]) for r in rows)
+
+
+def _all_updated(table: Table, rowcount: int, rows: Sequence[Sequence[Any]]) -> None:
+    """A row the keys did not find (say a wrong person key) is a bug, never a silent no-op: a balance or a
+    chain head would stay behind its postings."""
+    if rowcount != len(rows):
+        raise LookupError(f"{table.name}: {len(rows)} rows to update, {rowcount} found by their keys")
 
 
 def _driver(conn: Connection) -> Any:

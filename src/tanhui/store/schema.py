@@ -122,28 +122,12 @@ journal_entries = Table(
     Column("idempotency_key", String(200), nullable=True),
     Column("content_hash", String(64), nullable=False),
     Column("memo", JSONText, nullable=False),
-    Column("reverses_entry_id", BigId, ForeignKey("journal_entries.id"), nullable=True),
+    Column("reverses_entry_id", BigId, ForeignKey("journal_entries.id"), nullable=True, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False),
     UniqueConstraint("chain_id", "seq"),
-)
-# Partial (0015): a behaviour credit has neither a key nor an original, and is most of the journal;
-# it no longer adds an index entry to either.
-Index(
-    "uq_journal_entries_scheme_id_idempotency_key",
-    journal_entries.c.scheme_id,
-    journal_entries.c.idempotency_key,
-    unique=True,
-    sqlite_where=journal_entries.c.idempotency_key.is_not(None),
-    postgresql_where=journal_entries.c.idempotency_key.is_not(None),
-)
-Index(
-    "uq_journal_entries_reverses_entry_id",
-    journal_entries.c.reverses_entry_id,
-    unique=True,
-    sqlite_where=journal_entries.c.reverses_entry_id.is_not(None),
-    postgresql_where=journal_entries.c.reverses_entry_id.is_not(None),
+    UniqueConstraint("scheme_id", "idempotency_key"),
 )
 
 postings = Table(
