@@ -270,9 +270,16 @@ class Dialect(ABC):
 
     @abstractmethod
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
-        """UPDATE table SET set_column = value WHERE key_column = key, for many (value, key) pairs."""
+        """UPDATE table SET each set column WHERE each key column matches, for many rows, each the set
+        values followed by the key values. A distributed engine routes by a key that includes the
+        distribution column (e.g. ``("pkey", "id")``)."""
 
     def add_counts(
         self, conn: Connection, table: Table, keys: Sequence[str], counters: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -437,11 +444,19 @@ class SqliteDialect(Dialect):
         conn.exec_driver_sql(sql, list(rows))
 
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {set_column} = ? WHERE {key_column} = ?", list(rows))
+        assigned = ", ".join(f"{c} = ?" for c in set_columns)
+        matched = " AND ".join(f"{c} = ?" for c in key_columns)
+        result = conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {matched}", [tuple(r) for r in rows])
+        _all_updated(table, result.rowcount, rows)
 
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
@@ -586,17 +601,31 @@ class PostgresDialect(Dialect):
             raise
 
     def update_rows(
-        self, conn: Connection, table: Table, set_column: str, key_column: str, rows: Sequence[tuple[Any, Any]]
+        self,
+        conn: Connection,
+        table: Table,
+        set_columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        # One statement over two arrays: an executemany costs PostgreSQL a statement per row.
+        # One statement over one array per column: an executemany costs PostgreSQL a statement per row.
         # Keys are unique; callers lock the rows (in key order) before they update them.
-        conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {set_column} = v.value FROM unnest(%s::{_pg_type(table, set_column)}[], "
-            f"%s::{_pg_type(table, key_column)}[]) AS v(value, key) WHERE {table.name}.{key_column} = v.key",
-            ([r[0] for r in rows], [r[1] for r in rows]),
+        columns = [*set_columns, *key_columns]
+        arrays = ", ".join(f"%s::{_pg_type(table, c)}[]" for c in columns)
+        names = ", ".join(f"v{i}" for i in range(len(columns)))
+        assigned = ", ".join(f"{c} = v{i}" for i, c in enumerate(set_columns))
+        matched = " AND ".join(f"{table.name}.{c} = v{len(set_columns) + i}" for i, c in enumerate(key_columns))
+        # the first key column once more as a plain list: a distributed engine prunes to its shards
+        first = key_columns[0]
+        values = tuple([row[i] for row in rows] for i in range(len(columns)))
+        result = conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {assigned} FROM unnest({arrays}) AS v({names}) WHERE {matched}"
+            f" AND {table.name}.{first} = ANY(%s::{_pg_type(table, first)}[])",
+            (*values, sorted(set(values[len(set_columns)]))),
         )
+        _all_updated(table, result.rowcount, rows)
 
     def insert_new(
         self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], returning: str
@@ -621,6 +650,13 @@ class PostgresDialect(Dialect):
             {"n": count},
         )
         return sorted(int(r[0]) for r in rows)
+
+
+def _all_updated(table: Table, rowcount: int, rows: Sequence[Sequence[Any]]) -> None:
+    """A row the keys did not find (say a wrong person key) is a bug, never a silent no-op: a balance or a
+    chain head would stay behind its postings."""
+    if rowcount != len(rows):
+        raise LookupError(f"{table.name}: {len(rows)} rows to update, {rowcount} found by their keys")
 
 
 def _driver(conn: Connection) -> Any:

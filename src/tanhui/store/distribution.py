@@ -392,7 +392,7 @@ PLAN: dict[str, Placement] = {
     "events": Distributed(
         "pkey",
         PERSON,
-        claimed={"uq_events_partner_pk_event_id": "event_claims", "uq_events_fingerprint": "behaviour_claims"},
+        claimed={"uq_events_partner_pk_event_id": "event_claims"},  # and a behaviour's fingerprint: behaviour_claims only
     ),
     "partner_links": Distributed("pkey", PERSON, claimed={"uq_partner_links_partner_pk_user_ref": "partner_refs"}),
     "consents": Distributed(

@@ -340,13 +340,7 @@ events = Table(
     UniqueConstraint("partner_pk", "event_id"),
 )
 Index("ix_events_account_id_local_day", events.c.account_id, events.c.local_day)
-Index(
-    "uq_events_fingerprint",
-    events.c.fingerprint,
-    unique=True,
-    sqlite_where=events.c.fingerprint.is_not(None),
-    postgresql_where=events.c.fingerprint.is_not(None),
-)
+# A behaviour is credited once: behaviour_claims holds the rule (0018 dropped the events' own copy of it).
 
 # -- organisations (enterprises, schools, communities: members, team totals, credit holders) ------
 

@@ -67,10 +67,11 @@ class EventRepository(Repository):
         return {r[0]: StoredOutcome(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
     def claimed(self, fingerprints: Iterable[str]) -> set[str]:
+        """The behaviours already credited: their claims (one narrow key, routed by it on Citus)."""
         return {
             r[0]
             for r in self.dialect.fetch_in(
-                self.conn, "SELECT fingerprint FROM events WHERE fingerprint {IN}", sorted(set(fingerprints))
+                self.conn, "SELECT fingerprint FROM behaviour_claims WHERE fingerprint {IN}", sorted(set(fingerprints))
             )
         }
 
