@@ -63,12 +63,14 @@ def test_earn_check_in_order_cancel(live: LiveServer) -> None:
         "occurred_at": (now - timedelta(hours=3)).isoformat(),
         "data": {"material": "clothing", "weight_kg": "10"},
     }
-    assert station.events([clothes]).json()["results"][0]["points"] == 100  # 12,800 g / 50, capped at 100 a day
+    yesterday = {**clothes, "event_id": "c0", "occurred_at": (now - timedelta(days=1, hours=3)).isoformat()}
+    sorted_out = station.events([clothes, yesterday]).json()["results"]
+    assert [r["points"] for r in sorted_out] == [100, 100]  # 12,800 g / 50, capped at 100 a day
 
     checked = httpx.post(live.base_url + "/v1/me/checkins", headers=me)
     assert checked.status_code == 201 and checked.json()["streak"] == 1 and checked.json()["points"] == 2
     assert httpx.post(live.base_url + "/v1/me/checkins", headers=me).status_code == 200  # once per day
-    balance = 15 + 60 + 100 + 2
+    balance = 15 + 60 + 200 + 2  # enough for the catalog's cheapest coupon and cheapest good together
     summary = httpx.get(live.base_url + "/v1/me", headers=me).json()
     assert summary["points_balance"] == balance and summary["streak"] == 1
     assert {"first_bus_ride", "reduction_1kg", "reduction_10kg"} <= {b["code"] for b in summary["badges"]}

@@ -29,6 +29,18 @@ def scheme_text(scheme_id: str, name: str = "绿芽积分", timezone: str = "Asi
     return text.replace('timezone = "Asia/Shanghai"', f'timezone = "{timezone}"', 1)
 
 
+def _back(now: datetime) -> timedelta:
+    """How long before now the newest reports happened: an hour, or less in the first two hours of the
+    scheme's day, so that day d's reports fall on the local day today - d whatever the hour a test runs
+    (at 00:30 on the 1st an hour back would put today's into last month, and a month's board would be
+    empty)."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return min(timedelta(hours=1), since_midnight / 2)
+
+
 def build_city(
     store: Store,
     tmp: Path,
@@ -74,7 +86,7 @@ def build_city(
             )
         city.people.append(account_id)
         for d in range(days):
-            when = now - timedelta(days=d, hours=1)
+            when = now - timedelta(days=d) - _back(now)
             ingest.ingest_events(
                 store,
                 bus,

@@ -166,12 +166,9 @@ def _check_counters(uow: UnitOfWork, scheme_id: str | None, report: VerifyReport
 def _pkey_groups(store: Store, parts: int | None) -> list[list[int]] | None:
     if parts is not None:
         return [list(PKEY_VALUES[i::parts]) for i in range(parts)]
-    store.refine()
-    if store.dialect.distributed:
-        from tanhui.store.citus import shard_groups
+    from tanhui.store.citus import shard_groups
 
-        return shard_groups(store)
-    return None
+    return shard_groups(store)
 
 
 def _verify_in_parts(store: Store, scheme_id: str | None, groups: list[list[int]]) -> VerifyReport:

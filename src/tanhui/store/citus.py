@@ -224,12 +224,16 @@ def _as_dict(row: TablePlacement) -> dict[str, Any]:
     return {"table": row.table, "plan": row.plan, "actual": row.actual, "shards": row.shards, "rows_by_node": row.rows_by_node}
 
 
-def shard_groups(store: Store) -> list[list[int]]:
+def shard_groups(store: Store) -> list[list[int]] | None:
     """The person keys, grouped by the shard of `journal_entries` that holds them (one group per shard
     that holds any): each group's journal, balances and chain heads sit on one worker, so a verifier per
-    group reads one worker's consistent snapshot, and the groups run in parallel."""
+    group reads one worker's consistent snapshot, and the groups run in parallel. None when the store
+    is not a Citus coordinator (one node: nothing to split by)."""
     from tanhui.store.distribution import PKEY_VALUES
 
+    store.refine()
+    if not store.dialect.distributed:
+        return None
     with store.engine.connect() as conn:
         rows = conn.execute(
             text("SELECT v, get_shard_id_for_distribution_column('journal_entries', v) FROM unnest(CAST(:values AS int[])) AS v"),

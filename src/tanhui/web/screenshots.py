@@ -83,11 +83,7 @@ def shoot(
                 page.goto(base_url + f"/lang/en?next={certificate_url}")
                 snap("certificate-en", full=False)
                 page.goto(base_url + "/lang/zh-CN?next=/me")
-            page.goto(base_url + "/admin/login")
-            page.fill("#username", operator[0])
-            page.fill("#password", operator[1])
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r".*/admin/schemes/.*"))
+            sign_in(page, base_url, operator, r".*/admin/schemes/.*")
             snap_operators(page, page.url, snap)
             context.clear_cookies()
             snap_org_admin(page, base_url, ("org-admin", operator[1]), snap)
@@ -108,13 +104,18 @@ def snap_operators(page: Any, dashboard_url: str, snap: Any) -> None:
     snap("admin-orders", full=False)
 
 
+def sign_in(page: Any, base_url: str, user: tuple[str, str], landing: str) -> None:
+    """The dashboard's sign-in form, as an operator or an organisation's administrator types it."""
+    page.goto(base_url + "/admin/login")
+    page.fill("#username", user[0])
+    page.fill("#password", user[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(landing))
+
+
 def snap_org_admin(page: Any, base_url: str, admin: tuple[str, str], snap: Any) -> None:
     """An organisation's own administrator: its figures and board, and its members."""
-    page.goto(base_url + "/admin/login")
-    page.fill("#username", admin[0])
-    page.fill("#password", admin[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/orgs/.*"))
+    sign_in(page, base_url, admin, r".*/admin/orgs/.*")
     home = page.url
     snap("org-admin")
     page.goto(home + "/members")
