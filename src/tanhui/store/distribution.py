@@ -333,7 +333,7 @@ class Distributed:
 Placement = Reference | Local | Distributed
 
 PERSON = "person"
-ANCHOR = {PERSON: "accounts"}  # the table each group is co-located with
+ANCHOR = {PERSON: "accounts", "interop_fingerprints": "interop_claims"}  # the table each group is co-located with
 
 _ACCOUNT_ONLY = "the account determines the key, so the rule is unchanged"
 _RANDOM = "random 128-bit public ids: unique by construction; lookups name the person"
@@ -420,8 +420,15 @@ PLAN: dict[str, Placement] = {
     "ledger_keys": Distributed("idempotency_key", "ledger_keys"),
     "username_claims": Distributed("username", "username_claims"),
     "partner_refs": Distributed("user_ref", "partner_refs"),
+    # the federation's claims (issue 16): looked up by a behaviour's federation fingerprint at ingest
+    "interop_claims": Distributed("fingerprint", "interop_fingerprints"),
+    "interop_withdrawals": Distributed("fingerprint", "interop_fingerprints"),
+    "interop_peer_claims": Distributed("fingerprint", "interop_fingerprints"),
     # on the coordinator
     "partner_nonces": Local("written once per signed request, read by the next with the same nonce"),
+    "interop_log": Local("one writer (the sequencer, under a lock); peers read it in order of seq"),
+    "interop_log_heads": Local("one row per signed tree head, written by the sequencer"),
+    "interop_peer_logs": Local("one row per peer, written by its sync"),
     "interop_peer_nonces": Local("written once per signed peer request, read by the next with the same nonce"),
     "rate_buckets": Local("one row per partner, read and written per request"),
     "report_facts": Local("operator counters per scheme, day, scenario and partner"),

@@ -763,3 +763,90 @@ interop_peer_nonces = Table(  # like partner_nonces: one row per signed request,
     Column("seen_at", UTCDateTime, nullable=False),
 )
 Index("ix_interop_peer_nonces_seen_at", interop_peer_nonces.c.seen_at)
+
+# -- the federation's claims (issue 16 part 2, docs/interop.md "Claims") ----------------------------
+# A behaviour with a global identity credited here is claimed in this platform's claims log, an
+# append-only Merkle log (RFC 9162 hashing) with signed tree heads that peers pull. Claims name the
+# behaviour by its federation fingerprint (HMAC-SHA256 under the federation key): no personal data.
+# Ingest writes ``interop_claims`` (seq NULL); a race lost writes ``interop_withdrawals`` (seq NULL);
+# the sequencer, one at a time, gives both their place in ``interop_log`` and signs a new head.
+
+interop_claims = Table(  # this platform's claims: one per federation fingerprint it credited
+    "interop_claims",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("scenario", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),  # as the log publishes it (the race rule compares it)
+    Column("pkey", Integer, nullable=False),  # where the credit is: the person key, account and event row
+    Column("account_id", BigId, nullable=False),
+    Column("event_pk", BigId, nullable=False),
+    Column("seq", BigInteger, nullable=True),  # its place in interop_log once sequenced
+)
+Index("ix_interop_claims_unsequenced", interop_claims.c.seq, interop_claims.c.recorded_at)
+
+interop_withdrawals = Table(  # a claim this platform withdrew: the race was lost to a peer
+    "interop_withdrawals",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("claimed_by", String(64), nullable=False),  # the winner's platform id
+    Column("pkey", Integer, nullable=False),
+    Column("account_id", BigId, nullable=False),
+    Column("event_pk", BigId, nullable=False),
+    Column("reversal_entry_id", BigId, nullable=True),  # the reversing ledger entry (none when nothing was credited)
+    Column("shortfall_g", BigInteger, nullable=False),  # what the reversal could not take back (already spent)
+    Column("shortfall_points", BigInteger, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=False),
+    Column("seq", BigInteger, nullable=True),  # the withdrawal's place in interop_log once sequenced
+)
+Index("ix_interop_withdrawals_account_id", interop_withdrawals.c.account_id)
+
+interop_log = Table(  # this platform's claims log, append-only; leaf index = seq - 1
+    "interop_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # 1, 2, 3, ...
+    Column("kind", String(12), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("scenario", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+    CheckConstraint("kind IN ('claim', 'withdrawal')", name="kind"),
+)
+
+interop_log_heads = Table(  # every signed tree head this platform issued (the newest answers /head)
+    "interop_log_heads",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # Unix seconds
+    Column("signature", String(100), nullable=False),  # base64url Ed25519
+    Column("frontier", JSONText, nullable=False),  # the perfect subtrees' roots, largest first (appends are O(log n))
+)
+
+interop_peer_logs = Table(  # what this platform verified of each peer's log, and whether it still trusts it
+    "interop_peer_logs",
+    metadata,
+    Column("peer_pk", BigId, primary_key=True, autoincrement=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("head_timestamp", BigInteger, nullable=False),
+    Column("head_signature", String(100), nullable=True),
+    Column("frontier", JSONText, nullable=False),
+    Column("trust", String(12), nullable=False),
+    Column("untrusted_reason", String(64), nullable=True),
+    Column("untrusted_at", UTCDateTime, nullable=True),
+    Column("synced_at", UTCDateTime, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    CheckConstraint("trust IN ('trusted', 'untrusted')", name="trust"),
+)
+
+interop_peer_claims = Table(  # the entries pulled from peers' logs, kept after their head verified
+    "interop_peer_claims",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("peer_pk", BigId, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(12), nullable=False),
+    Column("scenario", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('claim', 'withdrawal')", name="kind"),
+)
