@@ -96,6 +96,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "peer_exists": {"zh-CN": "互联平台 {platform_id} 已添加", "en": "peer platform {platform_id} is already added"},
     "peer_not_found": {"zh-CN": "找不到互联平台 {platform_id}", "en": "no peer platform {platform_id}"},
+    "demo_first_city_not_running": {
+        "zh-CN": "第一座演示城市没有在 {url} 运行：先在另一个终端运行 ./run demo",
+        "en": "the first demo city is not running at {url}: run ./run demo in another terminal first",
+    },
     "peer_unreachable": {
         "zh-CN": "无法连接互联平台 {platform_id}（{reason}）",
         "en": "peer platform {platform_id} cannot be reached ({reason})",

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from tanhui.cli.output import console, say
+from tanhui.errors import InvalidInput
 from tanhui.lifecycle import terminate_on_sigterm
 
 
@@ -16,10 +17,29 @@ def demo(
     port: int = typer.Option(8000, "--port"),
     database: Path = typer.Option(Path("var/demo.db"), "--database", help="The demo's own SQLite file (rebuilt)."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the web app when the city is built."),
+    second_city: bool = typer.Option(
+        False,
+        "--second-city",
+        help="Build a second city that federates with a running demo city (defaults: var/demo-2.db, port 8001, 300 people, 7 days).",
+    ),
+    first_url: str = typer.Option("http://127.0.0.1:8000", "--first-url", help="--second-city: where the demo city answers."),
+    first_database: Path = typer.Option(Path("var/demo.db"), "--first-database", help="--second-city: the demo city's database."),
 ) -> None:
-    """Build the demo city (绿芽积分) on a fresh SQLite database, then serve it at http://HOST:PORT."""
-    from tanhui.sim import demo as city
+    """Build the demo city (绿芽积分) on a fresh SQLite database, then serve it at http://HOST:PORT.
 
+    With --second-city: a second deployment federated with the running demo city, which refuses the
+    demo city's bus trip as a behaviour already credited there."""
+    from tanhui.sim import demo as city
+    from tanhui.sim import federation
+
+    if second_city:
+        database = Path("var/demo-2.db") if database == Path("var/demo.db") else database
+        port = 8001 if port == 8000 else port
+        people = 300 if people == 2000 else people
+        days = 7 if days == 30 else days
+        seed = 11 if seed == 7 else seed
+        if not federation.first_city_up(first_url):
+            raise InvalidInput("demo_first_city_not_running", url=first_url)
     database.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -28,17 +48,26 @@ def demo(
 
     store = Store(url)
     migrate.upgrade(store)
-    store.dispose()
+    key_file = federation.federation_key_file(first_database if second_city else database)
+    if not second_city:
+        federation.join(store, federation.FIRST_CITY, key_file)
     log = database.with_suffix(".server.log")
     terminate_on_sigterm()  # SIGTERM runs the same clean-up as Ctrl-C: the server stops with the demo
     server = city.start_server(url, host, port if serve else city.free_port(), log)
-    base = f"http://{host}:{port}" if serve else None
+    base = f"http://{host}:{port}" if serve else _base(server)
     try:
-        result = city.build(url, people_count=people, days=days, seed=seed, base_url=base or _base(server), console=console)
+        if second_city:
+            federation.federate(first_url, f"sqlite:///{first_database.resolve()}", base, store, key_file)
+        result = city.build(
+            url, people_count=people, days=days, seed=seed, base_url=base, console=console, trip_prefix="YB" if second_city else "LZ"
+        )
+        told = _federation_demo(store, base, result, second_city)
     except BaseException:
         server.terminate()
         server.wait(timeout=30)
         raise
+    finally:
+        store.dispose()
     say(
         f"演示城市已建成（{result.seconds:.0f} 秒）：{result.people} 人，{result.days} 天，上报 {result.events_sent} 条，"
         f"入账 {result.summary['credited']} 条，拒绝 {result.summary['rejected']} 条，减排 {result.summary['carbon_g'] / 1_000_000:.2f} 吨，"
@@ -52,6 +81,8 @@ def demo(
             "欺诈与重复规则拦截：" + "，".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
             "caught by the rules: " + ", ".join(f"{k} {v}" for k, v in sorted(result.rejected.items())),
         )
+    if told is not None:
+        say(*told)
     if not serve:
         server.terminate()
         server.wait(timeout=30)
@@ -101,3 +132,31 @@ def _base(server: object) -> str:
     port = args[args.index("--port") + 1]
     host = args[args.index("--host") + 1]
     return f"http://{host}:{port}"
+
+
+def _federation_demo(store: object, base: str, result: object, second_city: bool) -> tuple[str, str] | None:
+    """The demo city reports the federation's demo trip; the second city pulls its claims and is refused
+    the same trip (docs/interop.md, "Claims")."""
+    from tanhui.sim import federation
+
+    partner = result.partners.get(federation.BUS)  # type: ignore[attr-defined]
+    rider = result.bus_rider_ref  # type: ignore[attr-defined]
+    if partner is None or rider is None:
+        return None
+    if not second_city:
+        answer = federation.report_trip(base, partner, rider, "lz-fed-demo-0001")
+        return (
+            f"联邦演示：公交行程 {federation.DEMO_TRIP} 已在本城报告（{answer['status']}）。另开一个终端运行 "
+            "./run demo --second-city：第二座城市与本城联邦，它的公交公司再报同一行程时将被拒绝（duplicate_behaviour，claimed_by cn-luzhou）",
+            f"federation: bus trip {federation.DEMO_TRIP} reported here ({answer['status']}). In another terminal run "
+            "./run demo --second-city: a second city federates with this one and refuses the same trip from its own bus company "
+            "(duplicate_behaviour, claimed_by cn-luzhou)",
+        )
+    pulled, answer = federation.pull_and_report(store, base, partner, rider)  # type: ignore[arg-type]
+    claimed_by = (answer.get("details") or {}).get("claimed_by")
+    return (
+        f"联邦演示：已从 cn-luzhou 拉取认领日志；本城公交公司报告同一行程 {federation.DEMO_TRIP}："
+        f"{answer['status']} {answer.get('reason') or ''}（claimed_by {claimed_by}）",
+        f"federation: pulled cn-luzhou's claims log; this city's bus company reported the same trip {federation.DEMO_TRIP}: "
+        f"{answer['status']} {answer.get('reason') or ''} (claimed_by {claimed_by})",
+    )

@@ -70,6 +70,9 @@ class DemoResult:
     certificate_url: str | None = None
     login_url: str | None = None
     seconds: float = 0.0
+    # the partners' credentials (never printed) and a bus rider's ref: the federation demo reports one more trip
+    partners: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    bus_rider_ref: str | None = None
 
 
 def free_port() -> int:
@@ -112,6 +115,7 @@ def build(
     base_url: str,
     console: Console,
     today: date | None = None,
+    trip_prefix: str = "LZ",
 ) -> DemoResult:
     """Everything but serving: the caller has a server running on `base_url` for the database."""
     started = time.perf_counter()
@@ -137,7 +141,7 @@ def build(
     ) as progress:
         accounts = _consents(store, population, secrets, progress, first_day, tz)
         _join_organisations(store, accounts, orgs, rng)
-        plans = list(simulate(population, first_day, days, seed, tz))
+        plans = list(simulate(population, first_day, days, seed, tz, trip_prefix))
         total = sum(len(p.reports) for p in plans)
         task = progress.add_task("合作方上报 partners report (HTTP)", total=total)
         clients = {name: PartnerClient(base_url, secrets[name]["partner_id"], secrets[name]["secret"]) for name in PARTNERS}
@@ -168,6 +172,9 @@ def build(
 
     result.credits_issued, result.certificate_url = _credits(store, today, orgs)
     result.login_url = _sample_login(store, population, accounts)
+    result.partners = secrets
+    rider = next((p for p in population if p.commuter and not p.cheat), None)
+    result.bus_rider_ref = rider.user_ref("泸州公交") if rider is not None else None
     result.seconds = time.perf_counter() - started
     store.dispose()
     return result

@@ -128,8 +128,11 @@ def at(day: date, hour: float, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tz) + timedelta(hours=hour)
 
 
-def simulate(population: list[Person], first_day: date, days: int, seed: int, tz: ZoneInfo) -> Iterator[DayPlan]:
-    """Each day's reports, in the order partners would send them."""
+def simulate(
+    population: list[Person], first_day: date, days: int, seed: int, tz: ZoneInfo, trip_prefix: str = "LZ"
+) -> Iterator[DayPlan]:
+    """Each day's reports, in the order partners would send them. ``trip_prefix`` starts the bus
+    companies' trip ids: a second city (tanhui demo --second-city) has its own buses and trips."""
     rng = random.Random(seed + 1)
     serial = 0
 
@@ -155,7 +158,7 @@ def simulate(population: list[Person], first_day: date, days: int, seed: int, tz
                 if p.cheat == "bus_spam":
                     rides = 20
                 for r in range(rides):
-                    trip = f"LZ-{day:%Y%m%d}-{p.index:06d}-{r}"
+                    trip = f"{trip_prefix}-{day:%Y%m%d}-{p.index:06d}-{r}"
                     data: dict[str, Any] = {"trip_id": trip, "line": str(rng.choice([1, 2, 3, 5, 8, 11, 16, 22]))}
                     if rng.random() < 0.5:
                         data["distance_km"] = str(rng.randint(20, 120) / 10)
