@@ -79,15 +79,23 @@ def _peer(store: Store, platform_id: str) -> Any:
 
 def _offer_to_b(p: Pair, quantity: int = 3, key: str = "t1", to_org: str | None = None) -> dict[str, Any]:
     out = transfers.transfer_out(
-        p.a, p.scheme_a, from_org=p.org_a, to_platform="cn-b", to_org=to_org or p.org_b, quantity=quantity,
-        idempotency_key=key, deliver_now=False,
+        p.a,
+        p.scheme_a,
+        from_org=p.org_a,
+        to_platform="cn-b",
+        to_org=to_org or p.org_b,
+        quantity=quantity,
+        idempotency_key=key,
+        deliver_now=False,
     )
     assert out["state"] == "pending"
     return out
 
 
 def _b_answers(p: Pair, out: dict[str, Any]) -> dict[str, Any]:
-    return transfers.receive(p.b, _peer(p.b, "cn-a"), uuid.uuid4().hex, {"offer": out["offer"], "signature": out["offer_signature"]})
+    return transfers.receive(
+        p.b, _peer(p.b, "cn-a"), uuid.uuid4().hex, {"offer": out["offer"], "signature": out["offer_signature"]}
+    )
 
 
 def _settle(p: Pair, out: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
@@ -172,8 +180,14 @@ def test_forged_offers_and_receipts_change_nothing(pair: Pair) -> None:
     with p.a.unit_of_work(write=False) as uow:
         row = uow.registry.transfer("cn-a", out["transfer_id"])
     assert row is not None
-    fake = tr.receipt(out["offer"], outcome="minted", code=None, destination_scheme="cityb",
-                      minted=[tr.MintedBlock(b["block_id"], "TH-x", 1, b["quantity"]) for b in out["offer"]["blocks"]], at=1)
+    fake = tr.receipt(
+        out["offer"],
+        outcome="minted",
+        code=None,
+        destination_scheme="cityb",
+        minted=[tr.MintedBlock(b["block_id"], "TH-x", 1, b["quantity"]) for b in out["offer"]["blocks"]],
+        at=1,
+    )
     still, error = transfers.accept_receipt(p.a, row, fake, "ed25519=" + "A" * 86)
     assert still.state == "pending" and error is not None and error["reason"] == "bad_signature"
 
@@ -192,4 +206,6 @@ def test_verify_reports_a_tampered_receipt(pair: Pair) -> None:
         forged = dict(receipt, quantity=20)
         conn.execute(update(credit_transfer_outcomes).where(credit_transfer_outcomes.c.transfer_pk == pk).values(receipt=forged))
     report = registry_verify.verify(p.a)
-    assert not report.ok and any(out["transfer_id"] in problem and "receipt" in problem for problem in report.problems), report.problems
+    assert not report.ok and any(out["transfer_id"] in problem and "receipt" in problem for problem in report.problems), (
+        report.problems
+    )

@@ -151,7 +151,11 @@ def _show_transfer(t: dict[str, Any]) -> None:
         f"transfer {t['transfer_id']} ({'to' if t['direction'] == 'out' else 'from'} {where}): {t['quantity']} t, {t['state']}",
     )
     if t.get("error"):
-        say(f"  暂未完成：{t['error']['code']}（稍后运行 tanhui credits transfers resume）", f"  not ended yet: {t['error']['code']} (run tanhui credits transfers resume later)")
+        code = t["error"]["code"]
+        say(
+            f"  暂未完成：{code}（稍后运行 tanhui credits transfers resume）",
+            f"  not ended yet: {code} (run tanhui credits transfers resume later)",
+        )
 
 
 @app.command("transfer-out")

@@ -47,6 +47,7 @@ class Batch(BaseModel):
     merkle_root: str
     as_of: str
     issued_at: str
+    origin: dict[str, Any] | None = None  # minted from another registry: its platform, transfer and block
 
 
 class BatchesOut(BaseModel):
@@ -86,6 +87,8 @@ class Holding(BaseModel):
     methodology: str
     held: int
     retired: int
+    escrow: int = 0  # offered to another registry, awaiting its receipt
+    transferred: int = 0  # moved to another registry (docs/interop.md "Credit transfer")
     blocks: list[StatusBlock]
 
 

@@ -185,7 +185,9 @@ def offer_problem(body: Any) -> str | None:
     for name in ("origin_platform", "destination_platform"):
         if not isinstance(body[name], str) or not ps.valid_platform_id(body[name]):
             return name
-    if not (_text(body["origin_scheme"]) and _text(body["origin_org"], ORG_REF_MAX) and _text(body["destination_org"], ORG_REF_MAX)):
+    if not (
+        _text(body["origin_scheme"]) and _text(body["origin_org"], ORG_REF_MAX) and _text(body["destination_org"], ORG_REF_MAX)
+    ):
         return "origin_scheme, origin_org, destination_org"
     blocks = body["blocks"]
     if not isinstance(blocks, list) or not 1 <= len(blocks) <= BLOCKS_MAX:
@@ -309,7 +311,7 @@ def next_state(state: str, outcome: str) -> str:
     if state not in STATES or outcome not in OUTCOMES:
         raise ValueError(f"unknown state {state!r} or outcome {outcome!r}")
     ended = COMPLETED if outcome == MINTED else CANCELLED
-    if state == PENDING or state == ended:
+    if state in (PENDING, ended):
         return ended
     raise ValueError(f"a {state} transfer cannot take a {outcome} receipt")
 

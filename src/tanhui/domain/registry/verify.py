@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tanhui.domain import platform_signing as ps
 from tanhui.domain.registry import log
+from tanhui.domain.registry import transfer as tr
 from tanhui.domain.registry.issuance import TONNE_G, leaf_record, vintage_days
 from tanhui.domain.registry.merkle import leaf_hash, merkle_root
-from tanhui.domain import platform_signing as ps
-from tanhui.domain.registry import transfer as tr
 from tanhui.domain.registry.records import BatchEvent, BatchRow, BlockRow, Head, MovementRow, Reversal, TransferRow
 from tanhui.domain.registry.serials import (
     ESCROW,
@@ -253,7 +253,9 @@ def retired_never_spent(state: RegistryState) -> list[str]:
     final = {b.id: b.status for b in state.blocks if b.status in (RETIRED, TRANSFERRED)}
     escrow = {b.id for b in state.blocks if b.status == ESCROW}
     kinds = {m.id: m.kind for m in state.movements}
-    problems = [f"scheme {state.scheme_id}: {final[b]} block {b} was spent" for b in sorted({b for b, _ in state.spends} & set(final))]
+    problems = [
+        f"scheme {state.scheme_id}: {final[b]} block {b} was spent" for b in sorted({b for b, _ in state.spends} & set(final))
+    ]
     problems += [
         f"scheme {state.scheme_id}: escrow block {b} was spent by a {kinds.get(m)} movement"
         for b, m in sorted(state.spends)
@@ -323,7 +325,9 @@ def _receipt_problem(key_text: str | None, t: TransferRow) -> str | None:
     return None if valid else reason
 
 
-def _transfer_problems(state: RegistryState, t: TransferRow, moved: Mapping[str, int], ends: Mapping[str, MovementRow]) -> list[str]:
+def _transfer_problems(
+    state: RegistryState, t: TransferRow, moved: Mapping[str, int], ends: Mapping[str, MovementRow]
+) -> list[str]:
     """One transfer's signed messages and what the log did with them (see ``transfers_signed``)."""
     where = f"scheme {state.scheme_id} transfer {t.transfer_id} ({t.direction}, {t.origin_platform})"
     origin_key = state.own_key if t.direction == "out" else state.peer_keys.get(t.origin_platform)
@@ -343,7 +347,9 @@ def _transfer_problems(state: RegistryState, t: TransferRow, moved: Mapping[str,
         if end is None or end.memo.get("receipt_hash") != tr.body_hash(t.receipt):
             problems.append(f"{where}: the receipt is not the one the log settled the escrow with")
     if t.direction == "in" and moved.get(t.transfer_id, 0) != (t.receipt or {}).get("quantity", 0):
-        problems.append(f"{where}: minted {moved.get(t.transfer_id, 0)} credits, the receipt says {(t.receipt or {}).get('quantity')}")
+        problems.append(
+            f"{where}: minted {moved.get(t.transfer_id, 0)} credits, the receipt says {(t.receipt or {}).get('quantity')}"
+        )
     return problems
 
 
@@ -366,7 +372,9 @@ def transfers_signed(state: RegistryState) -> list[str]:
         moved = {t.transfer_id: minted.get(f"{t.origin_platform}/{t.transfer_id}", 0)}
         problems += _transfer_problems(state, t, moved, ends)
     known = {f"{t.origin_platform}/{t.transfer_id}" for t in state.transfers if t.direction == "in"}
-    problems += [f"scheme {state.scheme_id}: credits minted for {k} without a recorded offer" for k in sorted(set(minted) - known)]
+    problems += [
+        f"scheme {state.scheme_id}: credits minted for {k} without a recorded offer" for k in sorted(set(minted) - known)
+    ]
     return problems
 
 

@@ -35,7 +35,6 @@ from tanhui.services.registry.views import block_view, certificate_of
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
 
-
 # the state of the moved part: a retirement retires, a transfer out puts in escrow, others hold
 STATUS_OF_KIND = {log.RETIRE: RETIRED, log.TRANSFER_OUT: ESCROW}
 

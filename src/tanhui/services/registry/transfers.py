@@ -64,7 +64,14 @@ def transfer_out(
     if from_org == SCHEME_HOLDER or not isinstance(to_org, str) or not 0 < len(to_org) <= tr.ORG_REF_MAX:
         raise InvalidInput("invalid_request", details={"from": "an organisation (org_...)", "to_org": "1..100 characters"})
     ikey = idempotency_key or f"auto-{uuid.uuid4().hex}"
-    request = {"kind": "transfer_out", "from": from_org, "to_platform": to_platform, "to_org": to_org, "quantity": quantity, "batch": batch}
+    request = {
+        "kind": "transfer_out",
+        "from": from_org,
+        "to_platform": to_platform,
+        "to_org": to_org,
+        "quantity": quantity,
+        "batch": batch,
+    }
 
     def work() -> TransferRow:
         with store.unit_of_work() as uow:
@@ -87,7 +94,9 @@ def transfer_out(
     return transfer_view(store, row, error)
 
 
-def _escrow(uow: UnitOfWork, scheme: Scheme, own: str, key: Any, ikey: str, request: dict[str, Any], now: datetime) -> TransferRow:
+def _escrow(
+    uow: UnitOfWork, scheme: Scheme, own: str, key: Any, ikey: str, request: dict[str, Any], now: datetime
+) -> TransferRow:
     request_hash = log.request_hash(request)
     uow.registry.lock_head(scheme.id, now)
     found = uow.registry.transfer_by_key(scheme.id, ikey)
@@ -98,7 +107,15 @@ def _escrow(uow: UnitOfWork, scheme: Scheme, own: str, key: Any, ikey: str, requ
     transfer_id = f"TRF-{scheme.id}-{uow.registry.count_transfers(OUT) + 1:06d}"
     memo = {"transfer_id": transfer_id, "destination_platform": request["to_platform"], "destination_org": request["to_org"]}
     ask = MoveRequest(
-        log.TRANSFER_OUT, request["from"], request["from"], request["quantity"], request["batch"], None, f"out:{ikey}", request, memo
+        log.TRANSFER_OUT,
+        request["from"],
+        request["from"],
+        request["quantity"],
+        request["batch"],
+        None,
+        f"out:{ikey}",
+        request,
+        memo,
     )
     _, movement_id, moved = _move(uow, scheme, ask, now)
     batches = uow.registry.batches_by_id({b for b, _ in moved})
@@ -262,7 +279,9 @@ def receive(store: Store, peer: PeerRow, nonce: str, body: Any, *, now: datetime
     if problem is not None:
         raise InvalidInput("invalid_offer", details={"offer": problem}, reason=problem)
     if offer["origin_platform"] != peer.platform_id or offer["destination_platform"] != own:
-        raise InvalidInput("invalid_offer", details={"offer": "origin_platform or destination_platform"}, reason="wrong_destination")
+        raise InvalidInput(
+            "invalid_offer", details={"offer": "origin_platform or destination_platform"}, reason="wrong_destination"
+        )
 
     def work() -> dict[str, Any]:
         with store.unit_of_work() as uow:

@@ -280,6 +280,18 @@ class RegistryRepository(Repository):
         r = self.conn.execute(select(credit_batches).where(credit_batches.c.public_id == public_id)).first()
         return None if r is None else _batch(r)
 
+    def minted_origins(self, ids: set[int]) -> dict[int, dict[str, Any]]:
+        """batch id -> the memo of the movement that minted it from another registry (others absent)."""
+        found: dict[int, dict[str, Any]] = {}
+        for batch in chunks(sorted(ids)):
+            rows = self.conn.execute(
+                select(credit_batches.c.id, credit_movements.c.memo)
+                .join(credit_movements, credit_movements.c.id == credit_batches.c.movement_id)
+                .where(credit_batches.c.id.in_(batch), credit_movements.c.kind == "transfer_in")
+            )
+            found.update((int(i), dict(memo)) for i, memo in rows)
+        return found
+
     def batches_by_id(self, ids: set[int]) -> dict[int, BatchRow]:
         found: dict[int, BatchRow] = {}
         for batch in chunks(sorted(ids)):
