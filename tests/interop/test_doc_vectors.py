@@ -116,7 +116,9 @@ def test_the_credit_transfer_vectors() -> None:
     # from the document alone: the context lines, the bytes as printed, a plain Ed25519 check
     for context, name in (("credit-transfer-offer", "transfer-offer"), ("credit-transfer-receipt", "transfer-receipt")):
         message = f"tanhui-interop/1\n{context}\n{v[name]}".encode()
-        Ed25519PublicKey.from_public_bytes(_b64(v["public-key"])).verify(_b64(v[name + "-signature"].removeprefix("ed25519=")), message)
+        Ed25519PublicKey.from_public_bytes(_b64(v["public-key"])).verify(
+            _b64(v[name + "-signature"].removeprefix("ed25519=")), message
+        )
     assert json.loads(v["transfer-receipt"])["offer_hash"] == hashlib.sha256(v["transfer-offer"].encode()).hexdigest()
     tampered = json.loads(v["transfer-receipt"].replace('"quantity":3', '"quantity":30'))
     assert tr.receipt_valid(public, offer, tampered, v["transfer-receipt-signature"])[0] is False

@@ -48,7 +48,9 @@ def _offer(blocks: list[tr.OfferBlock], transfer_id: str = "TRF-city-000001") ->
 def _minted(offer: dict[str, Any], start: int = 100) -> list[tr.MintedBlock]:
     out, serial = [], start
     for b in offer["blocks"]:
-        out.append(tr.MintedBlock(b["block_id"], f"TH-town-{b['vintage']}-{b['methodology']}-x", serial, serial + b["quantity"] - 1))
+        out.append(
+            tr.MintedBlock(b["block_id"], f"TH-town-{b['vintage']}-{b['methodology']}-x", serial, serial + b["quantity"] - 1)
+        )
         serial += b["quantity"]
     return out
 
