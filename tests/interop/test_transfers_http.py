@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tanhui.services import organisations, schemes
+from tanhui.services import interop_client, organisations, schemes
 from tanhui.services.registry import issuance, movements
 from tanhui.store import Store
 from tests.live import PYTHON, LiveServer, cli
@@ -258,9 +258,27 @@ def _check_both(a: LiveServer, b: LiveServer, org_a: str, org_b: str) -> None:
     held_a = sum(h["held"] for h in holdings_a["holdings"])
     held_b = sum(h["held"] for h in holdings_b["holdings"])
     assert (held_a, held_b) == (SUPPLY - 8, 8)  # no serial live in both registries, none lost
+    # A asks B for a transfer's receipt (a signed peer request): the one A stored
+    some = next(iter(completed))
+    store_a = Store(a.database_url)
+    try:
+        asked = interop_client.call_peer(store_a, "cn-b", "GET", f"/v1/interop/transfers/{some}")
+        unknown = interop_client.call_peer(store_a, "cn-b", "GET", "/v1/interop/transfers/TRF-none")
+    finally:
+        store_a.dispose()
+    assert asked.status_code == 200 and asked.json()["receipt"] == completed[some]["receipt"]
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "transfer_not_found"
+    # the public pages show the movement on both sides
+    page_a, page_b = (httpx.get(s.base_url + "/registry", headers={"Accept-Language": "en"}).text for s in (a, b))
+    assert some in page_a and "cn-b" in page_a and "Transferred (t)" in page_a
+    assert some in page_b and "from platform" in page_b and completed[some]["origin_blocks"][0] in page_b
     for server in (a, b):
         report = server.tanhui("credits", "verify", "--json", check=False)
         assert report.returncode == 0 and _json(report)["ok"], report.stdout
+        # and against the other side's public registry: every transfer ended the same way, same receipt
+        crossed = _json(server.tanhui("credits", "verify", "--peers", "--json", check=False))
+        assert crossed["ok"] and crossed["peers"]["problems"] == crossed["peers"]["notes"] == [], crossed["peers"]
+        assert len(crossed["peers"]["checked"]) == 8
     # a serial transferred away can never be spent on A again
     spend = a.tanhui("credits", "retire", "--scheme", "citya", "--holder", org_a, "--quantity", str(SUPPLY - 7),
                      "--beneficiary", "x", "--purpose", "y", check=False)  # fmt: skip

@@ -137,6 +137,8 @@ def test_transfer_escrows_mints_once_and_settles(pair: Pair) -> None:
     batches_b = views.list_batches(p.b, p.scheme_b)
     assert len(batches_b) == len(out["offer"]["blocks"]) and batches_b[0]["vintage"] == VINTAGE
 
+    asked = transfers.status(p.b, _peer(p.b, "cn-a"), uuid.uuid4().hex, out["transfer_id"])
+    assert asked == first  # GET /v1/interop/transfers/{id}: the receipt given
     done = _settle(p, out, first)
     assert done["state"] == "completed"
     assert _settle(p, out, replay)["state"] == "completed"  # a second receipt changes nothing

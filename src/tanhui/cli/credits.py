@@ -386,11 +386,18 @@ def shortfall(scheme: str = typer.Option(..., "--scheme"), as_json: bool = typer
 
 
 @app.command("verify")
-def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = typer.Option(False, "--json")) -> None:
-    """Recompute the registry (hash chain, Merkle roots, serials, grams, ledger); exit 1 on a problem."""
+def verify(
+    scheme: str | None = typer.Option(None, "--scheme"),
+    peers: bool = typer.Option(False, "--peers", help="Also compare every transfer with the peer's public registry."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recompute the registry (hash chain, Merkle roots, serials, grams, ledger, transfers); exit 1 on a problem."""
     report = registry_verify.verify(open_store(), scheme)
+    crossed = transfers.cross_check(open_store()) if peers else None
+    if crossed is not None:
+        report.problems.extend(crossed["problems"])
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"peers": crossed} if crossed is not None else {})})
     elif report.ok:
         say(
             f"登记簿完好：{report.batches} 个批次，{report.movements} 条流转，{report.blocks} 个区块",
@@ -399,6 +406,8 @@ def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = 
     else:
         for problem in report.problems:
             console.print(problem)
+    for note in (crossed or {}).get("notes", []) if not as_json else []:
+        console.print(note)
     for s in report.shortfall if not as_json else []:
         say(
             f"缺口：批次 {s['batch_id']} 冲正 {s['reversed_g']} g",

@@ -19,6 +19,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from tanhui.domain import platform_signing as ps
 from tanhui.domain.registry import ESCROW, HELD, SCHEME_HOLDER, TRANSFERRED, SerialRange, block_id, log
 from tanhui.domain.registry import transfer as tr
@@ -496,6 +498,7 @@ def transfer_detail(store: Store, origin_platform: str, transfer_id: str) -> dic
 __all__ = [
     "TanhuiError",
     "accept_receipt",
+    "cross_check",
     "deliver",
     "list_transfers",
     "receive",
@@ -505,3 +508,50 @@ __all__ = [
     "transfer_out",
     "transfer_view",
 ]
+
+
+# -- checking against the peers' registries -------------------------------------------------------
+
+
+def _peer_view(store: Store, row: TransferRow) -> tuple[int | None, dict[str, Any] | None]:
+    """(HTTP status, the peer's public view of this transfer); (None, None) when it cannot be reached."""
+    try:
+        peer = interop.active_peer(store, row.peer_platform)
+        with httpx.Client(timeout=interop_client.TIMEOUT_S) as client:
+            response = client.get(f"{peer.url}/v1/registry/transfers/{row.origin_platform}/{row.transfer_id}")
+        return response.status_code, response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, NotFound):
+        return None, None
+
+
+def _compare(row: TransferRow, status_code: int | None, other: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(problem, note) of one transfer against the peer's record of it."""
+    where = f"transfer {row.transfer_id} ({row.direction}, peer {row.peer_platform})"
+    if status_code is None:
+        return None, f"{where}: the peer could not be asked"
+    if status_code == 404 or other is None:
+        if row.state == tr.PENDING:
+            return None, f"{where}: pending here, unknown to the peer (run `tanhui credits transfers resume`)"
+        return f"{where}: {row.state} here, but the peer has no record of it", None
+    theirs = other.get("state")
+    if tr.PENDING in (row.state, theirs):
+        if row.state == theirs:
+            return None, f"{where}: pending on both sides"
+        return None, f"{where}: {row.state} here, {theirs} at the peer (the origin settles on `resume`)"
+    if theirs != row.state or other.get("receipt") != row.receipt:
+        return f"{where}: {row.state} here with another receipt than the peer's ({theirs})", None
+    return None, None
+
+
+def cross_check(store: Store) -> dict[str, list[str]]:
+    """Each transfer against the peer's public registry: both sides ended it the same way with the same
+    signed receipt, so what left here is live there once, and nothing is live on both sides."""
+    with store.unit_of_work(write=False) as uow:
+        rows = uow.registry.transfers()
+    problems: list[str] = []
+    notes: list[str] = []
+    for row in rows:
+        problem, note = _compare(row, *_peer_view(store, row))
+        problems += [problem] if problem else []
+        notes += [note] if note else []
+    return {"problems": problems, "notes": notes, "checked": [r.transfer_id for r in rows]}
