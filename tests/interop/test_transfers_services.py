@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from tanhui import secretbox
 from tanhui.domain.registry import transfer as tr
 from tanhui.errors import Conflict, InvalidInput
-from tanhui.services import interop, organisations
+from tanhui.services import interop, organisations, schemes
 from tanhui.services.registry import issuance, movements, transfers, views
 from tanhui.services.registry import verify as registry_verify
 from tanhui.store import Store, migrate
@@ -52,25 +52,28 @@ def _stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[St
             drop(u)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
+def build_pair(a: Store, b: Store, tmp_path: Path) -> Pair:
+    """Two platforms that know each other; A's organisation holds 5 credits, B has an organisation."""
     key = tmp_path / "federation.key"
     secretbox.write_key_file(key, [secretbox.new_key_text()], replace=False)
-    for a, b in _stores(request, tmp_path):
-        made_a = interop.init_platform(a, "cn-a", "甲城", key)
-        made_b = interop.init_platform(b, "cn-b", "乙城", key)
-        interop.add_peer(a, "cn-b", "http://127.0.0.1:9", made_b["public_key"])
-        interop.add_peer(b, "cn-a", "http://127.0.0.1:9", made_a["public_key"])
-        c = city(a, "citya")
-        c.tonnes(5)
-        issuance.issue(a, "citya", VINTAGE, as_of=issue_day(), now=NOW)
-        org_a = organisations.create(a, "citya", "甲城公交集团").public_id
-        movements.transfer(a, "citya", from_holder="scheme", to_holder=org_a, quantity=5, idempotency_key="sale", now=NOW)
-        from tanhui.services import schemes
+    made_a = interop.init_platform(a, "cn-a", "甲城", key)
+    made_b = interop.init_platform(b, "cn-b", "乙城", key)
+    interop.add_peer(a, "cn-b", "http://127.0.0.1:9", made_b["public_key"])
+    interop.add_peer(b, "cn-a", "http://127.0.0.1:9", made_a["public_key"])
+    c = city(a, "citya")
+    c.tonnes(5)
+    issuance.issue(a, "citya", VINTAGE, as_of=issue_day(), now=NOW)
+    org_a = organisations.create(a, "citya", "甲城公交集团").public_id
+    movements.transfer(a, "citya", from_holder="scheme", to_holder=org_a, quantity=5, idempotency_key="sale", now=NOW)
+    schemes.create_scheme(b, "cityb", "乙城积分", now=NOW)
+    org_b = organisations.create(b, "cityb", "甲城公交集团（乙城账户）").public_id
+    return Pair(a, b, "citya", "cityb", org_a, org_b)
 
-        schemes.create_scheme(b, "cityb", "乙城积分", now=NOW)
-        org_b = organisations.create(b, "cityb", "甲城公交集团（乙城账户）").public_id
-        yield Pair(a, b, "citya", "cityb", org_a, org_b)
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
+    for a, b in _stores(request, tmp_path):
+        yield build_pair(a, b, tmp_path)
 
 
 def _peer(store: Store, platform_id: str) -> Any:
