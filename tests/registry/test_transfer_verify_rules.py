@@ -83,3 +83,22 @@ def test_mints_stand_on_an_offer_and_match_the_receipt() -> None:
     assert any("minted 6 credits, the receipt says 3" in p for p in transfers_signed(_state((incoming,), twice, **keys)))
     stray = _movement(3, log.TRANSFER_IN, {"origin_platform": "cn-a", "transfer_id": "TRF-other"})
     assert any("without a recorded offer" in p for p in transfers_signed(_state((incoming,), (stray,), **keys)))
+
+
+def test_escrow_is_spent_only_by_its_settlement_and_transferred_never() -> None:
+    from tanhui.domain.registry.records import BlockRow
+    from tanhui.domain.registry.serials import SerialRange
+    from tanhui.domain.registry.verify import retired_never_spent
+
+    escrow = BlockRow(1, 1, SerialRange(1, 3), 1, "escrow", 1, None)
+    gone = BlockRow(2, 1, SerialRange(1, 3), 1, "transferred", 2, None)
+    out = _movement(1, log.TRANSFER_OUT, {})
+    settle = _movement(2, log.TRANSFER_SETTLE, {})
+    sale = _movement(3, log.TRANSFER, {})
+    fine = RegistryState("city", None, movements=(out, settle), blocks=(escrow, gone), spends=((1, 2),))
+    assert retired_never_spent(fine) == []
+    sold = RegistryState("city", None, movements=(out, settle, sale), blocks=(escrow, gone), spends=((1, 3), (2, 3)))
+    assert retired_never_spent(sold) == [
+        "scheme city: transferred block 2 was spent",
+        "scheme city: escrow block 1 was spent by a transfer movement",
+    ]
