@@ -185,6 +185,15 @@ def test_transfer_between_two_servers_ends_exactly_once(
 
 
 def _faults(a: LiveServer, b: LiveServer, proxy: Proxy, org_a: str, org_b: str, factory: Any) -> LiveServer:
+    # 0. bad requests: one line, non-zero exit, nothing in escrow
+    unknown_peer = a.tanhui(
+        "credits", "transfer-out", "--scheme", "citya", "--from", org_a, "--to-platform", "cn-z", "--to-org", org_b,
+        "--quantity", "1", check=False,
+    )  # fmt: skip
+    assert unknown_peer.returncode not in (0, 1) and "peer_not_found" in unknown_peer.stderr
+    too_many = _out(a, org_a, org_b, "too-many", quantity=SUPPLY + 1)
+    assert too_many.returncode not in (0, 1) and "insufficient_credits" in too_many.stderr
+
     # 1. plain: completed at once; the same command again replays the same transfer
     first = _out(a, org_a, org_b, "plain", quantity=2)
     assert first.returncode == 0, first.stderr

@@ -26,7 +26,7 @@ from tanhui.domain.registry import ESCROW, HELD, SCHEME_HOLDER, TRANSFERRED, Ser
 from tanhui.domain.registry import transfer as tr
 from tanhui.domain.registry.records import Head, TransferRow
 from tanhui.domain.schemes import Scheme
-from tanhui.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, TanhuiError
+from tanhui.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from tanhui.services import audit, interop, interop_client
 from tanhui.services.clock import utcnow
 from tanhui.services.registry.common import append_movement, holder_id, retrying, scheme_of
@@ -496,7 +496,6 @@ def transfer_detail(store: Store, origin_platform: str, transfer_id: str) -> dic
 
 
 __all__ = [
-    "TanhuiError",
     "accept_receipt",
     "cross_check",
     "deliver",

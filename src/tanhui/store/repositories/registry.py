@@ -560,10 +560,6 @@ class RegistryRepository(Repository):
         ).first()
         return None if r is None else _transfer(r)
 
-    def lock_transfer(self, pk: int) -> None:
-        """Queue writers ending the same transfer (PostgreSQL; SQLite's writer lock already does)."""
-        self.conn.execute(self.dialect.for_update(select(credit_transfers.c.id).where(credit_transfers.c.id == pk)))
-
     def transfers(
         self, *, scheme_id: str | None = None, direction: str | None = None, pending_only: bool = False
     ) -> list[TransferRow]:
