@@ -42,13 +42,11 @@ MINTED = "minted"
 REFUSED = "refused"
 OUTCOMES = (MINTED, REFUSED)
 
-# the codes a destination may refuse an offer with (a refusal is final: the origin cancels)
+# the codes a destination refuses a well-formed offer with: final, recorded, signed (the origin cancels).
+# A malformed or misaddressed offer is an error instead (422 invalid_offer, 409 offer_conflict): it ends nothing.
 REFUSAL_CODES = (
     "organisation_not_found",  # destination_org is no organisation of the destination
-    "invalid_offer",  # the offer is not a well-formed offer of this version
     "bad_offer_signature",  # the offer's signature does not verify with the sender's key
-    "wrong_destination",  # the offer names another destination platform, or another sender
-    "offer_conflict",  # the same transfer id came before with another offer
 )
 
 TRANSFER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
