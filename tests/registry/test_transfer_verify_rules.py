@@ -102,3 +102,22 @@ def test_escrow_is_spent_only_by_its_settlement_and_transferred_never() -> None:
         "scheme city: transferred block 2 was spent",
         "scheme city: escrow block 1 was spent by a transfer movement",
     ]
+
+
+def test_a_transfer_compared_with_the_peers_record() -> None:
+    """`tanhui credits verify --peers` (services/registry/transfers._compare): same end and receipt on both
+    sides, else a problem; one side still pending, or the peer silent, is a note."""
+    from tanhui.services.registry.transfers import _compare
+
+    done = _out()
+    same = {"state": "completed", "receipt": RECEIPT}
+    assert _compare(done, 200, same) == (None, None)
+    problem, _ = _compare(done, 200, {"state": "completed", "receipt": dict(RECEIPT, at=9)})
+    assert problem is not None and "another receipt" in problem
+    problem, _ = _compare(done, 200, {"state": "cancelled", "receipt": RECEIPT})
+    assert problem is not None
+    problem, _ = _compare(done, 404, None)
+    assert problem is not None and "no record" in problem
+    assert _compare(_out(None), 404, None)[0] is None  # pending here, never reached the peer: resume
+    assert _compare(_out(None), 200, same)[0] is None  # minted there, settles here on resume
+    assert _compare(done, None, None)[0] is None  # unreachable: a note
