@@ -95,6 +95,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "this platform has no interconnection identity yet (tanhui interop init)",
     },
     "peer_exists": {"zh-CN": "互联平台 {platform_id} 已添加", "en": "peer platform {platform_id} is already added"},
+    "invalid_offer": {
+        "zh-CN": "跨平台转让的报价格式不正确（{reason}）",
+        "en": "the credit transfer offer is not valid ({reason})",
+    },
+    "offer_conflict": {
+        "zh-CN": "转让 {transfer_id} 此前已以不同内容提交",
+        "en": "transfer {transfer_id} came before with another offer",
+    },
+    "transfer_not_found": {"zh-CN": "找不到转让 {transfer_id}", "en": "no transfer {transfer_id}"},
     "peer_not_found": {"zh-CN": "找不到互联平台 {platform_id}", "en": "no peer platform {platform_id}"},
     "demo_first_city_not_running": {
         "zh-CN": "第一座演示城市没有在 {url} 运行：先在另一个终端运行 ./run demo",

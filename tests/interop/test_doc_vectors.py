@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from tanhui.domain import platform_signing as ps
 from tanhui.domain import portable_statement as stm
+from tanhui.domain.canonical import canonical_json
+from tanhui.domain.registry import transfer as tr
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "interop.md"
 VECTOR = re.compile(r"^```\w+ vector:(?P<name>[a-z-]+)\n(?P<body>.*?)\n```$", re.M | re.S)
@@ -29,6 +31,10 @@ def vectors() -> dict[str, str]:
         "subject",
         "statement-payload",
         "statement",
+        "transfer-offer",
+        "transfer-offer-signature",
+        "transfer-receipt",
+        "transfer-receipt-signature",
     }, sorted(found)
     return found
 
@@ -84,3 +90,35 @@ def test_the_statement_vectors() -> None:
     assert stm.verify(v["statement"], public, 1775001600).reason == "expired"
     other = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
     assert stm.verify(v["statement"], other, 1767225600).reason == "bad_signature"
+
+
+def test_the_credit_transfer_vectors() -> None:
+    v = vectors()
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(v["seed-hex"]))
+    offer = tr.offer(
+        transfer_id="TRF-city-000001",
+        origin_platform="cn-a",
+        destination_platform="cn-b",
+        origin_scheme="city",
+        origin_org="org_3f9a2b",
+        destination_org="org_7c1d4e",
+        blocks=[tr.OfferBlock("TH-city-2025-bus-ride-cn@1-00000004-00000006", 2025, "bus-ride-cn@1", 4, 6)],
+        offered_at=1767225600,
+    )
+    assert canonical_json(offer) == v["transfer-offer"] and tr.offer_problem(offer) is None
+    assert tr.sign(key, tr.OFFER_CONTEXT, offer) == v["transfer-offer-signature"]
+    minted = [tr.MintedBlock(offer["blocks"][0]["block_id"], "TH-town-2025-bus-ride-cn@1-00000011-00000013", 11, 13)]
+    receipt = tr.receipt(offer, outcome="minted", code=None, destination_scheme="town", minted=minted, at=1767225660)
+    assert canonical_json(receipt) == v["transfer-receipt"]
+    assert tr.sign(key, tr.RECEIPT_CONTEXT, receipt) == v["transfer-receipt-signature"]
+    public = key.public_key()
+    assert tr.receipt_valid(public, offer, receipt, v["transfer-receipt-signature"]) == (True, None)
+    # from the document alone: the context lines, the bytes as printed, a plain Ed25519 check
+    for context, name in (("credit-transfer-offer", "transfer-offer"), ("credit-transfer-receipt", "transfer-receipt")):
+        message = f"tanhui-interop/1\n{context}\n{v[name]}".encode()
+        Ed25519PublicKey.from_public_bytes(_b64(v["public-key"])).verify(
+            _b64(v[name + "-signature"].removeprefix("ed25519=")), message
+        )
+    assert json.loads(v["transfer-receipt"])["offer_hash"] == hashlib.sha256(v["transfer-offer"].encode()).hexdigest()
+    tampered = json.loads(v["transfer-receipt"].replace('"quantity":3', '"quantity":30'))
+    assert tr.receipt_valid(public, offer, tampered, v["transfer-receipt-signature"])[0] is False

@@ -215,7 +215,7 @@ def test_any_history_of_moves_passes_every_rule(steps: list[tuple[int, int, bool
 
 def test_every_rule_runs_once() -> None:
     listed = [r.__name__ for r in (*rules.STATE_RULES, *rules.BATCH_RULES)]
-    assert len(listed) == len(set(listed)) == 14
+    assert len(listed) == len(set(listed)) == 15  # transfers_signed: tests/registry/test_transfer_verify_rules.py
 
 
 # -- the movement log ---------------------------------------------------------------------------

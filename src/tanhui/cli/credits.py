@@ -14,7 +14,7 @@ from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
 from tanhui.messages import current_lang
-from tanhui.services.registry import issuance, movements, views
+from tanhui.services.registry import issuance, movements, transfers, views
 from tanhui.services.registry import verify as registry_verify
 from tanhui.store import open_store
 
@@ -142,6 +142,87 @@ def transfer(
     )
     for b in moved["blocks"]:
         console.print(b["block_id"])
+
+
+def _show_transfer(t: dict[str, Any]) -> None:
+    where = t["destination_platform"] if t["direction"] == "out" else t["origin_platform"]
+    say(
+        f"转让 {t['transfer_id']}（{'转出至' if t['direction'] == 'out' else '转入自'} {where}）：{t['quantity']} t，状态 {t['state']}",
+        f"transfer {t['transfer_id']} ({'to' if t['direction'] == 'out' else 'from'} {where}): {t['quantity']} t, {t['state']}",
+    )
+    if t.get("error"):
+        code = t["error"]["code"]
+        say(
+            f"  暂未完成：{code}（稍后运行 tanhui credits transfers resume）",
+            f"  not ended yet: {code} (run tanhui credits transfers resume later)",
+        )
+
+
+@app.command("transfer-out")
+def transfer_out(
+    scheme: str = typer.Option(..., "--scheme"),
+    from_: str = typer.Option(..., "--from", help="The holding organisation (org_...)."),
+    to_platform: str = typer.Option(..., "--to-platform", help="The destination peer platform's id."),
+    to_org: str = typer.Option(..., "--to-org", help="The organisation's id on the destination platform."),
+    quantity: int = typer.Option(..., "--quantity", help="Credits (t)."),
+    batch: str | None = typer.Option(None, "--batch", help="Only from this batch."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: a retry with the same key changes nothing."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Move credits to the organisation's account on another registry (escrow, signed offer, receipt).
+
+    Exit 0 when the transfer ended (completed or cancelled), 1 while it is pending."""
+    moved = transfers.transfer_out(
+        open_store(),
+        scheme,
+        from_org=from_,
+        to_platform=to_platform,
+        to_org=to_org,
+        quantity=quantity,
+        idempotency_key=key,
+        batch=batch,
+        actor=actor(),
+    )
+    if as_json:
+        print_json(moved)
+    else:
+        _show_transfer(moved)
+    if moved["state"] == "pending":
+        sys.exit(EXIT_PROBLEMS)
+
+
+transfers_app = typer.Typer(help="Transfers between registries (跨平台转让).", no_args_is_help=True)
+app.add_typer(transfers_app, name="transfers")
+
+
+@transfers_app.command("list")
+def transfers_list(
+    scheme: str | None = typer.Option(None, "--scheme"),
+    direction: str | None = typer.Option(None, "--direction", help="out | in"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Transfers out of and into this registry, with their states."""
+    found = transfers.list_transfers(open_store(), scheme, direction)
+    if as_json:
+        print_json(found)
+        return
+    for t in found:
+        _show_transfer(t)
+
+
+@transfers_app.command("resume")
+def transfers_resume(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Send every pending transfer's offer again; exit 1 while any is still pending."""
+    found = transfers.resume(open_store())
+    if as_json:
+        print_json(found)
+    else:
+        for t in found:
+            _show_transfer(t)
+        if not found:
+            say("没有待完成的转让", "no pending transfer")
+    if any(t["state"] == "pending" for t in found):
+        sys.exit(EXIT_PROBLEMS)
 
 
 @app.command("retire")
@@ -305,11 +386,18 @@ def shortfall(scheme: str = typer.Option(..., "--scheme"), as_json: bool = typer
 
 
 @app.command("verify")
-def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = typer.Option(False, "--json")) -> None:
-    """Recompute the registry (hash chain, Merkle roots, serials, grams, ledger); exit 1 on a problem."""
+def verify(
+    scheme: str | None = typer.Option(None, "--scheme"),
+    peers: bool = typer.Option(False, "--peers", help="Also compare every transfer with the peer's public registry."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recompute the registry (hash chain, Merkle roots, serials, grams, ledger, transfers); exit 1 on a problem."""
     report = registry_verify.verify(open_store(), scheme)
+    crossed = transfers.cross_check(open_store()) if peers else None
+    if crossed is not None:
+        report.problems.extend(crossed["problems"])
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), **({"peers": crossed} if crossed is not None else {})})
     elif report.ok:
         say(
             f"登记簿完好：{report.batches} 个批次，{report.movements} 条流转，{report.blocks} 个区块",
@@ -318,6 +406,8 @@ def verify(scheme: str | None = typer.Option(None, "--scheme"), as_json: bool = 
     else:
         for problem in report.problems:
             console.print(problem)
+    for note in (crossed or {}).get("notes", []) if not as_json else []:
+        console.print(note)
     for s in report.shortfall if not as_json else []:
         say(
             f"缺口：批次 {s['batch_id']} 冲正 {s['reversed_g']} g",

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from tanhui.errors import InvalidInput
 from tanhui.http.deps import Peer, StoreDep, parse_json
 from tanhui.services import interop, portable_statements
+from tanhui.services.registry import transfers
 
 router = APIRouter(tags=["interop"])
 
@@ -69,6 +70,25 @@ async def platform(store: StoreDep) -> Any:
 async def ping(peer: Peer, store: StoreDep) -> Any:
     """A configured peer checks the link (signed request; any body)."""
     return await run_in_threadpool(interop.ping, store, peer.peer, peer.nonce)
+
+
+class ReceiptOut(BaseModel):
+    receipt: dict[str, Any]
+    signature: str
+
+
+@router.post("/v1/interop/transfers", response_model=ReceiptOut)
+async def offer_transfer(peer: Peer, store: StoreDep) -> Any:
+    """A peer offers credits to an organisation here: the signed receipt (minted, or refused with a
+    code), the same for every repetition of the offer (docs/interop.md "Credit transfer")."""
+    body = parse_json(peer.body)
+    return await run_in_threadpool(lambda: transfers.receive(store, peer.peer, peer.nonce, body))
+
+
+@router.get("/v1/interop/transfers/{transfer_id}", response_model=ReceiptOut)
+async def transfer_receipt(transfer_id: str, peer: Peer, store: StoreDep) -> Any:
+    """The receipt this platform gave for the asking peer's transfer (404 `transfer_not_found`)."""
+    return await run_in_threadpool(transfers.status, store, peer.peer, peer.nonce, transfer_id)
 
 
 @router.post("/v1/interop/statements/verify", response_model=VerifyOut, openapi_extra=_VERIFY_BODY)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tanhui.http.deps import StoreDep
 from tanhui.services import ledger_heads
+from tanhui.services.registry import transfers as transfer_service
 from tanhui.services.registry import views
 
 router = APIRouter(tags=["registry"])
@@ -46,6 +47,7 @@ class Batch(BaseModel):
     merkle_root: str
     as_of: str
     issued_at: str
+    origin: dict[str, Any] | None = None  # minted from another registry: its platform, transfer and block
 
 
 class BatchesOut(BaseModel):
@@ -85,6 +87,8 @@ class Holding(BaseModel):
     methodology: str
     held: int
     retired: int
+    escrow: int = 0  # offered to another registry, awaiting its receipt
+    transferred: int = 0  # moved to another registry (docs/interop.md "Credit transfer")
     blocks: list[StatusBlock]
 
 
@@ -197,3 +201,15 @@ async def retirement(retirement_id: str, store: StoreDep) -> Any:
 async def proof(store: StoreDep, partner: str, event: str, batch: str | None = None) -> Any:
     """Was this partner's event pooled into a batch (or into ``batch``)? With its Merkle proof."""
     return await run_in_threadpool(views.proof, store, partner, event, batch)
+
+
+@router.get("/v1/registry/transfers")
+async def transfers(store: StoreDep, scheme: str | None = None, direction: str | None = None) -> Any:
+    """Credits moved to or from other registries (docs/interop.md "Credit transfer"): each transfer's
+    state, origin platform and serials, what the destination minted, and both signed messages."""
+    return {"transfers": await run_in_threadpool(transfer_service.list_transfers, store, scheme, direction)}
+
+
+@router.get("/v1/registry/transfers/{origin_platform}/{transfer_id}")
+async def transfer(origin_platform: str, transfer_id: str, store: StoreDep) -> Any:
+    return await run_in_threadpool(transfer_service.transfer_detail, store, origin_platform, transfer_id)

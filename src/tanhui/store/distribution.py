@@ -354,6 +354,8 @@ PLAN: dict[str, Placement] = {
     "credit_blocks": Reference(),
     "credit_block_spends": Reference(),
     "credit_retirements": Reference(),
+    "credit_transfers": Reference(),
+    "credit_transfer_outcomes": Reference(),
     "interop_platform": Reference(),
     "interop_peers": Reference(),
     # the person group

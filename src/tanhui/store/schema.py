@@ -507,7 +507,10 @@ credit_movements = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),
-    CheckConstraint("kind IN ('issue', 'transfer', 'retire')", name="kind"),
+    CheckConstraint(
+        "kind IN ('issue', 'transfer', 'retire', 'transfer_out', 'transfer_settle', 'transfer_cancel', 'transfer_in')",
+        name="kind",
+    ),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     UniqueConstraint("scheme_id", "seq"),
     UniqueConstraint("scheme_id", "idempotency_key"),
@@ -560,10 +563,10 @@ credit_blocks = Table(
     Column("serial_first", BigInteger, nullable=False),
     Column("serial_last", BigInteger, nullable=False),
     Column("holder_org_id", BigId, ForeignKey("organisations.id"), nullable=True),  # NULL: the scheme
-    Column("status", String(8), nullable=False),
+    Column("status", String(12), nullable=False),
     Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=False),
     CheckConstraint("serial_last >= serial_first", name="serials"),
-    CheckConstraint("status IN ('held', 'retired')", name="status"),
+    CheckConstraint("status IN ('held', 'retired', 'escrow', 'transferred')", name="status"),
 )
 Index("ix_credit_blocks_batch_id", credit_blocks.c.batch_id)
 Index("ix_credit_blocks_scheme_id_holder_org_id", credit_blocks.c.scheme_id, credit_blocks.c.holder_org_id)
@@ -591,6 +594,46 @@ credit_retirements = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_credit_retirements_scheme_id", credit_retirements.c.scheme_id)
+
+# -- credits moved between registries (issue 16 part 4, docs/interop.md "Credit transfer") -----------
+# One row per transfer, out (this platform is the origin) or in (the destination), with the signed
+# offer; its end (completed or cancelled, with the destination's signed receipt) is one row of
+# credit_transfer_outcomes, written once: a transfer without one is pending. Both append-only.
+
+credit_transfers = Table(
+    "credit_transfers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("transfer_id", String(100), nullable=False),  # the origin's id, unique per origin platform
+    Column("direction", String(3), nullable=False),
+    Column("origin_platform", String(64), nullable=False),
+    Column("peer_platform", String(64), nullable=False),  # the other side: destination (out) or origin (in)
+    Column("scheme_id", String(32), ForeignKey("schemes.id"), nullable=True),  # NULL: refused, no scheme here
+    Column("org_id", BigId, ForeignKey("organisations.id"), nullable=True),  # the sender (out), the receiver (in)
+    Column("quantity", BigInteger, nullable=False),
+    Column("idempotency_key", String(200), nullable=True),  # the operator's key (out)
+    Column("request_hash", String(64), nullable=False),
+    Column("offer", JSONText, nullable=False),
+    Column("offer_signature", String(100), nullable=False),
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=True),  # the escrow movement (out)
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("direction IN ('out', 'in')", name="direction"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    UniqueConstraint("origin_platform", "transfer_id"),
+    UniqueConstraint("scheme_id", "idempotency_key"),
+)
+
+credit_transfer_outcomes = Table(
+    "credit_transfer_outcomes",
+    metadata,
+    Column("transfer_pk", BigId, ForeignKey("credit_transfers.id"), primary_key=True),  # a transfer ends once
+    Column("state", String(10), nullable=False),
+    Column("receipt", JSONText, nullable=False),
+    Column("receipt_signature", String(100), nullable=False),
+    Column("movement_id", BigId, ForeignKey("credit_movements.id"), nullable=True),  # settle/cancel (out), first mint (in)
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("state IN ('completed', 'cancelled')", name="state"),
+)
 
 # -- the web application (docs/web.md): sign-in for people and operators ----------------------
 # Usernames and password hashes are personal data: kept here, never in the ledger, erased with

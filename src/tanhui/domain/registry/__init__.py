@@ -16,9 +16,11 @@ from tanhui.domain.registry.issuance import (
 )
 from tanhui.domain.registry.merkle import Proof, leaf_hash, merkle_proof, merkle_root, verify_proof
 from tanhui.domain.registry.serials import (
+    ESCROW,
     HELD,
     RETIRED,
     SCHEME_HOLDER,
+    TRANSFERRED,
     Block,
     Move,
     SerialRange,
@@ -31,10 +33,12 @@ from tanhui.domain.registry.serials import (
 )
 
 __all__ = [
+    "ESCROW",
     "HELD",
     "RETIRED",
     "SCHEME_HOLDER",
     "TONNE_G",
+    "TRANSFERRED",
     "Block",
     "Candidate",
     "Move",

@@ -17,7 +17,15 @@ GENESIS_HASH = "0" * 64
 ISSUE = "issue"
 TRANSFER = "transfer"
 RETIRE = "retire"
-KINDS = (ISSUE, TRANSFER, RETIRE)
+# credits moved between registries (docs/interop.md "Credit transfer"): on the origin, held -> escrow,
+# then escrow -> transferred (settled with the destination's receipt) or escrow -> held (cancelled);
+# on the destination, a batch minted with its origin (issues like ISSUE, from no events of its own)
+TRANSFER_OUT = "transfer_out"
+TRANSFER_SETTLE = "transfer_settle"
+TRANSFER_CANCEL = "transfer_cancel"
+TRANSFER_IN = "transfer_in"
+KINDS = (ISSUE, TRANSFER, RETIRE, TRANSFER_OUT, TRANSFER_SETTLE, TRANSFER_CANCEL, TRANSFER_IN)
+MINTING = (ISSUE, TRANSFER_IN)  # movements that create credits from nothing spent
 
 
 def movement_body(

@@ -128,4 +128,39 @@ class Reversal:
     grams: int
 
 
-__all__ = ["BatchEvent", "BatchRow", "BlockRow", "EligibleEvent", "Head", "MovementRow", "RetirementRow", "Reversal"]
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    """A credit transfer between registries, out or in, with its end when it has one (docs/interop.md)."""
+
+    id: int
+    transfer_id: str
+    direction: str  # "out": this platform is the origin; "in": the destination
+    origin_platform: str
+    peer_platform: str
+    scheme_id: str | None
+    org_id: int | None
+    quantity: int
+    idempotency_key: str | None
+    request_hash: str
+    offer: dict[str, Any]
+    offer_signature: str
+    movement_id: int | None
+    created_at: datetime
+    state: str  # pending | completed | cancelled
+    receipt: dict[str, Any] | None = None
+    receipt_signature: str | None = None
+    end_movement_id: int | None = None
+    ended_at: datetime | None = None
+
+
+__all__ = [
+    "BatchEvent",
+    "BatchRow",
+    "BlockRow",
+    "EligibleEvent",
+    "Head",
+    "MovementRow",
+    "RetirementRow",
+    "Reversal",
+    "TransferRow",
+]

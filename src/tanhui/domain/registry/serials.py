@@ -19,6 +19,9 @@ from tanhui.errors import BusinessRuleViolation, InvalidInput
 
 HELD = "held"
 RETIRED = "retired"
+ESCROW = "escrow"  # offered to another registry, awaiting its receipt: spent only by settle or cancel
+TRANSFERRED = "transferred"  # moved to another registry: never spent again (like retired)
+STATUSES = (HELD, RETIRED, ESCROW, TRANSFERRED)
 SCHEME_HOLDER = "scheme"  # how the scheme itself is named as a holder (holder_org_id NULL)
 
 

@@ -28,11 +28,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tanhui.domain import platform_signing as ps
 from tanhui.domain.registry import log
+from tanhui.domain.registry import transfer as tr
 from tanhui.domain.registry.issuance import TONNE_G, leaf_record, vintage_days
 from tanhui.domain.registry.merkle import leaf_hash, merkle_root
-from tanhui.domain.registry.records import BatchEvent, BatchRow, BlockRow, Head, MovementRow, Reversal
-from tanhui.domain.registry.serials import RETIRED, SCHEME_HOLDER, SerialRange, block_id, covers_exactly, overlapping
+from tanhui.domain.registry.records import BatchEvent, BatchRow, BlockRow, Head, MovementRow, Reversal, TransferRow
+from tanhui.domain.registry.serials import (
+    ESCROW,
+    RETIRED,
+    SCHEME_HOLDER,
+    TRANSFERRED,
+    SerialRange,
+    block_id,
+    covers_exactly,
+    overlapping,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,14 @@ class RegistryState:
     blocks: tuple[BlockRow, ...] = ()  # every block ever created
     spends: tuple[tuple[int, int], ...] = ()  # (block id, movement id) of every spend
     holders: Mapping[int, str] = field(default_factory=dict)  # organisation row id -> public id
+    transfers: tuple[TransferRow, ...] = ()  # transfers out of and into this scheme's registry
+    own_key: str | None = None  # this platform's public key (base64url), when it has an identity
+    peer_keys: Mapping[str, str] = field(default_factory=dict)  # platform id -> public key, removed peers too
+
+    def minted_here(self) -> set[int]:
+        """Row ids of the batches minted from another registry (no events of their own, in no pool)."""
+        kinds = {m.id: m.kind for m in self.movements}
+        return {b.id for b in self.batches if kinds.get(b.movement_id) == log.TRANSFER_IN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +229,7 @@ def movement_quantities(state: RegistryState) -> list[str]:
     for m in state.movements:
         moved_in = sum(b.serials.quantity for b in spent_by.get(m.id, []))
         moved_out = sum(b.serials.quantity for b in created_by.get(m.id, []))
-        if m.kind != log.ISSUE and moved_in != moved_out:
+        if m.kind not in log.MINTING and moved_in != moved_out:
             problems.append(f"scheme {state.scheme_id} movement {m.seq}: spends {moved_in} credits but creates {moved_out}")
     return problems
 
@@ -229,9 +248,20 @@ def registry_head(state: RegistryState) -> list[str]:
 
 
 def retired_never_spent(state: RegistryState) -> list[str]:
-    """A retired block never moves again."""
-    retired = {b.id for b in state.blocks if b.status == RETIRED}
-    return [f"scheme {state.scheme_id}: retired block {b} was spent" for b in sorted({b for b, _ in state.spends} & retired)]
+    """A retired block never moves again; nor does one transferred to another registry (it lives there now);
+    a block in escrow is spent only by its transfer's settlement or cancellation."""
+    final = {b.id: b.status for b in state.blocks if b.status in (RETIRED, TRANSFERRED)}
+    escrow = {b.id for b in state.blocks if b.status == ESCROW}
+    kinds = {m.id: m.kind for m in state.movements}
+    problems = [
+        f"scheme {state.scheme_id}: {final[b]} block {b} was spent" for b in sorted({b for b, _ in state.spends} & set(final))
+    ]
+    problems += [
+        f"scheme {state.scheme_id}: escrow block {b} was spent by a {kinds.get(m)} movement"
+        for b, m in sorted(state.spends)
+        if b in escrow and kinds.get(m) not in (log.TRANSFER_SETTLE, log.TRANSFER_CANCEL)
+    ]
+    return problems
 
 
 def serials_disjoint(state: RegistryState) -> list[str]:
@@ -272,7 +302,10 @@ def pool_chain(state: RegistryState) -> list[str]:
     """In each (vintage, methodology) pool, a batch follows the previous one and carries in what it carried out."""
     problems: list[str] = []
     last_of_pool: dict[tuple[int, str], BatchRow] = {}
+    minted = state.minted_here()
     for b in state.batches:
+        if b.id in minted:
+            continue  # minted from another registry: checked by transfers_signed
         last = last_of_pool.get((b.vintage, b.methodology))
         if (last.id if last else None) != b.previous_batch_id:
             problems.append(f"batch {b.public_id}: does not follow the pool's previous batch")
@@ -280,6 +313,68 @@ def pool_chain(state: RegistryState) -> list[str]:
         if b.carried_in_g != carried:
             problems.append(f"batch {b.public_id}: carried in {b.carried_in_g} g, the previous batch carried out {carried} g")
         last_of_pool[(b.vintage, b.methodology)] = b
+    return problems
+
+
+def _offer_valid(key_text: str | None, t: TransferRow) -> bool:
+    return tr.signature_valid(ps.public_key(key_text) if key_text else None, tr.OFFER_CONTEXT, t.offer, t.offer_signature)
+
+
+def _receipt_problem(key_text: str | None, t: TransferRow) -> str | None:
+    valid, reason = tr.receipt_valid(ps.public_key(key_text) if key_text else None, t.offer, t.receipt, t.receipt_signature or "")
+    return None if valid else reason
+
+
+def _transfer_problems(
+    state: RegistryState, t: TransferRow, moved: Mapping[str, int], ends: Mapping[str, MovementRow]
+) -> list[str]:
+    """One transfer's signed messages and what the log did with them (see ``transfers_signed``)."""
+    where = f"scheme {state.scheme_id} transfer {t.transfer_id} ({t.direction}, {t.origin_platform})"
+    origin_key = state.own_key if t.direction == "out" else state.peer_keys.get(t.origin_platform)
+    receipt_key = state.peer_keys.get(t.peer_platform) if t.direction == "out" else state.own_key
+    problems: list[str] = []
+    minted = t.receipt is not None and t.receipt.get("outcome") == tr.MINTED
+    if (t.direction == "out" or minted) and not _offer_valid(origin_key, t):
+        problems.append(f"{where}: the offer's signature does not verify with {t.origin_platform}'s key")
+    if t.receipt is not None:
+        reason = _receipt_problem(receipt_key, t)
+        if reason is not None:
+            problems.append(f"{where}: the receipt does not verify ({reason})")
+        elif tr.next_state(tr.PENDING, t.receipt["outcome"]) != t.state:
+            problems.append(f"{where}: state {t.state} does not follow its receipt ({t.receipt['outcome']})")
+    if t.direction == "out" and t.receipt is not None:
+        end = ends.get(t.transfer_id)
+        if end is None or end.memo.get("receipt_hash") != tr.body_hash(t.receipt):
+            problems.append(f"{where}: the receipt is not the one the log settled the escrow with")
+    if t.direction == "in" and moved.get(t.transfer_id, 0) != (t.receipt or {}).get("quantity", 0):
+        problems.append(
+            f"{where}: minted {moved.get(t.transfer_id, 0)} credits, the receipt says {(t.receipt or {}).get('quantity')}"
+        )
+    return problems
+
+
+def transfers_signed(state: RegistryState) -> list[str]:
+    """Transfers between registries: every offer out is signed by this platform; every receipt verifies
+    with the key of the platform that gave it and names its offer; every batch minted here stands on an
+    offer its origin signed, minting exactly what the receipt says; an ended transfer out was settled or
+    cancelled in the log with that very receipt, and no serial is both held here and transferred away
+    (``retired_never_spent`` and ``unspent_blocks_tile`` hold the transferred serials dead)."""
+    minted: dict[str, int] = {}
+    ends: dict[str, MovementRow] = {}
+    for m in state.movements:
+        if m.kind == log.TRANSFER_IN:
+            key = f"{m.memo.get('origin_platform')}/{m.memo.get('transfer_id')}"
+            minted[key] = minted.get(key, 0) + m.quantity
+        elif m.kind in (log.TRANSFER_SETTLE, log.TRANSFER_CANCEL):
+            ends[str(m.memo.get("transfer_id"))] = m
+    problems: list[str] = []
+    for t in state.transfers:
+        moved = {t.transfer_id: minted.get(f"{t.origin_platform}/{t.transfer_id}", 0)}
+        problems += _transfer_problems(state, t, moved, ends)
+    known = {f"{t.origin_platform}/{t.transfer_id}" for t in state.transfers if t.direction == "in"}
+    problems += [
+        f"scheme {state.scheme_id}: credits minted for {k} without a recorded offer" for k in sorted(set(minted) - known)
+    ]
     return problems
 
 
@@ -376,7 +471,7 @@ def vintage_totals(
 ) -> list[VintageTotal]:
     """Per vintage: credited grams (of which reversed since), grams issued, grams short."""
     issued: dict[int, int] = {}
-    for b in batches:
+    for b in batches:  # callers pass the batches issued here (not those minted from another registry)
         issued[b.vintage] = issued.get(b.vintage, 0) + b.quantity * TONNE_G
     short_g: dict[int, int] = {}
     for s in short:
@@ -409,6 +504,7 @@ STATE_RULES: tuple[Callable[[RegistryState], list[str]], ...] = (
     batch_ids_name_serials,
     pool_chain,
     batch_grams,
+    transfers_signed,
 )
 BATCH_RULES: tuple[Callable[[str, BatchContents], list[str]], ...] = (
     batch_events_belong,
@@ -451,6 +547,7 @@ __all__ = [
     "serials_disjoint",
     "shortfall",
     "state_problems",
+    "transfers_signed",
     "unspent_blocks_tile",
     "vintage_totals",
     "vintages_within_credited",

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tanhui.domain.registry import (
+    ESCROW,
     HELD,
     RETIRED,
     SCHEME_HOLDER,
@@ -33,6 +34,9 @@ from tanhui.services.registry.common import append_movement, holder_id, holders,
 from tanhui.services.registry.views import block_view, certificate_of
 from tanhui.store import Store
 from tanhui.store.uow import UnitOfWork
+
+# the state of the moved part: a retirement retires, a transfer out puts in escrow, others hold
+STATUS_OF_KIND = {log.RETIRE: RETIRED, log.TRANSFER_OUT: ESCROW}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +109,7 @@ def _move(
     blocks, quantity = _choose(uow, scheme, from_org, ask.quantity, ask.batch, ask.block)
     move = plan_move(blocks, quantity)
     batches = uow.registry.batches_by_id({b.batch_id for b in move.spent})
-    status = RETIRED if ask.kind == log.RETIRE else HELD
+    status = STATUS_OF_KIND.get(ask.kind, HELD)
     created = [[batches[b].public_id, r.first, r.last, ask.to_ref, status] for b, r in move.moved]
     created += [[batches[b].public_id, r.first, r.last, ask.from_ref, HELD] for b, r in move.change]
     spent = [[batches[b.batch_id].public_id, b.serials.first, b.serials.last] for b in move.spent]

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from tanhui.domain.registry import (
-    HELD,
     RETIRED,
     SCHEME_HOLDER,
     TONNE_G,
@@ -97,9 +96,30 @@ def certificate(store: Store, retirement_id: str) -> dict[str, Any]:
         return certificate_of(uow, found)
 
 
+def _with_origin(uow: UnitOfWork, found: list[BatchRow]) -> list[dict[str, Any]]:
+    """Batch views; one minted from another registry names its origin platform, transfer and block."""
+    origins = uow.registry.minted_origins({b.id for b in found})
+    views = []
+    for b in found:
+        view = batch_view(b)
+        memo = origins.get(b.id)
+        view["origin"] = (
+            None
+            if memo is None
+            else {
+                "platform": memo.get("origin_platform"),
+                "scheme": memo.get("origin_scheme"),
+                "transfer_id": memo.get("transfer_id"),
+                "block_id": memo.get("origin_block"),
+            }
+        )
+        views.append(view)
+    return views
+
+
 def list_batches(store: Store, scheme_id: str | None = None, vintage: int | None = None) -> list[dict[str, Any]]:
     with store.unit_of_work(write=False) as uow:
-        return [batch_view(b) for b in uow.registry.batches(scheme_id, vintage)]
+        return _with_origin(uow, uow.registry.batches(scheme_id, vintage))
 
 
 def batch_detail(store: Store, batch_public_id: str) -> dict[str, Any]:
@@ -112,7 +132,7 @@ def batch_detail(store: Store, batch_public_id: str) -> dict[str, Any]:
         live = uow.registry.blocks(b.scheme_id, batch_id=b.id)
         orgs = holders(uow, scheme, {x.holder_org_id for x in live})
         retired_by = {r.movement_id: r.public_id for r in uow.registry.retirements(b.scheme_id)}
-        view = batch_view(b)
+        [view] = _with_origin(uow, [b])
         view["blocks"] = [
             {
                 **block_view(b, x.serials),
@@ -157,10 +177,12 @@ def _holdings_of_scheme(uow: UnitOfWork, scheme_id: str, holder: int | None | st
                 "methodology": b.methodology,
                 "held": 0,
                 "retired": 0,
+                "escrow": 0,
+                "transferred": 0,
                 "blocks": [],
             },
         )
-        row["held" if x.status == HELD else "retired"] += x.serials.quantity
+        row[x.status] += x.serials.quantity
         row["blocks"].append({**block_view(b, x.serials), "status": x.status})
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0] is not None, k[0] or 0, k[1]))]
 

@@ -26,6 +26,7 @@ __all__ = [
     "drop_append_only_triggers",
     "epoch_bucket_sql",
     "on_postgresql",
+    "widen_check_0020",
 ]
 
 
@@ -82,6 +83,38 @@ def drop_append_only_triggers(tables: Iterable[str]) -> None:
         for table in tables:
             for action in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+
+
+def widen_check_0020(table: str, name: str, old: str, new: str, column: tuple[str, str, str] | None = None) -> None:
+    """Replace the CHECK constraint ``name`` of ``table`` (text ``old``) by one that admits more
+    (text ``new``), and widen a VARCHAR column ``(name, old type, new type)`` (0020).
+
+    PostgreSQL: ALTER TABLE. SQLite cannot alter a constraint, and rebuilding a table that other tables
+    reference breaks their foreign keys inside the migration's transaction; SQLite's documented
+    procedure for changing a CHECK constraint edits the table's stored definition instead
+    (sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema Changes"). Widening only:
+    every stored row satisfied the old check, so it satisfies the new one. SQLite does not enforce a
+    VARCHAR length; the column's declared type is edited with it, for the record.
+    """
+    if on_postgresql():
+        op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        op.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" CHECK ({new})')
+        if column is not None:
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column[0]} TYPE {column[2]}")
+        return
+    bind = op.get_bind()
+    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar_one()
+    before = f"CONSTRAINT {name} CHECK ({old})"
+    if before not in sql:
+        raise RuntimeError(f"{table}: constraint {name} is not {old}")
+    sql = sql.replace(before, f"CONSTRAINT {name} CHECK ({new})")
+    if column is not None:
+        sql = sql.replace(f"\t{column[0]} {column[1]} ", f"\t{column[0]} {column[2]} ")
+    version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar_one())
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table))
+    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
 def epoch_bucket_sql(column: str, seconds: int) -> str:

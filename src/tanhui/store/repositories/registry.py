@@ -24,6 +24,7 @@ from tanhui.domain.registry.records import (
     MovementRow,
     RetirementRow,
     Reversal,
+    TransferRow,
 )
 from tanhui.domain.registry.serials import SerialRange
 from tanhui.store.distribution import pkey_of
@@ -37,6 +38,8 @@ from tanhui.store.schema import (
     credit_movements,
     credit_registry_heads,
     credit_retirements,
+    credit_transfer_outcomes,
+    credit_transfers,
     events,
     journal_entries,
     ledger_accounts,
@@ -110,6 +113,41 @@ def _retirement(r: Any) -> RetirementRow:
         r.created_at,
     )
 
+
+def _transfer(r: Any) -> TransferRow:
+    ended = r.state is not None
+    return TransferRow(
+        int(r.id),
+        r.transfer_id,
+        r.direction,
+        r.origin_platform,
+        r.peer_platform,
+        r.scheme_id,
+        None if r.org_id is None else int(r.org_id),
+        int(r.quantity),
+        r.idempotency_key,
+        r.request_hash,
+        dict(r.offer),
+        r.offer_signature,
+        None if r.movement_id is None else int(r.movement_id),
+        r.created_at,
+        r.state if ended else "pending",
+        dict(r.receipt) if ended else None,
+        r.receipt_signature,
+        None if r.end_movement_id is None else int(r.end_movement_id),
+        r.ended_at,
+    )
+
+
+_TRANSFER_COLUMNS = (
+    *credit_transfers.c,
+    credit_transfer_outcomes.c.state,
+    credit_transfer_outcomes.c.receipt,
+    credit_transfer_outcomes.c.receipt_signature,
+    credit_transfer_outcomes.c.movement_id.label("end_movement_id"),
+    credit_transfer_outcomes.c.created_at.label("ended_at"),
+)
+_TRANSFERS = credit_transfers.outerjoin(credit_transfer_outcomes, credit_transfer_outcomes.c.transfer_pk == credit_transfers.c.id)
 
 _BLOCK_COLUMNS = (*credit_blocks.c, credit_block_spends.c.movement_id.label("spent_by"))
 
@@ -199,12 +237,15 @@ class RegistryRepository(Repository):
         ]
 
     def last_batch_in_pool(self, scheme_id: str, vintage: int, methodology: str) -> BatchRow | None:
+        """The pool's last batch issued here (a batch minted from another registry is in no pool)."""
         r = self.conn.execute(
             select(credit_batches)
+            .join(credit_movements, credit_movements.c.id == credit_batches.c.movement_id)
             .where(
                 credit_batches.c.scheme_id == scheme_id,
                 credit_batches.c.vintage == vintage,
                 credit_batches.c.methodology == methodology,
+                credit_movements.c.kind == "issue",
             )
             .order_by(credit_batches.c.id.desc())
             .limit(1)
@@ -238,6 +279,18 @@ class RegistryRepository(Repository):
     def batch(self, public_id: str) -> BatchRow | None:
         r = self.conn.execute(select(credit_batches).where(credit_batches.c.public_id == public_id)).first()
         return None if r is None else _batch(r)
+
+    def minted_origins(self, ids: set[int]) -> dict[int, dict[str, Any]]:
+        """batch id -> the memo of the movement that minted it from another registry (others absent)."""
+        found: dict[int, dict[str, Any]] = {}
+        for batch in chunks(sorted(ids)):
+            rows = self.conn.execute(
+                select(credit_batches.c.id, credit_movements.c.memo)
+                .join(credit_movements, credit_movements.c.id == credit_batches.c.movement_id)
+                .where(credit_batches.c.id.in_(batch), credit_movements.c.kind == "transfer_in")
+            )
+            found.update((int(i), dict(memo)) for i, memo in rows)
+        return found
 
     def batches_by_id(self, ids: set[int]) -> dict[int, BatchRow]:
         found: dict[int, BatchRow] = {}
@@ -481,6 +534,44 @@ class RegistryRepository(Repository):
             query = query.where(credit_retirements.c.scheme_id == scheme_id)
         return [_retirement(r) for r in self.conn.execute(query)]
 
+    # -- transfers between registries ------------------------------------------------------
+    def add_transfer(self, **values: Any) -> int:
+        return int(self.conn.execute(insert(credit_transfers).values(**values).returning(credit_transfers.c.id)).scalar_one())
+
+    def add_transfer_outcome(self, **values: Any) -> None:
+        self.conn.execute(insert(credit_transfer_outcomes).values(**values))
+
+    def count_transfers(self, direction: str) -> int:
+        return int(self.conn.execute(select(func.count()).where(credit_transfers.c.direction == direction)).scalar_one())
+
+    def transfer(self, origin_platform: str, transfer_id: str) -> TransferRow | None:
+        r = self.conn.execute(
+            select(*_TRANSFER_COLUMNS)
+            .select_from(_TRANSFERS)
+            .where(credit_transfers.c.origin_platform == origin_platform, credit_transfers.c.transfer_id == transfer_id)
+        ).first()
+        return None if r is None else _transfer(r)
+
+    def transfer_by_key(self, scheme_id: str, key: str) -> TransferRow | None:
+        r = self.conn.execute(
+            select(*_TRANSFER_COLUMNS)
+            .select_from(_TRANSFERS)
+            .where(credit_transfers.c.scheme_id == scheme_id, credit_transfers.c.idempotency_key == key)
+        ).first()
+        return None if r is None else _transfer(r)
+
+    def transfers(
+        self, *, scheme_id: str | None = None, direction: str | None = None, pending_only: bool = False
+    ) -> list[TransferRow]:
+        query = select(*_TRANSFER_COLUMNS).select_from(_TRANSFERS).order_by(credit_transfers.c.id)
+        if scheme_id is not None:
+            query = query.where(credit_transfers.c.scheme_id == scheme_id)
+        if direction is not None:
+            query = query.where(credit_transfers.c.direction == direction)
+        if pending_only:
+            query = query.where(credit_transfer_outcomes.c.transfer_pk.is_(None))
+        return [_transfer(r) for r in self.conn.execute(query)]
+
     def scheme_ids(self) -> list[str]:
         return list(
             self.conn.execute(select(credit_registry_heads.c.scheme_id).order_by(credit_registry_heads.c.scheme_id)).scalars()
@@ -497,4 +588,5 @@ __all__ = [
     "RegistryRepository",
     "RetirementRow",
     "Reversal",
+    "TransferRow",
 ]

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from tanhui import certificates
 from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.services import ledger_heads, schemes
+from tanhui.services.registry import transfers
 from tanhui.services.registry import views as credits_views
 from tanhui.store import Store
 from tanhui.web import security, times
@@ -76,6 +77,7 @@ def index_page(request: Request, scheme: str | None = None, store: Store = Depen
         batches=batches,
         holdings=credits_views.holdings(store, scheme),
         retirements=sorted(retirements, key=lambda r: r["retired_at"], reverse=True),
+        transfers=transfers.list_transfers(store, scheme),
         issued=sum(b["quantity"] for b in batches),
         retired=sum(r["quantity"] for r in retirements),
         scheme=scheme,
