@@ -18,8 +18,7 @@ from tanhui.errors import TanhuiError
 from tanhui.services import interop
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.interop_log import HeadRow, LogRow
-from tanhui.store.rows import PeerRow
+from tanhui.store.rows import HeadRow, LogRow, PeerRow
 
 BATCH = 5000  # entries per transaction: a long backlog is logged in several heads, none holding the lock long
 

@@ -23,8 +23,7 @@ from tanhui.errors import TanhuiError
 from tanhui.services import interop, interop_client, interop_log, interop_races
 from tanhui.services.clock import utcnow
 from tanhui.store import Store
-from tanhui.store.repositories.interop_log import PeerClaim, PeerLogRow
-from tanhui.store.rows import PeerRow
+from tanhui.store.rows import PeerClaim, PeerLogRow, PeerRow
 
 log = logging.getLogger("tanhui.interop.sync")
 
