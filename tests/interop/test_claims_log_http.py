@@ -257,3 +257,38 @@ def test_a_lying_peer_over_http_is_untrusted(live_server_factory: Any, tmp_path:
         assert 'tanhui_interop_peer_untrusted{peer="cn-liar"} 1.0' in metrics
         b.tanhui("interop", "peer", "remove", "cn-liar")  # re-admitted next round: read afresh
     assert "cn-liar" not in httpx.get(b.base_url + "/metrics").text  # a removed peer has no series
+
+
+def test_the_dashboard_shows_an_untrusted_peer(live_server_factory: Any, tmp_path: Path, liar: Liar) -> None:
+    from tests.web.helpers import csrf_of, operator
+
+    key_file = tmp_path / "federation.key"
+    cli(f"sqlite:///{tmp_path / 'x.db'}", "secrets", "new-key", str(key_file))
+    b, _ = _platform(live_server_factory, tmp_path, "cn-b", key_file, env={"TANHUI_INTEROP_SYNC_SECONDS": "0"})
+    b.tanhui("scheme", "create", "city", "--name", "甲城")
+    store = Store(b.database_url)
+    try:
+        operator(store, "city", "ops")
+    finally:
+        store.dispose()
+    b.tanhui(
+        "interop", "peer", "add", "--platform-id", "cn-liar", "--url", liar.url, "--public-key", ps.public_key_text(liar.key)
+    )
+    assert _sync(b)[0] == 0
+    liar.mode = "rewritten log"
+    assert _sync(b)[1]["cn-liar"]["untrusted_reason"] == cl.ROOT_CHANGED
+    for lang, words in (
+        ("zh-CN", ("互联平台", "不可信", "日志被改写：条数相同，根哈希不同", "tanhui interop peer remove")),
+        ("en", ("Peer platforms", "Untrusted", "its log was rewritten: the same size, another root", "peer add")),
+    ):
+        with httpx.Client(base_url=b.base_url, timeout=30, cookies={"lang": lang}) as client:
+            csrf = csrf_of(client.get("/admin/login").text)
+            assert (
+                client.post("/admin/login", data={"csrf": csrf, "username": "ops", "password": "correct-horse-9"}).status_code
+                == 303
+            )
+            page = client.get("/admin/schemes/city").text
+        section = page[page.index('data-testid="peers"') :]
+        assert 'data-peer="cn-liar" data-trust="untrusted"' in section and 'data-testid="untrusted-note"' in section
+        for word in words:
+            assert word in section, (lang, word)
