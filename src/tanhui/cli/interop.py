@@ -137,6 +137,8 @@ def sync(
     results = interop_sync.sync(open_store(), peer)
     if as_json:
         print_json({"peers": [r.to_dict() for r in results]})
+    if not results and not as_json:
+        say("没有互联平台（tanhui interop peer add）", "no peer platforms (tanhui interop peer add)")
     for r in [] if as_json else results:
         if r.trust != "trusted":
             say(
