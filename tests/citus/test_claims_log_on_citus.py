@@ -14,6 +14,7 @@ from tests.interop.test_claims_log_services import (  # noqa: F401 - collected h
     platforms,
     test_a_lying_peer_is_untrusted_and_nothing_of_it_stored,
     test_a_peer_is_pulled_caught_up_and_never_doubled,
+    test_concurrent_sequencers_give_one_gapless_log,
     test_the_sequencer_logs_claims_then_withdrawals_under_signed_heads,
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from tanhui.store.repositories.base import Repository, chunks
+from tanhui.store.repositories.base import Repository
 from tanhui.store.schema import (
     interop_claims,
     interop_log,
@@ -192,27 +192,18 @@ class InteropLogRepository(Repository):
     def set_seqs(self, kind: str, seqs: Sequence[tuple[str, int]]) -> None:
         """Give logged claims (or withdrawals) their place in the log: (fingerprint, seq) pairs."""
         table = interop_claims if kind == "claim" else interop_withdrawals
-        for fingerprint, seq in seqs:
-            self.conn.execute(update(table).where(table.c.fingerprint == fingerprint).values(seq=seq))
+        self.dialect.update_rows(self.conn, table, ["seq"], ["fingerprint"], [(seq, fp) for fp, seq in sorted(seqs)])
 
     # -- the log and its heads ---------------------------------------------------------------------------
 
     def append_log(self, rows: Sequence[LogRow]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(interop_log),
-                [
-                    {
-                        "seq": r.seq,
-                        "kind": r.kind,
-                        "fingerprint": r.fingerprint,
-                        "scenario": r.scenario,
-                        "recorded_at": r.recorded_at,
-                        "leaf_hash": r.leaf_hash,
-                    }
-                    for r in rows
-                ],
-            )
+        bind = self.dialect.bind_time
+        self.dialect.insert_rows(
+            self.conn,
+            interop_log,
+            ("seq", "kind", "fingerprint", "scenario", "recorded_at", "leaf_hash"),
+            [(r.seq, r.kind, r.fingerprint, r.scenario, bind(r.recorded_at), r.leaf_hash) for r in rows],
+        )
 
     def log_entries(self, after: int, limit: int) -> list[LogRow]:
         """Entries with seq after ``after``, in order, at most ``limit``."""
@@ -256,21 +247,13 @@ class InteropLogRepository(Repository):
             self.conn.execute(insert(interop_peer_logs).values(**values))
 
     def add_peer_claims(self, peer_pk: int, rows: Sequence[PeerClaim]) -> None:
-        for part in chunks(rows, 1000):
-            self.conn.execute(
-                insert(interop_peer_claims),
-                [
-                    {
-                        "fingerprint": r.fingerprint,
-                        "peer_pk": peer_pk,
-                        "seq": r.seq,
-                        "kind": r.kind,
-                        "scenario": r.scenario,
-                        "recorded_at": r.recorded_at,
-                    }
-                    for r in part
-                ],
-            )
+        bind = self.dialect.bind_time
+        self.dialect.insert_rows(
+            self.conn,
+            interop_peer_claims,
+            ("fingerprint", "peer_pk", "seq", "kind", "scenario", "recorded_at"),
+            [(r.fingerprint, peer_pk, r.seq, r.kind, r.scenario, bind(r.recorded_at)) for r in rows],
+        )
 
     def peer_claims(self, peer_pk: int) -> list[PeerClaim]:
         """Everything pulled from one peer, in its log's order (operators' checks and tests)."""
