@@ -344,3 +344,15 @@ def test_concurrent_sequencers_give_one_gapless_log(platforms: tuple[Platform, P
     for size, root, stamp, signature in heads:  # every head signed, its root the MTH of its prefix
         assert root == cl.mth(leaves[:size]).hex()
         assert cl.head_verifies(key, cl.TreeHead("cn-a", size, root, stamp, signature))
+
+
+def test_a_withdrawal_never_precedes_its_claim_in_the_log(platforms: tuple[Platform, Platform]) -> None:
+    """Both waiting, the withdrawal stamped earlier than the claim (clocks differ between processes):
+    the claim is logged first all the same."""
+    a, _ = platforms
+    [fp] = a.claim(1, at=T0 + timedelta(hours=2))
+    a.withdraw(fp, "cn-b", T0 + timedelta(hours=1))
+    other = a.claim(1, at=T0 + timedelta(hours=3))[0]
+    head = interop_log.sequence(a.store)
+    assert head.tree_size == 3
+    assert a.log() == [(1, "claim", fp), (2, "claim", other), (3, "withdrawal", fp)]

@@ -54,8 +54,7 @@ def sequence(store: Store, now: datetime | None = None) -> cl.TreeHead:
             signed = cl.sign_head(key, platform_id, size, int(now.timestamp()), cl.root(frontier).hex())
             new = HeadRow(size, signed.root_hash, signed.timestamp, signed.signature, cl.frontier_text(frontier))
             uow.interop_log.add_head(new)
-        if len(pending) < BATCH:
-            return signed
+        # round again: the rest of a long backlog, and withdrawals whose claims were logged just now
 
 
 def own_head(store: Store) -> dict[str, Any]:

@@ -179,13 +179,12 @@ class InteropLogRepository(Repository):
         withdrawals = self.conn.execute(
             select(w.withdrawn_at, w.fingerprint, interop_claims.c.scenario)
             .select_from(interop_withdrawals.join(interop_claims, interop_claims.c.fingerprint == w.fingerprint))
-            .where(w.seq.is_(None))
+            .where(w.seq.is_(None), interop_claims.c.seq.is_not(None))  # a withdrawal follows its claim in the log
             .order_by(w.withdrawn_at, w.fingerprint)
             .limit(limit)
         ).all()
         found = [Unsequenced(at, fp, "claim", scenario) for at, fp, scenario in claims]
         found += [Unsequenced(at, fp, "withdrawal", scenario) for at, fp, scenario in withdrawals]
-        # a withdrawal's claim is always logged first: same instant and fingerprint sort "claim" first
         found.sort(key=lambda u: (u.at, u.fingerprint, u.kind))
         return found[:limit]
 
