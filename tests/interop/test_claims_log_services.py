@@ -356,3 +356,42 @@ def test_a_withdrawal_never_precedes_its_claim_in_the_log(platforms: tuple[Platf
     head = interop_log.sequence(a.store)
     assert head.tree_size == 3
     assert a.log() == [(1, "claim", fp), (2, "claim", other), (3, "withdrawal", fp)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_any_entry_changed_in_transit_is_caught(platforms: tuple[Platform, Platform], data: st.DataObject) -> None:
+    """The peer's honest, signed head, and one field of one entry changed: never stored, always untrusted."""
+    a, b = platforms
+    if not a.log():
+        a.claim(7)
+        interop_log.sequence(a.store)
+    wire = Local(a, b)
+    size = len(a.log())
+    index = data.draw(st.integers(0, size - 1), label="entry")
+    field = data.draw(st.sampled_from(["kind", "fingerprint", "scenario", "recorded_at", "seq"]), label="field")
+    replacement = {
+        "kind": "withdrawal",
+        "fingerprint": "0" * 64,
+        "scenario": "walking",
+        "recorded_at": "2030-01-01T00:00:00.000000Z",
+        "seq": size + 5,
+    }[field]
+
+    def bend(page: dict[str, Any]) -> dict[str, Any]:
+        page = copy.deepcopy(page)
+        for entry in page["entries"]:
+            if entry["seq"] == index + 1 and entry[field] != replacement:
+                entry[field] = replacement
+        return page
+
+    interop.remove_peer(b.store, "cn-a")
+    interop.add_peer(b.store, "cn-a", "http://127.0.0.1:9", a.public_key)  # afresh each example
+    wire.bend_page = bend
+    [result] = interop_sync.sync(b.store, transport=wire)
+    changed = bend(interop_log.entries(a.store, 0, 1000)) != interop_log.entries(a.store, 0, 1000)
+    if changed:
+        assert result.trust == "untrusted" and result.untrusted_reason in (cl.INCONSISTENT_LOG, cl.MALFORMED)
+        assert b.pulled(a) == []
+    else:  # the drawn value was already the entry's: an honest page
+        assert result.ok and b.pulled(a) == a.log()
