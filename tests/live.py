@@ -64,10 +64,16 @@ def cli(database_url: str, *args: str, check: bool = True, env: dict[str, str] |
 
 class LiveServer:
     def __init__(
-        self, database_url: str, log_path: Path, env: dict[str, str] | None = None, workers: int = 1, args: tuple[str, ...] = ()
+        self,
+        database_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
         self.database_url = database_url
-        self.port = free_port()
+        self.port = port or free_port()  # a port of its own: a server restarted where its peers know it
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")

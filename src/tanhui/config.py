@@ -62,3 +62,14 @@ READY_CHECK_SECONDS = "TANHUI_READY_CHECK_SECONDS"
 def ready_check_seconds() -> int:
     """How old the last quick structural check of the database may be before /readyz has it run again."""
     return positive_int(READY_CHECK_SECONDS, 300)
+
+
+INTEROP_SYNC_SECONDS = "TANHUI_INTEROP_SYNC_SECONDS"
+
+
+def interop_sync_seconds() -> int:
+    """How often `tanhui serve` pulls the peers' claims logs (docs/interop.md, "Sync"); 0 turns it off."""
+    raw = os.environ.get(INTEROP_SYNC_SECONDS, "").strip()
+    if raw == "0":
+        return 0
+    return positive_int(INTEROP_SYNC_SECONDS, 60)

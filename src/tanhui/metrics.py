@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OTHER = "other"
@@ -112,15 +113,50 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text exposition of every metric, added up over all worker processes when there are several."""
+class PeerLogs:
+    """The peers' claims logs as the store holds them, read at each scrape: sync runs in `tanhui serve`'s
+    background thread and in `tanhui interop sync`, so no one process's counters could tell it. One
+    series per configured peer (operators choose the ids, a handful)."""
+
+    def __init__(self, peers: Sequence[dict[str, Any]]) -> None:
+        self.peers = peers
+
+    def collect(self) -> Any:
+        untrusted = GaugeMetricFamily(
+            "tanhui_interop_peer_untrusted",
+            "1 when sync stopped trusting a peer's claims log (docs/interop.md: re-admit with peer remove + add), else 0.",
+            labels=["peer"],
+        )
+        size = GaugeMetricFamily(
+            "tanhui_interop_peer_tree_size", "Entries of the peer's claims log verified and stored.", labels=["peer"]
+        )
+        syncs = CounterMetricFamily(
+            "tanhui_interop_peer_syncs", "Sync rounds with each peer, by outcome (ok, failed).", labels=["peer", "outcome"]
+        )
+        for peer in self.peers:
+            untrusted.add_metric([peer["platform_id"]], 1 if peer["trust"] == "untrusted" else 0)
+            size.add_metric([peer["platform_id"]], peer["tree_size"])
+            syncs.add_metric([peer["platform_id"], "ok"], peer["syncs_ok"])
+            syncs.add_metric([peer["platform_id"], "failed"], peer["syncs_failed"])
+        return [untrusted, size, syncs]
+
+
+def exposition(peers: Sequence[dict[str, Any]] = ()) -> tuple[bytes, str]:
+    """The text exposition of every metric, added up over all worker processes when there are several,
+    then the peers' claims logs (``PeerLogs``)."""
     if multiprocess_dir():
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(_DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(_DEFAULT_REGISTRY)
+    if peers:
+        extra = CollectorRegistry()
+        extra.register(PeerLogs(peers))
+        body += generate_latest(extra)
+    return body, CONTENT_TYPE_LATEST
 
 
 def process_exiting(pid: int | None = None) -> None:

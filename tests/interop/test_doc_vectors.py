@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from tanhui.domain import claims_log as cl
 from tanhui.domain import platform_signing as ps
 from tanhui.domain import portable_statement as stm
 from tanhui.domain.canonical import canonical_json
@@ -35,6 +37,14 @@ def vectors() -> dict[str, str]:
         "transfer-offer-signature",
         "transfer-receipt",
         "transfer-receipt-signature",
+        "federation-key-hex",
+        "claim-fingerprint",
+        "claim-leaf-data",
+        "claim-leaf-hash",
+        "log-entries",
+        "log-root",
+        "head-string",
+        "head",
     }, sorted(found)
     return found
 
@@ -122,3 +132,59 @@ def test_the_credit_transfer_vectors() -> None:
     assert json.loads(v["transfer-receipt"])["offer_hash"] == hashlib.sha256(v["transfer-offer"].encode()).hexdigest()
     tampered = json.loads(v["transfer-receipt"].replace('"quantity":3', '"quantity":30'))
     assert tr.receipt_valid(public, offer, tampered, v["transfer-receipt-signature"])[0] is False
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1, from the RFC alone."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def test_the_claims_log_vectors_from_the_document_alone() -> None:
+    v = vectors()
+    key = bytes.fromhex(v["federation-key-hex"])
+    assert key == bytes(range(0x20, 0x40))
+    identity = "\x1f".join(("bus_ride", "trip", "szt-0001"))
+    assert hmac.new(key, b"tanhui-claim/1\x1f" + identity.encode(), hashlib.sha256).hexdigest() == v["claim-fingerprint"]
+    claim = json.loads(v["claim-leaf-data"])
+    assert json.dumps(claim, sort_keys=True, separators=(",", ":")) == v["claim-leaf-data"]
+    assert claim["fingerprint"] == v["claim-fingerprint"] and claim["seq"] == 1
+    assert hashlib.sha256(b"\x00" + v["claim-leaf-data"].encode()).hexdigest() == v["claim-leaf-hash"]
+    lines = v["log-entries"].splitlines()
+    assert lines[0] == v["claim-leaf-data"] and [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    assert _mth([line.encode() for line in lines]).hex() == v["log-root"]
+    head = json.loads(v["head"])
+    signed = "\n".join(
+        ("tanhui-interop/1", "tree-head", head["platform_id"], str(head["tree_size"]), str(head["timestamp"]), head["root_hash"])
+    )
+    assert signed == v["head-string"] and head["root_hash"] == v["log-root"]
+    public = Ed25519PublicKey.from_public_bytes(_b64(v["public-key"]))
+    public.verify(_b64(head["signature"]), signed.encode("utf-8"))
+
+
+def test_the_claims_log_vectors_are_what_tanhui_makes() -> None:
+    v = vectors()
+    entries = [cl.parse_entry(json.loads(line)) for line in v["log-entries"].splitlines()]
+    assert all(entries)
+    assert entries[0] is not None and entries[0].leaf_data().decode() == v["claim-leaf-data"]
+    assert entries[0].leaf_hash().hex() == v["claim-leaf-hash"]
+    frontier, size = cl.extend([], 0, (e.leaf_hash() for e in entries if e))
+    assert size == 5 and cl.root(frontier).hex() == v["log-root"]
+    seed = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(v["seed-hex"]))
+    head = cl.sign_head(seed, "cn-a", 5, 1772355600, v["log-root"])
+    assert cl.head_string("cn-a", 5, 1772355600, v["log-root"]) == v["head-string"]
+    assert head.to_dict() == json.loads(v["head"])
+    assert cl.head_verifies(seed.public_key(), head)
+
+
+def test_the_fingerprint_vector_is_what_ingest_computes() -> None:
+    """The recipe's own code is the federate branch's (domain/federation.py); checked once it is merged."""
+    import pytest
+
+    federation = pytest.importorskip("tanhui.domain.federation")
+    v = vectors()
+    assert (
+        federation.fingerprint(bytes.fromhex(v["federation-key-hex"]), "bus_ride", ("trip", "SZT-0001")) == v["claim-fingerprint"]
+    )

@@ -12,7 +12,7 @@ from rich.table import Table
 from tanhui.cli.audit import actor
 from tanhui.cli.output import console, print_json, say
 from tanhui.errors import InvalidInput
-from tanhui.services import interop, interop_client, portable_statements
+from tanhui.services import interop, interop_client, interop_log, interop_sync, portable_statements
 from tanhui.store import open_store
 
 app = typer.Typer(
@@ -77,14 +77,26 @@ def peer_list(
     include_removed: bool = typer.Option(False, "--all", help="Also peers removed earlier."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """The peer platforms this one trusts."""
-    peers = interop.list_peers(open_store(), include_removed=include_removed)
+    """The peer platforms this one trusts, with their claims logs' state (trust, size, last sync)."""
+    statuses = interop_sync.peer_statuses(open_store(), include_removed=include_removed)
     if as_json:
-        print_json({"peers": [p.to_dict() for p in peers]})
+        print_json({"peers": [s.to_dict() for s in statuses]})
         return
-    table = Table("platform_id", "url", "public_key", "status", "added_at")
-    for p in peers:
-        table.add_row(p.platform_id, p.url, p.public_key, p.status, p.added_at.isoformat(timespec="seconds"))
+    table = Table("platform_id", "url", "status", "trust", "tree_size", "synced_at", "last_error", "public_key")
+    for s in statuses:
+        row = s.to_dict()
+        trust = row["trust"] if row["trust"] == "trusted" else f"untrusted: {row['untrusted_reason']}"
+        synced = (row["synced_at"] or "-")[:19]
+        table.add_row(
+            s.peer.platform_id,
+            s.peer.url,
+            s.peer.status,
+            trust,
+            str(row["tree_size"]),
+            synced,
+            row["last_error"] or "",
+            s.peer.public_key,
+        )
     console.print(table)
 
 
@@ -111,6 +123,50 @@ def peer_ping(platform_id: str = typer.Argument(..., metavar="ID"), as_json: boo
         say(f"{platform_id} 拒绝：{error.get('code')}", f"{platform_id} refused: {error.get('code')} ({error.get('message')})")
     if not result["ok"]:
         raise typer.Exit(1)
+
+
+@app.command("sync")
+def sync(
+    peer: str | None = typer.Option(None, "--peer", help="Only this peer (default: every active peer)."),
+    as_json: bool = typer.Option(
+        False, "--json", help='Print {"peers": [{"platform_id", "new_entries", "tree_size", "trust", ...}]}.'
+    ),
+) -> None:
+    """Log this platform's new claims, then pull and verify each peer's claims log (exit 1 if a peer is
+    untrusted or did not answer)."""
+    results = interop_sync.sync(open_store(), peer)
+    if as_json:
+        print_json({"peers": [r.to_dict() for r in results]})
+    if not results and not as_json:
+        say("没有互联平台（tanhui interop peer add）", "no peer platforms (tanhui interop peer add)")
+    for r in [] if as_json else results:
+        if r.trust != "trusted":
+            say(
+                f"{r.platform_id}：不再信任（{r.untrusted_reason}）：{r.error}",
+                f"{r.platform_id}: untrusted ({r.untrusted_reason}): {r.error}",
+            )
+        elif r.error:
+            say(f"{r.platform_id}：未能同步：{r.error}", f"{r.platform_id}: not synced: {r.error}")
+        else:
+            say(
+                f"{r.platform_id}：新增 {r.new_entries} 条，日志共 {r.tree_size} 条",
+                f"{r.platform_id}: {r.new_entries} new, log size {r.tree_size}",
+            )
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("log")
+def claims_log(as_json: bool = typer.Option(False, "--json", help="Print the signed head.")) -> None:
+    """This platform's claims log: its newest signed head (after logging what waits)."""
+    head = interop_log.own_head(open_store())
+    if as_json:
+        print_json(head)
+        return
+    say(
+        f"认领日志：{head['tree_size']} 条，根 {head['root_hash']}，签于 {head['timestamp']}",
+        f"claims log: size {head['tree_size']}, root {head['root_hash']}, signed at {head['timestamp']}",
+    )
 
 
 @app.command("verify-statement")

@@ -5,6 +5,7 @@ import os
 import shutil
 import ssl
 import tempfile
+import threading
 from pathlib import Path
 
 import typer
@@ -12,11 +13,11 @@ import uvicorn
 
 from tanhui import logging as tanhui_logging
 from tanhui import metrics
-from tanhui.config import SignInLimits, ready_check_seconds
+from tanhui.config import SignInLimits, interop_sync_seconds, ready_check_seconds
 from tanhui.errors import InvalidInput
 from tanhui.lifecycle import end_with_parent_from_env
-from tanhui.services import secret_keys
-from tanhui.store import migrate, open_store
+from tanhui.services import interop, interop_sync, secret_keys
+from tanhui.store import Store, migrate, open_store
 
 log = logging.getLogger("tanhui.serve")
 
@@ -38,6 +39,7 @@ def serve(
     check_tls(certfile, keyfile)
     SignInLimits.from_env()  # a bad TANHUI_SIGN_IN_* / TANHUI_PASSWORD_HASH_* value: one line now, not in every worker
     ready_check_seconds()  # and TANHUI_READY_CHECK_SECONDS
+    sync_every = interop_sync_seconds()  # and TANHUI_INTEROP_SYNC_SECONDS
     level = tanhui_logging.level_from_env()
     tanhui_logging.configure(level)
     store = open_store()
@@ -55,6 +57,9 @@ def serve(
         os.environ[metrics.MULTIPROC_ENV] = own_metrics_dir
     scheme = "https" if certfile else "http"
     log.info("serving on %s://%s:%s (API docs: /docs)", scheme, host, port, extra={"fields": {"workers": workers}})
+    syncing = InteropSyncLoop(sync_every) if sync_every else None
+    if syncing is not None:
+        syncing.start()
     try:
         uvicorn.run(
             "tanhui.app:create_served_app",
@@ -71,8 +76,42 @@ def serve(
             forwarded_allow_ips=forwarded_allow_ips,
         )
     finally:
+        if syncing is not None:
+            syncing.stop()
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+class InteropSyncLoop(threading.Thread):
+    """Pulls the peers' claims logs every ``seconds`` while the server runs, in the serving command's own
+    process (one loop however many workers), once this platform has its interop identity. A failed round
+    is logged and the next one comes; it never stops the server."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(name="interop-sync", daemon=True)
+        self.seconds = seconds
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        store = open_store()
+        try:
+            while not self.stopping.wait(self.seconds):
+                self.round(store)
+        finally:
+            store.dispose()
+
+    def round(self, store: Store) -> None:
+        try:
+            if interop.is_initialised(store):
+                for result in interop_sync.sync(store):
+                    if not result.ok:
+                        log.warning("interop sync: %s", result.to_dict())
+        except Exception:  # noqa: BLE001 - a round that fails is logged; the next one is tried
+            log.exception("interop sync round failed")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=15)
 
 
 def check_tls(certfile: Path | None, keyfile: Path | None) -> None:

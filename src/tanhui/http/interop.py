@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tanhui.errors import InvalidInput
 from tanhui.http.deps import Peer, StoreDep, parse_json
-from tanhui.services import interop, portable_statements
+from tanhui.services import interop, interop_log, portable_statements
 from tanhui.services.registry import transfers
 
 router = APIRouter(tags=["interop"])
@@ -34,6 +34,28 @@ class PingOut(BaseModel):
     peer: str
     protocol: str
     received_at: str
+
+
+class HeadOut(BaseModel):
+    platform_id: str
+    tree_size: int
+    root_hash: str
+    timestamp: int
+    signature: str
+
+
+class EntryOut(BaseModel):
+    seq: int
+    kind: str
+    fingerprint: str
+    scenario: str
+    recorded_at: str
+
+
+class ClaimsOut(BaseModel):
+    platform_id: str
+    entries: list[EntryOut]
+    tree_size: int
 
 
 class StatementOut(BaseModel):
@@ -89,6 +111,22 @@ async def offer_transfer(peer: Peer, store: StoreDep) -> Any:
 async def transfer_receipt(transfer_id: str, peer: Peer, store: StoreDep) -> Any:
     """The receipt this platform gave for the asking peer's transfer (404 `transfer_not_found`)."""
     return await run_in_threadpool(transfers.status, store, peer.peer, peer.nonce, transfer_id)
+@router.get("/v1/interop/head", response_model=HeadOut)
+async def head(peer: Peer, store: StoreDep) -> Any:
+    """The newest signed tree head of this platform's claims log, after logging what waits (signed peer request)."""
+    return await run_in_threadpool(interop_log.head_for_peer, store, peer.peer, peer.nonce)
+
+
+@router.get("/v1/interop/claims", response_model=ClaimsOut)
+async def claims(
+    peer: Peer,
+    store: StoreDep,
+    after: str | None = Query(None, description="Entries after this seq (default 0)."),
+    limit: str | None = Query(None, description="At most this many, 1..1000 (default 500)."),
+) -> Any:
+    """Entries of this platform's claims log in seq order (signed peer request); 400 `invalid_request` for a bad after/limit."""
+    first, count = interop_log.parse_page_args(after, limit)
+    return await run_in_threadpool(interop_log.entries_for_peer, store, peer.peer, peer.nonce, first, count)
 
 
 @router.post("/v1/interop/statements/verify", response_model=VerifyOut, openapi_extra=_VERIFY_BODY)

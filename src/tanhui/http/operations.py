@@ -20,6 +20,7 @@ from tanhui.errors import ServiceUnavailable
 from tanhui.http import models
 from tanhui.http.deps import StoreDep
 from tanhui.http.errors import error_response
+from tanhui.services import interop_sync
 from tanhui.store import Store
 
 log = logging.getLogger("tanhui.http")
@@ -154,6 +155,7 @@ async def readyz(request: Request, store: StoreDep) -> Response:
 @router.get(
     "/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}}
 )
-async def prometheus_metrics() -> Response:
-    body, content_type = await run_in_threadpool(metrics.exposition)
+async def prometheus_metrics(store: StoreDep) -> Response:
+    peers = await run_in_threadpool(interop_sync.metric_rows, store)
+    body, content_type = await run_in_threadpool(metrics.exposition, peers)
     return Response(body, media_type=content_type)

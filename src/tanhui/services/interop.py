@@ -155,6 +155,7 @@ def add_peer(
             uow.interop.add_peer(platform_id, url, public_key, now)
         else:
             uow.interop.reactivate_peer(found.pk, url, public_key, now)
+            uow.interop_log.forget_peer(found.pk)  # re-admitted: its log is read afresh, trusted again
         audit.record(uow, actor, "interop.peer_add", platform_id, {"url": url, "public_key": public_key}, now=now)
         added = uow.interop.peer(platform_id)
     assert added is not None

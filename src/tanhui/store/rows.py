@@ -15,6 +15,7 @@ from tanhui.store.repositories.consents import ConsentRow, Link, TokenOwner
 from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
 from tanhui.store.repositories.identity import OperatorRow, OperatorScope
 from tanhui.store.repositories.interop import PeerRow, PlatformRow
+from tanhui.store.repositories.interop_log import HeadRow, LogRow, PeerClaim, PeerLogRow
 from tanhui.store.repositories.ledger import Appended
 from tanhui.store.repositories.market import OrderRow
 from tanhui.store.repositories.memberships import Standing
@@ -38,6 +39,10 @@ __all__ = [
     "EligibleEvent",
     "FactKey",
     "Head",
+    "HeadRow",
+    "LogRow",
+    "PeerClaim",
+    "PeerLogRow",
     "Link",
     "TokenOwner",
     "MovementRow",

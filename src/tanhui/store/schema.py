@@ -879,6 +879,8 @@ interop_peer_logs = Table(  # what this platform verified of each peer's log, an
     Column("untrusted_at", UTCDateTime, nullable=True),
     Column("synced_at", UTCDateTime, nullable=True),
     Column("last_error", String(200), nullable=True),
+    Column("syncs_ok", BigInteger, nullable=False, server_default="0"),  # rounds that verified (the /metrics counter)
+    Column("syncs_failed", BigInteger, nullable=False, server_default="0"),  # rounds unreachable or refused
     CheckConstraint("trust IN ('trusted', 'untrusted')", name="trust"),
 )
 

@@ -87,6 +87,27 @@ OPERATORS: dict[str, str] = {
     "Cancel the order": "确认取消订单",
     "Mark as delivered": "确认签收",
     "member": "成员",
+    # peer platforms' claims logs on the dashboard (issue 16 part 2, docs/interop.md "Sync")
+    "Peer platforms": "互联平台",
+    "Platform": "平台",
+    "Trust": "信任状态",
+    "Trusted": "可信",
+    "Untrusted": "不可信",
+    "Claims in its log": "其认领日志条数",
+    "Last sync": "最近同步",
+    "Last error": "最近错误",
+    "not yet": "尚未同步",
+    "untrusted since": "标记于",
+    "A peer marked untrusted rewrote or misreported its claims log: its claims no longer count here and sync from it stopped. Ask its operator why; to admit it again: tanhui interop peer remove, then peer add.": "被标记为不可信的互联平台改写或谎报了其认领日志：它的认领在本平台不再计入，同步已停止。请向其运营方核实原因；重新接纳：tanhui interop peer remove 后再 peer add。",
+}
+
+# Why sync stopped trusting a peer (interop_peer_logs.untrusted_reason), said to an operator.
+UNTRUSTED_EXPLAINED: dict[str, tuple[str, str]] = {
+    "bad_head_signature": ("签名的树头无法用其公钥验证", "its signed tree head does not verify with its key"),
+    "log_shrank": ("日志比此前验证过的更短", "its log is shorter than what was verified before"),
+    "root_changed": ("日志被改写：条数相同，根哈希不同", "its log was rewritten: the same size, another root"),
+    "malformed": ("应答格式错误", "its answers are malformed"),
+    "inconsistent_log": ("日志条目与其签名的树头不符", "its entries do not give its signed root"),
 }
 
 # Why a report was rejected, said to an operator (the review queue); the details follow it.

@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from tanhui.services import liability, reports
+from tanhui.services import interop_sync, liability, reports
 from tanhui.services.identity import OperatorScope
 from tanhui.store import Store
 from tanhui.web import charts, times
 from tanhui.web.deps import language, scheme_scope, store_of
 from tanhui.web.i18n import scenario_name, translator
+from tanhui.web.i18n_operators import UNTRUSTED_EXPLAINED
 from tanhui.web.render import (
     grams_as_kg,
     grams_as_tonnes,
@@ -72,6 +73,8 @@ def dashboard(
         health=health,
         charts=shown,
         spark=spark,
+        peers=[p.to_dict() for p in interop_sync.peer_statuses(store)],
+        untrusted_why=lambda reason: UNTRUSTED_EXPLAINED.get(reason, (reason, reason))[0 if lang == "zh-CN" else 1],
         base=f"/admin/schemes/{scheme_id}",
         qs=qs,
     )

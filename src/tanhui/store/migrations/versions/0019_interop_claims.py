@@ -84,6 +84,8 @@ def upgrade() -> None:
         sa.Column("untrusted_at", When, nullable=True),
         sa.Column("synced_at", When, nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
+        sa.Column("syncs_ok", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("syncs_failed", sa.BigInteger(), server_default="0", nullable=False),
         sa.CheckConstraint("trust IN ('trusted', 'untrusted')", name=op.f("ck_interop_peer_logs_trust")),
         sa.PrimaryKeyConstraint("peer_pk", name=op.f("pk_interop_peer_logs")),
     )
