@@ -1,0 +1,49 @@
+"""The federation fingerprint of a behaviour (docs/interop.md, "Claims"): pure.
+
+Members of a federation share a 32-byte federation key, so each computes the same fingerprint for
+the same behaviour (a trip, an order, a bill) and finds a peer's claim of it; an outsider without
+the key cannot test guesses (a trip id is short and often sequential, a bare hash of it is not a
+secret). The identity is the one ``events.fingerprints`` already uses within one deployment: each
+part in ``identifiers.behaviour_id``'s canonical form, so ``T1``, ``t1`` and ``Ｔ１`` are one trip on
+every platform. Only ``global`` identities are federated: an ``account`` identity (a person's day of
+steps) names a person of one platform and means nothing on another.
+
+    identity    = scenario \\x1f part0 \\x1f part1 ...      (part0: the identity's kind, from the methodology)
+    fingerprint = lowercase hex HMAC-SHA256(federation key, b"tanhui-claim/1\\x1f" + identity as UTF-8)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+
+from tanhui.domain import identifiers
+
+DOMAIN = b"tanhui-claim/1\x1f"
+KEY_BYTES = 32
+SEPARATOR = "\x1f"
+
+
+def canonical_identity(scenario: str, parts: tuple[str, ...]) -> str:
+    """The text both platforms fingerprint: the scenario key and the identity's canonical parts."""
+    return SEPARATOR.join((scenario, *(identifiers.behaviour_id(p) for p in parts)))
+
+
+def fingerprint(key: bytes, scenario: str, parts: tuple[str, ...]) -> str:
+    """The behaviour's federation fingerprint (64 lowercase hex digits)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("the federation key is 32 bytes")
+    return hmac.new(key, DOMAIN + canonical_identity(scenario, parts).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def federated(scope: str | None) -> bool:
+    """Whether behaviours of this identity scope are claimed across the federation."""
+    return scope == "global"
+
+
+def winner(claimants: Iterable[tuple[datetime, str]]) -> str:
+    """The race rule: of the platforms that claimed one behaviour, (recorded_at, platform id) earliest
+    wins. Every member applies it to the same logged values, so all decide alike."""
+    return min(claimants)[1]
