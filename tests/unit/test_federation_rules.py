@@ -43,13 +43,17 @@ def test_only_global_identities_are_federated() -> None:
 @given(variants(), keys)
 def test_forms_of_one_id_give_one_fingerprint(pair: tuple[str, str], key: bytes) -> None:
     plain, variant = pair
-    assert federation.fingerprint(key, "metro_ride", ("trip", variant)) == federation.fingerprint(key, "metro_ride", ("trip", plain))
+    assert federation.fingerprint(key, "metro_ride", ("trip", variant)) == federation.fingerprint(
+        key, "metro_ride", ("trip", plain)
+    )
 
 
 @given(plain_ids, keys, keys)
 def test_another_key_gives_another_fingerprint(identity: str, one: bytes, other: bytes) -> None:
     if one != other:
-        assert federation.fingerprint(one, "bus_ride", ("trip", identity)) != federation.fingerprint(other, "bus_ride", ("trip", identity))
+        assert federation.fingerprint(one, "bus_ride", ("trip", identity)) != federation.fingerprint(
+            other, "bus_ride", ("trip", identity)
+        )
 
 
 @given(plain_ids, plain_ids)
@@ -63,8 +67,12 @@ def test_other_ids_or_scenarios_give_other_fingerprints(a: str, b: str) -> None:
 def test_it_names_the_same_behaviours_as_the_local_fingerprint(pair: tuple[str, str]) -> None:
     """One behaviour here is one behaviour in the federation: same canonical parts."""
     plain, variant = pair
-    same_here = ev.fingerprint("bus_ride", "global", ("trip", plain), None) == ev.fingerprint("bus_ride", "global", ("trip", variant), None)
-    same_there = federation.fingerprint(KEY, "bus_ride", ("trip", plain)) == federation.fingerprint(KEY, "bus_ride", ("trip", variant))
+    same_here = ev.fingerprint("bus_ride", "global", ("trip", plain), None) == ev.fingerprint(
+        "bus_ride", "global", ("trip", variant), None
+    )
+    same_there = federation.fingerprint(KEY, "bus_ride", ("trip", plain)) == federation.fingerprint(
+        KEY, "bus_ride", ("trip", variant)
+    )
     assert same_here == same_there
 
 
