@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from tanhui.domain import identifiers
@@ -47,3 +47,25 @@ def winner(claimants: Iterable[tuple[datetime, str]]) -> str:
     """The race rule: of the platforms that claimed one behaviour, (recorded_at, platform id) earliest
     wins. Every member applies it to the same logged values, so all decide alike."""
     return min(claimants)[1]
+
+
+def standing_claims(
+    entries: Iterable[tuple[str, int, int, str, datetime]], trusted: Mapping[int, str]
+) -> dict[str, list[tuple[datetime, str]]]:
+    """Who claims each fingerprint now: (recorded_at, platform id) of every trusted peer whose newest
+    entry (by its log's seq) for it is a claim. A peer's later withdrawal cancels its claim; entries of
+    peers not in ``trusted`` (removed, or untrusted after lying) count for nothing.
+
+    ``entries``: (fingerprint, peer key, seq, kind, recorded_at) as pulled from the peers' logs."""
+    newest: dict[tuple[str, int], tuple[int, str, datetime]] = {}
+    for fingerprint, peer, seq, kind, recorded_at in entries:
+        if peer not in trusted:
+            continue
+        found = newest.get((fingerprint, peer))
+        if found is None or seq > found[0]:
+            newest[(fingerprint, peer)] = (seq, kind, recorded_at)
+    claims: dict[str, list[tuple[datetime, str]]] = {}
+    for (fingerprint, peer), (_seq, kind, recorded_at) in sorted(newest.items()):
+        if kind == "claim":
+            claims.setdefault(fingerprint, []).append((recorded_at, trusted[peer]))
+    return claims
