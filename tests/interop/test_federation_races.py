@@ -220,3 +220,34 @@ def test_a_reversed_event_pooled_into_credits_shows_as_shortfall(store: Store, t
             == 1
         )
     assert done["shortfall_g"] == 0
+
+
+def test_the_person_sees_the_withdrawal_on_the_account_page_and_in_the_api(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Over real HTTP: the account page and its history say 已撤回 (Withdrawn) and who claimed it first;
+    GET /v1/me/events carries ``withdrawn``."""
+    import httpx
+
+    from tanhui.services import identity
+
+    store = Store(live.database_url)
+    try:
+        city = _city(store, tmp_path)
+        city.bus("u1", "T-1")
+        city.bus("u1", "T-2")
+        city.pulled("cn-b", "claim", city.fingerprint("T-1"), NOW - timedelta(seconds=1))
+        assert len(interop_races.resolve(store)) == 1
+        with httpx.Client(base_url=live.base_url, timeout=30) as client:
+            page = client.get(identity.login_link(store, _account(city, "u1")), follow_redirects=True)
+            assert page.status_code == 200 and page.text.count('data-testid="withdrawn"') == 1
+            assert "已撤回" in page.text and "已由 cn-b 先行登记" in page.text
+            history = client.get("/me/history").text
+            assert history.count('data-testid="withdrawn"') == 1 and "cn-b" in history
+            english = client.get("/lang/en?next=/me/history", follow_redirects=True).text
+            assert "Withdrawn" in english and "claimed by cn-b" in english
+        token = identity.open_session(store, city.partner, uuid.uuid4().hex, "u1")["token"]
+        found = httpx.get(live.base_url + "/v1/me/events", headers={"Authorization": f"Bearer {token}"}).json()["events"]
+        shown = {e["event_id"]: e["withdrawn"] for e in found}
+        assert shown["bus-T-2"] is None and shown["bus-T-1"]["claimed_by"] == "cn-b"
+        assert live.tanhui("verify").returncode == 0
+    finally:
+        store.dispose()
