@@ -251,3 +251,39 @@ def test_the_person_sees_the_withdrawal_on_the_account_page_and_in_the_api(live,
         assert live.tanhui("verify").returncode == 0
     finally:
         store.dispose()
+
+
+def test_export_shows_withdrawals_and_erasure_keeps_the_pseudonymous_claims(store: Store, tmp_path: Path) -> None:
+    """The claims and withdrawals hold a fingerprint (no personal data: an HMAC under the federation
+    key), the account id and the event row: pseudonymous, like the events row's own fingerprint, and
+    kept by erasure for the same reason (the federation's de-duplication, and a race lost after the
+    erasure still reverses the credit on the kept ledger)."""
+    from sqlalchemy import text
+
+    from tanhui.services import privacy
+    from tanhui.store.schema import interop_claims
+
+    city = _city(store, tmp_path)
+    city.bus("xiaoming-ref", "T-1")
+    city.bus("xiaoming-ref", "T-2")
+    account_id = _account(city, "xiaoming-ref")
+    city.pulled("cn-b", "claim", city.fingerprint("T-1"), NOW - timedelta(seconds=1))
+    assert len(interop_races.resolve(store)) == 1
+    exported = {e["event_id"]: e.get("withdrawn") for e in privacy.export_person(store, Principal(account_id))["events"]}
+    assert exported["bus-T-2"] is None and exported["bus-T-1"]["claimed_by"] == "cn-b"
+    privacy.erase_person(store, Principal(account_id))
+    with store.engine.connect() as conn:
+        for table in ("interop_claims", "interop_withdrawals"):
+            dump = str(conn.execute(text(f"SELECT * FROM {table}")).all())
+            assert "xiaoming" not in dump and "T-1" not in dump.upper(), table
+        assert conn.execute(select(func.count()).select_from(interop_claims)).scalar_one() == 2
+    # a race lost after the erasure: reversed on the kept, pseudonymous ledger
+    city.pulled("cn-z", "claim", city.fingerprint("T-2"), NOW - timedelta(seconds=1))
+    [done] = interop_races.resolve(store)
+    assert done["account_id"] == account_id and ledger.verify(store).ok
+    assert _balances_of(store, account_id) == (0, 0)
+
+
+def _balances_of(store: Store, account_id: int) -> tuple[int, int]:
+    found = ledger.holdings(store, account_id)
+    return ledger.balance(store, found.co2e_account_id), ledger.balance(store, found.points_account_id)
