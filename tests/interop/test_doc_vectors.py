@@ -29,6 +29,7 @@ def vectors() -> dict[str, str]:
         "subject",
         "statement-payload",
         "statement",
+        "federation-fingerprint",
     }, sorted(found)
     return found
 
@@ -84,3 +85,16 @@ def test_the_statement_vectors() -> None:
     assert stm.verify(v["statement"], public, 1775001600).reason == "expired"
     other = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
     assert stm.verify(v["statement"], other, 1767225600).reason == "bad_signature"
+
+
+def test_the_federation_fingerprint_vector() -> None:
+    """From the recipe alone (HMAC-SHA256 over the canonical identity), and from the code, with a variant form."""
+    import hmac
+
+    from tanhui.domain import federation
+
+    v = vectors()
+    key = bytes(range(32))
+    by_hand = hmac.new(key, b"tanhui-claim/1\x1fbus_ride\x1ftrip\x1ft-0001", hashlib.sha256).hexdigest()
+    assert by_hand == v["federation-fingerprint"]
+    assert federation.fingerprint(key, "bus_ride", ("trip", "\uff34-\uff10\uff10\uff10\uff11")) == by_hand
