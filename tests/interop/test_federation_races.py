@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -89,6 +90,12 @@ def test_a_peer_that_was_first_keeps_it_and_this_platform_withdraws(store: Store
     shown = {e["event_id"]: e.get("withdrawn") for e in history}
     assert shown["bus-T-2"] is None
     assert shown["bus-T-1"] == {"claimed_by": peer, "withdrawn_at": (NOW + timedelta(minutes=1)).isoformat()}
+    # the signed statement counts the kept trip only: a bank reading it sees no behaviour twice in the federation
+    from tanhui.services import portable_statements
+
+    year = NOW.astimezone(ZoneInfo("Asia/Shanghai")).year  # the scheme's zone
+    payload = portable_statements.issue(store, Principal(_account(city, "u1")), year=year)["payload"]
+    assert payload["carbon_g"] == kept["carbon_g"]
     # resolving again changes nothing
     assert interop_races.resolve(store) == [] and _withdrawals(store) == 1
 

@@ -219,7 +219,11 @@ def _claim(uow: UnitOfWork, partner: PartnerRow, staged: Sequence[Staged], decis
     ]
     if not credited:
         return
-    ids = uow.interop_claims.event_pks(partner.pk, [d.event_id for _, d in credited if d.event_id is not None])
+    ids = uow.interop_claims.event_pks(
+        partner.pk,
+        [d.event_id for _, d in credited if d.event_id is not None],
+        [d.account_id for _, d in credited if d.account_id is not None],
+    )
     rows = []
     for item, d in credited:
         assert d.account_id is not None and d.event_id is not None and item.event.scenario is not None

@@ -157,10 +157,15 @@ class InteropClaimsRepository(Repository):
         return {pk: pid for pk, pid in active.items() if pk not in untrusted}
 
     # -- the events behind claims ----------------------------------------------------------------
-    def event_pks(self, partner_pk: int, event_ids: Sequence[str]) -> dict[str, int]:
-        """The row ids of a partner's events just written (the claims name their event)."""
+    def event_pks(self, partner_pk: int, event_ids: Sequence[str], account_ids: Iterable[int]) -> dict[str, int]:
+        """The row ids of a partner's events just written for these people (the claims name their
+        event); the people's keys keep the read on their shards on Citus."""
+        within, keys = self.dialect.any_of("pkey", sorted({pkey_of(a) for a in account_ids}))
         rows = self.dialect.fetch_in(
-            self.conn, "SELECT event_id, id FROM events WHERE event_id {IN} AND partner_pk = ?", event_ids, (partner_pk,)
+            self.conn,
+            f"SELECT event_id, id FROM events WHERE event_id {{IN}} AND partner_pk = ? AND {within}",
+            event_ids,
+            (partner_pk, *keys),
         )
         return {r[0]: int(r[1]) for r in rows}
 
