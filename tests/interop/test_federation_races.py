@@ -74,7 +74,8 @@ def test_a_peer_that_was_first_keeps_it_and_this_platform_withdraws(store: Store
     credited = city.bus("u1", "T-1")
     assert credited["status"] == "credited" and credited["points"] > 0
     city.pulled(peer, "claim", city.fingerprint("T-1"), recorded)
-    [done] = interop_races.resolve(store, now=NOW + timedelta(minutes=1))
+    assert interop_races.resolve(store, fingerprints=[city.fingerprint("T-2")]) == []  # a sync that stored others
+    [done] = interop_races.resolve(store, now=NOW + timedelta(minutes=1), fingerprints=[city.fingerprint("T-1")])
     assert (done["claimed_by"], done["shortfall_g"], done["shortfall_points"]) == (peer, 0, 0)
     assert _balances(city, "u1") == (kept["carbon_g"], kept["points"])
     assert ledger.verify(store).ok

@@ -14,6 +14,7 @@ shortfall, as any reversal does (services/registry/common.shortfall_in).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,15 +33,16 @@ ATTEMPTS_MAX = 3  # a spend or another resolve between our read and our write: d
 WITHDRAWN_BY = "system:interop"
 
 
-def resolve(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
+def resolve(store: Store, now: datetime | None = None, fingerprints: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Withdraw every claim of this platform that a trusted peer's standing claim beats; the
     withdrawals made (none when this platform won every race, or is in no federation). Idempotent:
-    a claim withdrawn once is not looked at again."""
+    a claim withdrawn once is not looked at again. ``fingerprints``: look at these only (a sync
+    passes the entries it just stored; without it every contested claim is looked at)."""
     member = member_of(store)
-    if member is None:
+    if member is None or (fingerprints is not None and not fingerprints):
         return []
     with store.unit_of_work(write=False) as uow:
-        contested = uow.interop_claims.contested()
+        contested = uow.interop_claims.contested(fingerprints)
     done = []
     for fingerprint in contested:
         found = _resolve_one(store, member, fingerprint, now or utcnow())

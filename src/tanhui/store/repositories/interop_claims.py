@@ -101,9 +101,10 @@ class InteropClaimsRepository(Repository):
         row = self.conn.execute(select(*_WITHDRAWAL).where(w.fingerprint == fingerprint)).first()
         return _withdrawal(row) if row else None
 
-    def contested(self) -> list[str]:
+    def contested(self, among: Sequence[str] | None = None) -> list[str]:
         """Fingerprints this platform claims, has not withdrawn, and some peer's log also names:
-        the candidates for the race rule (co-located by fingerprint: one join per shard)."""
+        the candidates for the race rule (co-located by fingerprint: one join per shard); only those
+        ``among`` when given (the fingerprints a sync just stored)."""
         c, p, w = interop_claims.c, interop_peer_claims.c, interop_withdrawals.c
         query = (
             select(c.fingerprint)
@@ -113,7 +114,12 @@ class InteropClaimsRepository(Repository):
             )
             .order_by(c.fingerprint)
         )
-        return [r[0] for r in self.conn.execute(query)]
+        if among is None:
+            return [r[0] for r in self.conn.execute(query)]
+        found: list[str] = []
+        for batch in chunks(sorted(set(among))):
+            found.extend(r[0] for r in self.conn.execute(query.where(self.dialect.in_values(c.fingerprint, batch))))
+        return sorted(found)
 
     def withdrawals_of(self, account_id: int, event_pks: Iterable[int]) -> dict[int, Withdrawal]:
         """The person's withdrawn events among ``event_pks`` (their history page)."""
