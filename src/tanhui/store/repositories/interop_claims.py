@@ -48,6 +48,7 @@ class OwnClaim:
     pkey: int
     account_id: int
     event_pk: int
+    seq: int | None = None  # its place in the log once sequenced (the same row type as the claims log's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,9 @@ class InteropClaimsRepository(Repository):
     def own_claim(self, fingerprint: str) -> OwnClaim | None:
         c = interop_claims.c
         row = self.conn.execute(
-            select(c.fingerprint, c.scenario, c.recorded_at, c.pkey, c.account_id, c.event_pk).where(c.fingerprint == fingerprint)
+            select(c.fingerprint, c.scenario, c.recorded_at, c.pkey, c.account_id, c.event_pk, c.seq).where(
+                c.fingerprint == fingerprint
+            )
         ).first()
         return OwnClaim(*row) if row else None
 
