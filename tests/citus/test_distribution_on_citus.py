@@ -125,6 +125,10 @@ def test_the_hot_statements_run_on_one_shard(citus_store: Store) -> None:
         "event claim": "SELECT * FROM event_claims WHERE event_id = 'e1' AND partner_pk = 1",
         "behaviour claim": "SELECT * FROM behaviour_claims WHERE fingerprint = 'f'",
         "username": "SELECT * FROM username_claims WHERE username = 'alice'",
+        # the federation (issue 16): ingest's look-up of peers' claims, resolve's read of its own claim
+        "peer claims": "SELECT * FROM interop_peer_claims WHERE fingerprint = 'f'",
+        "own claim": "SELECT * FROM interop_claims WHERE fingerprint = 'f'",
+        "withdrawal": "SELECT * FROM interop_withdrawals WHERE fingerprint = 'f'",
     }
     with citus_store.engine.connect() as conn:
         tasks = {name: _tasks(conn, sql, key) for name, sql in hot.items()}

@@ -118,7 +118,7 @@ def _claim(database_url: str, n: int, start: int) -> None:
                 (f"{i:064x}", "bus_ride", uow.dialect.bind_time(T0 + timedelta(minutes=i)), 1, 1, i)
                 for i in range(start, start + n)
             ]
-            uow.interop_log.add_own_claims(rows)
+            uow.interop_claims.add_own_claims(rows)
     finally:
         store.dispose()
 

@@ -25,7 +25,7 @@ from tanhui.domain import claims_log as cl
 from tanhui.errors import TanhuiError
 from tanhui.services import interop, interop_log, interop_sync
 from tanhui.store import Store, migrate
-from tanhui.store.repositories.interop_log import Withdrawal
+from tanhui.store.repositories.interop_claims import Withdrawal
 from tanhui.store.rows import PeerRow
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, 250000, tzinfo=UTC)
@@ -68,12 +68,12 @@ class Platform:
                 when = at or T0 + timedelta(seconds=self.claimed)
                 rows.append((fp, scenario, uow.dialect.bind_time(when), 1, 1, self.claimed))
                 fingerprints.append(fp)
-            uow.interop_log.add_own_claims(rows)
+            uow.interop_claims.add_own_claims(rows)
         return fingerprints
 
     def withdraw(self, fingerprint: str, winner: str, at: datetime) -> None:
         with self.store.unit_of_work() as uow:
-            uow.interop_log.add_withdrawal(Withdrawal(fingerprint, winner, 1, 1, 1, None, 0, 0, at))
+            uow.interop_claims.add_withdrawal(Withdrawal(fingerprint, winner, 1, 1, 1, None, 0, 0, at))
 
     def pulled(self, peer: Platform) -> list[tuple[int, str, str]]:
         with self.store.unit_of_work(write=False) as uow:
@@ -149,7 +149,7 @@ def test_the_sequencer_logs_claims_then_withdrawals_under_signed_heads(platforms
     assert head.root_hash == cl.mth([e.leaf_data() for e in leaves if e]).hex()
     assert interop_log.sequence(a.store) == head  # nothing new: no new head
     with a.store.unit_of_work(write=False) as uow:
-        claim = uow.interop_log.own_claim(late)
+        claim = uow.interop_claims.own_claim(late)
         assert claim is not None and claim.seq == 2
     a.withdraw(late, "cn-b", T0 + timedelta(days=2))
     after = interop_log.sequence(a.store)

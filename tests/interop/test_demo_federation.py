@@ -84,7 +84,9 @@ def test_second_city_refuses_the_first_citys_trip(tmp_path: Path) -> None:
 
 def test_second_city_needs_the_first_running(tmp_path: Path) -> None:
     result = subprocess.run(
-        _demo("--second-city", "--no-serve", "--database", str(tmp_path / "b.db"), "--first-url", f"http://127.0.0.1:{_free_port()}"),
+        _demo(
+            "--second-city", "--no-serve", "--database", str(tmp_path / "b.db"), "--first-url", f"http://127.0.0.1:{_free_port()}"
+        ),
         capture_output=True,
         text=True,
         env={**os.environ, "TANHUI_LANG": "en"},

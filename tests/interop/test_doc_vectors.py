@@ -45,6 +45,7 @@ def vectors() -> dict[str, str]:
         "log-root",
         "head-string",
         "head",
+        "federation-fingerprint",
     }, sorted(found)
     return found
 
@@ -132,6 +133,8 @@ def test_the_credit_transfer_vectors() -> None:
     assert json.loads(v["transfer-receipt"])["offer_hash"] == hashlib.sha256(v["transfer-offer"].encode()).hexdigest()
     tampered = json.loads(v["transfer-receipt"].replace('"quantity":3', '"quantity":30'))
     assert tr.receipt_valid(public, offer, tampered, v["transfer-receipt-signature"])[0] is False
+
+
 def _mth(leaves: list[bytes]) -> bytes:
     """RFC 9162 §2.1.1, from the RFC alone."""
     if not leaves:
@@ -188,3 +191,16 @@ def test_the_fingerprint_vector_is_what_ingest_computes() -> None:
     assert (
         federation.fingerprint(bytes.fromhex(v["federation-key-hex"]), "bus_ride", ("trip", "SZT-0001")) == v["claim-fingerprint"]
     )
+
+
+def test_the_federation_fingerprint_vector() -> None:
+    """From the recipe alone (HMAC-SHA256 over the canonical identity), and from the code, with a variant form."""
+    import hmac
+
+    from tanhui.domain import federation
+
+    v = vectors()
+    key = bytes(range(32))
+    by_hand = hmac.new(key, b"tanhui-claim/1\x1fbus_ride\x1ftrip\x1ft-0001", hashlib.sha256).hexdigest()
+    assert by_hand == v["federation-fingerprint"]
+    assert federation.fingerprint(key, "bus_ride", ("trip", "\uff34-\uff10\uff10\uff10\uff11")) == by_hand

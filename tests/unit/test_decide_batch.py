@@ -394,3 +394,71 @@ def test_a_batch_decided_whole_or_event_by_event(
         one_by_one.append(decision)
     assert whole == tuple(one_by_one)
     assert [d.index for d in whole] == list(range(len(batch)))
+
+
+# -- a federation's claims (issue 16 part 2) --------------------------------------------------
+
+
+def federated(*raws: Any) -> list[Staged]:
+    """Staged as the ingest service stages them in a federation: global identities get a federation fingerprint."""
+    from tanhui.domain import federation
+
+    staged = stage(*raws)
+    for item in staged:
+        if item.identity is not None and federation.federated(item.identity_scope):
+            assert item.event.scenario is not None
+            item.federation_fingerprint = federation.fingerprint(bytes(32), item.event.scenario, item.identity)
+    return staged
+
+
+def test_a_behaviour_a_peer_claimed_is_refused_with_claimed_by() -> None:
+    staged = federated(
+        ride("e1", trip="T1"),
+        ride("e2", trip="T2"),
+        ride("e3", trip="t1"),
+        ride("e4", user="u2", steps=5000, trip=None, scenario="walking"),
+    )
+    claimed_fp = staged[0].federation_fingerprint
+    assert claimed_fp is not None and staged[3].federation_fingerprint is None  # a day's steps: an account identity
+    decisions = decide_batch(staged, facts(peer_claims={claimed_fp: "cn-b"}))
+    assert [outcome(d) for d in decisions] == [
+        ("rejected", "duplicate_behaviour"),
+        ("credited", None),
+        ("rejected", "duplicate_behaviour"),
+        ("credited", None),
+    ]
+    assert decisions[0].details == {"claimed_by": "cn-b"} and decisions[0].result()["details"] == {"claimed_by": "cn-b"}
+    assert decisions[2].details == {"claimed_by": "cn-b"}  # the same trip in another case: the same claim
+    assert decisions[1].federation_fingerprint == staged[1].federation_fingerprint and decisions[3].federation_fingerprint is None
+
+
+def test_a_behaviour_credited_here_is_refused_without_details_and_earlier_reasons_win() -> None:
+    staged = federated(ride("e1", trip="T1"), ride("e2", user="u4", trip="T1"))
+    fp = staged[0].federation_fingerprint
+    local = fingerprint_for(staged[0], 1)
+    assert local is not None and fp is not None
+    decisions = decide_batch(staged, facts(claimed=frozenset({local}), peer_claims={fp: "cn-b"}))
+    assert [(outcome(d), d.details) for d in decisions] == [
+        (("rejected", "duplicate_behaviour"), None),  # credited here first: this platform's own duplicate
+        (("rejected", "no_consent"), None),  # no_consent ranks before duplicate_behaviour
+    ]
+
+
+@given(st.lists(st.sampled_from(["T1", "T2", "T3", "t2"]), min_size=1, max_size=6), st.sets(st.sampled_from(["T1", "T2", "T3"])))
+@settings(max_examples=40, deadline=None)
+def test_peer_claims_carry_forward_like_any_fact(trips: list[str], peers: set[str]) -> None:
+    """Deciding a batch whole equals deciding it event by event with the facts carried forward, peers' claims included."""
+    from tanhui.domain import federation
+
+    raws = [ride(f"e{i}", trip=t) for i, t in enumerate(trips)]
+    claims = {federation.fingerprint(bytes(32), "bus_ride", ("trip", t)): "cn-b" for t in peers}
+    whole = decide_batch(federated(*raws), facts(peer_claims=claims))
+    known = facts(peer_claims=claims)
+    one_by_one = []
+    for raw in raws:
+        staged = federated(raw)
+        [decision] = decide_batch(staged, known)
+        one_by_one.append(decision)
+        known = carried_forward(known, staged, [decision])
+    assert [(d.status, d.reason, d.details) for d in whole] == [(d.status, d.reason, d.details) for d in one_by_one]
+    assert sum(d.status == "credited" for d in whole) == len({t.lower() for t in trips} - {p.lower() for p in peers})

@@ -59,7 +59,13 @@ def demo(
         if second_city:
             federation.federate(first_url, f"sqlite:///{first_database.resolve()}", base, store, key_file)
         result = city.build(
-            url, people_count=people, days=days, seed=seed, base_url=base, console=console, trip_prefix="YB" if second_city else "LZ"
+            url,
+            people_count=people,
+            days=days,
+            seed=seed,
+            base_url=base,
+            console=console,
+            trip_prefix="YB" if second_city else "LZ",
         )
         told = _federation_demo(store, base, result, second_city)
     except BaseException:

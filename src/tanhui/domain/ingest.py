@@ -74,6 +74,9 @@ class Staged:
     fingerprint: str | None = None  # of the behaviour, for ``fingerprint_account`` (set by the ingest service)
     fingerprint_account: int | None = None
     earlier_fingerprints: tuple[str, ...] = ()  # the forms it may be stored under from before (same account)
+    # its federation fingerprint (domain/federation.py): global identities only, when this platform is
+    # in a federation (set by the ingest service, which holds the federation key)
+    federation_fingerprint: str | None = None
 
 
 def stage(
@@ -231,9 +234,12 @@ class Facts:
     issuance: tuple[LedgerAccount, LedgerAccount]  # the scheme's CO2E and POINTS issuance accounts
     rules: Mapping[str, PointsRule]
     campaigns: tuple[Campaign, ...] = ()
+    # federation fingerprint -> the platform id of the trusted peer whose standing claim wins it
+    # (docs/interop.md "Claims"); asked for the credit candidates' global behaviours only
+    peer_claims: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("earlier", "links", "used_day", "used_month", "holdings", "rules"):
+        for name in ("earlier", "links", "used_day", "used_month", "holdings", "rules", "peer_claims"):
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, MappingProxyType(value))
@@ -273,6 +279,7 @@ class Decision:
     fingerprint: str | None = None  # credited: the behaviour it claims
     transfer: TransferGroup | None = None  # credited with grams or points: the postings to make
     explanation_json: str | None = None  # credited: the quantification, with ``capped_carbon_g`` when capped
+    federation_fingerprint: str | None = None  # credited with a global identity in a federation: its claim
 
     def result(self) -> dict[str, Any]:
         return ev.result(self.event_id, self.status, self.reason, self.carbon_g, self.points, self.methodology, self.details)
@@ -396,6 +403,11 @@ def _duplicate_behaviour(item: Staged, work: _Work) -> Decision | None:
     claimed = work.facts.claimed
     if fp in claimed or fp in work.claimed or any(earlier in claimed for earlier in work.earlier_fingerprints):
         return work.reject(item, "duplicate_behaviour")
+    federated = item.federation_fingerprint
+    if federated is not None:
+        peer = work.facts.peer_claims.get(federated)
+        if peer is not None:  # credited on another platform of the federation first
+            return work.reject(item, "duplicate_behaviour", {"claimed_by": peer})
     return None
 
 
@@ -485,6 +497,7 @@ def _credit(item: Staged, work: _Work) -> Decision:
         fp,
         transfer,
         explanation_json,
+        item.federation_fingerprint,
     )
 
 
@@ -541,4 +554,5 @@ def carried_forward(facts: Facts, staged: Sequence[Staged], decisions: Sequence[
         facts.issuance,
         facts.rules,
         facts.campaigns,
+        facts.peer_claims,
     )

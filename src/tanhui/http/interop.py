@@ -111,6 +111,8 @@ async def offer_transfer(peer: Peer, store: StoreDep) -> Any:
 async def transfer_receipt(transfer_id: str, peer: Peer, store: StoreDep) -> Any:
     """The receipt this platform gave for the asking peer's transfer (404 `transfer_not_found`)."""
     return await run_in_threadpool(transfers.status, store, peer.peer, peer.nonce, transfer_id)
+
+
 @router.get("/v1/interop/head", response_model=HeadOut)
 async def head(peer: Peer, store: StoreDep) -> Any:
     """The newest signed tree head of this platform's claims log, after logging what waits (signed peer request)."""

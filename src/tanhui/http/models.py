@@ -117,6 +117,13 @@ class BadgeOut(BaseModel):
     title_en: str
 
 
+class Withdrawn(BaseModel):
+    """The credit was reversed: another platform of the federation claimed the behaviour first."""
+
+    claimed_by: str
+    withdrawn_at: str
+
+
 class MyEvent(BaseModel):
     id: str
     event_id: str
@@ -127,6 +134,7 @@ class MyEvent(BaseModel):
     points: int
     methodology: str | None
     explanation: dict[str, Any] | None
+    withdrawn: Withdrawn | None = None
 
 
 class MyEventsOut(BaseModel):

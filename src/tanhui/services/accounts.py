@@ -11,8 +11,10 @@ from tanhui.domain.schemes import DEFAULT_TIMEZONE
 from tanhui.errors import NotFound
 from tanhui.services import ranking
 from tanhui.services.clock import utcnow
+from tanhui.services.federation import member_of
 from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
+from tanhui.store.rows import Withdrawal as WithdrawalRow
 from tanhui.store.uow import UnitOfWork
 
 
@@ -54,6 +56,12 @@ class HistoryItem(TypedDict):
     points: int
     methodology: str
     explanation: Any  # the stored explanation record (JSON), as quantify wrote it
+    withdrawn: Withdrawn | None  # reversed after a race lost to another platform (docs/interop.md)
+
+
+class Withdrawn(TypedDict):
+    claimed_by: str  # the platform that credited the behaviour first
+    withdrawn_at: str
 
 
 class History(TypedDict):
@@ -130,8 +138,11 @@ def history(store: Store, who: int | Principal, cursor: str | None = None, limit
         raise InvalidInput("invalid_request", details={"cursor": "invalid"})
     if not 1 <= limit <= HISTORY_LIMIT_MAX:
         raise InvalidInput("invalid_request", details={"limit": f"1..{HISTORY_LIMIT_MAX}"})
+    federated = member_of(store) is not None
     with store.unit_of_work(write=False) as uow:
         rows = uow.events.history(account_id, int(cursor) if cursor else None, limit + 1, partner_pk=principal.partner_pk)
+        # one read of the page's withdrawals, only in a federation (nothing is withdrawn outside one)
+        withdrawn = uow.interop_claims.withdrawals_of(account_id, [r.id for r in rows[:limit]]) if federated and rows else {}
     items: list[HistoryItem] = [
         {
             "id": str(r.id),
@@ -143,11 +154,18 @@ def history(store: Store, who: int | Principal, cursor: str | None = None, limit
             "points": r.points,
             "methodology": r.methodology,
             "explanation": r.explanation,
+            "withdrawn": _withdrawn(withdrawn.get(r.id)),
         }
         for r in rows[:limit]
     ]
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return {"events": items, "next_cursor": next_cursor}
+
+
+def _withdrawn(found: WithdrawalRow | None) -> Withdrawn | None:
+    if found is None:
+        return None
+    return {"claimed_by": found.claimed_by, "withdrawn_at": found.withdrawn_at.isoformat()}
 
 
 def scheme_of(store: Store, account_id: int) -> str:

@@ -68,6 +68,7 @@ ACTIONS = (
     "interop.init",
     "interop.peer_add",
     "interop.peer_remove",
+    "interop.withdraw",
 )
 
 # A detail key naming any of these is refused: the value would be a secret or personal data.

@@ -22,6 +22,7 @@ from typing import Any
 
 from tanhui import metrics
 from tanhui.domain import events as ev
+from tanhui.domain import federation as fed
 from tanhui.domain.canonical import canonical_json
 from tanhui.domain.engagement import campaigns_from_settings
 from tanhui.domain.ingest import (
@@ -44,9 +45,11 @@ from tanhui.domain.points import rules_for_scheme
 from tanhui.domain.schemes import Scheme
 from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
+from tanhui.services.federation import Member, member_of
 from tanhui.services.methodologies import REGION_KEY, default_library, scheme_pins
 from tanhui.services.partners import spend_nonce
 from tanhui.store import Store
+from tanhui.store.distribution import pkey_of
 from tanhui.store.errors import UniqueViolation
 from tanhui.store.rows import EVENT_COLUMNS, PartnerRow, lane_name
 from tanhui.store.uow import UnitOfWork
@@ -62,6 +65,7 @@ class Prepared:
     staged: list[Staged]
     people: dict[str, tuple[int, dict[str, LedgerAccount]]]  # user_ref -> (account, holdings by asset)
     issuance: tuple[LedgerAccount, LedgerAccount]  # the scheme's CO2E and POINTS issuance accounts
+    member: Member | None = None  # this platform in its federation (None: not in one)
 
 
 @dataclass(slots=True)
@@ -106,17 +110,19 @@ def ingest_events(
 
 def prepare(store: Store, partner: PartnerRow, events: Sequence[Any], library: Library, received_at: datetime) -> Prepared | None:
     """Stage the batch and read what no other batch can change; None when the scheme is gone."""
+    member = member_of(store)
     with store.unit_of_work(write=False) as uow:
         scheme = uow.schemes.get(partner.scheme_id)
         if scheme is None:
             return None
-        return _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
+        return _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at), member)
 
 
-def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list[Staged]) -> Prepared:
+def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list[Staged], member: Member | None) -> Prepared:
     """The staged batch with the people's ledger accounts, the issuance accounts and store-shaped
     values (times as bound, behaviour fingerprints for the people known now; the turn recomputes a
-    fingerprint only if the person's account is not the one assumed here)."""
+    fingerprint only if the person's account is not the one assumed here; federation fingerprints of
+    global behaviours when this platform is in a federation)."""
     refs = [s.event.user_ref for s in staged if s.event.user_ref is not None and consent_asked(s)]
     people = uow.ledger.holdings_by_ref(partner.pk, refs) if refs else {}
     issuance = (
@@ -132,7 +138,10 @@ def _prepared(uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, staged: list
             if person is not None:
                 item.fingerprint, item.earlier_fingerprints = fingerprints_for(item, person[0])
                 item.fingerprint_account = person[0]
-    return Prepared(scheme, staged, people, issuance)
+        if member is not None and item.identity is not None and fed.federated(item.identity_scope):
+            assert event.scenario is not None
+            item.federation_fingerprint = fed.fingerprint(member.key, event.scenario, item.identity)
+    return Prepared(scheme, staged, people, issuance, member)
 
 
 def _write_with_retries(
@@ -154,7 +163,8 @@ def _write_with_retries(
                     raise NotFound("scheme_not_found", scheme_id=partner.scheme_id)
                 if prepared is None or scheme != prepared.scheme:
                     # the scheme's settings changed meanwhile (or it was just created): judge by the new ones
-                    prepared = _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at))
+                    member = prepared.member if prepared is not None else member_of(store)
+                    prepared = _prepared(uow, partner, scheme, stage(events, partner, scheme, library, received_at), member)
                 return _decide_and_write(uow, partner, prepared, received_at, uow.events.bind_time)
         except UniqueViolation:
             # Another process claimed one of these event ids or behaviours between our read and
@@ -192,9 +202,49 @@ def _decide_and_write(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, 
             entry_id = entry.id
         rows.append(_row(fixed, item, received, decision, entry_id))
     uow.events.add_many(rows)
+    _claim(uow, partner, staged, decisions, received)
     _count(uow, scheme.id, lane_name(scheme.id, lane), rows)
     results = [d.result() for d in decisions]
     return BatchOutcome(results, ev.summarise(results), stored=len(rows))
+
+
+def _claim(uow: UnitOfWork, partner: PartnerRow, staged: Sequence[Staged], decisions: Sequence[Decision], recorded: Any) -> None:
+    """This platform's claims of the global behaviours just credited, in the same transaction
+    (docs/interop.md "Claims"): the sequencer logs them; a peer that credits one after its next sync
+    refuses it. ``recorded``: the batch's arrival as the store binds it."""
+    credited = [
+        (item, d)
+        for item, d in zip(staged, decisions, strict=True)
+        if d.federation_fingerprint is not None and d.status == ev.CREDITED
+    ]
+    if not credited:
+        return
+    ids = uow.interop_claims.event_pks(
+        partner.pk,
+        [d.event_id for _, d in credited if d.event_id is not None],
+        [d.account_id for _, d in credited if d.account_id is not None],
+    )
+    rows = []
+    for item, d in credited:
+        assert d.account_id is not None and d.event_id is not None and item.event.scenario is not None
+        rows.append(
+            (d.federation_fingerprint, item.event.scenario, recorded, pkey_of(d.account_id), d.account_id, ids[d.event_id])
+        )
+    uow.interop_claims.add_own_claims(rows)
+
+
+def _peer_claims(uow: UnitOfWork, candidates: Sequence[tuple[Staged, int]]) -> dict[str, str]:
+    """Federation fingerprint -> the trusted peer that won it, for the candidates' global behaviours:
+    one query by fingerprint; the peers' trust only when some peer named one of them."""
+    fingerprints = [item.federation_fingerprint for item, _ in candidates if item.federation_fingerprint is not None]
+    if not fingerprints:
+        return {}
+    entries = uow.interop_claims.peer_entries(fingerprints)
+    if not entries:
+        return {}
+    trusted = uow.interop_claims.trusted_peers()
+    standing = fed.standing_claims(((e.fingerprint, e.peer_pk, e.seq, e.kind, e.recorded_at) for e in entries), trusted)
+    return {fingerprint: fed.winner(claimants) for fingerprint, claimants in standing.items()}
 
 
 def _links(uow: UnitOfWork, partner: PartnerRow, events: Sequence[ev.IncomingEvent]) -> dict[str, Link]:
@@ -272,6 +322,7 @@ def _facts(uow: UnitOfWork, partner: PartnerRow, prepared: Prepared, judged_agai
         prepared.issuance,
         rules_for_scheme(scheme.settings),
         campaigns_from_settings(scheme.settings),
+        _peer_claims(uow, candidates) if prepared.member is not None else {},
     )
 
 
@@ -332,7 +383,7 @@ def _row(fixed: tuple[str, int], item: Staged, received: Any, decision: Decision
 
 
 def credit_after_review(
-    uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, row: Any, library: Library, now: datetime
+    uow: UnitOfWork, partner: PartnerRow, scheme: Scheme, row: Any, library: Library, now: datetime, member: Member | None = None
 ) -> Decision:
     """An implausible event an operator accepted after review, decided again as ingestion decides it
     (consent, the same behaviour credited before, the day's and the month's caps, campaigns) with
@@ -340,8 +391,9 @@ def credit_after_review(
 
     Credited, it is written as a batch writes a credited event: the postings in the partner's lane
     (whose lock keeps the usage read here true until the commit), the events row (now credited), the
-    report counters moved from the rejection to the credit. Otherwise the decision says why not and
-    nothing is written.
+    report counters moved from the rejection to the credit, this platform's claim of a global behaviour
+    (``member``: its federation; recorded now, when it is credited). Otherwise the decision says why not
+    and nothing is written.
     """
     raw = {
         "event_id": row.event_id,
@@ -362,7 +414,7 @@ def credit_after_review(
     )
     lane = zlib.crc32(partner.id.encode()) % scheme.ledger_chains
     uow.ledger.lock_lane(scheme.id, lane)  # the partner's batches queue in this lane too
-    prepared = _prepared(uow, partner, scheme, staged)
+    prepared = _prepared(uow, partner, scheme, staged, member)
     [decision] = decide_batch(staged, _facts(uow, partner, prepared, judged_again=row.event_id))
     if decision.status != ev.CREDITED or decision.account_id != row.account_id:
         return decision  # refused (or the reference now names someone else: nothing to credit to)
@@ -386,6 +438,10 @@ def credit_after_review(
             "explanation": None if decision.explanation_json is None else json.loads(decision.explanation_json),
         },
     )
+    if decision.federation_fingerprint is not None and decision.account_id is not None:
+        uow.interop_claims.add_own_claims(
+            [(decision.federation_fingerprint, row.scenario, uow.events.bind_time(now), row.pkey, decision.account_id, row.id)]
+        )
     day = row.local_day
     if day is not None:
         uow.reports.move_fact(

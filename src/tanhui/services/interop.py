@@ -82,6 +82,9 @@ def init_platform(
         if not uow.interop.create_platform(row):
             raise Conflict("platform_exists", platform_id=platform_id)
         audit.record(uow, actor, "interop.init", platform_id, {"public_key": row.public_key}, now=row.created_at)
+    from tanhui.services import federation  # its cache asks this module to open the key
+
+    federation.forget(store)  # this process's ingest claims from the next batch on
     return {"platform_id": row.platform_id, "name": row.name, "public_key": row.public_key}
 
 
@@ -120,9 +123,25 @@ def signing_key(store: Store) -> tuple[str, Ed25519PrivateKey]:
 
 def federation_key(store: Store) -> bytes:
     """The key the federation's members share (claims' fingerprints, docs/interop.md part 2)."""
-    found = platform(store)
-    text = keyring(store).open(Sealed(found.federation_key_id, found.federation_key), federation_key_context(found.platform_id))
-    return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+    return open_federation_key(store, platform(store))
+
+
+_opened_federation_keys: dict[tuple[str, str, str], bytes] = {}
+
+
+def open_federation_key(store: Store, found: PlatformRow) -> bytes:
+    """The federation key of this platform's row, opened once per process: ingest fingerprints every
+    batch, and opening reads the secret key file. Cached by the sealed text (a re-seal after
+    ``tanhui secrets rotate-key`` is opened afresh; the key inside is the same)."""
+    cache_key = (found.platform_id, found.federation_key_id, found.federation_key)
+    key = _opened_federation_keys.get(cache_key)
+    if key is None:
+        text = keyring(store).open(
+            Sealed(found.federation_key_id, found.federation_key), federation_key_context(found.platform_id)
+        )
+        key = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+        _opened_federation_keys[cache_key] = key
+    return key
 
 
 # -- peers ------------------------------------------------------------------------------------

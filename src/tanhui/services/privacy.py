@@ -19,6 +19,7 @@ from tanhui.errors import NotFound
 from tanhui.services.clock import utcnow
 from tanhui.services.principal import Principal, as_principal
 from tanhui.store import Store
+from tanhui.store.uow import UnitOfWork
 
 EXPORT_FORMAT = "tanhui-personal-data/1"
 
@@ -46,7 +47,7 @@ def export_person(store: Store, who: int | Principal, now: datetime | None = Non
             raise NotFound("account_not_found", account_id=account_id)
         summary = summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
         consents = [c.to_dict() for c in uow.consents.for_account(account_id)]
-        events = [_event(r) for r in uow.privacy.events(account_id)]
+        events = _with_withdrawals(uow, account_id, [_event(r) for r in uow.privacy.events(account_id)])
         orders = [o.to_dict() for o in uow.market.orders_of(account_id, limit=100_000)]
         delivered_to = uow.market.deliveries([o["order_id"] for o in orders])
         orders = [{**o, "delivery": delivered_to[o["order_id"]]} if o["order_id"] in delivered_to else o for o in orders]
@@ -96,6 +97,21 @@ def export_person(store: Store, who: int | Principal, now: datetime | None = Non
     }
 
 
+def _with_withdrawals(uow: UnitOfWork, account_id: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each event credited here and withdrawn after a race another platform won says so (docs/interop.md)."""
+    found = uow.interop_claims.withdrawals_of(account_id, [int(e["id"]) for e in events])
+    for e in events:
+        w = found.get(int(e["id"]))
+        if w is not None:
+            e["withdrawn"] = {
+                "claimed_by": w.claimed_by,
+                "withdrawn_at": _iso(w.withdrawn_at),
+                "shortfall_g": w.shortfall_g,
+                "shortfall_points": w.shortfall_points,
+            }
+    return events
+
+
 def _event(r: Any) -> dict[str, Any]:
     return {
         "id": str(r.id),
@@ -127,7 +143,9 @@ def _partner_export(store: Store, principal: Principal, now: datetime | None) ->
             raise NotFound("account_not_found", account_id=account_id)
         summary = summary_in(uow, account_id, lambda scheme_id, grams: ranking.rank(store, scheme_id, grams))
         consents = [c.to_dict() for c in uow.consents.for_account(account_id) if c.partner_pk == principal.partner_pk]
-        events = [_event(r) for r in uow.privacy.events(account_id, partner_pk=principal.partner_pk)]
+        events = _with_withdrawals(
+            uow, account_id, [_event(r) for r in uow.privacy.events(account_id, partner_pk=principal.partner_pk)]
+        )
     return {
         "format": EXPORT_FORMAT,
         "exported_at": (now or utcnow()).isoformat(),

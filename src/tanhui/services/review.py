@@ -23,6 +23,7 @@ from tanhui.domain.methodology import Library
 from tanhui.errors import BusinessRuleViolation, InvalidInput, NotFound
 from tanhui.services import audit
 from tanhui.services.clock import utcnow
+from tanhui.services.federation import member_of
 from tanhui.services.ingest import credit_after_review
 from tanhui.services.methodologies import default_library
 from tanhui.store import Store
@@ -160,6 +161,7 @@ def accept(
     another rule still refuses it, or when the retention period already purged its data."""
     now = now or utcnow()
     library = library or default_library()
+    member = member_of(store)
     try:
         with store.unit_of_work() as uow:
             row = _rejected(uow, scheme_id, event_pk)
@@ -172,7 +174,7 @@ def accept(
             scheme = uow.schemes.get(scheme_id)
             partner = next((p for p in uow.partners.list(scheme_id) if p.pk == row.partner_pk), None)
             assert scheme is not None and partner is not None
-            decision = credit_after_review(uow, partner, scheme, row, library, now)
+            decision = credit_after_review(uow, partner, scheme, row, library, now, member)
             if decision.status != ev.CREDITED or decision.account_id != row.account_id:
                 raise BusinessRuleViolation(_still_refused(decision.reason), event=event_pk)
             audit.record(

@@ -11,6 +11,7 @@ company report the same trip: the second city refuses it as ``duplicate_behaviou
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,10 +33,8 @@ def federation_key_file(database: Path) -> Path:
     """The federation key the demo's cities share: beside the demo city's database, made once (0600)."""
     path = database.parent / "federation.key"
     if not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):
             secretbox.write_key_file(path, [secretbox.new_key_text()], replace=False)
-        except FileExistsError:
-            pass
     return path
 
 
@@ -98,7 +97,9 @@ class Federated:
     answer: dict[str, Any]  # the second city's answer to its bus company's report of the demo trip
 
 
-def federate(first_url: str, first_database_url: str, second_url: str, second_store: Store, key_file: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def federate(
+    first_url: str, first_database_url: str, second_url: str, second_store: Store, key_file: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Give the second city its identity and make the two cities peers of each other."""
     first_store = Store(first_database_url)
     try:

@@ -15,6 +15,7 @@ from tanhui.store.repositories.consents import ConsentRow, Link, TokenOwner
 from tanhui.store.repositories.events import EVENT_COLUMNS, StoredOutcome
 from tanhui.store.repositories.identity import OperatorRow, OperatorScope
 from tanhui.store.repositories.interop import PeerRow, PlatformRow
+from tanhui.store.repositories.interop_claims import OwnClaim, PeerEntry, Withdrawal
 from tanhui.store.repositories.interop_log import HeadRow, LogRow, PeerClaim, PeerLogRow
 from tanhui.store.repositories.ledger import Appended
 from tanhui.store.repositories.market import OrderRow
@@ -45,12 +46,15 @@ __all__ = [
     "PeerLogRow",
     "Link",
     "TokenOwner",
+    "Withdrawal",
     "MovementRow",
     "OperatorRow",
     "OperatorScope",
     "OrderRow",
     "OrganisationDict",
     "OrganisationRow",
+    "OwnClaim",
+    "PeerEntry",
     "PartnerRow",
     "PeerRow",
     "PlatformRow",

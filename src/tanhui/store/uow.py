@@ -20,6 +20,7 @@ from tanhui.store.repositories.consents import ConsentRepository
 from tanhui.store.repositories.events import EventRepository
 from tanhui.store.repositories.identity import IdentityRepository
 from tanhui.store.repositories.interop import InteropRepository
+from tanhui.store.repositories.interop_claims import InteropClaimsRepository
 from tanhui.store.repositories.interop_log import InteropLogRepository
 from tanhui.store.repositories.ledger import LedgerRepository
 from tanhui.store.repositories.market import MarketRepository
@@ -57,3 +58,4 @@ class UnitOfWork:
         self.statements = StatementRepository(conn, dialect)
         self.interop = InteropRepository(conn, dialect)
         self.interop_log = InteropLogRepository(conn, dialect)
+        self.interop_claims = InteropClaimsRepository(conn, dialect)

@@ -119,5 +119,6 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "interop.init": ("初始化平台互联身份", "Interconnection identity created"),
         "interop.peer_add": ("添加互联平台", "Peer platform added"),
         "interop.peer_remove": ("移除互联平台", "Peer platform removed"),
+        "interop.withdraw": ("撤回被互联平台先登记的行为", "Behaviour withdrawn: a peer claimed it first"),
     },
 }

@@ -6,6 +6,9 @@ calendar, affordability in the market, the annual report and its poster — kept
 from __future__ import annotations
 
 RESIDENTS: dict[str, str] = {
+    # a behaviour withdrawn after a race lost to another platform of the federation (docs/interop.md)
+    "Withdrawn": "已撤回",
+    "claimed by {platform}": "已由 {platform} 先行登记",
     # my points statement
     "Points statement": "积分明细",
     "Points I can use": "可用积分",

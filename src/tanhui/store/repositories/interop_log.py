@@ -27,35 +27,6 @@ from tanhui.store.schema import (
 
 
 @dataclass(frozen=True, slots=True)
-class OwnClaim:
-    """A behaviour with a global identity this platform credited (seq None until sequenced)."""
-
-    fingerprint: str
-    scenario: str
-    recorded_at: datetime
-    pkey: int
-    account_id: int
-    event_pk: int
-    seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawal:
-    """A claim this platform gave up: a peer claimed the behaviour first (the race rule)."""
-
-    fingerprint: str
-    claimed_by: str
-    pkey: int
-    account_id: int
-    event_pk: int
-    reversal_entry_id: int | None
-    shortfall_g: int
-    shortfall_points: int
-    withdrawn_at: datetime
-    seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Unsequenced:
     """A claim or withdrawal waiting for its place in the log; ``at`` is the log's recorded_at."""
 
@@ -129,43 +100,10 @@ _HEAD = (
 )
 _PEER_LOG = tuple(interop_peer_logs.c[name] for name in PeerLogRow.__dataclass_fields__)
 ERROR_MAX = 200
-OWN_CLAIM_COLUMNS = ("fingerprint", "scenario", "recorded_at", "pkey", "account_id", "event_pk")
 
 
 class InteropLogRepository(Repository):
-    # -- own claims and withdrawals (ingest and the race rule write them; the sequencer logs them) ------
-
-    def add_own_claims(self, rows: Sequence[Sequence[Any]]) -> None:
-        """This platform's new claims, unsequenced: tuples in OWN_CLAIM_COLUMNS order, values as the
-        columns bind them (``recorded_at`` through ``dialect.bind_time``). The same method, signature
-        and rule as the ingest side's ``uow.interop_claims.add_own_claims`` (federate branch): one of
-        the two goes at the merge. A fingerprint claimed twice is a unique-key violation."""
-        self.dialect.insert_rows(self.conn, interop_claims, OWN_CLAIM_COLUMNS, rows)
-
-    def add_withdrawal(self, row: Withdrawal) -> None:
-        self.conn.execute(
-            insert(interop_withdrawals).values(
-                fingerprint=row.fingerprint,
-                claimed_by=row.claimed_by,
-                pkey=row.pkey,
-                account_id=row.account_id,
-                event_pk=row.event_pk,
-                reversal_entry_id=row.reversal_entry_id,
-                shortfall_g=row.shortfall_g,
-                shortfall_points=row.shortfall_points,
-                withdrawn_at=row.withdrawn_at,
-                seq=None,
-            )
-        )
-
-    def own_claim(self, fingerprint: str) -> OwnClaim | None:
-        c = interop_claims.c
-        row = self.conn.execute(
-            select(c.fingerprint, c.scenario, c.recorded_at, c.pkey, c.account_id, c.event_pk, c.seq).where(
-                c.fingerprint == fingerprint
-            )
-        ).first()
-        return OwnClaim(*row) if row else None
+    # -- own claims and withdrawals: written through uow.interop_claims (ingest, the race rule); logged here
 
     def unsequenced(self, limit: int) -> list[Unsequenced]:
         """The first ``limit`` claims and withdrawals not yet in the log, in (recorded_at, fingerprint) order."""

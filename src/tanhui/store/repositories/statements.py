@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, union_all
+from sqlalchemy import case, exists, func, select, union_all
 
 from tanhui.store.distribution import SYSTEM_PKEY, pkey_of
 from tanhui.store.repositories.base import Repository, chunks
@@ -286,7 +286,10 @@ class StatementRepository(Repository):
     # -- a year of behaviours ----------------------------------------------------------------
 
     def credited_by_day(self, account_id: int, day_from: int, day_to: int) -> list[tuple[int, str, int, int]]:
-        """(local day, scenario, events, grams) of the person's credited behaviours in [day_from, day_to]."""
+        """(local day, scenario, events, grams) of the person's credited behaviours in [day_from, day_to],
+        but those whose credit was reversed since (a correction, or a race lost to another platform of
+        the federation: a signed statement must not count a behaviour the federation credits elsewhere)."""
+        reversal = journal_entries.alias("reversal")
         rows = self.conn.execute(
             select(events.c.local_day, events.c.scenario, func.count(), func.coalesce(func.sum(events.c.carbon_g), 0))
             .where(
@@ -295,6 +298,7 @@ class StatementRepository(Repository):
                 events.c.status == CREDITED,
                 events.c.local_day >= day_from,
                 events.c.local_day <= day_to,
+                ~exists().where(reversal.c.pkey == events.c.pkey, reversal.c.reverses_entry_id == events.c.entry_id),
             )
             .group_by(events.c.local_day, events.c.scenario)
             .order_by(events.c.local_day)
