@@ -6,7 +6,10 @@ updates two balances and marks the person active that day (`report_active`); per
 report counters (`report_facts`, `report_days`, `report_flows`) and moves the head of each person
 key's chain it appended to (every row carries the person key). Here the same rows, built in Python with
 no validation, consent, de-duplication, quantification or hashing, go straight in: executemany in
-batches of 1,000 per transaction on SQLite, COPY on PostgreSQL (upserts by executemany on both).
+batches of 1,000 per transaction on SQLite, COPY on PostgreSQL. On PostgreSQL the balances, the chain
+heads and `report_active` are one statement each, over arrays, as the pipeline writes them (they were an
+executemany, a statement per row: ~1,800 a batch at 5,000 people made the "limit" slower than the
+pipeline, docs/benchmarks.md); SQLite's are executemany.
 events/s of this is the ceiling the pipeline is compared with ("ratio to the limit").
 """
 
@@ -176,11 +179,27 @@ def insert_raw(store: Store, scheme_id: str, partner_pk: int, events: int, seed:
                         with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                             for row in rows:
                                 copy.write_row(row)
-                    cur.executemany(
-                        "UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
-                        [(v, k) for k, v in sorted(balances.items())],
+                    # one statement per table, as the pipeline writes them (an executemany is a
+                    # statement per row: the limit was slower than the pipeline at 5,000 people)
+                    moved_balances = sorted(balances.items())
+                    cur.execute(
+                        "UPDATE ledger_accounts SET balance = ledger_accounts.balance + v.amount"
+                        " FROM unnest(%b::BIGINT[], %b::BIGINT[]) AS v(id, amount) WHERE ledger_accounts.id = v.id",
+                        ([k for k, _ in moved_balances], [v for _, v in moved_balances]),
                     )
-                    for sql, params in counters:
+                    heads = sorted(moved)
+                    cur.execute(
+                        "UPDATE journal_chains SET seq = v.seq, head_hash = v.head_hash"
+                        " FROM unnest(%b::BIGINT[], %b::VARCHAR(64)[], %b::VARCHAR(48)[]) AS v(seq, head_hash, id)"
+                        " WHERE journal_chains.id = v.id",
+                        ([seqs[c] for c in heads], ["2" * 64] * len(heads), heads),
+                    )
+                    cur.execute(
+                        "INSERT INTO report_active (pkey, account_id, local_day)"
+                        " SELECT * FROM unnest(%b::INTEGER[], %b::BIGINT[], %b::INTEGER[]) ON CONFLICT DO NOTHING",
+                        tuple(list(column) for column in zip(*sorted(active), strict=True)) if active else ([], [], []),
+                    )
+                    for sql, params in counters[1:4]:  # one row each (report_facts, report_days, report_flows)
                         cur.executemany(sql.replace("?", "%s"), params)
             else:
                 for table, cols, rows in (

@@ -23,6 +23,16 @@ from tests.live import free_port
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find child processes")
 
 
+def descendants(pid: int) -> list[int]:
+    """The live processes below ``pid``, at any depth."""
+    found, todo = [], [pid]
+    while todo:
+        below = children(todo.pop())
+        found.extend(below)
+        todo.extend(below)
+    return found
+
+
 def children(pid: int) -> list[int]:
     """The live processes whose parent is ``pid`` (from /proc)."""
     found = []
@@ -123,8 +133,9 @@ def test_killing_the_importer_stops_its_workers(tmp_path: Path) -> None:
         env={**os.environ, "TANHUI_DATABASE_URL": url},
     )
     try:
-        wait_until(lambda: len(children(importer.pid)) >= 2, 60, "the importer's two workers")
-        workers = children(importer.pid)
+        # the workers are forked by a fork server, the importer's child: every descendant must end
+        wait_until(lambda: len(descendants(importer.pid)) >= 3, 60, "the importer's two workers")
+        workers = descendants(importer.pid)
         time.sleep(1.0)  # the workers are importing
         assert importer.poll() is None, "the import finished before it could be killed; make the file longer"
         importer.kill()

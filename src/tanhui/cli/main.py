@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import sys
@@ -9,51 +10,72 @@ import sys
 import typer
 from sqlalchemy.exc import DatabaseError
 
-from tanhui.cli import admin as admin_cli
-from tanhui.cli import audit as audit_cli
-from tanhui.cli import credits as credits_cli
-from tanhui.cli import db as db_cli
-from tanhui.cli import demo as demo_cli
-from tanhui.cli import events as events_cli
-from tanhui.cli import importer as importer_cli
-from tanhui.cli import interop as interop_cli
-from tanhui.cli import ledger as ledger_cli
-from tanhui.cli import market as market_cli
-from tanhui.cli import methodology as methodology_cli
-from tanhui.cli import org as org_cli
-from tanhui.cli import partner as partner_cli
-from tanhui.cli import points as points_cli
-from tanhui.cli import scheme as scheme_cli
-from tanhui.cli import secrets as secrets_cli
-from tanhui.cli import serve as serve_cli
 from tanhui.domain import jsontext
 from tanhui.errors import InvalidInput, TanhuiError
 from tanhui.messages import current_lang
 
-app = typer.Typer(
-    name="tanhui",
-    help="Tanhui 碳惠 — carbon inclusion platform with personal carbon accounts.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(db_cli.app, name="db")
-app.add_typer(scheme_cli.app, name="scheme")
-app.add_typer(methodology_cli.app, name="methodology")
-app.add_typer(partner_cli.app, name="partner")
-app.add_typer(market_cli.app, name="market")
-app.add_typer(points_cli.app, name="points")
-app.add_typer(importer_cli.app, name="import")
-app.add_typer(org_cli.app, name="org")
-app.add_typer(credits_cli.app, name="credits")
-app.add_typer(events_cli.app, name="events")
-app.add_typer(admin_cli.app, name="admin")
-app.add_typer(audit_cli.app, name="audit")
-app.add_typer(secrets_cli.app, name="secrets")
-app.add_typer(interop_cli.app, name="interop")
-app.command("serve")(serve_cli.serve)
-app.command("verify")(ledger_cli.verify)
-app.command("demo")(demo_cli.demo)
+# Each command group's module, imported only when its group runs: importing all of them cost ~1.4 s of
+# CPU per start (alembic, the web stack, rich tables), a fifth of a 20,000-event `tanhui import` on
+# this machine's two cores (docs/benchmarks.md). Help and unknown commands build the whole tree.
+GROUPS = {
+    "db": "db",
+    "scheme": "scheme",
+    "methodology": "methodology",
+    "partner": "partner",
+    "market": "market",
+    "points": "points",
+    "import": "importer",
+    "org": "org",
+    "credits": "credits",
+    "events": "events",
+    "admin": "admin",
+    "audit": "audit",
+    "secrets": "secrets",
+    "interop": "interop",
+}
+COMMANDS = {"serve": ("serve", "serve"), "verify": ("ledger", "verify"), "demo": ("demo", "demo")}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command tree; with ``only`` (a group or command name) just that branch of it."""
+    tree = typer.Typer(
+        name="tanhui",
+        help="Tanhui 碳惠 — carbon inclusion platform with personal carbon accounts.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    if only is not None:
+        # a tree of one command would run it as the root, taking its name for an argument
+        tree.callback()(_group)
+    for name, module in GROUPS.items():
+        if only is None or only == name:
+            tree.add_typer(importlib.import_module(f"tanhui.cli.{module}").app, name=name)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or only == name:
+            tree.command(name)(getattr(importlib.import_module(f"tanhui.cli.{module}"), function))
+    return tree
+
+
+def _group() -> None:
+    """Tanhui 碳惠 — carbon inclusion platform with personal carbon accounts."""
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole tree, built on first use (tests drive it with typer's runner)."""
+    if name == "app":
+        whole = build_app()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
+
+
+def _app_for(arguments: list[str]) -> typer.Typer:
+    first = arguments[0] if arguments else None
+    if first in GROUPS or first in COMMANDS:
+        return build_app(first)
+    return build_app()
+
 
 EXIT_ERROR = 2
 
@@ -61,7 +83,7 @@ EXIT_ERROR = 2
 def main() -> None:
     try:
         _text_arguments(sys.argv[1:])
-        app()
+        _app_for(sys.argv[1:])()
     except TanhuiError as error:
         sys.stderr.write(f"error[{error.code}]: {error.message(current_lang())}\n")
         sys.exit(EXIT_ERROR)

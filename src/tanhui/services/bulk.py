@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,9 +40,13 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
     from tanhui.services.methodologies import default_library
     from tanhui.store import SQLITE_CACHE_MB, Store
 
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.pid is not None:
-        end_with_parent(parent.pid)  # a `kill -9` of the importer must not leave its workers running
+    # A `kill -9` of the importer must not leave its workers running. Their parent is the fork server
+    # (the importer's child), which ends only once every holder of its pipe has, the workers too: so
+    # each watches the importer itself (its end of a pipe closes when it dies) and leaves at once.
+    end_with_parent(os.getppid())
+    importer = multiprocessing.parent_process()
+    if importer is not None:
+        threading.Thread(target=_end_with, args=(importer,), name="end-with-importer", daemon=True).start()
     # The importer's memory stays one cache's worth. SQLite's automatic checkpoint stays in the
     # writers' commits: a checkpointing thread in the parent was tried and let the log grow to
     # ~550 MB per 10^5 events (the other process's reads keep it from restarting), and was slower.
@@ -80,11 +86,31 @@ def _worker(index: int, count: int, database_url: str, partner_id: str, turns: l
         store.dispose()
 
 
+def _end_with(importer: Any) -> None:
+    importer.join()  # returns when the importer has ended, however it ended
+    os._exit(1)  # an open transaction is rolled back by the store when the connection drops
+
+
+# What each worker needs, imported once in the fork server and shared by the forked workers: spawned,
+# each worker imported the application itself (~1 s of CPU each, docs/benchmarks.md).
+PRELOAD = ["tanhui.services.ingest", "tanhui.services.methodologies", "tanhui.store"]
+
+
+def _context() -> Any:
+    """A fork server's context where there is one (a fresh process: no inherited connections or
+    threads, like spawn), else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 def import_batches(
     database_url: str, partner_id: str, batches: Iterable[list[Any]], workers: int = 2
 ) -> Iterator[list[dict[str, Any]]]:
     """Each batch's results, in order, from ``workers`` processes taking turns to write."""
-    context = multiprocessing.get_context("spawn")  # no inherited connections or threads
+    context = _context()
     turns = [context.Semaphore(1 if i == 0 else 0) for i in range(workers)]
     inboxes = [context.Queue(maxsize=IN_FLIGHT_PER_WORKER) for _ in range(workers)]
     outboxes = [context.Queue() for _ in range(workers)]
