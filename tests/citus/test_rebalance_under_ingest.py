@@ -107,7 +107,10 @@ def test_a_rebalance_while_events_stream_in_loses_and_doubles_nothing(one_worker
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("SELECT citus_add_node(:h, :p)"), {"h": new_host, "p": new_port})
             conn.execute(text("SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')"))
+            # a rebalance starved of background workers waits forever (max_worker_processes: ./run sets 64)
+            conn.execute(text("SET statement_timeout = '300s'"))
             conn.execute(text("SELECT citus_rebalance_wait()"))
+            conn.execute(text("RESET statement_timeout"))
             state = conn.execute(text("SELECT state FROM citus_rebalance_status() ORDER BY job_id DESC LIMIT 1")).scalar_one()
     finally:
         done.set()
