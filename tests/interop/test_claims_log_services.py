@@ -340,7 +340,7 @@ def test_concurrent_sequencers_give_one_gapless_log(platforms: tuple[Platform, P
         heads = conn.execute(
             text("SELECT tree_size, root_hash, timestamp, signature FROM interop_log_heads ORDER BY tree_size")
         ).all()
-    assert heads[0][0] == 0 and len(heads) >= 2
+    assert heads and heads[-1][0] == 30  # the first head is the empty log's or a later one: the threads race the claims
     for size, root, stamp, signature in heads:  # every head signed, its root the MTH of its prefix
         assert root == cl.mth(leaves[:size]).hex()
         assert cl.head_verifies(key, cl.TreeHead("cn-a", size, root, stamp, signature))
