@@ -15,22 +15,23 @@ The servers start once for the module (the CI budget); each scenario uses trips 
 
 from __future__ import annotations
 
-import json
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tanhui import secretbox
 from tanhui.client import PartnerClient
 from tanhui.domain import federation as fed
-from tanhui.services import interop
-from tanhui.store import Store
-from tests.live import LiveServer, cli
+from tanhui.services import interop, interop_sync, partners, schemes
+from tanhui.store import Store, migrate
+from tests.live import LiveServer, free_port
 
 pytestmark = pytest.mark.slow
 IDS = ("cn-a", "cn-b", "cn-c")
@@ -41,11 +42,12 @@ class City:
     server: LiveServer
     platform_id: str
     partner: PartnerClient
+    store: Store
 
     def sync(self) -> dict[str, Any]:
-        result = self.server.tanhui("interop", "sync", "--json", check=False)
-        assert result.returncode == 0, (result.stdout, result.stderr)
-        peers = {p["platform_id"]: p for p in json.loads(result.stdout)["peers"]}
+        """One sync round over real HTTP (what `tanhui interop sync` runs; in-process to spare the CI
+        a Python start per round)."""
+        peers = {p.platform_id: p.to_dict() for p in interop_sync.sync(self.store)}
         assert set(peers) == set(IDS) - {self.platform_id}
         assert all(p["trust"] == "trusted" and p["error"] is None for p in peers.values()), peers
         return peers
@@ -68,69 +70,69 @@ class City:
 
     def events(self, user_ref: str) -> dict[str, Any]:
         token = self.partner.session(user_ref)["token"]
-        answer = httpx.get(
-            self.server.base_url + "/v1/me/events", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
+        answer = httpx.get(self.server.base_url + "/v1/me/events", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert answer.status_code == 200, answer.text
         return {e["event_id"]: e for e in answer.json()["events"]}
 
     def standing(self, trip: str) -> list[tuple[datetime, str]]:
         """The peers' claims of the trip that stand in this platform's store (what ingest and the race
         rule count)."""
-        store = Store(self.server.database_url)
-        try:
-            fp = fed.fingerprint(interop.federation_key(store), "bus_ride", ("trip", trip))
-            with store.unit_of_work(write=False) as uow:
-                repo = uow.interop_claims
-                entries = repo.peer_entries([fp])
-                found = fed.standing_claims(
-                    ((e.fingerprint, e.peer_pk, e.seq, e.kind, e.recorded_at) for e in entries), repo.trusted_peers()
-                )
-        finally:
-            store.dispose()
+        fp = fed.fingerprint(interop.federation_key(self.store), "bus_ride", ("trip", trip))
+        with self.store.unit_of_work(write=False) as uow:
+            repo = uow.interop_claims
+            entries = repo.peer_entries([fp])
+            found = fed.standing_claims(
+                ((e.fingerprint, e.peer_pk, e.seq, e.kind, e.recorded_at) for e in entries), repo.trusted_peers()
+            )
         return found.get(fp, [])
 
 
 @pytest.fixture(scope="module")
 def cities(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, City]]:
+    """Set up in-process (identity, peers, scheme, partner: the CLI's own services), then the three
+    servers started side by side."""
     folder = tmp_path_factory.mktemp("three")
     key = folder / "federation.key"
-    cli(f"sqlite:///{folder / 'x.db'}", "secrets", "new-key", str(key))
+    secretbox.write_key_file(key, [secretbox.new_key_text()], replace=False)
+    ports = {pid: free_port() for pid in IDS}
+    urls = {pid: f"sqlite:///{folder / (pid + '.db')}" for pid in IDS}
+    stores = {pid: Store(url) for pid, url in urls.items()}
+    made, secrets = {}, {}
+    for pid, store in stores.items():
+        migrate.upgrade(store)
+        made[pid] = interop.init_platform(store, pid, pid, key)
+        schemes.create_scheme(store, "city", f"{pid} 城")
+        secrets[pid] = partners.create_partner(store, "city", "公交", ["bus_ride"])
+    for pid, store in stores.items():
+        for other in IDS:
+            if other != pid:
+                interop.add_peer(store, other, f"http://127.0.0.1:{ports[other]}", made[other]["public_key"])
     servers: dict[str, LiveServer] = {}
-    made: dict[str, dict[str, Any]] = {}
+    env = {"TANHUI_INTEROP_SYNC_SECONDS": "0"}
+
+    def start(pid: str) -> None:
+        servers[pid] = LiveServer(urls[pid], folder / f"{pid}.log", env=env, port=ports[pid])
+
+    threads = [threading.Thread(target=start, args=(pid,)) for pid in IDS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    found = {}
     try:
+        assert set(servers) == set(IDS), "a server did not start"
         for pid in IDS:
-            url = f"sqlite:///{folder / (pid + '.db')}"
-            cli(url, "db", "upgrade")
-            server = LiveServer(url, folder / f"{pid}.log", env={"TANHUI_INTEROP_SYNC_SECONDS": "0"})
-            servers[pid] = server
-            made[pid] = json.loads(
-                server.tanhui(
-                    "interop", "init", "--platform-id", pid, "--name", pid, "--federation-key-file", str(key), "--json"
-                ).stdout
-            )
-        found = {}
-        for pid, server in servers.items():
-            for other in IDS:
-                if other != pid:
-                    server.tanhui(
-                        "interop", "peer", "add", "--platform-id", other, "--url", servers[other].base_url,
-                        "--public-key", made[other]["public_key"],
-                    )  # fmt: skip
-            server.tanhui("scheme", "create", "city", "--name", f"{pid} 城")
-            partner = json.loads(
-                server.tanhui(
-                    "partner", "create", "--scheme", "city", "--name", "公交", "--scenarios", "bus_ride", "--json"
-                ).stdout
-            )
-            client = PartnerClient(server.base_url, partner["partner_id"], partner["secret"], lang="en")
-            found[pid] = City(server, pid, client)
+            created = secrets[pid]
+            client = PartnerClient(servers[pid].base_url, created.partner.id, created.secret, lang="en")
+            found[pid] = City(servers[pid], pid, client, stores[pid])
         yield found
+    finally:
         for city in found.values():
             city.partner.close()
-    finally:
         for server in servers.values():
             server.stop()
+        for store in stores.values():
+            store.dispose()
         for server in servers.values():
             assert "Traceback" not in server.log(), server.log()[-3000:]
 
@@ -183,6 +185,7 @@ def test_a_race_before_sync_is_decided_alike_and_the_loser_reverses(cities: dict
     assert [who for _, who in b.standing(trip)] == ["cn-c"]
     late = b.ride("rb", trip)
     assert late["reason"] == "duplicate_behaviour" and late["details"] == {"claimed_by": "cn-c"}
-    for city in (a, b, c):
-        report = city.server.tanhui("verify", check=False)
-        assert report.returncode == 0, (city.platform_id, report.stdout, report.stderr)
+    with ThreadPoolExecutor(3) as pool:  # `tanhui verify` on each database, side by side
+        reports = dict(zip(IDS, pool.map(lambda pid: cities[pid].server.tanhui("verify", check=False), IDS), strict=True))
+    for pid, report in reports.items():
+        assert report.returncode == 0, (pid, report.stdout, report.stderr)
