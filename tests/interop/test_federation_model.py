@@ -6,7 +6,8 @@ pair unreachable (sync notes the error and retries later, as for a peer offline)
 
 Rules: a partner reports a bus trip, drawn from a pool of four so the same behaviour reaches several
 platforms often, to some platform at a clock that advances by 0, 1 µs or 1 s (ties are decided by
-platform id); one platform pulls another; a pair is partitioned or healed; a person spends points
+platform id); one platform pulls another; one pulls another but gets an older head of it (a late message); a pair
+is partitioned or healed; a person spends points
 (so a lost race meets a balance that no longer holds the credit). Invariants after every step: no
 balance is negative, `ledger.verify` is clean on every platform, no peer is ever marked untrusted.
 At the end every pair is healed and every platform pulls every other twice (withdrawals propagate):
@@ -49,10 +50,14 @@ PAIRS = [tuple(sorted(p)) for p in permutations(IDS, 2) if p[0] < p[1]]
 
 
 class Wire:
-    """The in-process transport: ``puller`` asks ``peer``; unreachable while the pair is partitioned."""
+    """The in-process transport: ``puller`` asks ``peer``; unreachable while the pair is partitioned.
+    Every head served is kept in ``heads``; ``late`` answers with one of the peer's older heads instead
+    (a message delivered late)."""
 
-    def __init__(self, stores: dict[str, Store], cut: set[tuple[str, ...]], puller: str) -> None:
-        self.stores, self.cut, self.puller = stores, cut, puller
+    def __init__(
+        self, stores: dict[str, Store], cut: set[tuple[str, ...]], puller: str, heads: dict[str, list[Any]], late: int = -1
+    ) -> None:
+        self.stores, self.cut, self.puller, self.heads, self.late = stores, cut, puller, heads, late
 
     def _reach(self, peer: PeerRow) -> Store:
         if tuple(sorted((self.puller, peer.platform_id))) in self.cut:
@@ -60,7 +65,12 @@ class Wire:
         return self.stores[peer.platform_id]
 
     def head(self, peer: PeerRow) -> Any:
-        return interop_log.own_head(self._reach(peer))
+        served = self.heads.setdefault(peer.platform_id, [])
+        if self.late >= 0 and served:
+            return served[self.late % len(served)]
+        head = interop_log.own_head(self._reach(peer))
+        served.append(head)
+        return head
 
     def claims(self, peer: PeerRow, after: int, limit: int) -> Any:
         return interop_log.entries(self._reach(peer), after, limit)
@@ -93,6 +103,7 @@ class Federation(RuleBasedStateMachine):
     template: tuple[Path, dict[str, Any]]
     root: Path
     withdrawals = 0  # over all examples: races were met, not only avoided
+    late_heads = 0  # and older heads delivered late
 
     def __init__(self) -> None:
         super().__init__()
@@ -112,7 +123,7 @@ class Federation(RuleBasedStateMachine):
             self.sides[pid] = Platform(store, scheme_id, partner, pid)
         self.cut: set[tuple[str, ...]] = set()
         self.clock = NOW
-        self.credited: set[str] = set()
+        self.heads: dict[str, list[Any]] = {}
 
     @initialize()
     def start(self) -> None:
@@ -149,10 +160,36 @@ class Federation(RuleBasedStateMachine):
         if puller == peer:
             return
         self._tick(timedelta(seconds=1))
-        [done] = interop_sync.sync(self.stores[puller], peer, transport=Wire(self.stores, self.cut, puller), now=self.clock)
+        [done] = interop_sync.sync(
+            self.stores[puller], peer, transport=Wire(self.stores, self.cut, puller, self.heads), now=self.clock
+        )
         assert done.trust == "trusted", done
         partitioned = tuple(sorted((puller, peer))) in self.cut
         assert (done.error is not None) == partitioned, done
+
+    @rule(
+        puller=st.sampled_from(IDS),
+        peer=st.sampled_from(IDS),
+        which=st.integers(0, 9),
+        trip=st.sampled_from(TRIPS),
+        user=st.sampled_from(USERS),
+    )
+    def late_head(self, puller: str, peer: str, which: int, trip: str, user: str) -> None:
+        """The peer's log grows, the puller verifies its newest head, then one of its older heads
+        arrives (a message delivered late): never a reason to distrust it."""
+        if puller == peer or tuple(sorted((puller, peer))) in self.cut:
+            return
+        self.sync(puller, peer)
+        self.report(peer, trip, user, timedelta(seconds=1))
+        self.sync(puller, peer)
+        newest = self.heads[peer][-1]["tree_size"]
+        older = [h for h in self.heads[peer] if h["tree_size"] < newest]
+        if not older:
+            return
+        wire = Wire(self.stores, self.cut, puller, {peer: older}, late=which)
+        [done] = interop_sync.sync(self.stores[puller], peer, transport=wire, now=self.clock)
+        assert done.trust == "trusted" and done.error and done.error.startswith("stale_head"), done
+        Federation.late_heads += 1
 
     @rule(pair=st.sampled_from(PAIRS))
     def partition(self, pair: tuple[str, ...]) -> None:
@@ -215,7 +252,7 @@ class Federation(RuleBasedStateMachine):
 
     def sync_all(self, puller: str) -> None:
         self._tick(timedelta(seconds=1))
-        done = interop_sync.sync(self.stores[puller], transport=Wire(self.stores, self.cut, puller), now=self.clock)
+        done = interop_sync.sync(self.stores[puller], transport=Wire(self.stores, self.cut, puller, self.heads), now=self.clock)
         assert all(d.ok for d in done), done
 
     def final_checks(self) -> None:
@@ -235,10 +272,13 @@ class Federation(RuleBasedStateMachine):
         for fp, who in claimants.items():
             # exactly one credit stands, and it is the race rule's winner: earliest recorded_at, then id
             assert standing.get(fp) == [min(who)[1]], (fp, sorted(who), standing.get(fp))
-        # every withdrawal names the one platform whose claim stands
+        # every withdrawal names a platform that claimed the trip before this one (the winner it knew
+        # then: in a chain of three, that platform may itself have lost to an earlier one since)
         for pid in IDS:
             for fp, w in self._claims(pid)[1].items():
-                assert standing[fp] == [w.claimed_by], (pid, fp, w.claimed_by, standing[fp])
+                mine = next(c for c in claimants[fp] if c[1] == pid)
+                theirs = [c for c in claimants[fp] if c[1] == w.claimed_by]
+                assert theirs and theirs[0] < mine, (pid, fp, w.claimed_by, sorted(claimants[fp]))
         # each peer's log held exactly as the peer logged it, each entry once
         for puller in IDS:
             for peer in IDS:
@@ -267,4 +307,4 @@ def test_every_behaviour_is_credited_at_most_once_federation_wide(template: tupl
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
-    assert Federation.withdrawals > 0
+    assert Federation.withdrawals > 0 and Federation.late_heads > 0
