@@ -221,6 +221,30 @@ def _rewrite_entry(page: dict[str, Any]) -> dict[str, Any]:
     return page
 
 
+def test_an_older_head_delivered_late_is_no_lie(platforms: tuple[Platform, Platform]) -> None:
+    """A head the peer signed before the one verified, that is a prefix of the verified log (a cached,
+    retried or reordered answer: tests/interop/test_claims_sync_faults_http.py meets it over HTTP), is
+    noted like a peer that did not answer and retried; a smaller old head that is not that prefix is
+    two signed heads that cannot both be true: log_shrank."""
+    a, b = platforms
+    wire = Local(a, b)
+    a.claim(2)
+    interop_sync.sync(b.store, transport=wire)
+    older = interop_log.own_head(a.store)
+    a.claim(3)
+    assert interop_sync.sync(b.store, transport=wire)[0].tree_size == 5
+    wire.bend_head = lambda h: older
+    [late] = interop_sync.sync(b.store, transport=wire)
+    assert late.trust == "trusted" and late.error and late.error.startswith("stale_head") and late.tree_size == 5
+    wire.bend_head = None
+    a.claim(1)
+    [caught_up] = interop_sync.sync(b.store, transport=wire)
+    assert caught_up.ok and caught_up.new_entries == 1 and b.pulled(a) == a.log()
+    wire.bend_head = lambda h: _resign(a, older, root_hash="ab" * 32)  # old, smaller, and not the prefix
+    [lied] = interop_sync.sync(b.store, transport=wire)
+    assert lied.trust == "untrusted" and lied.untrusted_reason == cl.LOG_SHRANK and len(b.pulled(a)) == 6
+
+
 LIES: dict[str, tuple[str, Callable[[Platform, Local], None]]] = {
     "forged head": (
         cl.BAD_HEAD_SIGNATURE,

@@ -99,6 +99,15 @@ class PeerSync:
         }
 
 
+class _Stale(Exception):
+    """A head smaller than the one verified and signed no later: an older answer the network delivered
+    late (a cache, a retry, a reordered message), to be checked against what was verified."""
+
+    def __init__(self, head: cl.TreeHead) -> None:
+        super().__init__(f"head size {head.tree_size}")
+        self.head = head
+
+
 class _Untrusted(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -136,6 +145,8 @@ def sync_peer(store: Store, peer: PeerRow, transport: Transport, now: datetime) 
         head, entries = _pull(peer, state, transport)
     except Unavailable as error:
         return _note_error(store, peer, state, str(error), now)
+    except _Stale as stale:
+        return _stale(store, peer, state, stale.head, now)
     except _Untrusted as lie:
         return _untrust(store, peer, state, lie, now)
     return _store(store, peer, state, head, entries, now)
@@ -149,6 +160,8 @@ def _pull(peer: PeerRow, state: PeerLogRow, transport: Transport) -> tuple[cl.Tr
     key = ps.public_key(peer.public_key)
     if key is None or not cl.head_verifies(key, head):
         raise _Untrusted(cl.BAD_HEAD_SIGNATURE, f"head of size {head.tree_size}: signature does not verify")
+    if head.tree_size < state.tree_size and head.timestamp <= state.head_timestamp:
+        raise _Stale(head)
     if head.tree_size < state.tree_size:
         raise _Untrusted(cl.LOG_SHRANK, f"head size {head.tree_size} < {state.tree_size} verified before")
     if head.tree_size == state.tree_size and head.root_hash != state.root_hash:
@@ -205,6 +218,19 @@ def _store(
         )
         uow.interop_log.save_peer_log(after)
     return _result(peer, after, len(entries), None)
+
+
+def _stale(store: Store, peer: PeerRow, state: PeerLogRow, head: cl.TreeHead, now: datetime) -> PeerSync:
+    """An older head is no lie if it is a prefix of the log verified since (RFC 9162: consistent
+    heads): noted like a peer that did not answer, retried next round. One whose root is not that
+    prefix's is two signed heads that cannot both be true: the log shrank or was rewritten."""
+    with store.unit_of_work(write=False) as uow:
+        pulled = uow.interop_log.peer_claims(peer.pk)[: head.tree_size]  # rare: read once per stale answer
+    leaves = [cl.entry(c.seq, c.kind, c.fingerprint, c.scenario, c.recorded_at).leaf_data() for c in pulled]
+    if len(leaves) == head.tree_size and cl.mth(leaves).hex() == head.root_hash:
+        return _note_error(store, peer, state, f"stale_head: size {head.tree_size} < {state.tree_size} verified", now)
+    detail = f"head size {head.tree_size} < {state.tree_size} verified before, not a prefix of it"
+    return _untrust(store, peer, state, _Untrusted(cl.LOG_SHRANK, detail), now)
 
 
 def _note_error(store: Store, peer: PeerRow, before: PeerLogRow, error: str, now: datetime) -> PeerSync:
