@@ -160,6 +160,15 @@ def test_transfer_escrows_mints_once_and_settles(pair: Pair) -> None:
     for store in (p.a, p.b):
         report = registry_verify.verify(store)
         assert report.ok, report.problems
+    # the audit log: offered and settled on A, received on B, once each whatever was repeated
+    from tanhui.services import audit
+
+    def logged(store: Store, scheme: str) -> list[tuple[str, str]]:
+        return sorted((r.action, r.target) for r in audit.list_entries(store, scheme) if r.action.startswith("credits.transfer_"))
+
+    tid = out["transfer_id"]
+    assert logged(p.a, p.scheme_a) == [("credits.transfer_out", tid), ("credits.transfer_settle", tid)]
+    assert [action for action, _ in logged(p.b, p.scheme_b)] == ["credits.transfer_in"]
 
 
 def test_refusal_cancels_and_gives_the_credits_back(pair: Pair) -> None:

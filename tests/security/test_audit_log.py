@@ -293,8 +293,10 @@ def test_every_operator_action_leaves_one_row_with_its_actor_action_and_target(
     # and a key of its own in tests/security/test_secrets_at_rest.py, which checks its row; a deployment's
     # interconnection identity and peers belong to no scheme, and each needs a database of its own:
     # tests/interop/test_interop_services.py checks their rows
-    # a withdrawal follows a race lost to a peer: tests/interop/test_federation_races.py checks its row
-    outside = {"secrets.rotate_key", "interop.init", "interop.peer_add", "interop.peer_remove", "interop.withdraw"}
+    # a withdrawal follows a race lost to a peer: tests/interop/test_federation_races.py checks its row;
+    # a transfer between registries needs two platforms: tests/interop/test_transfers_services.py checks its rows
+    transfers = {"credits.transfer_out", "credits.transfer_settle", "credits.transfer_cancel", "credits.transfer_in"}
+    outside = {"secrets.rotate_key", "interop.init", "interop.peer_add", "interop.peer_remove", "interop.withdraw", *transfers}
     assert set(c.checked) | outside == set(audit.ACTIONS), set(audit.ACTIONS) - set(c.checked)
 
     # nothing secret or personal in any row of either scheme
@@ -413,7 +415,10 @@ def test_a_failed_action_leaves_no_row_and_no_change(own_store: Store, tmp_path:
         assert _dump(store) == before, action
     assert rows(store, s) and not [r for r in rows(store, s) if r.actor == ACTOR]
     # enable fails the way disable does; a withdrawal is no request that can fail (a race lost, found by sync)
-    assert set(failing) | {"partner.enable", "interop.withdraw"} == set(audit.ACTIONS)
+    # transfers between registries: a refused or malformed one fails before anything is written
+    # (tests/interop/test_transfers_services.py: forged offers and receipts change nothing)
+    transfers = {"credits.transfer_out", "credits.transfer_settle", "credits.transfer_cancel", "credits.transfer_in"}
+    assert set(failing) | {"partner.enable", "interop.withdraw", *transfers} == set(audit.ACTIONS)
 
 
 def test_record_refuses_unknown_actions_and_secret_looking_details(own_store: Store) -> None:

@@ -648,7 +648,9 @@ class PostgresDialect(Dialect):
         if count <= 0:
             return []
         # through the driver: a batch draws ~1,000 ids, and SQLAlchemy's result rows cost more than the draw
-        rows = self.fetch(conn, f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, ?)", (count,))
+        rows = self.fetch(
+            conn, f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, ?)", (count,)
+        )
         return sorted(int(r[0]) for r in rows)
 
 

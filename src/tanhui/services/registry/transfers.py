@@ -77,7 +77,10 @@ def transfer_out(
 
     def work() -> TransferRow:
         with store.unit_of_work() as uow:
-            row = _escrow(uow, scheme_of(uow, scheme_id), own, key, ikey, request, now)
+            scheme = scheme_of(uow, scheme_id)
+            row, replayed = _escrow(uow, scheme, own, key, ikey, request, now)
+            if replayed:  # the same operator request again: the same transfer, logged once
+                return row
             audit.record(
                 uow,
                 actor,
@@ -98,14 +101,15 @@ def transfer_out(
 
 def _escrow(
     uow: UnitOfWork, scheme: Scheme, own: str, key: Any, ikey: str, request: dict[str, Any], now: datetime
-) -> TransferRow:
+) -> tuple[TransferRow, bool]:
+    """The transfer of this operator request, and whether it was made before (a replay)."""
     request_hash = log.request_hash(request)
     uow.registry.lock_head(scheme.id, now)
     found = uow.registry.transfer_by_key(scheme.id, ikey)
     if found is not None:
         if found.request_hash != request_hash:
             raise Conflict("idempotency_conflict", key=ikey)
-        return found
+        return found, True
     transfer_id = f"TRF-{scheme.id}-{uow.registry.count_transfers(OUT) + 1:06d}"
     memo = {"transfer_id": transfer_id, "destination_platform": request["to_platform"], "destination_org": request["to_org"]}
     ask = MoveRequest(
@@ -158,7 +162,7 @@ def _escrow(
     )
     row = uow.registry.transfer(own, transfer_id)
     assert row is not None
-    return row
+    return row, False
 
 
 def deliver(store: Store, row: TransferRow) -> tuple[TransferRow, dict[str, Any] | None]:
