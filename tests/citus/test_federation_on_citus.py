@@ -8,6 +8,7 @@ import pytest
 
 from tests.citus.conftest import adopt
 from tests.interop import test_federation_ingest, test_federation_races
+from tests.interop.conftest import store  # noqa: F401 - the suites' fixture, bound here to fresh_store_url below
 
 pytestmark = pytest.mark.slow
 

@@ -1,21 +1,17 @@
 """A platform in a federation for the claims tests: a scheme with a partner, this platform's identity,
-and peers' claims as sync would have stored them.
-
-``pulled`` writes interop_peer_claims / interop_peer_logs rows directly: the claims log's sync (the
-"claimlog" part of issue 16 part 2) owns the repository method that writes them; until it is merged
-this is the one place that stands in for it (replace it with that method then).
+and peers' claims as sync stores them (through the same repository methods, without a peer's log to
+verify: the sync itself is tested in test_claims_log_services.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, select, update
 
 from tanhui import secretbox
 from tanhui.domain import federation as fed
@@ -23,7 +19,7 @@ from tanhui.domain import platform_signing as ps
 from tanhui.services import consent, ingest, interop, partners, schemes
 from tanhui.store import Store
 from tanhui.store.repositories.partners import PartnerRow
-from tanhui.store.schema import interop_peer_claims, interop_peer_logs, interop_peers
+from tanhui.store.rows import PeerClaim, PeerLogRow
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 OCCURRED = NOW - timedelta(hours=1)
@@ -73,31 +69,23 @@ class Platform:
 
     def pulled(self, peer_id: str, kind: str, fingerprint: str, recorded_at: datetime) -> None:
         """One entry of a peer's log as sync stores it after the peer's head verified."""
-        with self.store.engine.begin() as conn:
-            pk = conn.execute(select(interop_peers.c.pk).where(interop_peers.c.platform_id == peer_id)).scalar_one()
-            seq = self.pulled_seq.get(peer_id, 0) + 1
-            self.pulled_seq[peer_id] = seq
-            conn.execute(
-                insert(interop_peer_claims).values(
-                    fingerprint=fingerprint, peer_pk=pk, seq=seq, kind=kind, scenario="bus_ride", recorded_at=recorded_at
-                )
-            )
-            found = conn.execute(select(interop_peer_logs.c.peer_pk).where(interop_peer_logs.c.peer_pk == pk)).first()
-            values = {"tree_size": seq, "root_hash": "0" * 64, "head_timestamp": int(recorded_at.timestamp()), "frontier": []}
-            if found is None:
-                conn.execute(insert(interop_peer_logs).values(peer_pk=pk, trust="trusted", **values))
-            else:
-                conn.execute(update(interop_peer_logs).where(interop_peer_logs.c.peer_pk == pk).values(**values))
+        peer = interop.active_peer(self.store, peer_id)
+        seq = self.pulled_seq.get(peer_id, 0) + 1
+        self.pulled_seq[peer_id] = seq
+        with self.store.unit_of_work() as uow:
+            uow.interop_log.add_peer_claims(peer.pk, [PeerClaim(fingerprint, seq, kind, "bus_ride", recorded_at)])
+            state = uow.interop_log.peer_log(peer.pk, lock=True)
+            if state is None:
+                state = PeerLogRow(peer.pk, 0, "0" * 64, 0, None, [], "trusted", None, None, None, None, 0, 0)
+            uow.interop_log.save_peer_log(replace(state, tree_size=seq, head_timestamp=int(recorded_at.timestamp())))
 
     def distrust(self, peer_id: str) -> None:
         """Sync found the peer lying (a forged head, a rewritten log): it is untrusted from now on."""
         peer = interop.active_peer(self.store, peer_id)
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(interop_peer_logs)
-                .where(interop_peer_logs.c.peer_pk == peer.pk)
-                .values(trust="untrusted", untrusted_reason="root_changed", untrusted_at=NOW)
-            )
+        with self.store.unit_of_work() as uow:
+            state = uow.interop_log.peer_log(peer.pk, lock=True)
+            assert state is not None, "distrust a peer something was pulled from"
+            uow.interop_log.save_peer_log(replace(state, trust="untrusted", untrusted_reason="root_changed", untrusted_at=NOW))
 
 
 def bus_event(user_ref: str, trip: str, event_id: str | None = None) -> dict[str, Any]:

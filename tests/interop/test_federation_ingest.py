@@ -5,7 +5,6 @@ peer withdrew, count for nothing; credited global behaviours are claimed here, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,17 +12,16 @@ import pytest
 from sqlalchemy import select
 
 from tanhui.services import federation, interop
-from tanhui.store import Store, migrate
+from tanhui.store import Store
 from tanhui.store.schema import interop_claims
-from tests.interop.federation_helpers import NOW, Platform, bus_event, key_file, platform, walk_event
-
-
-@pytest.fixture
-def store(fresh_store_url: str) -> Iterator[Store]:
-    store = Store(fresh_store_url)
-    migrate.upgrade(store)
-    yield store
-    store.dispose()
+from tests.interop.federation_helpers import (
+    NOW,
+    Platform,
+    bus_event,
+    key_file,
+    platform,
+    walk_event,
+)
 
 
 @pytest.fixture

@@ -22,15 +22,12 @@ from tanhui.services import accounts, audit, interop_races, ledger
 from tanhui.services.principal import Principal
 from tanhui.store import Store, migrate
 from tanhui.store.schema import interop_withdrawals, journal_entries
-from tests.interop.federation_helpers import NOW, Platform, key_file, platform
-
-
-@pytest.fixture
-def store(fresh_store_url: str) -> Iterator[Store]:
-    store = Store(fresh_store_url)
-    migrate.upgrade(store)
-    yield store
-    store.dispose()
+from tests.interop.federation_helpers import (
+    NOW,
+    Platform,
+    key_file,
+    platform,
+)
 
 
 def _city(store: Store, tmp_path: Path, platform_id: str = "cn-m") -> Platform:

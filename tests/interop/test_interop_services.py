@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,19 +19,11 @@ from tanhui.domain import portable_statement as stm
 from tanhui.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorised
 from tanhui.services import audit, interop, portable_statements, secret_keys
 from tanhui.services.principal import Principal
-from tanhui.store import Store, migrate
+from tanhui.store import Store
 from tests.registry.helpers import NOW, VINTAGE, city, issue_day
 
 PEER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 PEER_PUBLIC = ps.public_key_text(PEER_KEY)
-
-
-@pytest.fixture
-def store(fresh_store_url: str) -> Iterator[Store]:
-    store = Store(fresh_store_url)
-    migrate.upgrade(store)
-    yield store
-    store.dispose()
 
 
 @pytest.fixture
