@@ -124,6 +124,12 @@ def _key_words(text: str, where: str) -> list[tuple[str, bytes]]:
     return found
 
 
+def key_bytes(word: str, where: str) -> bytes:
+    """The 32 bytes of one key as written in a key file (the same forms ``read_key_file`` accepts)."""
+    [(_, raw)] = _key_words(word, where)
+    return raw
+
+
 def parse_keys(text: str, where: str) -> list[Key]:
     """The keys in a file's or a variable's text, in order (the first seals)."""
     return [Key(raw) for _, raw in _key_words(text, where)]

@@ -9,7 +9,6 @@ the CLI counts at once in every running server process.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +138,7 @@ def open_federation_key(store: Store, found: PlatformRow) -> bytes:
         text = keyring(store).open(
             Sealed(found.federation_key_id, found.federation_key), federation_key_context(found.platform_id)
         )
-        key = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+        key = secretbox.key_bytes(text, "interop_platform.federation_key")
         _opened_federation_keys[cache_key] = key
     return key
 
