@@ -110,7 +110,7 @@ def _platform(live_server_factory: Any, tmp_path: Path, name: str, key_file: Pat
 
 
 def _claim(database_url: str, n: int, start: int) -> None:
-    """Claims as A's ingest writes them (the ingest side is the federate branch's): seq NULL."""
+    """Claims as A's ingest writes them (uow.interop_claims.add_own_claims): seq NULL."""
     store = Store(database_url)
     try:
         with store.unit_of_work() as uow:

@@ -183,10 +183,9 @@ def test_the_claims_log_vectors_are_what_tanhui_makes() -> None:
 
 
 def test_the_fingerprint_vector_is_what_ingest_computes() -> None:
-    """The recipe's own code is the federate branch's (domain/federation.py); checked once it is merged."""
-    import pytest
+    """Section 5's vector from ingest's own code (domain/federation.py)."""
+    from tanhui.domain import federation
 
-    federation = pytest.importorskip("tanhui.domain.federation")
     v = vectors()
     assert (
         federation.fingerprint(bytes.fromhex(v["federation-key-hex"]), "bus_ride", ("trip", "SZT-0001")) == v["claim-fingerprint"]
