@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tanhui.cli.output import console, say
 from tanhui.errors import InvalidInput
 from tanhui.lifecycle import terminate_on_sigterm
+
+if TYPE_CHECKING:  # the demo's modules load when it runs (the CLI imports only the command run)
+    from tanhui.sim.demo import DemoResult
+    from tanhui.store import Store
 
 
 def demo(
@@ -140,13 +145,13 @@ def _base(server: object) -> str:
     return f"http://{host}:{port}"
 
 
-def _federation_demo(store: object, base: str, result: object, second_city: bool) -> tuple[str, str] | None:
+def _federation_demo(store: Store, base: str, result: DemoResult, second_city: bool) -> tuple[str, str] | None:
     """The demo city reports the federation's demo trip; the second city pulls its claims and is refused
     the same trip (docs/interop.md, "Claims")."""
     from tanhui.sim import federation
 
-    partner = result.partners.get(federation.BUS)  # type: ignore[attr-defined]
-    rider = result.bus_rider_ref  # type: ignore[attr-defined]
+    partner = result.partners.get(federation.BUS)
+    rider = result.bus_rider_ref
     if partner is None or rider is None:
         return None
     if not second_city:
@@ -158,11 +163,12 @@ def _federation_demo(store: object, base: str, result: object, second_city: bool
             "./run demo --second-city: a second city federates with this one and refuses the same trip from its own bus company "
             "(duplicate_behaviour, claimed_by cn-luzhou)",
         )
-    pulled, answer = federation.pull_and_report(store, base, partner, rider)  # type: ignore[arg-type]
+    pulled, answer = federation.pull_and_report(store, base, partner, rider)
     claimed_by = (answer.get("details") or {}).get("claimed_by")
+    entries = sum(p.new_entries for p in pulled)
     return (
-        f"联邦演示：已从 cn-luzhou 拉取认领日志；本城公交公司报告同一行程 {federation.DEMO_TRIP}："
+        f"联邦演示：已从 cn-luzhou 拉取认领日志（{entries} 条）；本城公交公司报告同一行程 {federation.DEMO_TRIP}："
         f"{answer['status']} {answer.get('reason') or ''}（claimed_by {claimed_by}）",
-        f"federation: pulled cn-luzhou's claims log; this city's bus company reported the same trip {federation.DEMO_TRIP}: "
+        f"federation: pulled cn-luzhou's claims log ({entries} entries); this city's bus company reported the same trip {federation.DEMO_TRIP}: "
         f"{answer['status']} {answer.get('reason') or ''} (claimed_by {claimed_by})",
     )

@@ -12,7 +12,6 @@ company report the same trip: the second city refuses it as ``duplicate_behaviou
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import httpx
 
 from tanhui import secretbox
 from tanhui.client import PartnerClient
+from tanhui.services import interop, interop_sync
 from tanhui.store import Store
 
 FIRST_CITY = ("cn-luzhou", "泸州碳惠")
@@ -40,8 +40,6 @@ def federation_key_file(database: Path) -> Path:
 
 def join(store: Store, city: tuple[str, str], key_file: Path) -> dict[str, Any]:
     """This deployment's platform identity (made once; an existing one is kept)."""
-    from tanhui.services import interop
-
     if interop.is_initialised(store):
         return interop.public_info(store)
     return interop.init_platform(store, city[0], city[1], key_file, actor="demo")
@@ -49,8 +47,6 @@ def join(store: Store, city: tuple[str, str], key_file: Path) -> dict[str, Any]:
 
 def peer(store: Store, other: dict[str, Any], url: str) -> None:
     """Trust the other city (again, with its current key and URL, when it was a peer before)."""
-    from tanhui.services import interop
-
     found = {p.platform_id: p for p in interop.list_peers(store)}
     now = found.get(other["platform_id"])
     if now is not None and now.url == url.rstrip("/") and now.public_key == other["public_key"]:
@@ -79,6 +75,7 @@ def report_trip(base_url: str, partner: dict[str, Any], user_ref: str, event_id:
         sent = client.send_events([trip_event(user_ref, event_id)], keep_results=True)
     finally:
         client.close()
+    assert sent.results is not None  # kept, as asked
     return dict(sent.results[0])
 
 
@@ -87,14 +84,6 @@ def first_city_up(url: str) -> bool:
         return httpx.get(url.rstrip("/") + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class Federated:
-    first: dict[str, Any]  # the demo city's public identity
-    second: dict[str, Any]
-    pulled: Any  # what the sync reported
-    answer: dict[str, Any]  # the second city's answer to its bus company's report of the demo trip
 
 
 def federate(
@@ -112,10 +101,10 @@ def federate(
     return first, second
 
 
-def pull_and_report(second_store: Store, second_base: str, partner: dict[str, Any], rider_ref: str) -> tuple[Any, dict[str, Any]]:
+def pull_and_report(
+    second_store: Store, second_base: str, partner: dict[str, Any], rider_ref: str
+) -> tuple[list[interop_sync.PeerSync], dict[str, Any]]:
     """Pull the demo city's claims log, then report the demo trip to the second city."""
-    from tanhui.services import interop_sync
-
     pulled = interop_sync.sync(second_store, FIRST_CITY[0])
     answer = report_trip(second_base, partner, rider_ref, "yb-fed-demo-0001")
     return pulled, answer
