@@ -27,13 +27,14 @@ SIGN_IN_FAILURES_PER_CLIENT = "TANHUI_SIGN_IN_FAILURES_PER_CLIENT"
 SIGN_IN_WINDOW_S = "TANHUI_SIGN_IN_WINDOW_S"
 
 
-def positive_int(name: str, default: int) -> int:
-    """An environment variable that must be a whole number >= 1 (``invalid_env_setting`` naming it otherwise)."""
+def positive_int(name: str, default: int, minimum: int = 1) -> int:
+    """An environment variable that must be a whole number >= ``minimum`` (``invalid_env_setting``
+    naming it otherwise)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        raise InvalidInput("invalid_env_setting", details={name: "a whole number >= 1"}, name=name, value=raw)
+    if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
+        raise InvalidInput("invalid_env_setting", details={name: f"a whole number >= {minimum}"}, name=name, value=raw)
     return int(raw)
 
 
@@ -69,7 +70,4 @@ INTEROP_SYNC_SECONDS = "TANHUI_INTEROP_SYNC_SECONDS"
 
 def interop_sync_seconds() -> int:
     """How often `tanhui serve` pulls the peers' claims logs (docs/interop.md, "Sync"); 0 turns it off."""
-    raw = os.environ.get(INTEROP_SYNC_SECONDS, "").strip()
-    if raw == "0":
-        return 0
-    return positive_int(INTEROP_SYNC_SECONDS, 60)
+    return positive_int(INTEROP_SYNC_SECONDS, 60, minimum=0)
