@@ -135,8 +135,8 @@ class Local:
 
 def test_the_sequencer_logs_claims_then_withdrawals_under_signed_heads(platforms: tuple[Platform, Platform]) -> None:
     a, _ = platforms
-    empty = interop_log.sequence(a.store)
-    assert (empty.tree_size, empty.root_hash) == (0, cl.EMPTY_ROOT)
+    empty = interop_log.sequence(a.store, T0)
+    assert (empty.tree_size, empty.root_hash, empty.timestamp) == (0, cl.EMPTY_ROOT, int(T0.timestamp()))
     key = interop.signing_key(a.store)[1].public_key()
     assert cl.head_verifies(key, empty)
     late, early = a.claim(2, at=None)[0], a.claim(1, at=T0 - timedelta(days=1))[0]
@@ -243,6 +243,37 @@ def test_an_older_head_delivered_late_is_no_lie(platforms: tuple[Platform, Platf
     wire.bend_head = lambda h: _resign(a, older, root_hash="ab" * 32)  # old, smaller, and not the prefix
     [lied] = interop_sync.sync(b.store, transport=wire)
     assert lied.trust == "untrusted" and lied.untrusted_reason == cl.LOG_SHRANK and len(b.pulled(a)) == 6
+
+
+def test_a_smaller_head_signed_after_the_verified_one_is_a_shrink(platforms: tuple[Platform, Platform]) -> None:
+    """An honest peer's heads never go back in time (the sequencer never signs one before the head it
+    extends): a smaller tree signed later than the verified head says the peer dropped entries, even
+    when its root is the true prefix's."""
+    a, b = platforms
+    wire = Local(a, b)
+    a.claim(2)
+    interop_sync.sync(b.store, transport=wire)
+    older = interop_log.own_head(a.store)
+    a.claim(3)
+    verified = interop_sync.sync(b.store, transport=wire)[0]
+    assert verified.ok and verified.tree_size == 5
+    newest = interop_log.own_head(a.store)
+    wire.bend_head = lambda h: _resign(a, older, timestamp=newest["timestamp"] + 1)
+    [shrunk] = interop_sync.sync(b.store, transport=wire)
+    assert shrunk.trust == "untrusted" and shrunk.untrusted_reason == cl.LOG_SHRANK and len(b.pulled(a)) == 5
+
+
+def test_a_head_is_never_signed_before_the_one_it_extends(platforms: tuple[Platform, Platform]) -> None:
+    """The sequencer's clock stepping back (NTP, a host moved) never gives a newer head an older time."""
+    a, _ = platforms
+    a.claim(1)
+    first = interop_log.sequence(a.store, T0 + timedelta(days=400))
+    a.claim(1)
+    second = interop_log.sequence(a.store, T0)
+    assert second.tree_size == first.tree_size + 1 and second.timestamp == first.timestamp
+    a.claim(1)
+    third = interop_log.sequence(a.store, T0 + timedelta(days=401))
+    assert third.timestamp == int((T0 + timedelta(days=401)).timestamp())
 
 
 LIES: dict[str, tuple[str, Callable[[Platform, Local], None]]] = {

@@ -51,7 +51,9 @@ def sequence(store: Store, now: datetime | None = None) -> cl.TreeHead:
             uow.interop_log.append_log(rows)
             for kind in cl.KINDS:
                 uow.interop_log.set_seqs(kind, [(r.fingerprint, r.seq) for r in rows if r.kind == kind])
-            signed = cl.sign_head(key, platform_id, size, int(now.timestamp()), cl.root(frontier).hex())
+            # a head is never signed before the one it extends, even if the clock stepped back
+            stamp = max(int(now.timestamp()), head.timestamp if head else 0)
+            signed = cl.sign_head(key, platform_id, size, stamp, cl.root(frontier).hex())
             new = HeadRow(size, signed.root_hash, signed.timestamp, signed.signature, cl.frontier_text(frontier))
             uow.interop_log.add_head(new)
         # round again: the rest of a long backlog, and withdrawals whose claims were logged just now
