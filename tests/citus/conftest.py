@@ -3,11 +3,19 @@
 Citus keeps its metadata per database, so each test gets a database of its own on every node, with
 the extension created and the workers added; it is dropped afterwards. Without the variable the tests
 skip with that reason (`./run test` sets it where Citus is installed and starts a local cluster).
+
+Distributing the schema (`tanhui db upgrade`: ~45 tables, 32 shards each) takes ~20 s a database here,
+so a test that only needs a migrated cluster gets a copy of one migrated per test process
+(`CREATE DATABASE … TEMPLATE` on every node, under a second): the coordinator's metadata, the workers'
+shards and the reference tables' copies are each copied on their own node, and shard names are per
+database, so the copy is a cluster of its own. The upgrade itself is still tested on a fresh database
+(test_distribution_on_citus.py), as are clusters of one worker (the rebalance).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from types import ModuleType
@@ -32,6 +40,7 @@ class CitusDatabases:
         admin.dispose()
         if not self.workers:
             raise RuntimeError(f"the coordinator at {coordinator_url} has no workers (citus_add_node)")
+        self._template: str | None = None
 
     def _node(self, host: str, port: int, database: str) -> URL:
         return self.coordinator.set(host=host, port=port, database=database)
@@ -45,8 +54,16 @@ class CitusDatabases:
         finally:
             engine.dispose()
 
-    def create(self, workers: int | None = None) -> str:
-        """A database on every node; the first ``workers`` of them (all by default) added to it."""
+    def _nodes(self) -> list[tuple[str, int]]:
+        """The coordinator first: its sessions hold connections to the workers' copies."""
+        return [(self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432), *self.workers]
+
+    def create(self, workers: int | None = None, *, migrated: bool = False) -> str:
+        """A database on every node; the first ``workers`` of them (all by default) added to it.
+        ``migrated``: a copy of this process's migrated, distributed template (all workers)."""
+        if migrated:
+            assert workers is None, "the template has every worker"
+            return self._copy(self._migrated_template())
         name = f"tanhui_citus_{uuid.uuid4().hex[:12]}"
         host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
         for node_host, node_port in [(host, port), *self.workers]:
@@ -58,6 +75,43 @@ class CitusDatabases:
             *[f"SELECT citus_add_node('{h}', {p})" for h, p in self.workers[:workers]],
         )
         return self._node(host, port, name).render_as_string(hide_password=False)
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            from tanhui.store import Store, migrate
+
+            url = self.create()
+            store = Store(url)
+            migrate.upgrade(store)
+            store.dispose()
+            self._template = make_url(url).database
+        return self._template
+
+    def _copy(self, template: str) -> str:
+        name = f"tanhui_citus_{uuid.uuid4().hex[:12]}"
+        for host, port in self._nodes():
+            admin = self._node(host, port, self.coordinator.database or "postgres")
+            for attempt in range(20):
+                # no session may be connected to a template: Citus's maintenance daemon and the coordinator's
+                # cached connections to the workers are ended, and no new one may start meanwhile
+                self._run(
+                    admin,
+                    f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false',
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{template}'",
+                )
+                try:
+                    self._run(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                    break
+                except Exception as error:
+                    if "being accessed by other users" not in str(error) or attempt == 19:
+                        raise
+                    time.sleep(0.2)
+        host, port = self._nodes()[0]
+        return self._node(host, port, name).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        if self._template is not None:
+            self.drop(self._node(*self._nodes()[0], self._template).render_as_string(hide_password=False))
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
@@ -75,12 +129,15 @@ def citus_databases() -> Iterator[CitusDatabases]:
         pytest.skip(
             "TANHUI_TEST_CITUS_URL is not set: no Citus coordinator to test against (./run test starts one where Citus is installed)"
         )
-    yield CitusDatabases(CITUS_URL)
+    databases = CitusDatabases(CITUS_URL)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture
 def citus_url(citus_databases: CitusDatabases) -> Iterator[str]:
-    url = citus_databases.create()
+    """A migrated, distributed database of the test's own."""
+    url = citus_databases.create(migrated=True)
     yield url
     citus_databases.drop(url)
 
@@ -91,9 +148,9 @@ def citus_shared_store(citus_databases: CitusDatabases) -> Iterator[Any]:
     suites run here keep apart by unique scheme ids, so one plan application serves them all."""
     from tanhui.store import Store, migrate
 
-    url = citus_databases.create()
+    url = citus_databases.create(migrated=True)
     store = Store(url)
-    migrate.upgrade(store)
+    migrate.upgrade(store)  # nothing to do: the copy is of a migrated database
     yield store
     store.dispose()
     citus_databases.drop(url)

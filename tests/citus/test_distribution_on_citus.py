@@ -36,7 +36,19 @@ def _placed(store: Store) -> dict[str, tuple[str, str, int]]:
         }
 
 
-def test_upgrade_places_every_table_as_planned_and_a_second_run_changes_nothing(citus_store: Store, citus_url: str) -> None:
+@pytest.fixture
+def unmigrated_url(citus_databases: Any) -> Any:
+    """A database with the extension and the workers and nothing else (the others copy a migrated one)."""
+    url = citus_databases.create()
+    yield url
+    citus_databases.drop(url)
+
+
+def test_upgrade_places_every_table_as_planned_and_a_second_run_changes_nothing(unmigrated_url: str) -> None:
+    citus_store, citus_url = Store(unmigrated_url), unmigrated_url
+    placed_now = migrate.upgrade(citus_store)
+    planned = {n for n, p in PLAN.items() if isinstance(p, Reference | Distributed)}
+    assert {a.split()[1] for a in placed_now if a.startswith(("reference ", "distributed "))} == planned
     placed = _placed(citus_store)
     for name, placement in PLAN.items():
         if isinstance(placement, Reference):
@@ -50,6 +62,7 @@ def test_upgrade_places_every_table_as_planned_and_a_second_run_changes_nothing(
     assert report["citus"] is True
     accounts = next(t for t in report["tables"] if t["table"] == "accounts")
     assert accounts["actual"] == "distributed" and accounts["shards"] == 32 and len(accounts["rows_by_node"]) == 2
+    citus_store.dispose()
 
 
 def test_one_scheme_of_2000_people_spreads_over_both_workers(citus_store: Store) -> None:

@@ -2,7 +2,8 @@
 
 The test functions of tests/store, tests/market, tests/reliability and the service suites of the
 resident pages, review, privacy and the credit registry run here unchanged, with `store`
-and `pg_shared_store` bound to one distributed database on the cluster: whatever they assert on SQLite
+and `pg_shared_store` bound to one distributed database on the cluster (`fresh_store_url`: one of the
+test's own): whatever they assert on SQLite
 and PostgreSQL (balances, hash chains, claims, races, the model's agreement) must hold on Citus too.
 Tests that exist to check one engine's own behaviour (migrations from old revisions, SQLite's files)
 stay in their suites.
@@ -45,6 +46,13 @@ def store(citus_shared_store: Any) -> Any:
 @pytest.fixture
 def pg_shared_store(citus_shared_store: Any) -> Any:
     return citus_shared_store
+
+
+@pytest.fixture
+def fresh_store_url(citus_url: str) -> str:
+    """A database of the test's own on the cluster (the suites' CLI runs): once, on Citus, rather than
+    on SQLite and PostgreSQL again as the root fixture would."""
+    return citus_url
 
 
 adopt(

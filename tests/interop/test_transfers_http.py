@@ -26,7 +26,7 @@ from tanhui.store import Store
 from tests.live import PYTHON, LiveServer, cli
 from tests.registry.helpers import NOW, VINTAGE, city, issue_day
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SUPPLY = 9  # credits the origin's organisation holds
 
 
@@ -100,16 +100,15 @@ class Proxy:
         self.server.shutdown()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture
 def two_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
-        return
+    """Platform A on SQLite, B on PostgreSQL: one run crosses both engines (this scenario's ~40 CLI runs
+    and three server starts made it the suite's slowest test when it ran once per engine; the services
+    under it run on each engine in test_transfers_services.py)."""
     databases = request.getfixturevalue("pg_databases")
-    urls = databases.create(), databases.create()
-    yield urls
-    for url in urls:
-        databases.drop(url)
+    b = databases.create()
+    yield f"sqlite:///{tmp_path / 'a.db'}", b
+    databases.drop(b)
 
 
 def _json(result: subprocess.CompletedProcess[str]) -> Any:

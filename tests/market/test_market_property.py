@@ -131,7 +131,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
 def test_market_state_machine(store: Store) -> None:
     machine = make_machine(store)
     machine.TestCase.settings = settings(
-        max_examples=6 if store.dialect.distributed else 15 if store.dialect.name == "postgresql" else 25,
+        max_examples=3 if store.dialect.distributed else 15 if store.dialect.name == "postgresql" else 25,
         stateful_step_count=25,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -13,8 +13,8 @@ answer for (a fresh signature each time; `event_id` is the idempotency key). At 
   exact arithmetic: credited rides x 80 g and x 10 points;
 - `tanhui verify` is clean.
 
-CI: 100,000 events on SQLite, 20,000 on PostgreSQL (its per-batch commit is slower on this
-machine), 5 kills each. `TANHUI_SOAK=1` adds the soak test: 100,000 events and 20 kills on both engines.
+CI: 20,000 events on each engine, 5 kills each (SQLite's ran 100,000 until the suite outgrew
+its time budget: docs/reliability.md). `TANHUI_SOAK=1` adds the soak test: 100,000 events and 20 kills on both engines.
 Override with TANHUI_CRASH_EVENTS / TANHUI_CRASH_KILLS; the seed is printed (TANHUI_CRASH_SEED).
 """
 
@@ -109,8 +109,7 @@ def stream(total: int, now: datetime) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_sigkill_during_a_stream_loses_and_doubles_nothing(fresh_store_url: str, tmp_path: Path) -> None:
-    is_pg = fresh_store_url.startswith("postgresql")
-    total = int(os.environ.get("TANHUI_CRASH_EVENTS", 20_000 if is_pg else 100_000))
+    total = int(os.environ.get("TANHUI_CRASH_EVENTS", 20_000))
     run_crash_test(fresh_store_url, tmp_path, total, int(os.environ.get("TANHUI_CRASH_KILLS", 5)))
 
 

@@ -142,7 +142,7 @@ def make_machine(store: Store) -> type[RuleBasedStateMachine]:
 def test_ledger_state_machine(store: Store) -> None:
     machine = make_machine(store)
     machine.TestCase.settings = settings(
-        max_examples=4 if store.dialect.distributed else 25 if store.dialect.name == "postgresql" else 40,
+        max_examples=2 if store.dialect.distributed else 25 if store.dialect.name == "postgresql" else 40,
         stateful_step_count=25,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
