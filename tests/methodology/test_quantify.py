@@ -167,9 +167,11 @@ def test_quantify_is_fast_enough_for_the_pipeline(library: Library) -> None:
     samples = [{"trip_id": f"T-{i}"} if i % 2 else {"distance_km": "5.2", "trip_id": f"T-{i}"} for i in range(1000)]
     best = 0.0
     for _ in range(3):
-        started = time.perf_counter()
+        # this process's CPU time: the test suite's other worker shares the two cores, and a wall clock
+        # counted its turns too (21,012 calls/s in a full run against ~35,000 alone)
+        started = time.process_time()
         for _ in range(10):
             for data in samples:
                 bus.quantify(data, context)
-        best = max(best, 10_000 / (time.perf_counter() - started))
-    assert best >= 30_000, f"{best:,.0f} quantify calls/s"
+        best = max(best, 10_000 / (time.process_time() - started))
+    assert best >= 30_000, f"{best:,.0f} quantify calls per CPU second"
