@@ -65,8 +65,8 @@ class CitusDatabases:
             assert workers is None, "the template has every worker"
             return self._copy(self._migrated_template())
         name = f"tanhui_citus_{uuid.uuid4().hex[:12]}"
-        host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
-        for node_host, node_port in [(host, port), *self.workers]:
+        host, port = self._nodes()[0]
+        for node_host, node_port in self._nodes():
             self._run(self._node(node_host, node_port, self.coordinator.database or "postgres"), f'CREATE DATABASE "{name}"')
             self._run(self._node(node_host, node_port, name), "CREATE EXTENSION IF NOT EXISTS citus")
         self._run(
@@ -115,8 +115,7 @@ class CitusDatabases:
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
-        host, port = self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432
-        for node_host, node_port in [*self.workers, (host, port)]:
+        for node_host, node_port in reversed(self._nodes()):  # the workers first, the coordinator last
             self._run(
                 self._node(node_host, node_port, self.coordinator.database or "postgres"),
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
@@ -150,7 +149,7 @@ def citus_shared_store(citus_databases: CitusDatabases) -> Iterator[Any]:
 
     url = citus_databases.create(migrated=True)
     store = Store(url)
-    migrate.upgrade(store)  # nothing to do: the copy is of a migrated database
+    assert migrate.upgrade(store) == []  # the copy is of a migrated, distributed database
     yield store
     store.dispose()
     citus_databases.drop(url)

@@ -537,13 +537,12 @@ def test_whole_service_agrees_with_model(store: Store) -> None:
     # PostgreSQL and Citus run the same services as SQLite, where the examples are many; there each step
     # costs ~0.1 s (PostgreSQL) and ~2 s (Citus: the invariants' statements cross all shards), so they run
     # enough examples to reach every engine-specific path (locks, claims, two-phase commits), not the same number
-    examples = (
-        max(EXAMPLES // 50, 4)
-        if store.dialect.distributed
-        else max(EXAMPLES // 5, 20)
-        if store.dialect.name == "postgresql"
-        else EXAMPLES
-    )
+    if store.dialect.distributed:
+        examples = max(EXAMPLES // 50, 4)
+    elif store.dialect.name == "postgresql":
+        examples = max(EXAMPLES // 5, 20)
+    else:
+        examples = EXAMPLES
     machine.TestCase.settings = settings(
         max_examples=examples,
         stateful_step_count=STEPS,
