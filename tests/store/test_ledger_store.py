@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tanhui.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from tanhui.services import ledger, schemes
 from tanhui.store import Store, migrate
+from tanhui.store.distribution import PLAN, Distributed
 from tests.store.helpers import build
 
 
@@ -135,6 +138,64 @@ def test_the_database_refuses_to_rewrite_the_journal(store: Store, scheme_id: st
     for statement in ("UPDATE postings SET amount = 11", "DELETE FROM postings", "UPDATE journal_entries SET kind = 'x'"):
         with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def _refused(store: Store, statement: str, params: dict[str, object], constraint: str) -> None:
+    """The statement fails as a foreign key refuses it: PostgreSQL names the key (0021's statement-level
+    checks raise SQLSTATE 23503 under the constraint's name; Citus a shard's copy of it), SQLite says only
+    that a key failed. On Citus a key the distribution plan drops is not checked (verify checks it)."""
+    table, column = re.fullmatch(r"fk_(postings|journal_entries|events|event_claims)_(.+?_(?:id|pk))_.+", constraint).groups()  # type: ignore[union-attr]
+    placement = PLAN[table]
+    if store.dialect.distributed and isinstance(placement, Distributed) and (column,) in placement.dropped_fks:
+        return
+    expected = "FOREIGN KEY constraint failed" if store.dialect.name == "sqlite" else constraint
+    with pytest.raises(IntegrityError, match=expected), store.engine.begin() as conn:
+        conn.execute(text(statement), params)
+
+
+def test_the_ledgers_references_hold_on_every_engine(store: Store, scheme_id: str) -> None:
+    """Postings name an entry and two accounts that exist, an entry its chain, an event claim its partner;
+    a statement of many rows with one bad one is refused whole; a referenced account is never deleted or
+    re-keyed. On PostgreSQL these are statement-level checks (0021), elsewhere constraints."""
+    from tanhui.services import partners
+
+    f = build(store, scheme_id)
+    ledger.transfer(store, scheme_id, [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r")
+    with store.engine.connect() as conn:
+        entry, pkey, chain = conn.execute(
+            text("SELECT id, pkey, chain_id FROM journal_entries WHERE scheme_id = :s"), {"s": scheme_id}
+        ).one()
+    missing = 9_000_000_000 + entry
+    posting = "INSERT INTO postings (pkey, entry_id, from_account_id, to_account_id, amount) VALUES "
+    ok = "(:p, :e, :a, :b, 1)"
+    base = {"p": pkey, "e": entry, "a": f.issuance, "b": f.people[1]}
+    _refused(store, posting + ok, {**base, "b": missing}, "fk_postings_to_account_id_ledger_accounts")
+    _refused(store, posting + ok, {**base, "a": missing}, "fk_postings_from_account_id_ledger_accounts")
+    _refused(store, posting + ok, {**base, "e": missing}, "fk_postings_entry_id_journal_entries")
+    _refused(store, posting + ok + ", (:p, :e, :a, :x, 1)", {**base, "x": missing}, "fk_postings_to_account_id_ledger_accounts")
+    _refused(
+        store,
+        "INSERT INTO journal_entries (pkey, scheme_id, chain_id, seq, kind, content_hash, memo, created_at, prev_hash, entry_hash)"
+        " VALUES (:p, :s, :c, 999, 'x', 'h', '{}', '2026-12-01 00:00:00+00', 'p', 'e')",
+        {"p": pkey, "s": scheme_id, "c": chain + "-missing"},
+        "fk_journal_entries_chain_id_journal_chains",
+    )
+    partner = partners.create_partner(store, scheme_id, "p", ["bus_ride"]).partner
+    claim = "INSERT INTO event_claims (event_id, partner_pk) VALUES (:e, :k)"
+    _refused(store, claim, {"e": f"{scheme_id}-1", "k": partner.pk + 10**9}, "fk_event_claims_partner_pk_partners")
+    with store.engine.connect() as conn:  # good rows of the same shapes pass the checks (and are rolled back)
+        conn.execute(text(posting + ok + ", (:p, :e, :b, :a, 1)"), base)
+        conn.execute(text(claim), {"e": f"{scheme_id}-1", "k": partner.pk})
+        conn.rollback()
+    if not store.dialect.distributed:  # Citus: the postings' account keys are dropped by the plan (above)
+        kept = "FOREIGN KEY constraint failed" if store.dialect.name == "sqlite" else "kept for the ledger"
+        for statement in (
+            "DELETE FROM ledger_accounts WHERE id = :a",
+            "UPDATE ledger_accounts SET id = id + 1000000000 WHERE id = :a",
+        ):
+            with pytest.raises(IntegrityError, match=kept), store.engine.begin() as conn:
+                conn.execute(text(statement), {"a": f.people[0]})
+    assert ledger.balance(store, f.people[0]) == 10 and ledger.verify(store, scheme_id).ok
 
 
 def test_negative_user_balance_is_refused_by_the_database_too(store: Store, scheme_id: str) -> None:

@@ -130,6 +130,8 @@ class Dialect(ABC):
     row_lock: ClassVar[str] = ""  # appended to a raw SELECT that must lock the rows it reads
     placeholder: ClassVar[str] = "?"  # the driver's parameter mark in exec_driver_sql
     distributed: ClassVar[bool] = False  # a Citus coordinator: the distribution plan applies (store/citus.py)
+    # foreign keys of schema.py this engine checks per statement instead (migration 0021): `alembic check` skips them
+    statement_checked_foreign_keys: ClassVar[frozenset[str]] = frozenset()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -491,6 +493,21 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     row_lock = " FOR UPDATE"
     placeholder = "%s"
+    # The ingest path's foreign keys: migration 0021 checks them once per INSERT statement (a trigger over
+    # the statement's new rows, SQLSTATE 23503 under these names), and the referenced tables refuse DELETE
+    # and re-keying; SQLite and Citus keep them as constraints (docs/architecture.md "Store").
+    statement_checked_foreign_keys = frozenset(
+        {
+            "fk_postings_entry_id_journal_entries",
+            "fk_postings_from_account_id_ledger_accounts",
+            "fk_postings_to_account_id_ledger_accounts",
+            "fk_journal_entries_scheme_id_schemes",
+            "fk_journal_entries_chain_id_journal_chains",
+            "fk_journal_entries_reverses_entry_id_journal_entries",
+            "fk_events_partner_pk_partners",
+            "fk_event_claims_partner_pk_partners",
+        }
+    )
 
     def create_engine(self, url: str, cache_mb: int = SQLITE_CACHE_MB) -> Engine:
         # prepare_threshold=None: every statement is planned with its real values; a cached generic
@@ -692,6 +709,7 @@ class CitusDialect(PostgresDialect):
     FOR UPDATE across shards), and a shard's constraint violation in COPY is still a UniqueViolation."""
 
     distributed = True
+    statement_checked_foreign_keys = frozenset()  # Citus keeps them as constraints, co-located (store/citus.py)
 
     def _shape_reference(self, conn: Connection) -> None:
         """The keys the distribution plan reshapes (store/citus.py), without distributing anything."""

@@ -148,6 +148,9 @@ Index("ix_postings_entry_id", postings.c.entry_id)
 Index("ix_postings_from_account_id", postings.c.from_account_id)
 Index("ix_postings_to_account_id", postings.c.to_account_id)
 
+# The ingest path's foreign keys (postings', journal_entries', events' and event_claims') are checked per
+# statement on plain PostgreSQL (migration 0021; PostgresDialect.statement_checked_foreign_keys).
+
 # Verification checkpoints (append-only, hash-chained per scheme): "the journal up to these chain heads
 # verified"; `tanhui verify --incremental` starts from the last one, so a daily run costs the day.
 ledger_checkpoints = Table(
