@@ -4,7 +4,7 @@ Citus keeps its metadata per database, so each test gets a database of its own o
 the extension created and the workers added; it is dropped afterwards. Without the variable the tests
 skip with that reason (`./run test` sets it where Citus is installed and starts a local cluster).
 
-Distributing the schema (`tanhui db upgrade`: ~45 tables, 32 shards each) takes ~20 s a database here,
+Distributing the schema (`tanhui db upgrade`: ~45 tables, 32 shards each by default) takes ~20 s a database here,
 so a test that only needs a migrated cluster gets a copy of one migrated per test process
 (`CREATE DATABASE … TEMPLATE` on every node, under a second): the coordinator's metadata, the workers'
 shards and the reference tables' copies are each copied on their own node, and shard names are per
@@ -26,6 +26,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 CITUS_URL = os.environ.get("TANHUI_TEST_CITUS_URL", "")
+# Shards per distributed table in the tests' databases (Citus's default, and a deployment's, is 32). Routing,
+# co-location, multi-shard statements and moving shards are the same code with 4; with 32, every
+# statement over a scheme is 32 tasks and a database holds ~1,400 shards, which is most of a test's time.
+SHARDS = 4
 
 
 class CitusDatabases:
@@ -69,6 +73,10 @@ class CitusDatabases:
         for node_host, node_port in self._nodes():
             self._run(self._node(node_host, node_port, self.coordinator.database or "postgres"), f'CREATE DATABASE "{name}"')
             self._run(self._node(node_host, node_port, name), "CREATE EXTENSION IF NOT EXISTS citus")
+        self._run(
+            self._node(host, port, self.coordinator.database or "postgres"),
+            f'ALTER DATABASE "{name}" SET citus.shard_count = {SHARDS}',
+        )
         self._run(
             self._node(host, port, name),
             f"SELECT citus_set_coordinator_host('{host}', {port})",

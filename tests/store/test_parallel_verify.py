@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from tanhui.services import accounts, ledger
 from tanhui.store import Store
@@ -46,7 +46,7 @@ def test_the_parts_merged_equal_one_pass(store: Store, scheme_id: str) -> None:
         )
     default = ledger.verify(store, scheme_id)  # one pass, or one part per shard on Citus
     assert default.ok and default.entries == whole.entries
-    assert default.parts == (32 if store.dialect.distributed else 1)
+    assert default.parts == (_shards(store, "journal_entries") if store.dialect.distributed else 1)
 
 
 def test_an_entry_between_two_peoples_keys_is_verified_in_one_pass(store: Store, scheme_id: str) -> None:
@@ -69,3 +69,13 @@ def test_a_break_in_one_part_is_found(store: Store, scheme_id: str) -> None:
         report = ledger.verify(store, scheme_id, parts=parts)
         assert not report.ok
         assert any(f"account {points}: stored balance 57, journal gives 50" in p for p in report.problems), report.problems
+
+
+def _shards(store: Store, table: str) -> int:
+    """How many shards Citus made of the table (32 by default; the tests' clusters make 4)."""
+    with store.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = CAST(:t AS regclass)"), {"t": table}
+            ).scalar_one()
+        )
