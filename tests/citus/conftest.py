@@ -62,9 +62,11 @@ class CitusDatabases:
         """The coordinator first: its sessions hold connections to the workers' copies."""
         return [(self.coordinator.host or "127.0.0.1", self.coordinator.port or 5432), *self.workers]
 
-    def create(self, workers: int | None = None, *, migrated: bool = False) -> str:
+    def create(self, workers: int | None = None, *, migrated: bool = False, plain: bool = False) -> str:
         """A database on every node; the first ``workers`` of them (all by default) added to it.
-        ``migrated``: a copy of this process's migrated, distributed template (all workers)."""
+        ``migrated``: a copy of this process's migrated, distributed template (all workers).
+        ``plain``: the coordinator's database without the extension (a plain PostgreSQL database; the
+        workers' have it), which ``add_citus`` makes a cluster later."""
         if migrated:
             assert workers is None, "the template has every worker"
             return self._copy(self._migrated_template())
@@ -72,17 +74,27 @@ class CitusDatabases:
         host, port = self._nodes()[0]
         for node_host, node_port in self._nodes():
             self._run(self._node(node_host, node_port, self.coordinator.database or "postgres"), f'CREATE DATABASE "{name}"')
-            self._run(self._node(node_host, node_port, name), "CREATE EXTENSION IF NOT EXISTS citus")
+            if not (plain and (node_host, node_port) == (host, port)):
+                self._run(self._node(node_host, node_port, name), "CREATE EXTENSION IF NOT EXISTS citus")
         self._run(
             self._node(host, port, self.coordinator.database or "postgres"),
             f'ALTER DATABASE "{name}" SET citus.shard_count = {SHARDS}',
         )
+        url = self._node(host, port, name).render_as_string(hide_password=False)
+        return url if plain else self.add_citus(url, workers)
+
+    def add_citus(self, url: str, workers: int | None = None) -> str:
+        """The extension on the coordinator's database (if not there yet), the coordinator named and the
+        first ``workers`` workers (all by default) added."""
+        host, port = self._nodes()[0]
+        coordinator = self._node(host, port, make_url(url).database or "")
         self._run(
-            self._node(host, port, name),
+            coordinator,
+            "CREATE EXTENSION IF NOT EXISTS citus",
             f"SELECT citus_set_coordinator_host('{host}', {port})",
             *[f"SELECT citus_add_node('{h}', {p})" for h, p in self.workers[:workers]],
         )
-        return self._node(host, port, name).render_as_string(hide_password=False)
+        return coordinator.render_as_string(hide_password=False)
 
     def _migrated_template(self) -> str:
         if self._template is None:

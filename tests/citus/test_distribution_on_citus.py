@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tanhui.services import consent, ingest, ledger, partners, schemes
 from tanhui.store import Store, migrate
 from tanhui.store.distribution import PLAN, Distributed, Reference, pkey_of
 from tests.live import cli
+from tests.store.helpers import build
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +67,49 @@ def test_upgrade_places_every_table_as_planned_and_a_second_run_changes_nothing(
         shards = int(conn.execute(text("SELECT current_setting('citus.shard_count')")).scalar_one())  # the tests' 4 (conftest.py)
     assert accounts["actual"] == "distributed" and accounts["shards"] == shards and len(accounts["rows_by_node"]) == 2
     citus_store.dispose()
+
+
+@pytest.fixture
+def plain_url(citus_databases: Any) -> Any:
+    """A plain PostgreSQL database on the coordinator (no extension yet; the workers' have it)."""
+    url = citus_databases.create(plain=True)
+    yield url
+    citus_databases.drop(url)
+
+
+def _statement_checks(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%\\_references'")).scalar_one())
+
+
+def test_a_database_grown_on_plain_postgresql_moves_onto_citus(citus_databases: Any, plain_url: str) -> None:
+    """One node to a cluster: a database migrated and used on plain PostgreSQL (its ingest keys checked
+    per statement, 0021) gets the extension and the workers, and `tanhui db upgrade` distributes it. The
+    keys are Citus's constraints again, the schema is what the migrations and the plan make on Citus,
+    the balances carry on and the ledger verifies."""
+    store = Store(plain_url)
+    migrate.upgrade(store)
+    assert not store.dialect.distributed and _statement_checks(store) == 4
+    f = build(store, "city")
+    ledger.transfer(store, "city", [(f.issuance, f.people[0], 10)], kind="reward", idempotency_key="r1")
+    store.dispose()
+    citus_databases.add_citus(plain_url)
+    store = Store(plain_url)
+    try:
+        actions = migrate.upgrade(store)
+        assert store.dialect.distributed and "distributed postings by pkey" in actions, actions
+        assert "statement check postings_references dropped" in actions and _statement_checks(store) == 0
+        migrate.check(store)  # exactly what a database made on Citus has
+        assert migrate.upgrade(store) == []
+        ledger.transfer(store, "city", [(f.issuance, f.people[1], 5)], kind="reward", idempotency_key="r2")
+        assert [ledger.balance(store, p) for p in f.people[:2]] == [10, 5]
+        assert ledger.verify(store, "city").ok
+        with pytest.raises(DBAPIError, match="foreign key"), store.engine.begin() as conn:  # Citus's co-located key on the entry
+            conn.execute(
+                text("INSERT INTO postings (pkey, entry_id, from_account_id, to_account_id, amount) VALUES (0, -1, 1, 2, 1)")
+            )
+    finally:
+        store.dispose()
 
 
 def test_one_scheme_of_2000_people_spreads_over_both_workers(citus_store: Store) -> None:

@@ -84,9 +84,41 @@ def reshape_for_reference(conn: Connection) -> None:
     _add_foreign_keys(conn, todo)
 
 
-def _reshape_keys_of(conn: Connection, todo: list[str]) -> list[str]:
-    """Drop the foreign keys that involve ``todo``, and reshape the distributed ones' keys."""
+# Migration 0021's statement-level key checks (plain PostgreSQL only): (trigger, its table).
+_STATEMENT_CHECKS = (
+    *((f"{t}_references", t) for t in ("postings", "journal_entries", "events", "event_claims")),
+    *((f"{t}_{k}", t) for t in ("schemes", "partners", "ledger_accounts", "journal_chains") for k in ("kept", "key_kept")),
+)
+
+
+def _drop_statement_checks(conn: Connection) -> list[str]:
+    """A database migrated on plain PostgreSQL and given the extension later checks the ingest path's keys
+    by 0021's statement-level triggers; on Citus they are constraints again (``_add_foreign_keys``), as
+    in a database made on Citus, and the triggers and their functions go."""
+    present = {
+        (name, table)
+        for name, table in conn.execute(
+            text(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+            )
+        )
+    }
     actions: list[str] = []
+    for name, table in _STATEMENT_CHECKS:
+        if (name, table) in present:
+            conn.execute(text(f"DROP TRIGGER {name} ON {table}"))
+            actions.append(f"statement check {name} dropped")
+    if actions:
+        for table in ("postings", "journal_entries", "events", "event_claims"):
+            conn.execute(text(f"DROP FUNCTION IF EXISTS tanhui_{table}_references()"))
+        conn.execute(text("DROP FUNCTION IF EXISTS tanhui_referenced_kept()"))
+    return actions
+
+
+def _reshape_keys_of(conn: Connection, todo: list[str]) -> list[str]:
+    """Drop the foreign keys that involve ``todo`` (and 0021's checks), and reshape the distributed ones' keys."""
+    actions: list[str] = _drop_statement_checks(conn)
     for table, name, _definition in _foreign_keys(conn, set(todo)):
         conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     for name in todo:
