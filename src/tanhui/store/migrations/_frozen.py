@@ -25,6 +25,7 @@ __all__ = [
     "drop_append_only_function",
     "drop_append_only_triggers",
     "epoch_bucket_sql",
+    "on_plain_postgresql",
     "on_postgresql",
     "widen_check_0020",
 ]
@@ -33,6 +34,13 @@ __all__ = [
 def on_postgresql() -> bool:
     """Whether the migration runs on PostgreSQL (else SQLite)."""
     return bool(op.get_context().dialect.name == "postgresql")
+
+
+def on_plain_postgresql() -> bool:
+    """Whether the migration runs on PostgreSQL without the Citus extension in the database (0021)."""
+    if not on_postgresql():
+        return False
+    return not op.get_bind().exec_driver_sql("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar_one()
 
 
 def append_only_function() -> None:

@@ -31,9 +31,8 @@ its own (in-process, cheap) foreign keys.
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy import text
 
-from tanhui.store.migrations._frozen import on_postgresql
+from tanhui.store.migrations._frozen import on_plain_postgresql
 
 revision = "0021"
 down_revision = "0020"
@@ -55,13 +54,6 @@ TABLES = ("postings", "journal_entries", "events", "event_claims")
 KEPT = (("schemes", "id"), ("partners", "pk"), ("ledger_accounts", "id"), ("journal_chains", "id"))
 
 
-def _applies() -> bool:
-    """Plain PostgreSQL only: SQLite keeps its keys, and so does a database with Citus installed."""
-    if not on_postgresql():
-        return False
-    return not op.get_bind().execute(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar_one()
-
-
 def _check(table: str, constraint: str, column: str, target: str, key: str) -> str:
     """PL/pgSQL: raise foreign_key_violation when a new row's key is not in ``target`` (each distinct key
     probed once: the scheme's pool account is in half a batch's postings)."""
@@ -76,7 +68,7 @@ def _check(table: str, constraint: str, column: str, target: str, key: str) -> s
 
 
 def upgrade() -> None:
-    if not _applies():
+    if not on_plain_postgresql():  # SQLite keeps its keys, and so does a database with Citus installed
         return
     for table, constraint, _column, _target, _key in DROPPED:
         op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"')
@@ -109,7 +101,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if not _applies():
+    if not on_plain_postgresql():  # SQLite keeps its keys, and so does a database with Citus installed
         return
     for table, _key in KEPT:
         op.execute(f"DROP TRIGGER {table}_kept ON {table}")
