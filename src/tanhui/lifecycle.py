@@ -35,7 +35,7 @@ def end_with_parent(parent_pid: int) -> bool:
 def end_with_parent_from_env() -> None:
     """What `tanhui serve` calls: end with the parent named in TANHUI_PARENT_PID, if any."""
     value = os.environ.pop(PARENT_ENV, "")
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         end_with_parent(int(value))
 
 

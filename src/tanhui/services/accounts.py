@@ -134,7 +134,7 @@ def history(store: Store, who: int | Principal, cursor: str | None = None, limit
 
     principal = as_principal(who)
     account_id = principal.account_id
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):  # '³' is a digit to isdigit
         raise InvalidInput("invalid_request", details={"cursor": "invalid"})
     if not 1 <= limit <= HISTORY_LIMIT_MAX:
         raise InvalidInput("invalid_request", details={"limit": f"1..{HISTORY_LIMIT_MAX}"})

@@ -84,7 +84,7 @@ def _confirmed(uow: UnitOfWork, scheme_id: str) -> dict[int, Confirmed]:
     found: dict[int, Confirmed] = {}
     for entry in uow.audit.of_action(scheme_id, CONFIRM):
         kind, _colon, number = (entry.target or "").partition(":")
-        if kind == "event" and number.isdigit():
+        if kind == "event" and number.isascii() and number.isdigit():
             found.setdefault(int(number), Confirmed(entry.actor, entry.created_at))
     return found
 

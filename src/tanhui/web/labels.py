@@ -83,7 +83,7 @@ def review_details(details: Any, scenario: str | None, lang: str) -> str:
 def _shown_value(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return f"{int(value):,}"
     return str(value)
 

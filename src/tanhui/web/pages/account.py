@@ -108,7 +108,7 @@ def calculation_page(
     lang: str = Depends(language),
     store: Store = Depends(store_of),
 ) -> Response:
-    if not event_id.isdigit():
+    if not (event_id.isascii() and event_id.isdigit() and len(event_id) <= 18):
         raise NotFound("behaviour_not_found")  # the same words whether it is another's or none at all
     account_id = who.account_id
     with store.unit_of_work(write=False) as uow:
