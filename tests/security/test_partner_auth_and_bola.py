@@ -6,7 +6,9 @@ injection and over-long strings. Every refused request must leave the database a
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,9 +74,15 @@ def test_forged_stale_and_replayed_requests_are_refused_before_any_write(sqlite_
     path, body = "/v1/partner/events", json.dumps({"events": [bus("e1", "u1")]}).encode()
     before = rows(sqlite_server.database_url, "events")
     good = a.headers("POST", path, body)
-    cases: dict[str, tuple[dict[str, str], bytes, str, str]] = {}
+    cases: dict[str, tuple[dict[str, str] | Callable[[], dict[str, str]], bytes, str, str]] = {}
 
-    def case(name: str, headers: dict[str, str], content: bytes = body, target: str = path, code: str = "bad_signature") -> None:
+    def case(
+        name: str,
+        headers: dict[str, str] | Callable[[], dict[str, str]],
+        content: bytes = body,
+        target: str = path,
+        code: str = "bad_signature",
+    ) -> None:
         cases[name] = (headers, content, target, code)
 
     case("flipped body byte", good, body.replace(b"e1", b"e2"))
@@ -89,18 +97,24 @@ def test_forged_stale_and_replayed_requests_are_refused_before_any_write(sqlite_
     case("nonce with bad characters", a.headers("POST", path, body, nonce="abc/def'ghijklmnop"))
     case("signature not hex", {**a.headers("POST", path, body), "Tanhui-Signature": "v1=zz"})
     case("timestamp 301 s old", a.headers("POST", path, body, timestamp=int(time.time()) - 301), code="stale_request")
-    case("timestamp 301 s ahead", a.headers("POST", path, body, timestamp=int(time.time()) + 301), code="stale_request")
+    # signed as it is sent, rounded up and 2 s over: the window is checked against the server's clock when
+    # the request arrives, and an earlier signature or a second boundary would let a slow machine into it
+    case(
+        "timestamp 302 s ahead",
+        lambda: a.headers("POST", path, body, timestamp=math.ceil(time.time()) + 302),
+        code="stale_request",
+    )
     case("timestamp not a number", {**a.headers("POST", path, body), "Tanhui-Timestamp": "soon"})
     refused = 0
     for name, (headers, content, target, code) in cases.items():
-        got = a.http.post(target, content=content, headers=headers)
+        got = a.http.post(target, content=content, headers=headers() if callable(headers) else headers)
         assert got.status_code == 401, (name, got.status_code, got.text)
         assert got.json()["error"]["code"] == code, (name, got.json())
         refused += 1
     assert rows(sqlite_server.database_url, "events") == before  # nothing written by any of them
 
     # Inside the window a skew of 299 s is fine; a verbatim replay of a captured request is not.
-    captured = a.headers("POST", path, body, timestamp=int(time.time()) - 299)
+    captured = a.headers("POST", path, body, timestamp=math.ceil(time.time()) - 299)  # rounded up: never 300 s by arrival
     first = a.http.post(path, content=body, headers=captured)
     assert first.status_code == 200 and first.json()["results"][0]["status"] == "credited"
     replay = a.http.post(path, content=body, headers=captured)
