@@ -75,6 +75,7 @@ class PgDatabases:
     def __init__(self) -> None:
         self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
+        self._template: str | None = None
 
     def create(self) -> str:
         name = f"tanhui_test_{uuid.uuid4().hex[:12]}"
@@ -91,6 +92,24 @@ class PgDatabases:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}" STRATEGY FILE_COPY'))
         self.created.append(name)
         return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def migrated_template(self) -> str:
+        """A database this process migrated once and never connects to again: the template of `replace_with_migrated`."""
+        if self._template is None:
+            url = self.create()
+            template = Store(url)
+            migrate.upgrade(template)
+            template.dispose()
+            self._template = make_url(url).database
+        return self._template
+
+    def replace_with_migrated(self, url: str) -> None:
+        """The empty database at ``url`` made again, under its name, as a copy of the migrated template
+        (a fraction of a second; running the migrations takes seconds here)."""
+        name, template = make_url(url).database, self.migrated_template()
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
@@ -170,15 +189,48 @@ def scheme_id() -> str:
     return f"s{uuid.uuid4().hex[:12]}"
 
 
+def _migrate_fast(request: pytest.FixtureRequest, database_url: str) -> bool:
+    """Make an empty test database migrated without running the migrations again, where that is
+    possible: a SQLite file that does not exist yet becomes a copy of this process's migrated file, an
+    empty database of this run's PostgreSQL server a copy of its migrated template. Each copy is what
+    `tanhui db upgrade` writes (the upgrade itself is tested on empty databases in tests/cli); the
+    command costs seconds a server here, the copy a fraction of one. False: not such a database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not url.database or path.exists():
+            return False
+        new_sqlite_store(path).dispose()
+        return True
+    admin = make_url(PG_ADMIN_URL)
+    if (
+        url.get_backend_name() != "postgresql"
+        or (url.host, url.port) != (admin.host, admin.port)
+        or not (url.database or "").startswith("tanhui_test_")
+    ):
+        return False
+    engine = create_engine(url.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as conn:
+            empty = not conn.execute(
+                text("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    if empty:
+        request.getfixturevalue("pg_databases").replace_with_migrated(database_url)
+    return empty
+
+
 @pytest.fixture
-def live_server_factory(tmp_path: Path) -> Iterator[Any]:
+def live_server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """Start real servers (separate processes) on a database URL; all stopped at teardown."""
     from tests.live import LiveServer, cli
 
     started: list[LiveServer] = []
 
     def start(database_url: str, *, migrate_first: bool = True, **options: Any) -> LiveServer:
-        if migrate_first:
+        if migrate_first and not _migrate_fast(request, database_url):
             cli(database_url, "db", "upgrade")
         server = LiveServer(database_url, tmp_path / f"server-{len(started)}.log", **options)
         started.append(server)

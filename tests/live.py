@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import locale
 import os
+import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,12 @@ def free_port() -> int:
 
 
 def wait_for_healthz(
-    base_url: str, process: subprocess.Popen[bytes], log_path: Path | None = None, *, timeout_s: float = 60, poll_s: float = 0.1
+    base_url: str,
+    process: subprocess.Popen[bytes] | Detached,
+    log_path: Path | None = None,
+    *,
+    timeout_s: float = 60,
+    poll_s: float = 0.1,
 ) -> None:
     """Return once ``base_url/healthz`` answers 200; fail with the server log's tail if the process
     exits first or nothing answers within ``timeout_s`` (the one start-up wait of every test server)."""
@@ -49,13 +60,134 @@ def _log_tail(log_path: Path | None, chars: int = 3000) -> str:
     return log_path.read_text(errors="replace")[-chars:]
 
 
+class _Zygote:
+    """The client of tests/cli_zygote.py: one per test process, started on the first command, ended with the
+    process. A command another thread runs meanwhile, or one run after a fork, goes the plain way."""
+
+    def __init__(self) -> None:
+        requests_in, self._requests = os.pipe()
+        self._answers, answers_out = os.pipe()
+        self.process = subprocess.Popen(
+            [PYTHON, str(Path(__file__).with_name("cli_zygote.py")), str(requests_in), str(answers_out)],
+            pass_fds=(requests_in, answers_out),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(requests_in)
+        os.close(answers_out)
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+        self.folder = Path(tempfile.mkdtemp(prefix="tanhui-test-cli-"))
+        self._buffer = b""
+        self._n = 0
+        atexit.register(self.close)
+
+    def _answer(self, deadline: float | None) -> dict[str, Any] | None:
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._answers], [], [], wait)[0]:
+                return None
+            chunk = os.read(self._answers, 65536)
+            if not chunk:
+                raise ConnectionError("the CLI zygote ended")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def run(self, args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+        self._n += 1
+        out, err = self.folder / f"{self._n}.out", self.folder / f"{self._n}.err"
+        request = {"args": args, "env": env, "cwd": os.getcwd(), "stdout": str(out), "stderr": str(err)}
+        os.write(self._requests, (json.dumps(request) + "\n").encode())
+        pid = (self._answer(None) or {})["pid"]
+        ended = self._answer(time.monotonic() + timeout)
+        if ended is None:
+            os.kill(pid, signal.SIGKILL)
+            self._answer(None)
+            raise subprocess.TimeoutExpired([PYTHON, "-m", "tanhui.cli.main", *args], timeout)
+        encoding = locale.getpreferredencoding(False)
+        try:
+            with out.open(encoding=encoding) as o, err.open(encoding=encoding) as e:
+                return subprocess.CompletedProcess([PYTHON, "-m", "tanhui.cli.main", *args], ended["status"], o.read(), e.read())
+        finally:
+            out.unlink(missing_ok=True)
+            err.unlink(missing_ok=True)
+
+    def spawn(self, args: list[str], env: dict[str, str], log_path: Path) -> Detached:
+        request = {"args": args, "env": env, "cwd": os.getcwd(), "stdout": str(log_path), "stderr": None, "spawn": True}
+        os.write(self._requests, (json.dumps(request) + "\n").encode())
+        return Detached((self._answer(None) or {})["pid"])
+
+    def close(self) -> None:
+        if os.getpid() != self.owner:
+            return
+        os.close(self._requests)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        os.close(self._answers)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Detached:
+    """What a test reads of a `subprocess.Popen` (pid, poll, wait, returncode) for a server the zygote started
+    in a session of its own: not this process's child, so it is watched through a pidfd, which turns
+    readable when the process ends; its exit code is not known here (-1 once it has ended)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._fd, self.returncode = None, -1
+
+    def poll(self) -> int | None:
+        return self.wait(0) if self.returncode is None and self._ended(0) else self.returncode
+
+    def _ended(self, timeout: float | None) -> bool:
+        return self._fd is None or bool(select.select([self._fd], [], [], timeout)[0])
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not self._ended(timeout):
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            self.returncode = -1
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        return self.returncode
+
+
+_ZYGOTE: list[_Zygote] = []
+
+
+def _zygote() -> _Zygote | None:
+    """This process's zygote, started if need be; None where commands go the plain way (TANHUI_TEST_CLI_FORK=0)."""
+    if os.environ.get("TANHUI_TEST_CLI_FORK", "1") == "0":
+        return None
+    if not _ZYGOTE or _ZYGOTE[0].owner != os.getpid() or _ZYGOTE[0].process.poll() is not None:
+        _ZYGOTE[:] = [_Zygote()]
+    return _ZYGOTE[0]
+
+
+def run_tanhui(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m tanhui.cli.main ARGS`, forked from the zygote where it can be (TANHUI_TEST_CLI_FORK=0: never)."""
+    zygote = _zygote()
+    if zygote is not None and zygote.lock.acquire(blocking=False):
+        try:
+            return zygote.run(args, env, timeout)
+        finally:
+            zygote.lock.release()
+    return subprocess.run([PYTHON, "-m", "tanhui.cli.main", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
 def cli(database_url: str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [PYTHON, "-m", "tanhui.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TANHUI_DATABASE_URL": database_url, "TANHUI_LANG": "en", **(env or {})},
-        timeout=300,
+    result = run_tanhui(
+        list(args), {**os.environ, "TANHUI_DATABASE_URL": database_url, "TANHUI_LANG": "en", **(env or {})}, timeout=300
     )
     if check and result.returncode != 0:
         raise AssertionError(f"tanhui {' '.join(args)} failed: {result.stderr}")
@@ -76,26 +208,24 @@ class LiveServer:
         self.port = port or free_port()  # a port of its own: a server restarted where its peers know it
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "tanhui.cli.main",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-                *args,
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TANHUI_DATABASE_URL": database_url, **(env or {})},
-            start_new_session=True,
-        )
+        command = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *args]
+        server_env = {**os.environ, "TANHUI_DATABASE_URL": database_url, **(env or {})}
+        zygote = _zygote()
+        self.process: subprocess.Popen[bytes] | Detached
+        if zygote is not None and zygote.lock.acquire(blocking=False):
+            try:  # forked from the zygote: the same command in a session of its own, without a new interpreter's start
+                self.process = zygote.spawn(command, server_env, log_path)
+            finally:
+                zygote.lock.release()
+        else:
+            with log_path.open("wb") as log:
+                self.process = subprocess.Popen(
+                    [PYTHON, "-m", "tanhui.cli.main", *command],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=server_env,
+                    start_new_session=True,
+                )
         try:
             self._wait()
         except AssertionError:
@@ -116,7 +246,6 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        self._log.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from tanhui.services import ledger
 from tanhui.store import Store
+from tests.live import run_tanhui
 from tests.store.helpers import build
 
 TANHUI = [sys.executable, "-m", "tanhui.cli.main"]
@@ -20,7 +21,7 @@ TANHUI = [sys.executable, "-m", "tanhui.cli.main"]
 
 def run(url: str, *args: str, lang: str = "zh-CN") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TANHUI_DATABASE_URL": url, "TANHUI_LANG": lang}
-    return subprocess.run([*TANHUI, *args], capture_output=True, text=True, env=env, timeout=120)
+    return run_tanhui(list(args), env, 120)  # a process of its own, forked from one that imported the CLI (tests/live.py)
 
 
 @pytest.mark.slow  # integration-heavy (real processes); runs in ./run test, not in --fast

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import free_port, wait_for_healthz
+from tests.live import free_port, run_tanhui, wait_for_healthz
 
 PYTHON = sys.executable
 STARTUP_TIMEOUT_S = 60.0
@@ -53,12 +53,8 @@ class RunningServer:
 def run_cli(
     database_url: str, *args: str, env: Mapping[str, str] | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [PYTHON, "-m", "tanhui.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TANHUI_LANG": "en", **(env or {}), "TANHUI_DATABASE_URL": database_url},
-        timeout=CLI_TIMEOUT_S,
+    done = run_tanhui(
+        list(args), {**os.environ, "TANHUI_LANG": "en", **(env or {}), "TANHUI_DATABASE_URL": database_url}, CLI_TIMEOUT_S
     )
     if check and done.returncode != 0:
         raise AssertionError(f"tanhui {' '.join(args)} exited {done.returncode}: {done.stderr or done.stdout}")
