@@ -19,18 +19,22 @@ import sys
 if sys.path and sys.path[0] == __import__("os").path.dirname(__file__):
     del sys.path[0]  # this file's folder (tests/) must not shadow an installed module
 
-import atexit  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import traceback  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
 
 from tanhui.cli import main as entry  # noqa: E402
+from tanhui.cli import output  # noqa: E402
 
 
-def _child(request: dict[str, Any], *inherited: int) -> None:
-    for fd in inherited:
+def _child(request: dict[str, Any], files: list[Any], *fds: int) -> NoReturn:
+    """Become the command: the zygote's pipes closed, the request's streams, environment, folder and
+    arguments, then `main()`, and the interpreter's own exit (atexit, finalisation: SQLite checkpoints a
+    closed connection's log, as at the end of any process), which the zygote's loop does not catch."""
+    for file in files:
+        file.close()
+    for fd in fds:
         os.close(fd)
     stdin = os.open(os.devnull, os.O_RDONLY)
     stdout = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -44,29 +48,14 @@ def _child(request: dict[str, Any], *inherited: int) -> None:
     sys.argv = [entry.__file__, *request["args"]]
     # as under `python -m tanhui.cli.main`: a worker that multiprocessing spawns imports this module as its main
     sys.modules["__main__"] = entry
-    code = 0
-    try:
-        entry.main()
-    except SystemExit as ended:
-        if ended.code is None:
-            code = 0
-        elif isinstance(ended.code, int):
-            code = ended.code
-        else:
-            print(ended.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    try:
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code & 0xFF)
+    # Rich reads the environment (COLUMNS, NO_COLOR, TERM, …) when a console is made, which the CLI does on import
+    output.console.__init__(soft_wrap=True)  # type: ignore[misc]
+    output.err_console.__init__(stderr=True, soft_wrap=True)  # type: ignore[misc]
+    entry.main()
+    sys.exit(0)
 
 
-def _spawn(request: dict[str, Any], requests: int, answers: int) -> int:
+def _spawn(request: dict[str, Any], files: list[Any]) -> int:
     """A server: a grandchild in a session of its own (its pid is its process group, as with Popen's
     start_new_session), whose parent ends at once, so this process never waits for it; the client
     watches it through a pidfd."""
@@ -77,7 +66,7 @@ def _spawn(request: dict[str, Any], requests: int, answers: int) -> int:
         server = os.fork()
         if server == 0:
             os.setsid()
-            _child(request, requests, answers, told_w)
+            _child(request, files, told_w)
         os.write(told_w, f"{server}\n".encode())
         os._exit(0)
     os.close(told_w)
@@ -98,12 +87,12 @@ def serve(requests: int, answers: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         if request.get("spawn"):
-            writer.write(json.dumps({"pid": _spawn(request, requests, answers)}) + "\n")
+            writer.write(json.dumps({"pid": _spawn(request, [reader, writer])}) + "\n")
             writer.flush()
             continue
         pid = os.fork()
         if pid == 0:
-            _child(request, requests, answers)
+            _child(request, [reader, writer])
         writer.write(json.dumps({"pid": pid}) + "\n")
         writer.flush()
         _, status = os.waitpid(pid, 0)

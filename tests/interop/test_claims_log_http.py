@@ -44,6 +44,7 @@ class Liar:
         self.mode = "honest"
         self.honest = 3
         self.requests = 0
+        self.signed_at = 0
         liar = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +66,10 @@ class Liar:
 
     def head(self, size: int, root: str | None = None, key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
         root = root or cl.mth([e.leaf_data() for e in self.entries[:size]]).hex()
-        return cl.sign_head(key or self.key, "cn-liar", size, int(time.time()), root).to_dict()
+        # each head signed later than the one before, as a peer signs them over time: a smaller head signed in
+        # the same second as a bigger one is an old answer delivered late (a retry, not a lie) to the syncing side
+        self.signed_at = max(int(time.time()), self.signed_at + 1)
+        return cl.sign_head(key or self.key, "cn-liar", size, self.signed_at, root).to_dict()
 
     def answer(self, target: str) -> tuple[int, bytes]:
         parts = urlsplit(target)
