@@ -115,7 +115,7 @@ def test_an_address_guessing_many_usernames_is_refused_everywhere(live_server_fa
 
 GUESSES = 200
 RSS_LIMIT_MIB = 1024
-HEALTHZ_LIMIT_S = 0.2  # the 99th percentile of the probes during the attack
+HEALTHZ_LIMIT_S = 0.3  # the 99th percentile of the probes during the attack
 HEALTHZ_CEILING_S = 0.5  # no more than HEALTHZ_STALLS probes may take longer
 HEALTHZ_STALLS = 2
 
@@ -247,6 +247,8 @@ def test_200_concurrent_guesses_keep_memory_bounded_and_healthz_fast(live_server
     assert peak_mib < RSS_LIMIT_MIB, f"peak RSS {peak_mib:.0f} MiB"
     # The bound is on the 99th percentile: this machine is shared (2 cores, load average 7-12 from other
     # work), and an idle server's /healthz alone reached 190 ms there. Before the fix: p99 650 ms, max 887 ms.
+    # 300 ms, not 200: a clean-clone run on a slower machine of this kind (load average 10.5, the other test
+    # worker busy) had p99 216 ms with a median of 8.7 ms; the blocked loop the bound is there for is 650.
     assert p99 < HEALTHZ_LIMIT_S, f"/healthz p99 {p99 * 1000:.0f} ms during the attack"
     # A single stall is allowed, not a pattern: the probe's thread shares its process (and the GIL) with the
     # 200 guesses' event loop, and one CI run (two test workers, load average 5) saw one probe of 1,049 ms
